@@ -1,0 +1,38 @@
+# One entry point: `make demo` runs the whole city on this machine, `make test` runs the suite.
+# Both create the virtual environment and install everything on first use.
+VENV    ?= .venv
+PYTHON  ?= python3
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed-stamp
+ARGS    ?=
+
+.PHONY: venv demo test test-fast lint bench schemas clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m citybrain demo $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m ruff check citybrain pipelines tests tools
+	$(PY) -m mypy citybrain pipelines
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -q $(ARGS)
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not integration and not e2e" $(ARGS)
+
+bench: $(STAMP)
+	$(PY) tools/bench/demo_throughput.py $(ARGS)
+
+schemas: $(STAMP)
+	$(PY) -m citybrain schemas docs/schemas
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,150 @@
+"""Load the settings tree and the city files, reporting every error with its file and line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from citybrain.config.settings import Settings
+from citybrain.config.yaml_lines import describe, line_of, load_with_nodes
+from citybrain.core.city import (
+    Camera,
+    Category,
+    City,
+    Department,
+    District,
+    Landmark,
+    Responsibility,
+    Street,
+    reference_problems,
+)
+from citybrain.errors import ConfigError
+
+DEFAULT_CONFIG = Path("config/citybrain.yaml")
+
+# City file -> {section of City: (key in the file, element type)}; districts come from GeoJSON.
+_CITY_FILES: dict[str, dict[str, tuple[str, Any]]] = {
+    "cameras.yaml": {"cameras": ("cameras", tuple[Camera, ...])},
+    "taxonomy.yaml": {"categories": ("categories", tuple[Category, ...])},
+    "departments.yaml": {
+        "departments": ("departments", tuple[Department, ...]),
+        "responsibilities": ("responsibilities", tuple[Responsibility, ...]),
+        "triage_department": ("triage_department", str),
+    },
+    "gazetteer.yaml": {
+        "streets": ("streets", tuple[Street, ...]),
+        "landmarks": ("landmarks", tuple[Landmark, ...]),
+    },
+}
+_DISTRICTS_FILE = "districts.geojson"
+_ID_SECTIONS = {"districts": "district", "categories": "category", "departments": "department"}
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Settings from YAML (default config/citybrain.yaml if present) with env on top."""
+    path = path or Path(os.environ.get("CITYBRAIN_CONFIG", DEFAULT_CONFIG))
+    data: dict[str, Any] = {}
+    node = None
+    if path.exists():
+        try:
+            loaded, node = load_with_nodes(path)
+        except yaml.YAMLError as e:
+            raise ConfigError([f"{path}: {e}"]) from e
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError([f"{path}:1: the top level must be a mapping"])
+        data = loaded or {}
+    try:
+        return Settings(**data)
+    except ValidationError as e:
+        raise ConfigError(describe(e, path, node)) from e
+
+
+def load_city(settings: Settings) -> City:
+    """The city in settings.city.dir, validated file by file, then across files."""
+    root = settings.city.dir
+    problems: list[str] = []
+    sections: dict[str, Any] = {"name": settings.city.name}
+    origins: dict[str, tuple[Path, yaml.Node | None]] = {}
+
+    dpath = root / _DISTRICTS_FILE
+    try:
+        gj, gnode = load_with_nodes(dpath)
+        origins["districts"] = (dpath, gnode)
+        sections["districts"] = _districts_from_geojson(gj, dpath, gnode, problems)
+    except (OSError, yaml.YAMLError) as e:
+        problems.append(f"{dpath}: {e}")
+
+    for fname, wanted in _CITY_FILES.items():
+        path = root / fname
+        try:
+            data, node = load_with_nodes(path)
+        except (OSError, yaml.YAMLError) as e:
+            problems.append(f"{path}: {e}")
+            continue
+        if not isinstance(data, dict):
+            problems.append(f"{path}:1: the top level must be a mapping")
+            continue
+        for section, (key, typ) in wanted.items():
+            origins[section] = (path, node)
+            if key not in data:
+                if section in ("streets", "landmarks"):
+                    continue
+                problems.append(f"{path}:1: missing key {key!r}")
+                continue
+            try:
+                sections[section] = TypeAdapter(typ).validate_python(data[key])
+            except ValidationError as e:
+                problems += describe(e, path, node, file_loc=(key,))
+
+    # Cross-file references, except into sections that failed above (their ids are unknown).
+    failed = {noun for k, noun in _ID_SECTIONS.items() if k not in sections}
+    draft = City.model_construct(**{"districts": (), "categories": (), "departments": (), **sections})
+    for loc, msg in reference_problems(draft):
+        if any(msg.startswith(f"unknown {noun} ") for noun in failed):
+            continue
+        path, node = origins.get(str(loc[0]), (root, None))
+        file_loc = _file_loc(loc)
+        where = ".".join(str(p) for p in loc)
+        problems.append(f"{path}:{line_of(node, file_loc) or '?'}: {where}: {msg}")
+    if problems:
+        raise ConfigError(problems)
+    return City(**sections)
+
+
+def _file_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """Districts live under features[i].properties in GeoJSON; other sections map 1:1."""
+    if loc and loc[0] == "districts" and len(loc) >= 2:
+        return ("features", loc[1], "properties", *loc[2:])
+    return loc
+
+
+def _districts_from_geojson(
+    gj: Any, path: Path, node: yaml.Node | None, problems: list[str]
+) -> tuple[District, ...]:
+    if not isinstance(gj, dict) or not isinstance(gj.get("features"), list):
+        problems.append(f"{path}:1: expected a GeoJSON FeatureCollection")
+        return ()
+    out = []
+    for i, feat in enumerate(gj["features"]):
+        try:
+            props = dict(feat.get("properties") or {})
+            geom = feat.get("geometry") or {}
+            if geom.get("type") != "Polygon":
+                raise ValueError("geometry must be a Polygon")
+            ring = [tuple(p) for p in geom["coordinates"][0]]
+            out.append(District(**props, polygon=tuple(ring)))
+        except ValidationError as e:
+            problems += describe(e, path, node, file_loc=("features", i, "properties"))
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
+            line = line_of(node, ("features", i))
+            problems.append(f"{path}:{line or '?'}: features.{i}: {e}")
+    return tuple(out)
+
+
+def load_all(path: Path | None = None) -> tuple[Settings, City]:
+    settings = load_settings(path)
+    return settings, load_city(settings)

@@ -1,0 +1,44 @@
+"""The one settings tree: YAML file, then CITYBRAIN_* environment variables on top."""
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from citybrain.config.incidents import IncidentSettings
+from citybrain.config.kafka import BrokerSettings, KafkaSettings
+from citybrain.config.simulator import SimulatorSettings
+from citybrain.config.store import StoreSettings
+from citybrain.config.tickets import TicketSettings
+from citybrain.config.vision import VisionSettings
+from citybrain.config.web import WebSettings
+
+
+class CitySource(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dir: Path = Field(Path("config/city"), title="Folder with the city's GeoJSON and YAML files")
+    name: str = Field("Sample City", title="City name")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CITYBRAIN_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    city: CitySource = Field(default_factory=CitySource, title="The city's data files")
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings, title="Kafka")
+    broker: BrokerSettings = Field(default_factory=BrokerSettings, title="Embedded broker")
+    vision: VisionSettings = Field(default_factory=VisionSettings, title="Vision pipeline")
+    tickets: TicketSettings = Field(default_factory=TicketSettings, title="Ticket pipeline")
+    incidents: IncidentSettings = Field(default_factory=IncidentSettings, title="Incidents")
+    store: StoreSettings = Field(default_factory=StoreSettings, title="Store")
+    web: WebSettings = Field(default_factory=WebSettings, title="Web server")
+    simulator: SimulatorSettings = Field(default_factory=SimulatorSettings, title="Simulator")
+
+    @classmethod
+    def settings_customise_sources(  # type: ignore[override]
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):
+        """Environment variables override the YAML file (passed as init values)."""
+        return (env_settings, init_settings)

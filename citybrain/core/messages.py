@@ -1,0 +1,159 @@
+"""The contracts between stages: every message on a topic is one of these types.
+
+Frames are the exception to JSON values: a frame's Kafka value is the JPEG itself and its
+metadata travels in headers (FrameMeta), so the bytes are never re-encoded on the way.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+Source = Literal["camera", "ticket"]
+Precision = Literal["point", "street", "district", "unlocated"]
+IncidentStatus = Literal["open", "updated", "resolved"]
+DecidedBy = Literal["rule", "model", "fallback", "dispatcher"]
+
+FRAME_HEADERS = ("camera_id", "ts_ms", "seq", "width", "height")
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FrameMeta(_Message):
+    """Kafka headers of a frame record (value = JPEG bytes, key = camera id)."""
+
+    camera_id: str = Field(min_length=1, max_length=64)
+    ts_ms: int = Field(ge=0, title="Capture time, milliseconds since the epoch (UTC)")
+    seq: int = Field(ge=0, title="Per-camera sequence number")
+    width: int = Field(gt=0, le=16384)
+    height: int = Field(gt=0, le=16384)
+
+    def to_headers(self) -> list[tuple[str, bytes]]:
+        return [(k, str(getattr(self, k)).encode()) for k in FRAME_HEADERS]
+
+
+class GeoPoint(_Message):
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+
+
+class Ticket(_Message):
+    """A citizen report as it arrives from the hotline, an app or a web form."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)  # channels add their own fields
+
+    ticket_id: str = Field(min_length=1, max_length=128)
+    channel: Literal["hotline", "app", "web", "open311"] = "hotline"
+    received_at: AwareDatetime
+    text: str = Field(min_length=1, max_length=20_000)
+    language: Literal["zh", "en"] | None = None
+    location: GeoPoint | None = Field(None, title="Point the reporter's app attached, if any")
+    address: str | None = Field(None, max_length=500, title="Address as typed by the reporter")
+
+
+class Detection(_Message):
+    """One detector box, normalised to the frame (0..1), with the zone it counted for."""
+
+    cls: str
+    confidence: float = Field(ge=0, le=1)
+    box: tuple[float, float, float, float] = Field(title="x1, y1, x2, y2 normalised")
+    zone: str | None = None
+
+
+class Observation(_Message):
+    """One piece of evidence that something of `category` is happening at a place and time."""
+
+    id: str = Field(title="Deterministic id: the same input always gives the same id")
+    source: Source
+    source_id: str = Field(title="Camera id or ticket id")
+    category: str
+    confidence: float = Field(ge=0, le=1)
+    observed_at: AwareDatetime
+    location: GeoPoint | None = None
+    district: str | None = None
+    precision: Precision = "point"
+    text: str | None = Field(None, title="Redacted ticket text (never the original)")
+    language: Literal["zh", "en"] | None = None
+    detections: tuple[Detection, ...] = ()
+    frame_ref: str | None = Field(None, title="topic/partition/offset of the frame")
+
+
+class RoutingDecision(_Message):
+    department: str
+    decided_by: DecidedBy
+    reason: str
+
+
+class Incident(_Message):
+    """One real-world problem, gathering every observation about it."""
+
+    id: str
+    category: str
+    status: IncidentStatus
+    severity: str
+    district: str | None
+    location: GeoPoint | None
+    opened_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None = None
+    evidence_ids: tuple[str, ...]
+    camera_count: int = 0
+    ticket_count: int = 0
+    routing: RoutingDecision
+    summary: str = ""
+
+
+class Dispatch(_Message):
+    """An incident handed to a department; `id` doubles as the idempotency key."""
+
+    id: str
+    incident_id: str
+    department: str
+    category: str
+    district: str | None
+    severity: str
+    created_at: datetime
+    routing: RoutingDecision
+    summary: str
+
+
+class Feedback(_Message):
+    """A dispatcher's decision about an incident."""
+
+    incident_id: str
+    action: Literal["accept", "reassign", "resolve"]
+    actor: str
+    at: AwareDatetime
+    department: str | None = Field(None, title="New department when reassigning")
+    reason: str | None = None
+
+
+class DeadLetter(_Message):
+    """Headers of a DLQ record; its value is the original bytes (or their head, if huge)."""
+
+    reason: str
+    detail: str = ""
+    stage: str
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    truncated: bool = False
+    at: datetime
+
+    def to_headers(self) -> list[tuple[str, bytes]]:
+        return [(f"dlq.{k}", str(v).encode()) for k, v in self.model_dump(mode="json").items()]
+
+
+SCHEMA_TYPES: dict[str, type[BaseModel]] = {
+    "frame_headers": FrameMeta,
+    "ticket": Ticket,
+    "observation": Observation,
+    "incident": Incident,
+    "dispatch": Dispatch,
+    "feedback": Feedback,
+    "dead_letter_headers": DeadLetter,
+}

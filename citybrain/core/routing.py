@@ -1,0 +1,42 @@
+"""Route an incident to the one department the responsibility list names.
+
+The most specific line wins: (category, district) over (category, *) over (*, district).
+When the list cannot decide (no line, or the location is unknown for a category split by
+district) the incident goes to the triage department, and the reason says why.
+"""
+
+from __future__ import annotations
+
+from citybrain.core.city import WILDCARD, City
+from citybrain.core.messages import RoutingDecision
+
+
+def route(city: City, category: str, district: str | None) -> RoutingDecision:
+    lines = [r for r in city.responsibilities if r.category in (category, WILDCARD)]
+    if district is not None:
+        for cat, dist in ((category, district), (category, WILDCARD), (WILDCARD, district)):
+            for r in lines:
+                if r.category == cat and r.district == dist:
+                    return RoutingDecision(
+                        department=r.department,
+                        decided_by="rule",
+                        reason=f"responsibility list: {cat} in {dist} -> {r.department}",
+                    )
+        return _triage(city, f"no responsibility line for {category} in {district}")
+    candidates = {r.department for r in lines if r.category == category}
+    if len(candidates) == 1:
+        dept = candidates.pop()
+        return RoutingDecision(
+            department=dept,
+            decided_by="rule",
+            reason=f"responsibility list: {category} anywhere -> {dept}",
+        )
+    if candidates:
+        return _triage(city, f"{category} is split by district and the location is unknown")
+    return _triage(city, f"no responsibility line for {category}")
+
+
+def _triage(city: City, reason: str) -> RoutingDecision:
+    return RoutingDecision(
+        department=city.triage_department, decided_by="fallback", reason=f"{reason}: triage"
+    )

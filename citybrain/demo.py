@@ -1,0 +1,251 @@
+"""The one-command demo: broker, synthetic city, three pipelines, store and web, then a summary.
+
+Pipelines and the web server run as child processes (`citybrain run ...`, `citybrain web`),
+exactly as they would be deployed; the demo starts them, shows progress from the counters
+they write to the store, and stops every one of them on the way out, whatever happens.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from citybrain.config import Settings
+from citybrain.errors import CityBrainError
+from citybrain.store import Store
+from citybrain.streams.broker import EmbeddedBroker, port_open
+from citybrain.streams.topics import ensure_topics
+from pipelines import JOBS
+
+log = logging.getLogger(__name__)
+
+
+def totals(stats: dict[str, dict[str, Any]], job: str) -> dict[str, int]:
+    """Sum the counters of every worker of one job (workers are named job@host:pid)."""
+    out: dict[str, int] = {}
+    for worker, counters in stats.items():
+        if worker.split("@", 1)[0] == job:
+            for k, v in counters.items():
+                if isinstance(v, int) and not isinstance(v, bool):
+                    out[k] = out.get(k, 0) + v
+    return out
+
+
+class Demo:
+    def __init__(self, settings: Settings, workdir: Path) -> None:
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        db = workdir / "citybrain.db"
+        for f in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            f.unlink(missing_ok=True)  # every demo starts from an empty store, like the broker
+        self.settings = settings.model_copy(
+            update={
+                "store": settings.store.model_copy(update={"url": f"sqlite:///{db}"}),
+                "kafka": settings.kafka.model_copy(
+                    update={"bootstrap_servers": f"{settings.broker.host}:{settings.broker.port}"}
+                ),
+                "simulator": settings.simulator.model_copy(
+                    update={"ground_truth": workdir / "ground_truth.json"}
+                ),
+            }
+        )
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.console = Console(stderr=True)
+        self.stop = threading.Event()
+        self.produced: dict[str, int] = {}
+        self.sim_error: BaseException | None = None
+
+    def run(self, duration_s: float | None = None, drain: bool = False) -> dict[str, Any]:
+        s = self.settings
+        if port_open(s.web.host, s.web.port):
+            raise CityBrainError(f"port {s.web.port} is in use; set web.port or stop that server")
+        previous = self._trap_signals()
+        broker = EmbeddedBroker(s.broker, log_path=self.workdir / "broker.log")
+        started = time.monotonic()
+        try:
+            broker.start()
+            ensure_topics(s.kafka)
+            store = Store.from_url(s.store.url)
+            cfg = self.workdir / "effective.yaml"
+            cfg.write_text(yaml.safe_dump(s.model_dump(mode="json"), sort_keys=False))
+            for job in JOBS:
+                self._spawn(job, ["run", job, "--config", str(cfg)])
+            self._spawn("web", ["web", "--config", str(cfg)])
+            self.console.print(
+                f"[bold]citybrain demo[/]: broker {broker.bootstrap}, dashboard "
+                f"http://{s.web.host}:{s.web.port}/, logs in {self.workdir}/"
+            )
+            sim = threading.Thread(target=self._simulate, name="simulator", daemon=True)
+            sim.start()
+            self._watch(store, sim, started, duration_s, drain)
+            summary = self._summary(store, time.monotonic() - started)
+        finally:
+            self.stop.set()
+            self._stop_children()
+            broker.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        self._print_summary(summary)
+        (self.workdir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
+        return summary
+
+    def _simulate(self) -> None:
+        from citybrain.sim.produce import produce_city
+
+        s = self.settings
+        start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=s.simulator.duration_s)
+        try:
+            self.produced = produce_city(s, start=start, stop=self.stop)
+        except BaseException as e:  # reported in the summary; the demo still stops cleanly
+            log.exception("simulator failed")
+            self.sim_error = e
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        out = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 (owned by the child)
+        self.children[name] = subprocess.Popen(
+            [sys.executable, "-m", "citybrain", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches the demo only; it stops children in order
+        )
+
+    def _stop_children(self) -> None:
+        for p in self.children.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for name, p in self.children.items():
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in time; killing it", name)
+                p.kill()
+                p.wait(5)
+
+    def _trap_signals(self) -> dict[int, Any]:
+        def handler(signum: int, _frame: FrameType | None) -> None:
+            self.console.print("\nstopping…")
+            self.stop.set()
+
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, handler)
+        return previous
+
+    def _watch(
+        self, store: Store, sim: threading.Thread, started: float, duration_s: float | None, drain: bool
+    ) -> None:
+        last: dict[str, Any] = {}
+        stable_since: float | None = None
+        with Live(self._table(store, started), console=self.console, refresh_per_second=2) as live:
+            while not self.stop.wait(1.0):
+                elapsed = time.monotonic() - started
+                live.update(self._table(store, started))
+                dead = [n for n, p in self.children.items() if p.poll() is not None]
+                if dead:
+                    raise CityBrainError(
+                        f"{', '.join(dead)} exited early; see {self.workdir}/<name>.log"
+                    )
+                if duration_s is not None and elapsed >= duration_s:
+                    break
+                if drain and not sim.is_alive():
+                    if self.sim_error is not None:
+                        raise CityBrainError(f"simulator failed: {self.sim_error}")
+                    now = self._progress(store)
+                    if now == last and self._drained(now):
+                        stable_since = stable_since or time.monotonic()
+                        if time.monotonic() - stable_since >= 2.0:
+                            break
+                    else:
+                        stable_since = None
+                    last = now
+
+    def _progress(self, store: Store) -> dict[str, Any]:
+        stats = store.stats()
+        return {job: totals(stats, job) for job in JOBS}
+
+    def _drained(self, p: dict[str, dict[str, int]]) -> bool:
+        frames, tickets = self.produced.get("frames", 0), self.produced.get("tickets", 0)
+        observations = p["vision"].get("out.observations", 0) + p["tickets"].get(
+            "out.observations", 0
+        )
+        return (
+            p["vision"].get("consumed", 0) >= frames
+            and p["tickets"].get("consumed", 0) >= tickets
+            and p["incidents"].get("consumed", 0) >= observations
+        )
+
+    def _table(self, store: Store, started: float) -> Table:
+        p = self._progress(store)
+        elapsed = max(time.monotonic() - started, 1e-6)
+        t = Table(title=f"citybrain demo — {elapsed:.0f} s", show_header=True)
+        for col in ("stream", "in", "processed", "dead-lettered", "per second"):
+            t.add_column(col, justify="right" if col != "stream" else "left")
+        v, tk, inc = p["vision"], p["tickets"], p["incidents"]
+        t.add_row("frames", str(v.get("consumed", 0)), str(v.get("frames", 0)), str(v.get("dlq", 0)),
+                  f"{v.get('frames', 0) / elapsed:.1f}")
+        t.add_row("tickets", str(tk.get("consumed", 0)), str(tk.get("tickets", 0)),
+                  str(tk.get("dlq", 0)), f"{tk.get('tickets', 0) / elapsed:.1f}")
+        t.add_row("observations", str(inc.get("consumed", 0)), "", str(inc.get("dlq", 0)), "")
+        t.add_row("incidents open", str(sum(store.counts_by("department").values())), "", "", "")
+        for dept, n in sorted(store.counts_by("department").items()):
+            t.add_row(f"  → {dept}", str(n), "", "", "")
+        return t
+
+    def _summary(self, store: Store, elapsed: float) -> dict[str, Any]:
+        p = self._progress(store)
+        dispatched: dict[str, int] = {}
+        for d in store.dispatches():
+            dispatched[d.department] = dispatched.get(d.department, 0) + 1
+        v, tk = p["vision"], p["tickets"]
+        frames_ok = v.get("frames", 0) + v.get("dlq", 0) == self.produced.get("frames", -1)
+        tickets_ok = tk.get("tickets", 0) + tk.get("dlq", 0) == self.produced.get("tickets", -1)
+        return {
+            "ok": self.sim_error is None,
+            "elapsed_s": round(elapsed, 1),
+            "produced": self.produced,
+            "pipelines": p,
+            "frames_accounted": frames_ok,
+            "tickets_accounted": tickets_ok,
+            "incidents": {
+                "total": len(store.incidents(limit=100_000)),
+                "open": sum(store.counts_by("department").values()),
+            },
+            "dispatched": dispatched,
+            "frames_per_s": round(v.get("frames", 0) / max(elapsed, 1e-6), 2),
+            "tickets_per_s": round(tk.get("tickets", 0) / max(elapsed, 1e-6), 2),
+            "ground_truth": str(self.settings.simulator.ground_truth),
+            "store": self.settings.store.url,
+        }
+
+    def _print_summary(self, s: dict[str, Any]) -> None:
+        t = Table(title="citybrain demo — summary")
+        t.add_column("what")
+        t.add_column("value", justify="right")
+        t.add_row("elapsed", f"{s['elapsed_s']} s")
+        t.add_row("frames produced / processed / DLQ", "{} / {} / {}".format(
+            s["produced"].get("frames", 0), s["pipelines"]["vision"].get("frames", 0),
+            s["pipelines"]["vision"].get("dlq", 0)))
+        t.add_row("tickets produced / processed / DLQ", "{} / {} / {}".format(
+            s["produced"].get("tickets", 0), s["pipelines"]["tickets"].get("tickets", 0),
+            s["pipelines"]["tickets"].get("dlq", 0)))
+        t.add_row("incidents (open)", f"{s['incidents']['total']} ({s['incidents']['open']})")
+        for dept, n in sorted(s["dispatched"].items()):
+            t.add_row(f"dispatched → {dept}", str(n))
+        t.add_row("frames/s, tickets/s", f"{s['frames_per_s']}, {s['tickets_per_s']}")
+        self.console.print(t)

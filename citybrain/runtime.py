@@ -1,0 +1,68 @@
+"""Run one pipeline job as a Kafka consumer-group member until told to stop."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from types import FrameType
+
+from citybrain.config import Settings, load_city
+from citybrain.store import Store
+from citybrain.streams.kafka_io import make_consumer, make_producer
+from citybrain.streams.topics import Topics, ensure_topics
+from citybrain.streams.worker import StreamWorker
+
+log = logging.getLogger(__name__)
+
+
+def worker_name(job: str) -> str:
+    return f"{job}@{socket.gethostname()}:{os.getpid()}"
+
+
+def run_job(
+    job: str,
+    settings: Settings,
+    stop: threading.Event | None = None,
+    idle_exit_s: float | None = None,
+) -> dict[str, int]:
+    """Build the stage, join the group, loop; returns the stage's counters at exit."""
+    from pipelines import build_stage
+
+    stop = stop or _stop_on_signals()
+    city = load_city(settings)
+    store = Store.from_url(settings.store.url)
+    ensure_topics(settings.kafka)
+    stage, topics = build_stage(job, settings, city, store)
+    batch = settings.vision.batch_size if job == "vision" else 200
+    name = worker_name(job)
+    worker = StreamWorker(
+        consumer=make_consumer(settings.kafka, job, max_records=batch),
+        producer=make_producer(settings.kafka),
+        stage=stage,
+        topics=topics,
+        dlq_topic=Topics(settings.kafka.topic_prefix).dlq,
+        poll_timeout_ms=settings.kafka.poll_timeout_ms,
+        report=lambda _job, counters: store.write_stats(name, counters),
+    )
+    log.info("%s: consuming %s", name, ", ".join(topics))
+    try:
+        worker.run(stop, idle_exit_s=idle_exit_s)
+    finally:
+        worker.close()
+    return dict(stage.stats)
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: stopping after the current batch", signum)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+    return stop

@@ -1,0 +1,217 @@
+"""Reads and idempotent writes over the tables, the same code on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from citybrain.core.fusion import IncidentState
+from citybrain.core.messages import Dispatch, GeoPoint, Observation, RoutingDecision
+from citybrain.store.models import Base, DispatchRow, EvidenceRow, IncidentRow, PipelineStatsRow
+
+
+@dataclass
+class IncidentWrite:
+    state: IncidentState
+    routing: RoutingDecision
+    summary: str
+    evidence: list[Observation] = field(default_factory=list)
+
+
+def _utc(dt: datetime | None) -> datetime | None:
+    """SQLite drops tzinfo; everything stored is UTC, so put it back on read."""
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def from_url(cls, url: str) -> Store:
+        if url.startswith("sqlite:///"):
+            path = Path(url.removeprefix("sqlite:///"))
+            if str(path) != ":memory:":
+                path.parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, connect_args={"timeout": 30})
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+        Base.metadata.create_all(engine)
+        return cls(engine)
+
+    # --- writes (one transaction per call; callers batch through write_incidents) ---
+    def write_incidents(
+        self, items: Iterable[IncidentWrite], dispatches: Iterable[Dispatch] = ()
+    ) -> None:
+        """One transaction: incidents, their new evidence, then dispatches not yet stored."""
+        with self.sessions.begin() as s:
+            for w in items:
+                s.merge(_incident_row(w.state, w.routing, w.summary))
+                for obs in w.evidence:
+                    s.merge(_evidence_row(obs, w.state.id))
+            s.flush()
+            for d in dispatches:
+                if s.get(DispatchRow, d.id) is None:
+                    s.add(_dispatch_row(d))
+
+    def write_stats(self, job: str, counters: dict[str, int]) -> None:
+        with self.sessions.begin() as s:
+            s.merge(PipelineStatsRow(job=job, updated_at=datetime.now(UTC), counters=counters))
+
+    # --- reads ---
+    def open_incidents(self) -> list[IncidentState]:
+        with self.sessions() as s:
+            rows = s.scalars(select(IncidentRow).where(IncidentRow.status != "resolved")).all()
+            ev = _evidence_ids(s, [r.id for r in rows])
+            return [_state(r, ev.get(r.id, ())) for r in rows]
+
+    def incidents(self, status: str | None = None, limit: int = 500) -> list[IncidentRow]:
+        with self.sessions() as s:
+            q = select(IncidentRow).order_by(IncidentRow.updated_at.desc()).limit(limit)
+            if status == "open":
+                q = q.where(IncidentRow.status != "resolved")
+            elif status:
+                q = q.where(IncidentRow.status == status)
+            return list(s.scalars(q).all())
+
+    def incident(self, incident_id: str) -> tuple[IncidentRow, list[EvidenceRow]] | None:
+        with self.sessions() as s:
+            row = s.get(IncidentRow, incident_id)
+            if row is None:
+                return None
+            ev = s.scalars(
+                select(EvidenceRow)
+                .where(EvidenceRow.incident_id == incident_id)
+                .order_by(EvidenceRow.observed_at)
+            ).all()
+            return row, list(ev)
+
+    def evidence(self) -> list[EvidenceRow]:
+        with self.sessions() as s:
+            return list(s.scalars(select(EvidenceRow)).all())
+
+    def dispatches(self, department: str | None = None) -> list[DispatchRow]:
+        with self.sessions() as s:
+            q = select(DispatchRow).order_by(DispatchRow.created_at)
+            if department:
+                q = q.where(DispatchRow.department == department)
+            return list(s.scalars(q).all())
+
+    def counts_by(self, column: str, open_only: bool = True) -> dict[str, int]:
+        col = getattr(IncidentRow, column)
+        with self.sessions() as s:
+            q = select(col, func.count()).group_by(col)
+            if open_only:
+                q = q.where(IncidentRow.status != "resolved")
+            return {str(k): int(n) for k, n in s.execute(q).all()}
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        with self.sessions() as s:
+            return {
+                r.job: {"updated_at": _utc(r.updated_at), **r.counters}
+                for r in s.scalars(select(PipelineStatsRow)).all()
+            }
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
+    """WAL lets the web server read while the incident worker writes."""
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _incident_row(st: IncidentState, routing: RoutingDecision, summary: str) -> IncidentRow:
+    return IncidentRow(
+        id=st.id,
+        category=st.category,
+        status=st.status,
+        severity=st.severity,
+        district=st.district,
+        lon=st.location.lon if st.location else None,
+        lat=st.location.lat if st.location else None,
+        opened_at=st.opened_at,
+        updated_at=st.updated_at,
+        resolved_at=st.resolved_at,
+        camera_count=st.camera_count,
+        ticket_count=st.ticket_count,
+        department=routing.department,
+        decided_by=routing.decided_by,
+        routing_reason=routing.reason,
+        summary=summary,
+    )
+
+
+def _evidence_row(o: Observation, incident_id: str) -> EvidenceRow:
+    return EvidenceRow(
+        observation_id=o.id,
+        incident_id=incident_id,
+        source=o.source,
+        source_id=o.source_id,
+        category=o.category,
+        observed_at=o.observed_at,
+        precision=o.precision,
+        lon=o.location.lon if o.location else None,
+        lat=o.location.lat if o.location else None,
+        confidence=o.confidence,
+        text=o.text,
+        frame_ref=o.frame_ref,
+    )
+
+
+def _dispatch_row(d: Dispatch) -> DispatchRow:
+    return DispatchRow(
+        id=d.id,
+        incident_id=d.incident_id,
+        department=d.department,
+        category=d.category,
+        district=d.district,
+        severity=d.severity,
+        created_at=d.created_at,
+        decided_by=d.routing.decided_by,
+        reason=d.routing.reason,
+        summary=d.summary,
+    )
+
+
+def _evidence_ids(s: Session, incident_ids: list[str]) -> dict[str, tuple[str, ...]]:
+    out: dict[str, list[str]] = {}
+    if incident_ids:
+        q = (
+            select(EvidenceRow.incident_id, EvidenceRow.observation_id)
+            .where(EvidenceRow.incident_id.in_(incident_ids))
+            .order_by(EvidenceRow.observed_at, EvidenceRow.observation_id)
+        )
+        for iid, oid in s.execute(q).all():
+            out.setdefault(iid, []).append(oid)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _state(r: IncidentRow, evidence_ids: tuple[str, ...]) -> IncidentState:
+    opened = _utc(r.opened_at)
+    updated = _utc(r.updated_at)
+    assert opened is not None and updated is not None
+    return IncidentState(
+        id=r.id,
+        category=r.category,
+        district=r.district,
+        location=GeoPoint(lon=r.lon, lat=r.lat) if r.lon is not None and r.lat is not None else None,
+        opened_at=opened,
+        updated_at=updated,
+        status=r.status,
+        resolved_at=_utc(r.resolved_at),
+        evidence_ids=evidence_ids,
+        camera_count=r.camera_count,
+        ticket_count=r.ticket_count,
+        severity=r.severity,
+    )

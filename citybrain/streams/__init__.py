@@ -1,0 +1,1 @@
+"""Kafka plumbing: the embedded broker, topics, sources and sinks, the dead-letter queue."""

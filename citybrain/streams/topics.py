@@ -1,0 +1,74 @@
+"""Topic names under a configurable prefix, and their creation."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from citybrain.config.kafka import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Topics:
+    prefix: str
+
+    @property
+    def frames(self) -> str:
+        return f"{self.prefix}.frames"
+
+    @property
+    def tickets(self) -> str:
+        return f"{self.prefix}.tickets"
+
+    @property
+    def observations(self) -> str:
+        return f"{self.prefix}.observations"
+
+    @property
+    def dispatch(self) -> str:
+        return f"{self.prefix}.dispatch"
+
+    @property
+    def feedback(self) -> str:
+        return f"{self.prefix}.feedback"
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.prefix}.dlq"
+
+    def all(self) -> list[str]:
+        return [self.frames, self.tickets, self.observations, self.dispatch, self.feedback, self.dlq]
+
+
+def ensure_topics(settings: KafkaSettings, retries: int = 20) -> list[str]:
+    """Create every topic of the namespace with the configured partitions (idempotent)."""
+    names = Topics(settings.topic_prefix).all()
+    last: Exception | None = None
+    for _ in range(retries):
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+            try:
+                existing = set(admin.list_topics())
+                missing = [n for n in names if n not in existing]
+                if missing:
+                    try:
+                        admin.create_topics(
+                            [NewTopic(n, settings.partitions, 1) for n in missing]
+                        )
+                    except TopicAlreadyExistsError:
+                        pass
+                log.info("topics ready: %s", ", ".join(names))
+                return names
+            finally:
+                admin.close()
+        except KafkaError as e:  # broker still starting
+            last = e
+            time.sleep(0.5)
+    raise RuntimeError(f"could not create topics: {last}")

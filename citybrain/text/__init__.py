@@ -1,0 +1,1 @@
+"""Ticket text understanding: categorisation (keyword rules now; models in later stages)."""

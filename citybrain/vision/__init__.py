@@ -1,0 +1,1 @@
+"""Frames to detections: decode, batch, detect, and place detections in camera zones."""

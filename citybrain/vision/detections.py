@@ -1,0 +1,42 @@
+"""One value type for detector output, so parsing a model's result is pure and testable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Detections:
+    """Boxes normalised to the frame (x1, y1, x2, y2 in 0..1), with confidences and class names."""
+
+    xyxyn: np.ndarray  # (N, 4) float32
+    confidence: np.ndarray  # (N,) float32
+    class_names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.class_names)
+
+    @classmethod
+    def empty(cls) -> Detections:
+        return cls(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32), ())
+
+    @classmethod
+    def from_ultralytics(cls, result: Any, names: dict[int, str]) -> Detections:
+        """From one ultralytics Results (NMS already applied by the library)."""
+        boxes = result.boxes
+        if boxes is None or len(boxes) == 0:
+            return cls.empty()
+        cls_ids = boxes.cls.cpu().numpy().astype(int)
+        return cls(
+            xyxyn=boxes.xyxyn.cpu().numpy().astype(np.float32),
+            confidence=boxes.conf.cpu().numpy().astype(np.float32),
+            class_names=tuple(names.get(int(i), str(i)) for i in cls_ids),
+        )
+
+    def footprints(self) -> np.ndarray:
+        """Bottom-centre of each box: where an object touches the ground."""
+        x = (self.xyxyn[:, 0] + self.xyxyn[:, 2]) / 2
+        return np.stack([x, self.xyxyn[:, 3]], axis=1)

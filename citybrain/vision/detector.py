@@ -1,0 +1,74 @@
+"""The object detector: an ultralytics YOLO model run on CPU or CUDA in batches."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from citybrain.config.vision import VisionSettings
+from citybrain.vision.detections import Detections
+
+log = logging.getLogger(__name__)
+
+
+def prepare_ultralytics_offline(config_dir: Path) -> None:
+    """Ultralytics reaches for the network (settings, fonts) unless told not to; never let it."""
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_VERBOSE", "False")
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(config_dir))
+    font = Path(os.environ["YOLO_CONFIG_DIR"]) / "Ultralytics" / "Arial.ttf"
+    if not font.exists():
+        import matplotlib
+
+        src = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+        font.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, font)
+
+
+class Detector:
+    def __init__(self, model: object, names: dict[int, str], settings: VisionSettings) -> None:
+        self.model = model
+        self.names = names
+        self.settings = settings
+
+    @classmethod
+    def load(cls, settings: VisionSettings, config_dir: Path = Path("var/ultralytics")) -> Detector:
+        prepare_ultralytics_offline(config_dir)
+        import torch
+        from ultralytics import YOLO
+
+        path = settings.model
+        if not path.exists():
+            raise FileNotFoundError(f"detector model not found: {path}")
+        torch.manual_seed(0)  # an untrained model built from YAML is the same in every worker
+        model = YOLO(str(path), task="detect")
+        names = {int(k): str(v) for k, v in model.names.items()}
+        if path.suffix in (".yaml", ".yml"):
+            declared = yaml.safe_load(path.read_text()).get("names")
+            if declared:
+                names = dict(enumerate(declared))
+            log.warning("detector %s is untrained (built from YAML): detections are noise", path)
+        return cls(model, names, settings)
+
+    def detect(self, images: list[np.ndarray]) -> list[Detections]:
+        """BGR images in, one Detections per image; ultralytics letterboxes and runs NMS."""
+        out: list[Detections] = []
+        s = self.settings
+        for i in range(0, len(images), s.batch_size):
+            chunk = images[i : i + s.batch_size]
+            results = self.model.predict(  # type: ignore[attr-defined]
+                chunk,
+                imgsz=s.imgsz,
+                conf=s.conf_threshold,
+                iou=s.iou_threshold,
+                device=s.device,
+                verbose=False,
+                batch=len(chunk),
+            )
+            out += [Detections.from_ultralytics(r, self.names) for r in results]
+        return out

@@ -1,0 +1,158 @@
+"""FastAPI application: open incidents by department (HTML), JSON API, health and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from citybrain.core.city import City
+from citybrain.store import Store
+from citybrain.store.models import DispatchRow, EvidenceRow, IncidentRow
+
+_TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def incident_json(r: IncidentRow) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "category": r.category,
+        "status": r.status,
+        "severity": r.severity,
+        "district": r.district,
+        "location": {"lon": r.lon, "lat": r.lat} if r.lon is not None else None,
+        "opened_at": _iso(r.opened_at),
+        "updated_at": _iso(r.updated_at),
+        "resolved_at": _iso(r.resolved_at),
+        "camera_count": r.camera_count,
+        "ticket_count": r.ticket_count,
+        "department": r.department,
+        "routing": {"decided_by": r.decided_by, "reason": r.routing_reason},
+        "summary": r.summary,
+    }
+
+
+def evidence_json(e: EvidenceRow) -> dict[str, Any]:
+    return {
+        "observation_id": e.observation_id,
+        "source": e.source,
+        "source_id": e.source_id,
+        "observed_at": _iso(e.observed_at),
+        "precision": e.precision,
+        "confidence": e.confidence,
+        "text": e.text,
+        "frame_ref": e.frame_ref,
+    }
+
+
+def dispatch_json(d: DispatchRow) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "incident_id": d.incident_id,
+        "department": d.department,
+        "category": d.category,
+        "district": d.district,
+        "severity": d.severity,
+        "created_at": _iso(d.created_at),
+        "routing": {"decided_by": d.decided_by, "reason": d.reason},
+        "summary": d.summary,
+    }
+
+
+def _iso(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    return (dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt).isoformat()
+
+
+class _StoreCollector(Collector):
+    """Prometheus gauges read from the store at scrape time (works across worker processes)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        for column in ("category", "district", "department"):
+            g = GaugeMetricFamily(
+                f"citybrain_open_incidents_by_{column}", f"Open incidents by {column}", labels=[column]
+            )
+            for k, n in self.store.counts_by(column).items():
+                g.add_metric([k], n)
+            yield g
+        g = GaugeMetricFamily(
+            "citybrain_pipeline_counter", "Pipeline worker counters", labels=["worker", "counter"]
+        )
+        for worker, counters in self.store.stats().items():
+            for k, v in counters.items():
+                if isinstance(v, int | float):
+                    g.add_metric([worker, k], v)
+        yield g
+
+
+def create_app(city: City, store: Store) -> FastAPI:
+    app = FastAPI(title="citybrain", version="0.1.0")
+    registry = CollectorRegistry()
+    registry.register(_StoreCollector(store))
+    dept_names = {d.id: d.name for d in city.departments}
+
+    @app.get("/", response_class=HTMLResponse)
+    def index(request: Request) -> HTMLResponse:
+        rows = store.incidents(status="open")
+        by_dept: dict[str, list[dict[str, Any]]] = {}
+        for r in rows:
+            by_dept.setdefault(r.department, []).append(incident_json(r))
+        groups = sorted(by_dept.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        return _TEMPLATES.TemplateResponse(
+            request,
+            "index.html",
+            {
+                "city": city,
+                "groups": [(dept_names.get(d, d), d, items) for d, items in groups],
+                "total": len(rows),
+                "categories": city.category_by_id,
+            },
+        )
+
+    @app.get("/api/incidents")
+    def incidents(status: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+        return [incident_json(r) for r in store.incidents(status=status, limit=limit)]
+
+    @app.get("/api/incidents/{incident_id}")
+    def incident(incident_id: str) -> dict[str, Any]:
+        found = store.incident(incident_id)
+        if found is None:
+            raise HTTPException(404, f"no incident {incident_id}")
+        row, evidence = found
+        return {**incident_json(row), "evidence": [evidence_json(e) for e in evidence]}
+
+    @app.get("/api/dispatches")
+    def dispatches(department: str | None = None) -> list[dict[str, Any]]:
+        return [dispatch_json(d) for d in store.dispatches(department)]
+
+    @app.get("/api/stats")
+    def stats() -> dict[str, Any]:
+        return {
+            "open_by_category": store.counts_by("category"),
+            "open_by_district": store.counts_by("district"),
+            "open_by_department": store.counts_by("department"),
+            "pipelines": {k: {**v, "updated_at": _iso(v["updated_at"])} for k, v in store.stats().items()},
+        }
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        store.counts_by("status", open_only=False)  # touches the database
+        return {"status": "ok"}
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,26 @@
+from citybrain.core.city import City
+from citybrain.core.zones import class_categories, evidence_by_category
+
+
+def test_detections_count_for_the_zone_under_their_footprint(city: City) -> None:
+    cam = city.camera_by_id["cam-01"]
+    classes = class_categories(city)
+    dets = [
+        ("vehicle", 0.8, (0.86, 0.70, 0.98, 0.90)),  # stands in the kerb zone: parking evidence
+        ("vehicle", 0.9, (0.45, 0.60, 0.55, 0.75)),  # on the carriageway: not parking
+        ("pothole", 0.7, (0.45, 0.80, 0.55, 0.90)),  # on the carriageway
+        ("pothole", 0.7, (0.02, 0.05, 0.10, 0.10)),  # in the sky: no zone watches it there
+        ("smoke", 0.6, (0.30, 0.05, 0.50, 0.30)),  # whole-view zone
+        ("unknown_thing", 0.99, (0.4, 0.4, 0.6, 0.6)),
+    ]
+    out = evidence_by_category(cam, dets, classes)
+    assert sorted(out) == ["illegal_parking", "pothole", "smoke_fire"]
+    assert [d.zone for d in out["illegal_parking"]] == ["kerb"]
+    assert len(out["pothole"]) == 1 and out["pothole"][0].zone == "roadway"
+    assert out["smoke_fire"][0].zone == "scene"
+
+
+def test_classes_map_to_taxonomy(city: City) -> None:
+    classes = class_categories(city)
+    assert classes["fire"] == ("smoke_fire",)
+    assert classes["vehicle"] == ("illegal_parking",)
