@@ -27,6 +27,7 @@ def run_job(
     settings: Settings,
     stop: threading.Event | None = None,
     idle_exit_s: float | None = None,
+    first_wait_s: float = 120.0,
 ) -> dict[str, int]:
     """Build the stage, join the group, loop; returns the stage's counters at exit."""
     from pipelines import build_stage
@@ -49,7 +50,7 @@ def run_job(
     )
     log.info("%s: consuming %s", name, ", ".join(topics))
     try:
-        worker.run(stop, idle_exit_s=idle_exit_s)
+        worker.run(stop, idle_exit_s=idle_exit_s, first_wait_s=first_wait_s)
     finally:
         worker.close()
     return dict(stage.stats)

@@ -14,7 +14,6 @@ def make_producer(settings: KafkaSettings) -> KafkaProducer:
         linger_ms=5,
         retries=5,
         max_request_size=settings.max_request_bytes,
-        buffer_memory=max(32 * 1024 * 1024, 2 * settings.max_request_bytes),
     )
 
 

@@ -79,9 +79,13 @@ class StreamWorker:
         self.report = report
         consumer.subscribe(topics, listener=_Rebalance(stage))
 
-    def run(self, stop: threading.Event, idle_exit_s: float | None = None) -> None:
-        """Loop until `stop` is set (or nothing arrived for idle_exit_s, for batch jobs)."""
+    def run(
+        self, stop: threading.Event, idle_exit_s: float | None = None, first_wait_s: float = 120.0
+    ) -> None:
+        """Loop until `stop` is set. Batch jobs pass idle_exit_s: stop once records have flowed
+        and then nothing arrived for that long (or nothing at all within first_wait_s)."""
         last_data = time.monotonic()
+        seen_data = False
         last_report = 0.0
         try:
             while not stop.is_set():
@@ -93,6 +97,7 @@ class StreamWorker:
                 ]
                 if records:
                     last_data = time.monotonic()
+                    seen_data = True
                     self.stage.stats["consumed"] += len(records)
                     batch = self.stage.process(records)
                 else:
@@ -102,7 +107,9 @@ class StreamWorker:
                 if self.report and now - last_report > 1.0:
                     self.report(self.stage.name, dict(self.stage.stats))
                     last_report = now
-                if idle_exit_s is not None and now - last_data > idle_exit_s:
+                if idle_exit_s is not None and now - last_data > (
+                    idle_exit_s if seen_data else first_wait_s
+                ):
                     break
         finally:
             if self.report:
@@ -115,9 +122,8 @@ class StreamWorker:
             self.stage.stats[f"out.{out.topic.rsplit('.', 1)[-1]}"] += 1
         for rec, err in batch.rejected:
             log.warning("%s: dead-letter %s: %s", self.stage.name, rec.ref, err)
-            self.producer.send(
-                self.dlq_topic, **_kw(dead_letter(rec, err, self.stage.name, self.dlq_topic, self.dlq_max_bytes))
-            )
+            dead = dead_letter(rec, err, self.stage.name, self.dlq_topic, self.dlq_max_bytes)
+            self.producer.send(dead.topic, key=dead.key, value=dead.value, headers=dead.headers)
             self.stage.stats["dlq"] += 1
             self.stage.stats[f"dlq.{err.reason}"] += 1
         if batch.outputs or batch.rejected:
@@ -131,7 +137,3 @@ class StreamWorker:
         finally:
             self.consumer.close()
             self.producer.close(5)
-
-
-def _kw(out: Output) -> dict[str, Any]:
-    return {"key": out.key, "value": out.value, "headers": out.headers}

@@ -1,0 +1,114 @@
+"""Real parts for integration tests: the embedded Kafka-protocol broker and PostgreSQL."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from sqlalchemy import create_engine, text
+
+from citybrain.config import Settings
+from citybrain.config.kafka import BrokerSettings
+from citybrain.streams.broker import EmbeddedBroker
+from citybrain.streams.topics import ensure_topics
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[EmbeddedBroker]:
+    with EmbeddedBroker(BrokerSettings(port=free_port())) as b:
+        yield b
+
+
+@pytest.fixture
+def live_settings(settings: Settings, broker: EmbeddedBroker, tmp_path: Path) -> Settings:
+    """Settings in a namespace of their own on the shared broker, with a fresh SQLite store."""
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    s = settings.model_copy(
+        update={
+            "kafka": settings.kafka.model_copy(
+                update={"bootstrap_servers": broker.bootstrap, "topic_prefix": prefix, "partitions": 2}
+            ),
+            "store": settings.store.model_copy(update={"url": f"sqlite:///{tmp_path}/store.db"}),
+        }
+    )
+    ensure_topics(s.kafka)
+    return s
+
+
+def produce(
+    bootstrap: str, topic: str, items: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]
+) -> None:
+    p = KafkaProducer(bootstrap_servers=bootstrap, max_request_size=64 * 1024 * 1024)
+    for key, value, headers in items:
+        p.send(topic, key=key, value=value, headers=headers)
+    p.flush()
+    p.close()
+
+
+def read_topic(bootstrap: str, topic: str) -> list:  # type: ignore[type-arg]
+    """Every record now in the topic, partition by partition, without joining a group."""
+    c = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=64 * 1024 * 1024,
+    )
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or ())]
+        c.assign(parts)
+        c.seek_to_beginning(*parts)
+        end = c.end_offsets(parts)
+        out = []
+        for tp in parts:
+            while c.position(tp) < end[tp]:
+                for recs in c.poll(timeout_ms=1000).values():
+                    out += recs
+        return sorted(out, key=lambda r: (r.partition, r.offset))
+    finally:
+        c.close()
+
+
+def _pg_available() -> bool:
+    try:
+        with create_engine(PG_URL).connect() as conn:
+            conn.execute(text("select 1"))
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A throwaway schema on the machine's PostgreSQL (started if it is installed but down)."""
+    if not _pg_available():
+        subprocess.run(
+            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+            shell=True,
+            check=False,
+            capture_output=True,
+        )
+    if not _pg_available():
+        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432 and could not be started")
+    schema = f"cb_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(text(f"create schema {schema}"))
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"drop schema {schema} cascade"))
+        engine.dispose()

@@ -1,0 +1,80 @@
+"""The ticket pipeline against the real broker: redaction, DLQ for bad input, commits."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from citybrain.config import Settings
+from citybrain.core.messages import Observation
+from citybrain.runtime import run_job
+from citybrain.streams.topics import Topics
+
+from .conftest import produce, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+def ticket(tid: str, text: str, **extra: object) -> bytes:
+    return json.dumps(
+        {"ticket_id": tid, "received_at": "2026-05-01T08:00:00+00:00", "text": text, **extra},
+        ensure_ascii=False,
+    ).encode()
+
+
+def run_tickets(s: Settings) -> dict[str, int]:
+    return run_job("tickets", s, stop=threading.Event(), idle_exit_s=2.0, first_wait_s=15.0)
+
+
+def test_tickets_become_redacted_located_observations_and_bad_ones_are_dead_lettered(
+    live_settings: Settings,
+) -> None:
+    s = live_settings
+    topics = Topics(s.kafka.topic_prefix)
+    good = [
+        ticket("T-1", "新华路与中山路交叉口积水严重，我叫王芳，电话13812345678", language="zh"),
+        ticket("T-2", "Pothole near Central Park, call (555) 123-4567", language="en"),
+        ticket("T-3", "Noise every night", location={"lon": 121.5, "lat": 31.2}),  # outside city
+        ticket("T-4", "When does the tax office open?"),
+    ]
+    bad = [
+        (b"{not json", "invalid_json"),
+        (ticket("T-5", ""), "invalid_ticket"),  # empty text
+        (json.dumps({"ticket_id": "T-6", "text": "no time"}).encode(), "invalid_ticket"),
+        (ticket("T-7", "x" * 70_000), "oversized_ticket"),
+    ]
+    produce(
+        s.kafka.bootstrap_servers,
+        topics.tickets,
+        [(None, v, []) for v in good] + [(None, v, [("channel", b"web")]) for v, _ in bad],
+    )
+    counters = run_tickets(s)
+    assert counters["consumed"] == 8
+    assert counters["tickets"] == 4 and counters["dlq"] == 4
+
+    obs = {o.source_id: o for o in (Observation.model_validate_json(r.value)
+                                    for r in read_topic(s.kafka.bootstrap_servers, topics.observations))}
+    assert obs["T-1"].category == "flooding" and obs["T-1"].district == "xicheng"
+    assert "13812345678" not in (obs["T-1"].text or "") and "王芳" not in (obs["T-1"].text or "")
+    assert obs["T-2"].category == "pothole" and obs["T-2"].precision == "point"
+    assert "555" not in (obs["T-2"].text or "")
+    assert (obs["T-3"].precision, obs["T-3"].district) == ("unlocated", None)
+    assert obs["T-4"].category == "unclassified"
+    keys = {r.key for r in read_topic(s.kafka.bootstrap_servers, topics.observations)}
+    assert b"district:xicheng" in keys and b"district:unlocated" in keys
+
+    dead = read_topic(s.kafka.bootstrap_servers, topics.dlq)
+    reasons = sorted(dict(r.headers)["dlq.reason"].decode() for r in dead)
+    assert reasons == sorted(reason for _, reason in bad)
+    for r in dead:
+        h = dict(r.headers)
+        assert h["dlq.stage"] == b"tickets" and h["dlq.source_topic"] == topics.tickets.encode()
+        assert h["channel"] == b"web"  # original headers travel with the record
+    oversized = next(r for r in dead if dict(r.headers)["dlq.reason"] == b"oversized_ticket")
+    assert len(oversized.value) > 64 * 1024  # under the DLQ copy limit: kept whole
+
+    # Offsets were committed: a restarted worker in the same group gets nothing again.
+    again = run_tickets(s)
+    assert again.get("consumed", 0) == 0
