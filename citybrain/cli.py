@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -17,7 +18,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="Runtime YAML (default: config/citybrain.yaml, or $CITYBRAIN_CONFIG)"),
+    typer.Option(
+        "--config", "-c", help="Runtime YAML (default: config/citybrain.yaml, or $CITYBRAIN_CONFIG)"
+    ),
 ]
 
 
@@ -63,7 +66,9 @@ def validate_config(
 
 @app.command()
 def schemas(
-    out: Annotated[Path, typer.Argument(help="Folder for the JSON Schema files")] = Path("docs/schemas"),
+    out: Annotated[Path, typer.Argument(help="Folder for the JSON Schema files")] = Path(
+        "docs/schemas"
+    ),
 ) -> None:
     """Export the JSON Schema of every message contract."""
     from citybrain.core.messages import SCHEMA_TYPES
@@ -86,10 +91,8 @@ def broker(config: ConfigOpt = None) -> None:
     with EmbeddedBroker(s.broker) as b:
         ensure_topics(s.kafka.model_copy(update={"bootstrap_servers": b.bootstrap}))
         typer.echo(f"broker on {b.bootstrap}; Ctrl-C to stop")
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
 
 
 @app.command()
@@ -133,7 +136,9 @@ def simulate(
 
     _setup_logging()
     s = _settings(config)
-    updates = {k: v for k, v in (("seed", seed), ("rate", rate), ("ground_truth", truth)) if v is not None}
+    updates = {
+        k: v for k, v in (("seed", seed), ("rate", rate), ("ground_truth", truth)) if v is not None
+    }
     s = s.model_copy(update={"simulator": s.simulator.model_copy(update=updates)})
     counts = produce_city(s)
     typer.echo(json.dumps(counts, sort_keys=True))
@@ -163,9 +168,9 @@ def demo(
     drain: Annotated[
         bool, typer.Option(help="Stop as soon as everything the simulator produced is processed")
     ] = False,
-    workdir: Annotated[Path, typer.Option(help="Where the demo keeps its database and logs")] = Path(
-        "var/demo"
-    ),
+    workdir: Annotated[
+        Path, typer.Option(help="Where the demo keeps its database and logs")
+    ] = Path("var/demo"),
     summary_json: Annotated[Path | None, typer.Option(help="Also write the summary here")] = None,
 ) -> None:
     """Everything at once: broker, synthetic city, the three pipelines, store and web server."""

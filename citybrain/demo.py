@@ -141,14 +141,19 @@ class Demo:
             self.console.print("\nstopping…")
             self.stop.set()
 
-        previous = {}
+        previous: dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 previous[sig] = signal.signal(sig, handler)
         return previous
 
     def _watch(
-        self, store: Store, sim: threading.Thread, started: float, duration_s: float | None, drain: bool
+        self,
+        store: Store,
+        sim: threading.Thread,
+        started: float,
+        duration_s: float | None,
+        drain: bool,
     ) -> None:
         last: dict[str, Any] = {}
         stable_since: float | None = None
@@ -197,10 +202,20 @@ class Demo:
         for col in ("stream", "in", "processed", "dead-lettered", "per second"):
             t.add_column(col, justify="right" if col != "stream" else "left")
         v, tk, inc = p["vision"], p["tickets"], p["incidents"]
-        t.add_row("frames", str(v.get("consumed", 0)), str(v.get("frames", 0)), str(v.get("dlq", 0)),
-                  f"{v.get('frames', 0) / elapsed:.1f}")
-        t.add_row("tickets", str(tk.get("consumed", 0)), str(tk.get("tickets", 0)),
-                  str(tk.get("dlq", 0)), f"{tk.get('tickets', 0) / elapsed:.1f}")
+        t.add_row(
+            "frames",
+            str(v.get("consumed", 0)),
+            str(v.get("frames", 0)),
+            str(v.get("dlq", 0)),
+            f"{v.get('frames', 0) / elapsed:.1f}",
+        )
+        t.add_row(
+            "tickets",
+            str(tk.get("consumed", 0)),
+            str(tk.get("tickets", 0)),
+            str(tk.get("dlq", 0)),
+            f"{tk.get('tickets', 0) / elapsed:.1f}",
+        )
         t.add_row("observations", str(inc.get("consumed", 0)), "", str(inc.get("dlq", 0)), "")
         t.add_row("incidents open", str(sum(store.counts_by("department").values())), "", "", "")
         for dept, n in sorted(store.counts_by("department").items()):
@@ -238,12 +253,22 @@ class Demo:
         t.add_column("what")
         t.add_column("value", justify="right")
         t.add_row("elapsed", f"{s['elapsed_s']} s")
-        t.add_row("frames produced / processed / DLQ", "{} / {} / {}".format(
-            s["produced"].get("frames", 0), s["pipelines"]["vision"].get("frames", 0),
-            s["pipelines"]["vision"].get("dlq", 0)))
-        t.add_row("tickets produced / processed / DLQ", "{} / {} / {}".format(
-            s["produced"].get("tickets", 0), s["pipelines"]["tickets"].get("tickets", 0),
-            s["pipelines"]["tickets"].get("dlq", 0)))
+        t.add_row(
+            "frames produced / processed / DLQ",
+            "{} / {} / {}".format(
+                s["produced"].get("frames", 0),
+                s["pipelines"]["vision"].get("frames", 0),
+                s["pipelines"]["vision"].get("dlq", 0),
+            ),
+        )
+        t.add_row(
+            "tickets produced / processed / DLQ",
+            "{} / {} / {}".format(
+                s["produced"].get("tickets", 0),
+                s["pipelines"]["tickets"].get("tickets", 0),
+                s["pipelines"]["tickets"].get("dlq", 0),
+            ),
+        )
         t.add_row("incidents (open)", f"{s['incidents']['total']} ({s['incidents']['open']})")
         for dept, n in sorted(s["dispatched"].items()):
             t.add_row(f"dispatched → {dept}", str(n))

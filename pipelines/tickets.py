@@ -58,7 +58,9 @@ class TicketStage:
             first = e.errors()[0]
             reason = "invalid_json" if first["type"] == "json_invalid" else "invalid_ticket"
             where = ".".join(str(p) for p in first["loc"])
-            raise RejectedRecord(reason, f"{where}: {first['msg']}" if where else first["msg"]) from e
+            raise RejectedRecord(
+                reason, f"{where}: {first['msg']}" if where else first["msg"]
+            ) from e
         red = redact(ticket.text, house_numbers=self.settings.redact_house_numbers)
         self.stats["pii_redacted"] += red.total
         cls = self.classifier.classify(red.text)

@@ -102,7 +102,9 @@ def load_city(settings: Settings) -> City:
 
     # Cross-file references, except into sections that failed above (their ids are unknown).
     failed = {noun for k, noun in _ID_SECTIONS.items() if k not in sections}
-    draft = City.model_construct(**{"districts": (), "categories": (), "departments": (), **sections})
+    draft = City.model_construct(
+        **{"districts": (), "categories": (), "departments": (), **sections}
+    )
     for loc, msg in reference_problems(draft):
         if any(msg.startswith(f"unknown {noun} ") for noun in failed):
             continue

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from citybrain.config.incidents import IncidentSettings
 from citybrain.config.kafka import BrokerSettings, KafkaSettings
@@ -37,8 +37,13 @@ class Settings(BaseSettings):
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings, title="Simulator")
 
     @classmethod
-    def settings_customise_sources(  # type: ignore[override]
-        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
-    ):
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Environment variables override the YAML file (passed as init values)."""
         return (env_settings, init_settings)

@@ -18,4 +18,7 @@ class SimulatorSettings(BaseModel):
     rate: float = Field(
         0.0, ge=0, title="Records per second produced to Kafka; 0 produces as fast as possible"
     )
+    broken_records: int = Field(
+        4, ge=0, title="Deliberately broken frames and tickets mixed in, to exercise the DLQ"
+    )
     ground_truth: Path = Field(Path("var/ground_truth.json"), title="Where the truth is written")

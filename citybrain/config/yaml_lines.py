@@ -31,10 +31,9 @@ def line_of(node: yaml.Node | None, loc: Sequence[str | int]) -> int | None:
                     child = v
                     line = k.start_mark.line + 1
                     break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
-            if 0 <= key < len(node.value):
-                child = node.value[key]
-                line = child.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            child = node.value[key]
+            line = child.start_mark.line + 1
         if child is None:
             break
         node = child

@@ -26,7 +26,9 @@ class District(_Frozen):
     id: str = Field(title="District id", pattern=r"^[a-z][a-z0-9_]*$")
     name: str = Field(title="English name")
     name_zh: str = Field(title="Chinese name")
-    polygon: tuple[tuple[float, float], ...] = Field(title="Boundary as (lon, lat) pairs", min_length=3)
+    polygon: tuple[tuple[float, float], ...] = Field(
+        title="Boundary as (lon, lat) pairs", min_length=3
+    )
 
     @cached_property
     def shape(self) -> Polygon:
@@ -122,7 +124,9 @@ class City(_Frozen):
     def _references(self) -> City:
         problems = reference_problems(self)
         if problems:
-            raise ValueError("; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in problems))
+            raise ValueError(
+                "; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in problems)
+            )
         return self
 
     # Lookups. cached_property works on frozen pydantic models because it writes __dict__.
@@ -193,7 +197,5 @@ def reference_problems(city: City) -> list[Problem]:
         if r.department not in departments:
             problems.append(((*loc, "department"), f"unknown department {r.department!r}"))
     if city.triage_department not in departments:
-        problems.append(
-            (("triage_department",), f"unknown department {city.triage_department!r}")
-        )
+        problems.append((("triage_department",), f"unknown department {city.triage_department!r}"))
     return problems

@@ -10,9 +10,7 @@ import re
 from dataclasses import dataclass
 
 _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
-_SURNAMES = (
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
-)
+_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("EMAIL", re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")),
@@ -23,9 +21,16 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("PLATE", re.compile(rf"[{_PROVINCES}][A-Z][\s·]?[A-Z0-9]{{5,6}}")),
     (
         "NAME",
-        re.compile(r"(?i)(?<=my name is )[A-Z][a-z]+(?: [A-Z][a-z]+)?|(?<=this is )[A-Z][a-z]+ [A-Z][a-z]+"),
+        re.compile(
+            r"(?i)(?<=my name is )[A-Z][a-z]+(?: [A-Z][a-z]+)?|(?<=this is )[A-Z][a-z]+ [A-Z][a-z]+"
+        ),
     ),
-    ("NAME", re.compile(r"(?<=我叫)[\u4e00-\u9fa5]{2,3}|(?<=我是)[" + _SURNAMES + r"][\u4e00-\u9fa5]{1,2}")),
+    (
+        "NAME",
+        re.compile(
+            r"(?<=我叫)[\u4e00-\u9fa5]{2,3}|(?<=我是)[" + _SURNAMES + r"][\u4e00-\u9fa5]{1,2}"
+        ),
+    ),
     ("NAME", re.compile(rf"[{_SURNAMES}](?=先生|女士|师傅|阿姨)")),
 ]
 _HOUSE_NUMBERS = [

@@ -34,7 +34,7 @@ def evidence_by_category(
     detections: Iterable[tuple[str, float, tuple[float, float, float, float]]],
     classes: dict[str, tuple[str, ...]],
 ) -> dict[str, list[Detection]]:
-    """Group (class, confidence, normalised box) by the categories their zones make them count for."""
+    """(class, confidence, normalised box) grouped by the categories their zones count them for."""
     out: dict[str, list[Detection]] = {}
     for cls, conf, box in detections:
         foot = Point((box[0] + box[2]) / 2, box[3])

@@ -205,7 +205,9 @@ def _state(r: IncidentRow, evidence_ids: tuple[str, ...]) -> IncidentState:
         id=r.id,
         category=r.category,
         district=r.district,
-        location=GeoPoint(lon=r.lon, lat=r.lat) if r.lon is not None and r.lat is not None else None,
+        location=GeoPoint(lon=r.lon, lat=r.lat)
+        if r.lon is not None and r.lat is not None
+        else None,
         opened_at=opened,
         updated_at=updated,
         status=r.status,

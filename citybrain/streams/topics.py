@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -44,7 +45,14 @@ class Topics:
         return f"{self.prefix}.dlq"
 
     def all(self) -> list[str]:
-        return [self.frames, self.tickets, self.observations, self.dispatch, self.feedback, self.dlq]
+        return [
+            self.frames,
+            self.tickets,
+            self.observations,
+            self.dispatch,
+            self.feedback,
+            self.dlq,
+        ]
 
 
 def ensure_topics(settings: KafkaSettings, retries: int = 20) -> list[str]:
@@ -58,12 +66,8 @@ def ensure_topics(settings: KafkaSettings, retries: int = 20) -> list[str]:
                 existing = set(admin.list_topics())
                 missing = [n for n in names if n not in existing]
                 if missing:
-                    try:
-                        admin.create_topics(
-                            [NewTopic(n, settings.partitions, 1) for n in missing]
-                        )
-                    except TopicAlreadyExistsError:
-                        pass
+                    with contextlib.suppress(TopicAlreadyExistsError):
+                        admin.create_topics([NewTopic(n, settings.partitions, 1) for n in missing])
                 log.info("topics ready: %s", ", ".join(names))
                 return names
             finally:

@@ -46,7 +46,7 @@ class Stage(Protocol):
         """Partitions moved: reload any state kept for them."""
 
 
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+class _Rebalance(ConsumerRebalanceListener):
     def __init__(self, stage: Stage) -> None:
         self.stage = stage
 

@@ -29,7 +29,9 @@ def decode_jpeg(data: bytes, max_pixels: int) -> np.ndarray:
     if header is None:
         raise RejectedRecord("undecodable_jpeg", "JPEG could not be decoded")
     if header.shape[0] * header.shape[1] * 64 > max_pixels:
-        raise RejectedRecord("oversized_frame", f"about {header.shape[1] * 8}x{header.shape[0] * 8}")
+        raise RejectedRecord(
+            "oversized_frame", f"about {header.shape[1] * 8}x{header.shape[0] * 8}"
+        )
     img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     if img is None:
         raise RejectedRecord("undecodable_jpeg", "JPEG could not be decoded")

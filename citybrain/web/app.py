@@ -82,7 +82,9 @@ class _StoreCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         for column in ("category", "district", "department"):
             g = GaugeMetricFamily(
-                f"citybrain_open_incidents_by_{column}", f"Open incidents by {column}", labels=[column]
+                f"citybrain_open_incidents_by_{column}",
+                f"Open incidents by {column}",
+                labels=[column],
             )
             for k, n in self.store.counts_by(column).items():
                 g.add_metric([k], n)
@@ -143,7 +145,9 @@ def create_app(city: City, store: Store) -> FastAPI:
             "open_by_category": store.counts_by("category"),
             "open_by_district": store.counts_by("district"),
             "open_by_department": store.counts_by("department"),
-            "pipelines": {k: {**v, "updated_at": _iso(v["updated_at"])} for k, v in store.stats().items()},
+            "pipelines": {
+                k: {**v, "updated_at": _iso(v["updated_at"])} for k, v in store.stats().items()
+            },
         }
 
     @app.get("/healthz")

@@ -39,7 +39,11 @@ def live_settings(settings: Settings, broker: EmbeddedBroker, tmp_path: Path) ->
     s = settings.model_copy(
         update={
             "kafka": settings.kafka.model_copy(
-                update={"bootstrap_servers": broker.bootstrap, "topic_prefix": prefix, "partitions": 2}
+                update={
+                    "bootstrap_servers": broker.bootstrap,
+                    "topic_prefix": prefix,
+                    "partitions": 2,
+                }
             ),
             "store": settings.store.model_copy(update={"url": f"sqlite:///{tmp_path}/store.db"}),
         }

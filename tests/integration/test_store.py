@@ -20,7 +20,11 @@ RULE = RoutingDecision(department="water_drainage", decided_by="rule", reason="l
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    url = f"sqlite:///{tmp_path}/s.db" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    url = (
+        f"sqlite:///{tmp_path}/s.db"
+        if request.param == "sqlite"
+        else request.getfixturevalue("pg_url")
+    )
     s = Store.from_url(url)
     Base.metadata.drop_all(s.engine)
     Base.metadata.create_all(s.engine)

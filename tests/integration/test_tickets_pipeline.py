@@ -54,8 +54,13 @@ def test_tickets_become_redacted_located_observations_and_bad_ones_are_dead_lett
     assert counters["consumed"] == 8
     assert counters["tickets"] == 4 and counters["dlq"] == 4
 
-    obs = {o.source_id: o for o in (Observation.model_validate_json(r.value)
-                                    for r in read_topic(s.kafka.bootstrap_servers, topics.observations))}
+    obs = {
+        o.source_id: o
+        for o in (
+            Observation.model_validate_json(r.value)
+            for r in read_topic(s.kafka.bootstrap_servers, topics.observations)
+        )
+    }
     assert obs["T-1"].category == "flooding" and obs["T-1"].district == "xicheng"
     assert "13812345678" not in (obs["T-1"].text or "") and "王芳" not in (obs["T-1"].text or "")
     assert obs["T-2"].category == "pothole" and obs["T-2"].precision == "point"

@@ -25,8 +25,12 @@ def jpeg(w: int = 320, h: int = 180, seed: int = 0) -> bytes:
     return buf.tobytes()
 
 
-def headers(camera: str = "cam-01", seq: int = 0, w: int = 320, h: int = 180) -> list[tuple[str, bytes]]:
-    return FrameMeta(camera_id=camera, ts_ms=1_777_000_000_000 + seq, seq=seq, width=w, height=h).to_headers()
+def headers(
+    camera: str = "cam-01", seq: int = 0, w: int = 320, h: int = 180
+) -> list[tuple[str, bytes]]:
+    return FrameMeta(
+        camera_id=camera, ts_ms=1_777_000_000_000 + seq, seq=seq, width=w, height=h
+    ).to_headers()
 
 
 def test_frames_are_processed_and_bad_frames_dead_lettered(live_settings: Settings) -> None:
@@ -38,8 +42,18 @@ def test_frames_are_processed_and_bad_frames_dead_lettered(live_settings: Settin
         (b"cam-03", b"\xff\xd8 this is not really a jpeg", headers("cam-03"), "undecodable_jpeg"),
         (b"cam-03", b"GIF89a....", headers("cam-03", 1), "undecodable_jpeg"),
         (b"cam-04", jpeg(), [h for h in headers("cam-04") if h[0] != "ts_ms"], "missing_headers"),
-        (b"cam-04", jpeg(), [("camera_id", b"cam-04"), ("ts_ms", b"soon"), ("seq", b"1"),
-                             ("width", b"320"), ("height", b"180")], "invalid_headers"),
+        (
+            b"cam-04",
+            jpeg(),
+            [
+                ("camera_id", b"cam-04"),
+                ("ts_ms", b"soon"),
+                ("seq", b"1"),
+                ("width", b"320"),
+                ("height", b"180"),
+            ],
+            "invalid_headers",
+        ),
         (b"cam-99", jpeg(), headers("cam-99"), "unknown_camera"),
         (b"cam-05", b"\xff\xd8" + b"\0" * (50 * 1024 * 1024), headers("cam-05"), "oversized_frame"),
     ]

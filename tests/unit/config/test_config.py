@@ -29,7 +29,9 @@ def _broken_city(tmp_path: Path) -> Path:
     city = tmp_path / "city"
     shutil.copytree(ROOT / "config" / "city", city)
     cams = city / "cameras.yaml"
-    cams.write_text(cams.read_text().replace("district: gaoxin, zones", "district: atlantis, zones", 1))
+    cams.write_text(
+        cams.read_text().replace("district: gaoxin, zones", "district: atlantis, zones", 1)
+    )
     tax = city / "taxonomy.yaml"
     tax.write_text(tax.read_text().replace("sla_minutes: 60", "sla_minutes: -5"))
     deps = city / "departments.yaml"
@@ -55,16 +57,24 @@ def test_every_city_error_is_reported_with_its_line(tmp_path: Path) -> None:
     problems = "\n".join(e.value.problems)
     city = tmp_path / "city"
     tax_line = next(
-        i for i, line in enumerate((city / "taxonomy.yaml").read_text().splitlines(), 1)
+        i
+        for i, line in enumerate((city / "taxonomy.yaml").read_text().splitlines(), 1)
         if "sla_minutes: -5" in line
     )
     assert f"{city}/taxonomy.yaml:{tax_line}: categories.1.sla_minutes" in problems
     cam_line = next(
-        i for i, line in enumerate((city / "cameras.yaml").read_text().splitlines(), 1)
+        i
+        for i, line in enumerate((city / "cameras.yaml").read_text().splitlines(), 1)
         if "atlantis" in line
     )
-    assert f"{city}/cameras.yaml:{cam_line}: cameras.10.district: unknown district 'atlantis'" in problems
-    assert "departments.yaml:20: responsibilities.2.department: unknown department 'firemen'" in problems
+    assert (
+        f"{city}/cameras.yaml:{cam_line}: cameras.10.district: unknown district 'atlantis'"
+        in problems
+    )
+    assert (
+        "departments.yaml:20: responsibilities.2.department: unknown department 'firemen'"
+        in problems
+    )
     assert len(e.value.problems) == 3
 
 

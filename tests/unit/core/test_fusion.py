@@ -41,7 +41,11 @@ def fuser(city: City, **kw: float) -> Fuser:
 def test_duplicate_reports_of_one_place_make_one_incident(city: City) -> None:
     f = fuser(city)
     near = GeoPoint(lon=120.1285, lat=30.2872)  # ~55 m away
-    results = [f.apply(obs("a")), f.apply(obs("b", at=near, minutes=5)), f.apply(obs("c", minutes=9))]
+    results = [
+        f.apply(obs("a")),
+        f.apply(obs("b", at=near, minutes=5)),
+        f.apply(obs("c", minutes=9)),
+    ]
     assert [r.created for r in results] == [True, False, False]
     assert len(f.incidents) == 1
     inc = next(iter(f.incidents.values()))
