@@ -29,7 +29,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not integration and not e2e" $(ARGS)
 
 bench: $(STAMP)
-	$(PY) tools/bench/demo_throughput.py $(ARGS)
+	$(PY) tools/bench/pipeline_throughput.py $(ARGS)
 
 schemas: $(STAMP)
 	$(PY) -m citybrain schemas docs/schemas

@@ -25,6 +25,7 @@ from rich.live import Live
 from rich.table import Table
 
 from citybrain.config import Settings
+from citybrain.core.evaluation import IncidentFacts, score_against_truth
 from citybrain.errors import CityBrainError
 from citybrain.store import Store
 from citybrain.streams.broker import EmbeddedBroker, port_open
@@ -245,8 +246,22 @@ class Demo:
             "frames_per_s": round(v.get("frames", 0) / max(elapsed, 1e-6), 2),
             "tickets_per_s": round(tk.get("tickets", 0) / max(elapsed, 1e-6), 2),
             "ground_truth": str(self.settings.simulator.ground_truth),
+            "truth_score": self._score(store),
             "store": self.settings.store.url,
         }
+
+    def _score(self, store: Store) -> dict[str, Any] | None:
+        """How the run compares with the simulator's ground truth (None if it wrote none)."""
+        path = self.settings.simulator.ground_truth
+        if not path.exists():
+            return None
+        truth = json.loads(path.read_text())
+        incident_of = {e.source_id: e.incident_id for e in store.evidence() if e.source == "ticket"}
+        facts = {
+            i.id: IncidentFacts(i.category, i.district, i.department)
+            for i in store.incidents(limit=1_000_000)
+        }
+        return score_against_truth(truth, incident_of, facts).as_dict()
 
     def _print_summary(self, s: dict[str, Any]) -> None:
         t = Table(title="citybrain demo — summary")
@@ -273,4 +288,12 @@ class Demo:
         for dept, n in sorted(s["dispatched"].items()):
             t.add_row(f"dispatched → {dept}", str(n))
         t.add_row("frames/s, tickets/s", f"{s['frames_per_s']}, {s['tickets_per_s']}")
+        score = s.get("truth_score")
+        if score:
+            t.add_row(
+                "reported events → one incident, right department",
+                f"{score['one_correct_incident']} / {score['reported_events']}",
+            )
+            for problem in score["problems"][:10]:
+                t.add_row("  ground-truth mismatch", problem)
         self.console.print(t)

@@ -8,7 +8,13 @@ import time
 from datetime import UTC, datetime
 
 from citybrain.config import Settings, load_city
-from citybrain.sim.stream import FrameRecord, TicketRecord, ground_truth, iter_records, write_ground_truth
+from citybrain.sim.stream import (
+    FrameRecord,
+    TicketRecord,
+    ground_truth,
+    iter_records,
+    write_ground_truth,
+)
 from citybrain.streams.kafka_io import make_producer
 from citybrain.streams.topics import Topics, ensure_topics
 
@@ -26,7 +32,9 @@ def produce_city(
     """
     sim = settings.simulator
     city = load_city(settings)
-    start = start or datetime.fromtimestamp(time.time() - sim.duration_s, UTC).replace(microsecond=0)
+    start = start or datetime.fromtimestamp(time.time() - sim.duration_s, UTC).replace(
+        microsecond=0
+    )
     write_ground_truth(sim.ground_truth, ground_truth(city, sim, start))
     ensure_topics(settings.kafka)
     topics = Topics(settings.kafka.topic_prefix)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import defaultdict
 from typing import Any
 
 import httpx
 import pytest
 
 from citybrain.config import Settings
+from citybrain.core.evaluation import IncidentFacts, score_against_truth
 from citybrain.demo import Demo
 from citybrain.store import Store
 
@@ -76,31 +76,19 @@ def test_every_record_is_processed_or_dead_lettered(demo_run: dict[str, Any]) ->
 def test_each_reported_event_is_exactly_one_incident_with_the_right_department(
     demo_run: dict[str, Any],
 ) -> None:
+    """Scored from the store by the same scorer the demo's summary uses, checked here too."""
     store: Store = demo_run["store"]
-    truth = demo_run["truth"]
-    incident_of_ticket = {
-        e.source_id: e.incident_id for e in store.evidence() if e.source == "ticket"
+    incident_of = {e.source_id: e.incident_id for e in store.evidence() if e.source == "ticket"}
+    facts = {
+        i.id: IncidentFacts(i.category, i.district, i.department)
+        for i in store.incidents(limit=100_000)
     }
-    incidents = {i.id: i for i in store.incidents(limit=100_000)}
-    tickets_in: dict[str, set[str]] = defaultdict(set)
-    for tid, iid in incident_of_ticket.items():
-        tickets_in[iid].add(tid)
-
-    reported = [ev for ev in truth["events"] if ev["reported"]]
-    assert reported
-    for ev in reported:
-        ids = {incident_of_ticket[t] for t in ev["ticket_ids"]}
-        assert len(ids) == 1, f"{ev['id']} ({ev['category']}) split over {len(ids)} incidents"
-        inc = incidents[ids.pop()]
-        assert tickets_in[inc.id] == set(ev["ticket_ids"]), f"{ev['id']} merged with other tickets"
-        assert inc.category == ev["category"]
-        assert inc.district == ev["district"]
-        assert inc.department == ev["department"], f"{ev['id']}: {inc.routing_reason}"
-
-    # Tickets about nothing in the taxonomy are each triaged on their own.
-    for tid in truth["unrelated_ticket_ids"]:
-        inc = incidents[incident_of_ticket[tid]]
-        assert (inc.category, inc.department) == ("unclassified", "hotline_triage")
+    report = score_against_truth(demo_run["truth"], incident_of, facts)
+    assert report.problems == []
+    assert report.exact == report.reported_events > 0
+    assert demo_run["summary"]["truth_score"] == report.as_dict()
+    # Every ticket the simulator produced reached exactly one incident.
+    assert set(incident_of) == {t["ticket_id"] for t in demo_run["truth"]["tickets"]}
 
 
 def test_no_personal_data_reaches_the_store(demo_run: dict[str, Any]) -> None:

@@ -1,0 +1,111 @@
+"""Score incidents against a simulator's ground truth: one incident per reported event, routed
+to the right department, with unrelated reports triaged alone.
+
+A report that names only a district cannot say which of two same-category events in that
+district it is about; no system can attribute it. Such reports are checked for joining an
+incident of the right category and district, and counted as `ambiguous`, not as errors.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from citybrain.core.city import UNCLASSIFIED
+
+
+@dataclass(frozen=True)
+class IncidentFacts:
+    category: str
+    district: str | None
+    department: str
+
+
+@dataclass
+class TruthReport:
+    reported_events: int = 0
+    exact: int = 0
+    ambiguous_reports: int = 0
+    unrelated_reports: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "reported_events": self.reported_events,
+            "one_correct_incident": self.exact,
+            "ambiguous_district_only_reports": self.ambiguous_reports,
+            "unrelated_reports": self.unrelated_reports,
+            "problems": self.problems,
+        }
+
+
+def score_against_truth(
+    truth: dict[str, Any],
+    incident_of_ticket: dict[str, str],
+    incidents: dict[str, IncidentFacts],
+) -> TruthReport:
+    """`truth` is the simulator's ground-truth JSON; the other two describe the system's output."""
+    report = TruthReport()
+    vague = {t["ticket_id"] for t in truth.get("tickets", []) if t.get("vague")}
+    events = truth["events"]
+    twins: dict[tuple[str, str], int] = defaultdict(int)
+    for ev in events:
+        twins[(ev["category"], ev["district"])] += 1
+    members: dict[str, set[str]] = defaultdict(set)
+    for tid, iid in incident_of_ticket.items():
+        members[iid].add(tid)
+    event_of_ticket = {t: ev["id"] for ev in events for t in ev["ticket_ids"]}
+
+    for ev in events:
+        if not ev["reported"]:
+            continue
+        report.reported_events += 1
+        missing = [t for t in ev["ticket_ids"] if t not in incident_of_ticket]
+        if missing:
+            report.problems.append(f"{ev['id']}: tickets {missing} reached no incident")
+            continue
+        ambiguous = twins[(ev["category"], ev["district"])] > 1
+        sure = [t for t in ev["ticket_ids"] if not (ambiguous and t in vague)]
+        ids = {incident_of_ticket[t] for t in sure}
+        if len(ids) != 1:
+            report.problems.append(
+                f"{ev['id']} ({ev['category']}): split over {len(ids)} incidents"
+            )
+            continue
+        iid = ids.pop()
+        inc = incidents[iid]
+        foreign = [t for t in members[iid] if event_of_ticket.get(t) != ev["id"]]
+        unexplained = sorted(t for t in foreign if not (ambiguous and t in vague))
+        wrong = [f"merged with tickets {unexplained}"] if unexplained else []
+        if inc.category != ev["category"]:
+            wrong.append(f"category {inc.category} != {ev['category']}")
+        if inc.district != ev["district"]:
+            wrong.append(f"district {inc.district} != {ev['district']}")
+        if inc.department != ev["department"]:
+            wrong.append(f"department {inc.department} != {ev['department']}")
+        for t in ev["ticket_ids"]:
+            if ambiguous and t in vague:
+                report.ambiguous_reports += 1
+                got = incidents[incident_of_ticket[t]]
+                if (got.category, got.district) != (ev["category"], ev["district"]):
+                    wrong.append(
+                        f"district-only report {t} joined a {got.category} in {got.district}"
+                    )
+        if wrong:
+            report.problems.append(f"{ev['id']} ({ev['category']}): " + "; ".join(wrong))
+        else:
+            report.exact += 1
+
+    for tid in truth.get("unrelated_ticket_ids", []):
+        report.unrelated_reports += 1
+        found = incident_of_ticket.get(tid)
+        if found is None:
+            report.problems.append(f"unrelated {tid}: reached no incident")
+        elif incidents[found].category != UNCLASSIFIED or len(members[found]) != 1:
+            report.problems.append(f"unrelated {tid}: became {incidents[found].category} with others")
+    return report

@@ -1,0 +1,83 @@
+"""The truth scorer itself, on hand-made truth: it must catch each kind of mistake."""
+
+from citybrain.core.evaluation import IncidentFacts, score_against_truth
+
+TRUTH = {
+    "events": [
+        {
+            "id": "e1",
+            "category": "flooding",
+            "district": "a",
+            "department": "water",
+            "reported": True,
+            "ticket_ids": ["t1", "t2"],
+        },
+        {
+            "id": "e2",
+            "category": "flooding",
+            "district": "a",
+            "department": "water",
+            "reported": True,
+            "ticket_ids": ["t3", "t4"],
+        },
+        {
+            "id": "e3",
+            "category": "pothole",
+            "district": "b",
+            "department": "roads",
+            "reported": True,
+            "ticket_ids": ["t5"],
+        },
+        {
+            "id": "e4",
+            "category": "pothole",
+            "district": "b",
+            "department": "roads",
+            "reported": False,
+            "ticket_ids": [],
+        },
+    ],
+    "tickets": [{"ticket_id": "t4", "vague": True}],
+    "unrelated_ticket_ids": ["u1"],
+}
+WATER_A = IncidentFacts("flooding", "a", "water")
+
+
+def test_perfect_output_scores_clean() -> None:
+    incidents = {
+        "i1": WATER_A,
+        "i2": WATER_A,
+        "i3": IncidentFacts("pothole", "b", "roads"),
+        "i4": IncidentFacts("unclassified", None, "triage"),
+    }
+    of = {"t1": "i1", "t2": "i1", "t3": "i2", "t4": "i2", "t5": "i3", "u1": "i4"}
+    r = score_against_truth(TRUTH, of, incidents)
+    assert r.ok and (r.reported_events, r.exact, r.ambiguous_reports) == (3, 3, 1)
+
+
+def test_ambiguous_district_report_may_join_the_twin() -> None:
+    incidents = {
+        "i1": WATER_A,
+        "i2": WATER_A,
+        "i3": IncidentFacts("pothole", "b", "roads"),
+        "i4": IncidentFacts("unclassified", None, "triage"),
+    }
+    of = {"t1": "i1", "t2": "i1", "t3": "i2", "t4": "i1", "t5": "i3", "u1": "i4"}
+    assert score_against_truth(TRUTH, of, incidents).ok
+
+
+def test_each_mistake_is_reported() -> None:
+    incidents = {
+        "i1": WATER_A,
+        "i2": WATER_A,
+        "i3": IncidentFacts("pothole", "b", "water"),
+        "i4": IncidentFacts("flooding", "a", "water"),
+    }
+    of = {"t1": "i1", "t2": "i2", "t3": "i2", "t4": "i2", "t5": "i3", "u1": "i4"}
+    r = score_against_truth(TRUTH, of, incidents)
+    text = "\n".join(r.problems)
+    assert "e1 (flooding): split over 2 incidents" in text
+    assert "e2 (flooding): merged with tickets ['t2']" in text
+    assert "e3 (pothole): department water != roads" in text
+    assert "unrelated u1" in text
+    assert r.exact == 0
