@@ -107,5 +107,7 @@ def score_against_truth(
         if found is None:
             report.problems.append(f"unrelated {tid}: reached no incident")
         elif incidents[found].category != UNCLASSIFIED or len(members[found]) != 1:
-            report.problems.append(f"unrelated {tid}: became {incidents[found].category} with others")
+            report.problems.append(
+                f"unrelated {tid}: became {incidents[found].category} with others"
+            )
     return report

@@ -4,15 +4,26 @@ import math
 
 from citybrain.core.messages import GeoPoint
 
-_M_PER_DEG_LAT = 111_320.0
+M_PER_DEG_LAT = 111_320.0
+
+
+def metres_between(lon_a: float, lat_a: float, lon_b: float, lat_b: float) -> float:
+    """Equirectangular distance; error well under 0.1% at city scale."""
+    mean_lat = math.radians((lat_a + lat_b) / 2)
+    dx = (lon_a - lon_b) * M_PER_DEG_LAT * math.cos(mean_lat)
+    dy = (lat_a - lat_b) * M_PER_DEG_LAT
+    return math.hypot(dx, dy)
 
 
 def distance_m(a: GeoPoint, b: GeoPoint) -> float:
-    """Equirectangular distance; error well under 0.1% at city scale."""
-    mean_lat = math.radians((a.lat + b.lat) / 2)
-    dx = (a.lon - b.lon) * _M_PER_DEG_LAT * math.cos(mean_lat)
-    dy = (a.lat - b.lat) * _M_PER_DEG_LAT
-    return math.hypot(dx, dy)
+    return metres_between(a.lon, a.lat, b.lon, b.lat)
+
+
+def offset_metres(lon: float, lat: float, east_m: float, north_m: float) -> tuple[float, float]:
+    """The point east_m / north_m metres away, by the same local approximation."""
+    dlat = north_m / M_PER_DEG_LAT
+    dlon = east_m / (M_PER_DEG_LAT * math.cos(math.radians(lat)))
+    return lon + dlon, lat + dlat
 
 
 def partition_key(district: str | None) -> str:

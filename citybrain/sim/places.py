@@ -6,31 +6,15 @@ it the way people do and the truth point is exactly what a gazetteer lookup woul
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
 from shapely.geometry import Point
 
 from citybrain.core.city import Camera, City, Street
+from citybrain.core.geo import metres_between
 
-M_PER_DEG_LAT = 111_320.0
 _SAME_POINT_M = 15.0  # a camera this close to an intersection stands on it
-
-
-def metres_between(lon_a: float, lat_a: float, lon_b: float, lat_b: float) -> float:
-    """Local equirectangular distance: exact enough over a few tens of kilometres."""
-    mean_lat = math.radians((lat_a + lat_b) / 2)
-    dx = (lon_a - lon_b) * M_PER_DEG_LAT * math.cos(mean_lat)
-    dy = (lat_a - lat_b) * M_PER_DEG_LAT
-    return math.hypot(dx, dy)
-
-
-def offset_metres(lon: float, lat: float, east_m: float, north_m: float) -> tuple[float, float]:
-    """The point east_m / north_m metres away, by the same local approximation."""
-    dlat = north_m / M_PER_DEG_LAT
-    dlon = east_m / (M_PER_DEG_LAT * math.cos(math.radians(lat)))
-    return lon + dlon, lat + dlat
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ import numpy as np
 
 from citybrain.config.simulator import SimulatorSettings
 from citybrain.core.city import Category, City
-from citybrain.sim.places import Place, camera_places, metres_between, named_places
+from citybrain.core.geo import metres_between
+from citybrain.sim.places import Place, camera_places, named_places
 from citybrain.sim.truth import responsible_department
 
 MIN_SAME_CATEGORY_M = 800.0

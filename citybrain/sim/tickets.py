@@ -17,10 +17,10 @@ import numpy as np
 
 from citybrain.config.simulator import SimulatorSettings
 from citybrain.core.city import City
+from citybrain.core.geo import offset_metres
 from citybrain.core.messages import GeoPoint, Ticket
 from citybrain.sim import phrases
 from citybrain.sim.pii import contact_en, contact_zh
-from citybrain.sim.places import offset_metres
 from citybrain.sim.scenario import Scenario, SimEvent
 
 TICKETS_PER_EVENT = (1, 4)

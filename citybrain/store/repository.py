@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from citybrain.core.fusion import IncidentState
-from citybrain.core.messages import Dispatch, GeoPoint, Observation, RoutingDecision
+from citybrain.core.messages import Dispatch, GeoPoint, Incident, Observation, RoutingDecision
 from citybrain.store.models import Base, DispatchRow, EvidenceRow, IncidentRow, PipelineStatsRow
 
 
@@ -83,6 +83,16 @@ class Store:
             elif status:
                 q = q.where(IncidentRow.status == status)
             return list(s.scalars(q).all())
+
+    def incident_models(self, status: str | None = None, limit: int = 500) -> list[Incident]:
+        """Incidents as the published contract (what the API serves)."""
+        rows = self.incidents(status, limit)
+        with self.sessions() as s:
+            ev = _evidence_ids(s, [r.id for r in rows])
+        return [incident_from_row(r, ev.get(r.id, ())) for r in rows]
+
+    def dispatch_models(self, department: str | None = None) -> list[Dispatch]:
+        return [_dispatch(d) for d in self.dispatches(department)]
 
     def incident(self, incident_id: str) -> tuple[IncidentRow, list[EvidenceRow]] | None:
         with self.sessions() as s:
@@ -216,4 +226,48 @@ def _state(r: IncidentRow, evidence_ids: tuple[str, ...]) -> IncidentState:
         camera_count=r.camera_count,
         ticket_count=r.ticket_count,
         severity=r.severity,
+    )
+
+
+def _point(r: IncidentRow) -> GeoPoint | None:
+    return GeoPoint(lon=r.lon, lat=r.lat) if r.lon is not None and r.lat is not None else None
+
+
+def incident_from_row(r: IncidentRow, evidence_ids: tuple[str, ...]) -> Incident:
+    st = _state(r, evidence_ids)
+    return Incident(
+        id=r.id,
+        category=r.category,
+        status=r.status,
+        severity=r.severity,
+        district=r.district,
+        location=st.location,
+        opened_at=st.opened_at,
+        updated_at=st.updated_at,
+        resolved_at=st.resolved_at,
+        evidence_ids=evidence_ids,
+        camera_count=r.camera_count,
+        ticket_count=r.ticket_count,
+        routing=RoutingDecision(
+            department=r.department,
+            decided_by=r.decided_by,
+            reason=r.routing_reason,
+        ),
+        summary=r.summary,
+    )
+
+
+def _dispatch(d: DispatchRow) -> Dispatch:
+    created = _utc(d.created_at)
+    assert created is not None
+    return Dispatch(
+        id=d.id,
+        incident_id=d.incident_id,
+        department=d.department,
+        category=d.category,
+        district=d.district,
+        severity=d.severity,
+        created_at=created,
+        routing=RoutingDecision(department=d.department, decided_by=d.decided_by, reason=d.reason),
+        summary=d.summary,
     )

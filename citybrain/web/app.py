@@ -16,28 +16,10 @@ from prometheus_client.registry import Collector
 
 from citybrain.core.city import City
 from citybrain.store import Store
-from citybrain.store.models import DispatchRow, EvidenceRow, IncidentRow
+from citybrain.store.models import EvidenceRow
+from citybrain.store.repository import incident_from_row as store_incident
 
 _TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-
-
-def incident_json(r: IncidentRow) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "category": r.category,
-        "status": r.status,
-        "severity": r.severity,
-        "district": r.district,
-        "location": {"lon": r.lon, "lat": r.lat} if r.lon is not None else None,
-        "opened_at": _iso(r.opened_at),
-        "updated_at": _iso(r.updated_at),
-        "resolved_at": _iso(r.resolved_at),
-        "camera_count": r.camera_count,
-        "ticket_count": r.ticket_count,
-        "department": r.department,
-        "routing": {"decided_by": r.decided_by, "reason": r.routing_reason},
-        "summary": r.summary,
-    }
 
 
 def evidence_json(e: EvidenceRow) -> dict[str, Any]:
@@ -50,20 +32,6 @@ def evidence_json(e: EvidenceRow) -> dict[str, Any]:
         "confidence": e.confidence,
         "text": e.text,
         "frame_ref": e.frame_ref,
-    }
-
-
-def dispatch_json(d: DispatchRow) -> dict[str, Any]:
-    return {
-        "id": d.id,
-        "incident_id": d.incident_id,
-        "department": d.department,
-        "category": d.category,
-        "district": d.district,
-        "severity": d.severity,
-        "created_at": _iso(d.created_at),
-        "routing": {"decided_by": d.decided_by, "reason": d.reason},
-        "summary": d.summary,
     }
 
 
@@ -107,10 +75,10 @@ def create_app(city: City, store: Store) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def index(request: Request) -> HTMLResponse:
-        rows = store.incidents(status="open")
+        rows = store.incident_models(status="open")
         by_dept: dict[str, list[dict[str, Any]]] = {}
         for r in rows:
-            by_dept.setdefault(r.department, []).append(incident_json(r))
+            by_dept.setdefault(r.routing.department, []).append(r.model_dump(mode="json"))
         groups = sorted(by_dept.items(), key=lambda kv: (-len(kv[1]), kv[0]))
         return _TEMPLATES.TemplateResponse(
             request,
@@ -125,7 +93,7 @@ def create_app(city: City, store: Store) -> FastAPI:
 
     @app.get("/api/incidents")
     def incidents(status: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
-        return [incident_json(r) for r in store.incidents(status=status, limit=limit)]
+        return [i.model_dump(mode="json") for i in store.incident_models(status, limit)]
 
     @app.get("/api/incidents/{incident_id}")
     def incident(incident_id: str) -> dict[str, Any]:
@@ -133,11 +101,15 @@ def create_app(city: City, store: Store) -> FastAPI:
         if found is None:
             raise HTTPException(404, f"no incident {incident_id}")
         row, evidence = found
-        return {**incident_json(row), "evidence": [evidence_json(e) for e in evidence]}
+        incident = store_incident(row, tuple(e.observation_id for e in evidence))
+        return {
+            **incident.model_dump(mode="json"),
+            "evidence": [evidence_json(e) for e in evidence],
+        }
 
     @app.get("/api/dispatches")
     def dispatches(department: str | None = None) -> list[dict[str, Any]]:
-        return [dispatch_json(d) for d in store.dispatches(department)]
+        return [d.model_dump(mode="json") for d in store.dispatch_models(department)]
 
     @app.get("/api/stats")
     def stats() -> dict[str, Any]:

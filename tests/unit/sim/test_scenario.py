@@ -7,8 +7,9 @@ import pytest
 
 from citybrain.config.simulator import SimulatorSettings
 from citybrain.core.city import City, Responsibility
+from citybrain.core.geo import metres_between
 from citybrain.sim import Simulation, build_scenario, responsible_department
-from citybrain.sim.places import metres_between, named_places
+from citybrain.sim.places import named_places
 from citybrain.sim.scenario import MIN_SAME_CATEGORY_M, is_visual
 
 from .conftest import START

@@ -10,9 +10,9 @@ import pytest
 
 from citybrain.config.simulator import SimulatorSettings
 from citybrain.core.city import City
+from citybrain.core.geo import metres_between
 from citybrain.sim import Simulation, phrases, pii, simulate
 from citybrain.sim.pii import id_number
-from citybrain.sim.places import metres_between
 from citybrain.sim.tickets import clean_keywords, misspell, typo
 
 from .conftest import (

@@ -63,7 +63,12 @@ def test_page_and_api(city: City, tmp_path: Path) -> None:
     assert "Drainage Office (1)" in page.text and "Flooding at X [template]" in page.text
     incidents = client.get("/api/incidents", params={"status": "open"}).json()
     assert [i["id"] for i in incidents] == ["inc-1"]
-    assert incidents[0]["routing"] == {"decided_by": "rule", "reason": "list: flooding"}
+    assert incidents[0]["routing"] == {
+        "department": "water_drainage",
+        "decided_by": "rule",
+        "reason": "list: flooding",
+    }
+    assert incidents[0]["evidence_ids"] == ["o1"]
     detail = client.get("/api/incidents/inc-1").json()
     assert detail["evidence"][0]["text"].startswith("积水 [PHONE]")
     assert client.get("/api/incidents/nope").status_code == 404
