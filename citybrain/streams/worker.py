@@ -96,7 +96,6 @@ class StreamWorker:
                     for r in polled[tp]
                 ]
                 if records:
-                    last_data = time.monotonic()
                     seen_data = True
                     self.stage.stats["consumed"] += len(records)
                     batch = self.stage.process(records)
@@ -104,6 +103,8 @@ class StreamWorker:
                     batch = self.stage.tick()
                 self._finish(batch, commit=bool(records))
                 now = time.monotonic()
+                if records:  # idle time counts from when the last batch was done, not fetched
+                    last_data = now
                 if self.report and now - last_report > 1.0:
                     self.report(self.stage.name, dict(self.stage.stats))
                     last_report = now

@@ -1,10 +1,11 @@
 """Throughput of the ticket and vision jobs on the embedded broker, against a pass-through
-baseline measured in the same run (consume + commit through the same worker loop, no work).
+baseline measured in the same run: the same worker loop, consumer and commits, no work.
 
     .venv/bin/python tools/bench/pipeline_throughput.py [--frames 600] [--tickets 3000]
 
-Prints a Markdown table: records/s of each job and of the baseline, and their ratio. Absolute
-numbers depend on the machine; the ratio says what share of raw Kafka speed the stage keeps.
+Each stage is timed from its first record to the end of its last batch, so the consumer-group
+join and the idle exit are not counted. Prints a Markdown table; absolute rates depend on the
+machine, the ratio says what share of the raw consume-and-commit speed a stage keeps.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ os.environ.setdefault("YOLO_CONFIG_DIR", "var/ultralytics")
 
 from citybrain.config import Settings, load_all
 from citybrain.config.kafka import BrokerSettings
-from citybrain.runtime import run_job
 from citybrain.sim.stream import FrameRecord, TicketRecord, iter_records
+from citybrain.store import Store
 from citybrain.streams.broker import EmbeddedBroker
 from citybrain.streams.kafka_io import make_consumer, make_producer
 from citybrain.streams.records import InRecord
 from citybrain.streams.topics import Topics, ensure_topics
-from citybrain.streams.worker import Batch, StreamWorker
+from citybrain.streams.worker import Batch, Stage, StreamWorker
+from pipelines import build_stage
 
 
 class PassThrough:
@@ -40,7 +42,6 @@ class PassThrough:
         self.stats: Counter[str] = Counter()
 
     def process(self, records: list[InRecord]) -> Batch:
-        self.stats["records"] += len(records)
         return Batch()
 
     def sink(self) -> None:
@@ -53,22 +54,77 @@ class PassThrough:
         pass
 
 
-def timed(fn: object) -> tuple[dict[str, int], float]:
-    t0 = time.perf_counter()
-    out = fn()  # type: ignore[operator]
-    return out, time.perf_counter() - t0
+class Timed:
+    """A stage wrapper timing from the first record to the end of the last batch."""
+
+    def __init__(self, stage: Stage) -> None:
+        self.stage = stage
+        self.name = stage.name
+        self.stats = stage.stats
+        self.records = 0
+        self.first: float | None = None
+        self.last = 0.0
+
+    def process(self, records: list[InRecord]) -> Batch:
+        self.first = self.first or time.perf_counter()
+        self.records += len(records)
+        return self.stage.process(records)
+
+    def sink(self) -> None:
+        self.stage.sink()
+        self.last = time.perf_counter()
+
+    def tick(self) -> Batch:
+        return self.stage.tick()
+
+    def on_assigned(self) -> None:
+        self.stage.on_assigned()
+
+    @property
+    def rate(self) -> float:
+        assert self.first is not None
+        return self.records / (self.last - self.first)
 
 
-def baseline(s: Settings, topic: str, job: str, batch: int) -> tuple[int, float]:
-    stage = PassThrough()
+def measure(s: Settings, stage: Stage, topic: str, group: str, batch: int) -> Timed:
+    timed = Timed(stage)
     worker = StreamWorker(
-        make_consumer(s.kafka, f"bench-{job}", batch), make_producer(s.kafka), stage, [topic],
+        make_consumer(s.kafka, group, batch),
+        make_producer(s.kafka),
+        timed,
+        [topic],
         Topics(s.kafka.topic_prefix).dlq,
     )
-    t0 = time.perf_counter()
-    worker.run(threading.Event(), idle_exit_s=1.0, first_wait_s=30)
+    worker.run(threading.Event(), idle_exit_s=1.0, first_wait_s=60)
     worker.close()
-    return stage.stats["records"], time.perf_counter() - t0
+    return timed
+
+
+def fill(s: Settings, frames: int, tickets: int) -> None:
+    """The simulator's frames, and its tickets repeated under new ids."""
+    _, city = load_all()
+    topics = Topics(s.kafka.topic_prefix)
+    producer = make_producer(s.kafka)
+    sim = s.simulator.model_copy(update={"duration_s": 10 * 3600, "frame_interval_s": 30})
+    sent, templates = 0, []
+    for rec in iter_records(city, sim, datetime.now(UTC)):
+        if isinstance(rec, FrameRecord) and sent < frames:
+            producer.send(
+                topics.frames,
+                key=rec.meta.camera_id.encode(),
+                value=rec.jpeg,
+                headers=rec.meta.to_headers(),
+            )
+            sent += 1
+        elif isinstance(rec, TicketRecord):
+            templates.append(rec.ticket)
+        if sent >= frames and len(templates) >= 50:
+            break
+    for i in range(tickets):
+        t = templates[i % len(templates)].model_copy(update={"ticket_id": f"B-{i}"})
+        producer.send(topics.tickets, key=t.ticket_id.encode(), value=t.model_dump_json().encode())
+    producer.flush()
+    producer.close()
 
 
 def main() -> None:
@@ -80,46 +136,42 @@ def main() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    os.makedirs("var/bench", exist_ok=True)
+    if os.path.exists("var/bench/store.db"):
+        os.remove("var/bench/store.db")
     with EmbeddedBroker(BrokerSettings(port=port)) as b:
-        s = settings.model_copy(update={
-            "kafka": settings.kafka.model_copy(update={"bootstrap_servers": b.bootstrap, "topic_prefix": "bench"}),
-            "store": settings.store.model_copy(update={"url": "sqlite:///var/bench/store.db"}),
-        })
+        s = settings.model_copy(
+            update={
+                "kafka": settings.kafka.model_copy(
+                    update={"bootstrap_servers": b.bootstrap, "topic_prefix": "bench"}
+                ),
+                "store": settings.store.model_copy(update={"url": "sqlite:///var/bench/store.db"}),
+            }
+        )
         ensure_topics(s.kafka)
+        fill(s, args.frames, args.tickets)
         topics = Topics("bench")
-        producer = make_producer(s.kafka)
-        frames = tickets = 0
-        sim = s.simulator.model_copy(update={"duration_s": 10 * 3600, "frame_interval_s": 30})
-        templates = []
-        for rec in iter_records(city, sim, datetime.now(UTC)):
-            if isinstance(rec, FrameRecord) and frames < args.frames:
-                producer.send(topics.frames, key=rec.meta.camera_id.encode(), value=rec.jpeg, headers=rec.meta.to_headers())
-                frames += 1
-            elif isinstance(rec, TicketRecord):
-                templates.append(rec.ticket)
-            if frames >= args.frames and len(templates) >= 50:
-                break
-        for i in range(args.tickets):  # the simulator's tickets, repeated under new ids
-            t = templates[i % len(templates)].model_copy(update={"ticket_id": f"B-{i}"})
-            producer.send(topics.tickets, key=t.ticket_id.encode(), value=t.model_dump_json().encode())
-            tickets += 1
-        producer.flush()
-
+        store = Store.from_url(s.store.url)
         rows = []
-        for job, topic, n, batch in (("tickets", topics.tickets, tickets, 200), ("vision", topics.frames, frames, s.vision.batch_size)):
-            base_n, base_t = baseline(s, topic, job, batch)
-            counters, t = timed(lambda job=job: run_job(job, s, stop=threading.Event(), idle_exit_s=1.0, first_wait_s=60))
-            done = counters.get("frames" if job == "vision" else "tickets", 0)
-            assert base_n == n and done == n, (job, base_n, done, n)
-            # Both runs include one group join and the 1 s idle exit; subtract neither, so the
-            # ratio is conservative for small inputs.
-            rows.append((job, n, n / t, n / base_t))
-    print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-          f"vision model {s.vision.model} imgsz {s.vision.imgsz} batch {s.vision.batch_size} on {s.vision.device}\n")
+        for job, topic, n, batch in (
+            ("tickets", topics.tickets, args.tickets, 200),
+            ("vision", topics.frames, args.frames, s.vision.batch_size),
+        ):
+            base = measure(s, PassThrough(), topic, f"bench-base-{job}", batch)
+            stage, _ = build_stage(job, s, city, store)
+            run = measure(s, stage, topic, f"bench-{job}", batch)
+            assert base.records == run.records == n, (job, base.records, run.records, n)
+            assert run.stats.get("dlq", 0) == 0
+            rows.append((job, n, run.rate, base.rate))
+    v = s.vision
+    print(
+        f"\nmachine: {platform.machine()}, {os.cpu_count()} cores; vision model {v.model} "
+        f"imgsz {v.imgsz} batch {v.batch_size} on {v.device}\n"
+    )
     print("| job | records | job records/s | pass-through records/s | job / pass-through |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    for job, n, rate, base in rows:
-        print(f"| {job} | {n} | {rate:.1f} | {base:.1f} | {rate / base:.3f} |")
+    for job, n, rate, base_rate in rows:
+        print(f"| {job} | {n} | {rate:.1f} | {base_rate:.1f} | {rate / base_rate:.3f} |")
 
 
 if __name__ == "__main__":
