@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import sys
-import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -83,16 +81,17 @@ def schemas(
 @app.command()
 def broker(config: ConfigOpt = None) -> None:
     """Run the embedded Kafka-compatible broker (Tansu) and create the topics; Ctrl-C stops it."""
+    from citybrain.runtime import stop_on_signals
     from citybrain.streams.broker import EmbeddedBroker
     from citybrain.streams.topics import ensure_topics
 
     _setup_logging()
     s = _settings(config)
+    stop = stop_on_signals()
     with EmbeddedBroker(s.broker) as b:
         ensure_topics(s.kafka.model_copy(update={"bootstrap_servers": b.bootstrap}))
         typer.echo(f"broker on {b.bootstrap}; Ctrl-C to stop")
-        with contextlib.suppress(KeyboardInterrupt):
-            threading.Event().wait()
+        stop.wait()
 
 
 @app.command()

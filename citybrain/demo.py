@@ -27,6 +27,7 @@ from rich.table import Table
 from citybrain.config import Settings
 from citybrain.core.evaluation import IncidentFacts, score_against_truth
 from citybrain.errors import CityBrainError
+from citybrain.procs import die_with_parent
 from citybrain.store import Store
 from citybrain.streams.broker import EmbeddedBroker, port_open
 from citybrain.streams.topics import ensure_topics
@@ -122,6 +123,7 @@ class Demo:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches the demo only; it stops children in order
+            preexec_fn=die_with_parent,
         )
 
     def _stop_children(self) -> None:

@@ -32,7 +32,7 @@ def run_job(
     """Build the stage, join the group, loop; returns the stage's counters at exit."""
     from pipelines import build_stage
 
-    stop = stop or _stop_on_signals()
+    stop = stop or stop_on_signals()
     city = load_city(settings)
     store = Store.from_url(settings.store.url)
     ensure_topics(settings.kafka)
@@ -56,7 +56,8 @@ def run_job(
     return dict(stage.stats)
 
 
-def _stop_on_signals() -> threading.Event:
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM, so every command stops the same clean way."""
     stop = threading.Event()
 
     def handler(signum: int, _frame: FrameType | None) -> None:

@@ -123,7 +123,7 @@ class Store:
             q = select(col, func.count()).group_by(col)
             if open_only:
                 q = q.where(IncidentRow.status != "resolved")
-            return {str(k): int(n) for k, n in s.execute(q).all()}
+            return {"unlocated" if k is None else str(k): int(n) for k, n in s.execute(q).all()}
 
     def stats(self) -> dict[str, dict[str, Any]]:
         with self.sessions() as s:

@@ -16,6 +16,7 @@ from types import TracebackType
 
 from citybrain.config.kafka import BrokerSettings
 from citybrain.errors import CityBrainError
+from citybrain.procs import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ class EmbeddedBroker:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
