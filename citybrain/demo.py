@@ -220,8 +220,9 @@ class Demo:
             f"{tk.get('tickets', 0) / elapsed:.1f}",
         )
         t.add_row("observations", str(inc.get("consumed", 0)), "", str(inc.get("dlq", 0)), "")
-        t.add_row("incidents open", str(sum(store.counts_by("department").values())), "", "", "")
-        for dept, n in sorted(store.counts_by("department").items()):
+        open_by_department = store.counts_by("department")
+        t.add_row("incidents open", str(sum(open_by_department.values())), "", "", "")
+        for dept, n in sorted(open_by_department.items()):
             t.add_row(f"  → {dept}", str(n), "", "", "")
         return t
 

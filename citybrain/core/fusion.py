@@ -99,9 +99,7 @@ class Fuser:
         for inc in self.incidents.values():
             if not inc.is_open or inc.category != obs.category:
                 continue
-            if abs(obs.observed_at - inc.updated_at) > window and not (
-                inc.opened_at - window <= obs.observed_at <= inc.updated_at
-            ):
+            if not inc.opened_at - window <= obs.observed_at <= inc.updated_at + window:
                 continue
             score = self._closeness(inc, obs)
             if score is not None and (best is None or score < best[0]):
