@@ -34,6 +34,8 @@ from citybrain.streams.topics import ensure_topics
 from pipelines import JOBS
 
 log = logging.getLogger(__name__)
+# Jobs exit 0 on SIGTERM; uvicorn shuts down gracefully and then re-raises the signal.
+_CLEAN_EXIT = (0, -signal.SIGTERM)
 
 
 def totals(stats: dict[str, dict[str, Any]], job: str) -> dict[str, int]:
@@ -94,13 +96,14 @@ class Demo:
             sim = threading.Thread(target=self._simulate, name="simulator", daemon=True)
             sim.start()
             self._watch(store, sim, started, duration_s, drain)
-            summary = self._summary(store, time.monotonic() - started)
+            elapsed = time.monotonic() - started
         finally:
             self.stop.set()
-            self._stop_children()
+            exits = self._stop_children()
             broker.stop()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+        summary = self._summary(store, elapsed, exits)
         self._print_summary(summary)
         (self.workdir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
         return summary
@@ -126,7 +129,8 @@ class Demo:
             preexec_fn=die_with_parent,
         )
 
-    def _stop_children(self) -> None:
+    def _stop_children(self) -> dict[str, int | None]:
+        """SIGTERM to all, then wait; returns each child's exit code."""
         for p in self.children.values():
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -138,6 +142,7 @@ class Demo:
                 log.warning("%s did not stop in time; killing it", name)
                 p.kill()
                 p.wait(5)
+        return {name: p.returncode for name, p in self.children.items()}
 
     def _trap_signals(self) -> dict[int, Any]:
         def handler(signum: int, _frame: FrameType | None) -> None:
@@ -226,7 +231,9 @@ class Demo:
             t.add_row(f"  → {dept}", str(n), "", "", "")
         return t
 
-    def _summary(self, store: Store, elapsed: float) -> dict[str, Any]:
+    def _summary(
+        self, store: Store, elapsed: float, exits: dict[str, int | None]
+    ) -> dict[str, Any]:
         p = self._progress(store)
         dispatched: dict[str, int] = {}
         for d in store.dispatches():
@@ -235,7 +242,8 @@ class Demo:
         frames_ok = v.get("frames", 0) + v.get("dlq", 0) == self.produced.get("frames", -1)
         tickets_ok = tk.get("tickets", 0) + tk.get("dlq", 0) == self.produced.get("tickets", -1)
         return {
-            "ok": self.sim_error is None,
+            "ok": self.sim_error is None and all(rc in _CLEAN_EXIT for rc in exits.values()),
+            "exit_codes": exits,
             "elapsed_s": round(elapsed, 1),
             "produced": self.produced,
             "pipelines": p,
@@ -291,6 +299,9 @@ class Demo:
         for dept, n in sorted(s["dispatched"].items()):
             t.add_row(f"dispatched → {dept}", str(n))
         t.add_row("frames/s, tickets/s", f"{s['frames_per_s']}, {s['tickets_per_s']}")
+        codes = s["exit_codes"]
+        clean = all(rc in _CLEAN_EXIT for rc in codes.values())
+        t.add_row("processes stopped cleanly", "yes" if clean else json.dumps(codes))
         score = s.get("truth_score")
         if score:
             t.add_row(
