@@ -20,7 +20,7 @@ from types import FrameType
 from typing import Any
 
 import yaml
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
@@ -72,6 +72,7 @@ class Demo:
         self.stop = threading.Event()
         self.produced: dict[str, int] = {}
         self.sim_error: BaseException | None = None
+        self._last_rates: tuple[float, dict[str, int]] = (time.monotonic(), {})
 
     def run(self, duration_s: float | None = None, drain: bool = False) -> dict[str, Any]:
         s = self.settings
@@ -203,33 +204,43 @@ class Demo:
             and p["incidents"].get("consumed", 0) >= observations
         )
 
-    def _table(self, store: Store, started: float) -> Table:
+    def _table(self, store: Store, started: float) -> Group:
+        """Progress: streams with rates over the last refresh, then incidents by department."""
         p = self._progress(store)
-        elapsed = max(time.monotonic() - started, 1e-6)
-        t = Table(title=f"citybrain demo — {elapsed:.0f} s", show_header=True)
-        for col in ("stream", "in", "processed", "dead-lettered", "per second"):
-            t.add_column(col, justify="right" if col != "stream" else "left")
+        now = time.monotonic()
         v, tk, inc = p["vision"], p["tickets"], p["incidents"]
-        t.add_row(
-            "frames",
-            str(v.get("consumed", 0)),
-            str(v.get("frames", 0)),
-            str(v.get("dlq", 0)),
-            f"{v.get('frames', 0) / elapsed:.1f}",
-        )
-        t.add_row(
-            "tickets",
-            str(tk.get("consumed", 0)),
-            str(tk.get("tickets", 0)),
-            str(tk.get("dlq", 0)),
-            f"{tk.get('tickets', 0) / elapsed:.1f}",
-        )
-        t.add_row("observations", str(inc.get("consumed", 0)), "", str(inc.get("dlq", 0)), "")
+        done = {"frames": v.get("frames", 0), "tickets": tk.get("tickets", 0)}
+        last_t, last = self._last_rates
+        span = max(now - last_t, 1e-6)
+        rate = {k: (n - last.get(k, 0)) / span for k, n in done.items()}
+        self._last_rates = (now, done)
+
+        streams = Table(title=f"citybrain demo — {now - started:.0f} s")
+        for col in ("stream", "in", "processed", "dead-lettered", "per second"):
+            streams.add_column(col, justify="left" if col == "stream" else "right")
+        for name, counters in (("frames", v), ("tickets", tk)):
+            streams.add_row(
+                name,
+                str(counters.get("consumed", 0)),
+                str(done[name]),
+                str(counters.get("dlq", 0)),
+                f"{rate[name]:.1f}",
+            )
+        streams.add_row("observations", str(inc.get("consumed", 0)), "", str(inc.get("dlq", 0)), "")
+
         open_by_department = store.counts_by("department")
-        t.add_row("incidents open", str(sum(open_by_department.values())), "", "", "")
-        for dept, n in sorted(open_by_department.items()):
-            t.add_row(f"  → {dept}", str(n), "", "", "")
-        return t
+        dispatched = {k.split(".", 1)[1]: n for k, n in inc.items() if k.startswith("dispatched.")}
+        departments = Table()
+        for col in ("department", "open incidents", "dispatched"):
+            departments.add_column(col, justify="left" if col == "department" else "right")
+        for dept in sorted(set(open_by_department) | set(dispatched)):
+            departments.add_row(
+                dept, str(open_by_department.get(dept, 0)), str(dispatched.get(dept, 0))
+            )
+        departments.add_row(
+            "all", str(sum(open_by_department.values())), str(sum(dispatched.values()))
+        )
+        return Group(streams, departments)
 
     def _summary(
         self, store: Store, elapsed: float, exits: dict[str, int | None]
