@@ -104,6 +104,34 @@ def topics(config: ConfigOpt = None) -> None:
 
 
 @app.command()
+def dlq(
+    config: ConfigOpt = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many records")] = 50,
+) -> None:
+    """List dead-lettered records: reason, stage and where the original record lives."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from citybrain.streams.inspect import dead_letters
+    from citybrain.streams.topics import Topics
+
+    s = _settings(config)
+    letters = dead_letters(s.kafka, Topics(s.kafka.topic_prefix).dlq)
+    by_reason: dict[str, int] = {}
+    for d in letters:
+        by_reason[d.reason] = by_reason.get(d.reason, 0) + 1
+    t = Table(title=f"{Topics(s.kafka.topic_prefix).dlq}: {len(letters)} records")
+    for col in ("stage", "reason", "detail", "source", "truncated"):
+        t.add_column(col)
+    for d in letters[-limit:]:
+        source = f"{d.source_topic}/{d.source_partition}/{d.source_offset}"
+        t.add_row(d.stage, d.reason, d.detail[:60], source, "yes" if d.truncated else "")
+    console = Console()
+    console.print(t)
+    console.print("by reason: " + ", ".join(f"{k} {n}" for k, n in sorted(by_reason.items())))
+
+
+@app.command()
 def run(
     job: Annotated[str, typer.Argument(help="vision | tickets | incidents")],
     config: ConfigOpt = None,

@@ -9,11 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 from sqlalchemy import create_engine, text
 
 from citybrain.config import Settings
-from citybrain.config.kafka import BrokerSettings
+from citybrain.config.kafka import BrokerSettings, KafkaSettings
+from citybrain.streams import inspect
 from citybrain.streams.broker import EmbeddedBroker
 from citybrain.streams.topics import ensure_topics
 
@@ -63,26 +64,7 @@ def produce(
 
 
 def read_topic(bootstrap: str, topic: str) -> list:  # type: ignore[type-arg]
-    """Every record now in the topic, partition by partition, without joining a group."""
-    c = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        fetch_max_bytes=64 * 1024 * 1024,
-        max_partition_fetch_bytes=64 * 1024 * 1024,
-    )
-    try:
-        parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or ())]
-        c.assign(parts)
-        c.seek_to_beginning(*parts)
-        end = c.end_offsets(parts)
-        out = []
-        for tp in parts:
-            while c.position(tp) < end[tp]:
-                for recs in c.poll(timeout_ms=1000).values():
-                    out += recs
-        return sorted(out, key=lambda r: (r.partition, r.offset))
-    finally:
-        c.close()
+    return inspect.read_topic(KafkaSettings(bootstrap_servers=bootstrap), topic)
 
 
 def _pg_available() -> bool:

@@ -83,3 +83,27 @@ def test_tickets_become_redacted_located_observations_and_bad_ones_are_dead_lett
     # Offsets were committed: a restarted worker in the same group gets nothing again.
     again = run_tickets(s)
     assert again.get("consumed", 0) == 0
+
+
+def test_dlq_command_lists_reasons(live_settings: Settings) -> None:
+    from typer.testing import CliRunner
+
+    from citybrain.cli import app
+
+    s = live_settings
+    produce(
+        s.kafka.bootstrap_servers,
+        Topics(s.kafka.topic_prefix).tickets,
+        [(None, b"{broken", []), (None, ticket("T-9", "pothole at Central Park"), [])],
+    )
+    run_tickets(s)
+    env = {
+        "CITYBRAIN_KAFKA__BOOTSTRAP_SERVERS": s.kafka.bootstrap_servers,
+        "CITYBRAIN_KAFKA__TOPIC_PREFIX": s.kafka.topic_prefix,
+        "COLUMNS": "200",
+    }
+    result = CliRunner().invoke(app, ["dlq"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "1 records" in result.output
+    assert "by reason: invalid_json 1" in result.output
+    assert f"{s.kafka.topic_prefix}.tickets/" in result.output
