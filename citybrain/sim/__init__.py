@@ -1,6 +1,6 @@
 """A deterministic synthetic city: events, camera frames and citizen tickets from one seed."""
 
-from citybrain.sim.render import encode_jpeg, is_night, render_frame
+from citybrain.sim.render import Box, encode_jpeg, is_night, render_annotated, render_frame
 from citybrain.sim.scenario import Scenario, SimEvent, build_scenario
 from citybrain.sim.stream import (
     FrameRecord,
@@ -16,6 +16,7 @@ from citybrain.sim.tickets import SimTicket, generate_tickets
 from citybrain.sim.truth import responsible_department
 
 __all__ = [
+    "Box",
     "FrameRecord",
     "Scenario",
     "SimEvent",
@@ -29,6 +30,7 @@ __all__ = [
     "ground_truth",
     "is_night",
     "iter_records",
+    "render_annotated",
     "render_frame",
     "responsible_department",
     "simulate",
