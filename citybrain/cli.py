@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from citybrain.errors import ConfigError
+from citybrain.errors import CityBrainError, ConfigError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -204,7 +204,11 @@ def demo(
     from citybrain.demo import Demo
 
     _setup_logging()
-    result = Demo(_settings(config), workdir).run(duration_s=duration, drain=drain)
+    try:
+        result = Demo(_settings(config), workdir).run(duration_s=duration, drain=drain)
+    except CityBrainError as e:
+        typer.echo(f"demo stopped: {e}", err=True)
+        raise typer.Exit(1) from e
     if summary_json:
         summary_json.write_text(json.dumps(result, indent=2, sort_keys=True))
     if not result.get("ok", False):
