@@ -278,12 +278,16 @@ class Demo:
         if not path.exists():
             return None
         truth = json.loads(path.read_text())
-        incident_of = {e.source_id: e.incident_id for e in store.evidence() if e.source == "ticket"}
+        evidence = store.evidence()
+        incident_of = {e.source_id: e.incident_id for e in evidence if e.source == "ticket"}
+        cameras = [
+            (e.source_id, e.category, e.observed_at) for e in evidence if e.source == "camera"
+        ]
         facts = {
             i.id: IncidentFacts(i.category, i.district, i.department)
             for i in store.incidents(limit=1_000_000)
         }
-        return score_against_truth(truth, incident_of, facts).as_dict()
+        return score_against_truth(truth, incident_of, facts, cameras).as_dict()
 
     def _print_summary(self, s: dict[str, Any]) -> None:
         t = Table(title="citybrain demo — summary")
@@ -318,6 +322,10 @@ class Demo:
             t.add_row(
                 "reported events → one incident, right department",
                 f"{score['one_correct_incident']} / {score['reported_events']}",
+            )
+            t.add_row(
+                "camera events seen by their camera",
+                f"{score['camera_events_seen']} / {score['camera_events']}",
             )
             for problem in score["problems"][:10]:
                 t.add_row("  ground-truth mismatch", problem)

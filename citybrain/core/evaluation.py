@@ -9,7 +9,9 @@ incident of the right category and district, and counted as `ambiguous`, not as 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from citybrain.core.city import UNCLASSIFIED
@@ -28,6 +30,9 @@ class TruthReport:
     exact: int = 0
     ambiguous_reports: int = 0
     unrelated_reports: int = 0
+    camera_events: int = 0
+    camera_events_seen: int = 0
+    camera_observations_unmatched: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -40,6 +45,9 @@ class TruthReport:
             "one_correct_incident": self.exact,
             "ambiguous_district_only_reports": self.ambiguous_reports,
             "unrelated_reports": self.unrelated_reports,
+            "camera_events": self.camera_events,
+            "camera_events_seen": self.camera_events_seen,
+            "camera_observations_unmatched": self.camera_observations_unmatched,
             "problems": self.problems,
         }
 
@@ -48,9 +56,13 @@ def score_against_truth(
     truth: dict[str, Any],
     incident_of_ticket: dict[str, str],
     incidents: dict[str, IncidentFacts],
+    camera_observations: Sequence[tuple[str, str, datetime]] = (),
 ) -> TruthReport:
-    """`truth` is the simulator's ground-truth JSON; the other two describe the system's output."""
+    """`truth` is the simulator's ground-truth JSON; the rest describe the system's output:
+    which incident each ticket joined, the incidents, and (camera, category, time) of every
+    camera observation. Camera detection is measured, not judged: it adds no problems."""
     report = TruthReport()
+    _score_cameras(report, truth["events"], camera_observations)
     vague = {t["ticket_id"] for t in truth.get("tickets", []) if t.get("vague")}
     events = truth["events"]
     twins: dict[tuple[str, str], int] = defaultdict(int)
@@ -111,3 +123,29 @@ def score_against_truth(
                 f"unrelated {tid}: became {incidents[found].category} with others"
             )
     return report
+
+
+def _score_cameras(
+    report: TruthReport, events: list[dict[str, Any]], seen: Sequence[tuple[str, str, datetime]]
+) -> None:
+    """An event in a camera's view counts as seen if that camera reported its category while it
+    lasted; a camera observation that matches no event is counted as unmatched."""
+    spans = [
+        (
+            ev["camera_id"],
+            ev["category"],
+            datetime.fromisoformat(ev["starts_at"]),
+            datetime.fromisoformat(ev["ends_at"]),
+        )
+        for ev in events
+        if ev.get("camera_id")
+    ]
+    report.camera_events = len(spans)
+    hit = [False] * len(spans)
+    for camera, category, at in seen:
+        matched = False
+        for i, (cam, cat, start, end) in enumerate(spans):
+            if cam == camera and cat == category and start <= at <= end:
+                hit[i] = matched = True
+        report.camera_observations_unmatched += not matched
+    report.camera_events_seen = sum(hit)

@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Dialect, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on the way out, on every backend: SQLite drops tzinfo on storage."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime: citybrain stores UTC-aware times only")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -23,9 +41,9 @@ class IncidentRow(Base):
     district: Mapped[str | None] = mapped_column(String(64), index=True)
     lon: Mapped[float | None] = mapped_column(Float)
     lat: Mapped[float | None] = mapped_column(Float)
-    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     camera_count: Mapped[int] = mapped_column(Integer, default=0)
     ticket_count: Mapped[int] = mapped_column(Integer, default=0)
     department: Mapped[str] = mapped_column(String(64), index=True)
@@ -42,7 +60,7 @@ class EvidenceRow(Base):
     source: Mapped[str] = mapped_column(String(16))
     source_id: Mapped[str] = mapped_column(String(128), index=True)
     category: Mapped[str] = mapped_column(String(64))
-    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     precision: Mapped[str] = mapped_column(String(16))
     lon: Mapped[float | None] = mapped_column(Float)
     lat: Mapped[float | None] = mapped_column(Float)
@@ -60,7 +78,7 @@ class DispatchRow(Base):
     category: Mapped[str] = mapped_column(String(64))
     district: Mapped[str | None] = mapped_column(String(64))
     severity: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     decided_by: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text)
     summary: Mapped[str] = mapped_column(Text)
@@ -70,5 +88,5 @@ class PipelineStatsRow(Base):
     __tablename__ = "pipeline_stats"
 
     job: Mapped[str] = mapped_column(String(128), primary_key=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     counters: Mapped[dict[str, Any]] = mapped_column(JSON)

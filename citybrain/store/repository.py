@@ -24,13 +24,6 @@ class IncidentWrite:
     evidence: list[Observation] = field(default_factory=list)
 
 
-def _utc(dt: datetime | None) -> datetime | None:
-    """SQLite drops tzinfo; everything stored is UTC, so put it back on read."""
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-
-
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -128,7 +121,7 @@ class Store:
     def stats(self) -> dict[str, dict[str, Any]]:
         with self.sessions() as s:
             return {
-                r.job: {"updated_at": _utc(r.updated_at), **r.counters}
+                r.job: {"updated_at": r.updated_at, **r.counters}
                 for r in s.scalars(select(PipelineStatsRow)).all()
             }
 
@@ -208,9 +201,6 @@ def _evidence_ids(s: Session, incident_ids: list[str]) -> dict[str, tuple[str, .
 
 
 def _state(r: IncidentRow, evidence_ids: tuple[str, ...]) -> IncidentState:
-    opened = _utc(r.opened_at)
-    updated = _utc(r.updated_at)
-    assert opened is not None and updated is not None
     return IncidentState(
         id=r.id,
         category=r.category,
@@ -218,10 +208,10 @@ def _state(r: IncidentRow, evidence_ids: tuple[str, ...]) -> IncidentState:
         location=GeoPoint(lon=r.lon, lat=r.lat)
         if r.lon is not None and r.lat is not None
         else None,
-        opened_at=opened,
-        updated_at=updated,
+        opened_at=r.opened_at,
+        updated_at=r.updated_at,
         status=r.status,
-        resolved_at=_utc(r.resolved_at),
+        resolved_at=r.resolved_at,
         evidence_ids=evidence_ids,
         camera_count=r.camera_count,
         ticket_count=r.ticket_count,
@@ -258,8 +248,6 @@ def incident_from_row(r: IncidentRow, evidence_ids: tuple[str, ...]) -> Incident
 
 
 def _dispatch(d: DispatchRow) -> Dispatch:
-    created = _utc(d.created_at)
-    assert created is not None
     return Dispatch(
         id=d.id,
         incident_id=d.incident_id,
@@ -267,7 +255,7 @@ def _dispatch(d: DispatchRow) -> Dispatch:
         category=d.category,
         district=d.district,
         severity=d.severity,
-        created_at=created,
+        created_at=d.created_at,
         routing=RoutingDecision(department=d.department, decided_by=d.decided_by, reason=d.reason),
         summary=d.summary,
     )

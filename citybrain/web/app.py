@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ def evidence_json(e: EvidenceRow) -> dict[str, Any]:
 def _iso(dt: datetime | None) -> str | None:
     if dt is None:
         return None
-    return (dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt).isoformat()
+    return dt.isoformat()
 
 
 class _StoreCollector(Collector):

@@ -83,7 +83,10 @@ def test_each_reported_event_is_exactly_one_incident_with_the_right_department(
         i.id: IncidentFacts(i.category, i.district, i.department)
         for i in store.incidents(limit=100_000)
     }
-    report = score_against_truth(demo_run["truth"], incident_of, facts)
+    cameras = [
+        (e.source_id, e.category, e.observed_at) for e in store.evidence() if e.source == "camera"
+    ]
+    report = score_against_truth(demo_run["truth"], incident_of, facts, cameras)
     assert report.problems == []
     assert report.exact == report.reported_events > 0
     assert demo_run["summary"]["truth_score"] == report.as_dict()

@@ -81,3 +81,44 @@ def test_each_mistake_is_reported() -> None:
     assert "e3 (pothole): department water != roads" in text
     assert "unrelated u1" in text
     assert r.exact == 0
+
+
+def test_camera_events_seen_and_unmatched_observations() -> None:
+    from datetime import UTC, datetime
+
+    truth = {
+        "events": [
+            {
+                "id": "c1",
+                "category": "pothole",
+                "district": "b",
+                "department": "roads",
+                "reported": False,
+                "ticket_ids": [],
+                "camera_id": "cam-1",
+                "starts_at": "2026-05-01T08:00:00+00:00",
+                "ends_at": "2026-05-01T09:00:00+00:00",
+            },
+            {
+                "id": "c2",
+                "category": "flooding",
+                "district": "b",
+                "department": "water",
+                "reported": False,
+                "ticket_ids": [],
+                "camera_id": "cam-2",
+                "starts_at": "2026-05-01T08:00:00+00:00",
+                "ends_at": "2026-05-01T09:00:00+00:00",
+            },
+        ],
+        "unrelated_ticket_ids": [],
+    }
+    at = datetime(2026, 5, 1, 8, 30, tzinfo=UTC)
+    seen = [
+        ("cam-1", "pothole", at),  # during the event: seen
+        ("cam-1", "pothole", at.replace(hour=10)),  # after it ended: unmatched
+        ("cam-2", "pothole", at),  # wrong category: unmatched
+    ]
+    r = score_against_truth(truth, {}, {}, seen)
+    assert (r.camera_events, r.camera_events_seen, r.camera_observations_unmatched) == (2, 1, 2)
+    assert r.ok  # detection quality is measured, never a routing problem
