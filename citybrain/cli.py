@@ -133,7 +133,7 @@ def dlq(
 
 @app.command()
 def run(
-    job: Annotated[str, typer.Argument(help="vision | tickets | incidents")],
+    job: Annotated[str, typer.Argument(help="vision | tickets | incidents | dispatch")],
     config: ConfigOpt = None,
     idle_exit: Annotated[
         float | None, typer.Option(help="Exit after this many seconds without records")
@@ -179,11 +179,37 @@ def web(config: ConfigOpt = None) -> None:
     from citybrain.config import load_city
     from citybrain.store import Store
     from citybrain.web.app import create_app
+    from citybrain.web.bus import KafkaBus
 
     _setup_logging()
     s = _settings(config)
-    application = create_app(load_city(s), Store.from_url(s.store.url))
-    uvicorn.run(application, host=s.web.host, port=s.web.port, log_level="warning")
+    bus = KafkaBus(s.kafka)
+    try:
+        application = create_app(load_city(s), Store.from_url(s.store.url), s, bus)
+    except ConfigError as e:
+        typer.echo("\n".join(e.problems), err=True)
+        raise typer.Exit(2) from e
+    try:
+        # Live dashboards hold connections open; cut them after 5 s so a stop never hangs
+        # (browsers reconnect to the next server and catch up).
+        uvicorn.run(
+            application,
+            host=s.web.host,
+            port=s.web.port,
+            log_level="warning",
+            timeout_graceful_shutdown=5,
+        )
+    finally:
+        bus.close()
+
+
+@app.command("hash-password")
+def hash_password() -> None:
+    """Print the argon2 hash of a password read from the terminal (for web.users)."""
+    from citybrain.web.auth import hash_password as argon2_hash
+
+    password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    typer.echo(argon2_hash(password))
 
 
 @app.command()
@@ -213,6 +239,367 @@ def demo(
         summary_json.write_text(json.dumps(result, indent=2, sort_keys=True))
     if not result.get("ok", False):
         sys.exit(1)
+
+
+# --- engineering tools: record, replay, export and diff runs, evaluate (citybrain/replay/) ---
+def _fail(e: CityBrainError) -> typer.Exit:
+    typer.echo(f"error: {e}", err=True)
+    return typer.Exit(1)
+
+
+def _time_ms(text: str | None, flag: str) -> int | None:
+    from citybrain.replay.play import window_ms
+
+    try:
+        return window_ms(text)
+    except ValueError as e:
+        typer.echo(f"{flag}: not an ISO-8601 time: {text!r}", err=True)
+        raise typer.Exit(2) from e
+
+
+@app.command()
+def record(
+    out: Annotated[Path, typer.Argument(help="Archive folder to create")],
+    config: ConfigOpt = None,
+    topics: Annotated[str, typer.Option(help="Short topic names, comma-separated")] = (
+        "frames,tickets"
+    ),
+    from_: Annotated[
+        str | None, typer.Option("--from", help="Window start, ISO-8601 (record timestamp)")
+    ] = None,
+    to: Annotated[str | None, typer.Option(help="Window end, ISO-8601 (default: now)")] = None,
+    prefix: Annotated[str | None, typer.Option(help="Namespace to record from")] = None,
+    max_records: Annotated[
+        int | None, typer.Option(help="Stop after this many records; a rerun continues")
+    ] = None,
+) -> None:
+    """Capture topics into a portable archive (docs/ARCHIVE.md); a rerun resumes."""
+    from citybrain.replay.record import record as do_record
+    from citybrain.runtime import stop_on_signals
+
+    s = _settings(config)
+    kafka = s.kafka.model_copy(update={"topic_prefix": prefix}) if prefix else s.kafka
+    try:
+        m = do_record(
+            kafka,
+            [t.strip() for t in topics.split(",") if t.strip()],
+            out,
+            _time_ms(from_, "--from"),
+            _time_ms(to, "--to"),
+            max_records=max_records,
+            stop=stop_on_signals(),
+            show_progress=True,
+        )
+    except CityBrainError as e:
+        raise _fail(e) from e
+    state = "complete" if m.complete else "interrupted (rerun the same command to continue)"
+    typer.echo(json.dumps({"archive": str(out), "records": m.records(), "state": state}))
+    if not m.complete:
+        raise typer.Exit(3)
+
+
+@app.command()
+def replay(
+    archive: Annotated[Path, typer.Argument(help="Archive folder made by `citybrain record`")],
+    prefix: Annotated[str, typer.Option(help="Target topic namespace (should be fresh)")],
+    config: ConfigOpt = None,
+    speed: Annotated[str, typer.Option(help="1 = real time, 10 = ten times faster, max")] = "max",
+    loop: Annotated[
+        int, typer.Option(min=0, help="Passes over the archive (0 = until Ctrl-C)")
+    ] = 1,
+    shift_to_now: Annotated[
+        bool, typer.Option(help="Move every time in the records so the first happens now")
+    ] = False,
+    cameras: Annotated[str | None, typer.Option(help="Only these cameras' frames")] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="Window start, ISO-8601")] = None,
+    to: Annotated[str | None, typer.Option(help="Window end, ISO-8601")] = None,
+    force: Annotated[bool, typer.Option(help="Produce even if the namespace has data")] = False,
+) -> None:
+    """Produce an archive into a topic namespace, keeping per-key order and relative timing."""
+    from citybrain.replay.play import ReplayOptions, parse_speed
+    from citybrain.replay.play import replay as do_replay
+    from citybrain.runtime import stop_on_signals
+
+    s = _settings(config)
+    try:
+        opts = ReplayOptions(
+            speed=parse_speed(speed),
+            loops=loop,
+            shift_to_now=shift_to_now,
+            cameras=frozenset(c.strip() for c in cameras.split(",")) if cameras else None,
+            from_ms=_time_ms(from_, "--from"),
+            to_ms=_time_ms(to, "--to"),
+            force=force,
+        )
+    except ValueError as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(2) from e
+    kafka = s.kafka.model_copy(update={"topic_prefix": prefix})
+    try:
+        r = do_replay(archive, kafka, opts, stop=stop_on_signals(), show_progress=True)
+    except CityBrainError as e:
+        raise _fail(e) from e
+    typer.echo(
+        json.dumps(
+            {"prefix": prefix, "produced": r.produced, "passes": r.passes, "shift_ms": r.shift_ms}
+        )
+    )
+
+
+@app.command("export-run")
+def export_run(
+    out: Annotated[Path, typer.Option(help="Run folder to write")],
+    config: ConfigOpt = None,
+    store: Annotated[str | None, typer.Option(help="Store URL (default: store.url)")] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing run folder")] = False,
+) -> None:
+    """Export what the pipelines produced (incidents, dispatches, summaries) as a run."""
+    from citybrain.replay.runs import export_run as do_export
+    from citybrain.store import Store
+
+    s = _settings(config)
+    url = store or s.store.url
+    try:
+        counts = do_export(Store.from_url(url), out, source=url.split("@")[-1], force=force)
+    except CityBrainError as e:
+        raise _fail(e) from e
+    typer.echo(json.dumps({"run": str(out), **counts}, sort_keys=True))
+
+
+@app.command()
+def diff(
+    run_a: Annotated[Path, typer.Argument(help="Run folder (citybrain export-run)")],
+    run_b: Annotated[Path, typer.Argument(help="Run folder to compare with")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
+    tolerance_s: Annotated[float, typer.Option(help="Incidents this close in time can match")] = (
+        300.0
+    ),
+    distance_m: Annotated[float, typer.Option(help="Incidents this close can match")] = 200.0,
+    align: Annotated[
+        bool, typer.Option(help="Shift B so its first incident opens with A's (time-shifted runs)")
+    ] = False,
+    exit_code: Annotated[bool, typer.Option(help="Exit 1 when the runs differ")] = False,
+) -> None:
+    """What appeared, disappeared or changed department between two runs."""
+    from rich.console import Console
+
+    from citybrain.replay.diff import MatchRules, diff_runs
+    from citybrain.replay.render import print_diff
+    from citybrain.replay.runs import load_run
+
+    try:
+        d = diff_runs(
+            load_run(run_a), load_run(run_b), MatchRules(tolerance_s, distance_m, align)
+        ).as_dict()
+    except CityBrainError as e:
+        raise _fail(e) from e
+    if as_json:
+        typer.echo(json.dumps(d, indent=2, ensure_ascii=False))
+    else:
+        print_diff(d, str(run_a), str(run_b), Console())
+    if exit_code and not d["identical"]:
+        raise typer.Exit(1)
+
+
+eval_app = typer.Typer(help="Evaluate against labelled data.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("detections")
+def eval_detections(
+    images_dir: Annotated[Path, typer.Argument(help="Folder of labelled images")],
+    config: ConfigOpt = None,
+    labels: Annotated[str, typer.Option(help="yolo | coco")] = "yolo",
+    map_: Annotated[
+        Path | None, typer.Option("--map", help="Class map YAML (names, map); see docs/ARCHIVE.md")
+    ] = None,
+    annotations: Annotated[
+        Path | None, typer.Option(help="COCO JSON (default IMAGES_DIR/annotations.json)")
+    ] = None,
+    scene: Annotated[
+        bool, typer.Option(help="Evaluate CLIP scene categories (one sub-folder per category)")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
+) -> None:
+    """Per-class precision, recall and AP50 of the detector, plus frames/s."""
+    from rich.console import Console
+
+    from citybrain.config import load_city
+    from citybrain.replay import labels as lab
+    from citybrain.replay.eval_detections import evaluate_detections, evaluate_scenes
+    from citybrain.replay.render import print_detections, print_scenes
+    from citybrain.replay.scene import load_scene_scorer
+    from citybrain.vision.scene import BACKGROUND
+
+    _setup_logging()
+    s = _settings(config)
+    try:
+        if scene:
+            scorer = load_scene_scorer(s)
+            categories = [c.id for c in load_city(s).categories if c.clip_prompts]
+            categories.append(BACKGROUND)  # a folder of ordinary street views is a label too
+            data = lab.load_scene_folders(images_dir, set(categories))
+            result = evaluate_scenes(data, scorer, categories)
+        else:
+            if labels not in ("yolo", "coco"):
+                typer.echo("--labels must be yolo or coco", err=True)
+                raise typer.Exit(2)
+            if map_ is None:
+                typer.echo("--map classes.yaml is required", err=True)
+                raise typer.Exit(2)
+            from citybrain.vision.detector import Detector
+
+            detector = Detector.load(s.vision)
+            classes = [detector.names[i] for i in sorted(detector.names)]
+            cmap = lab.ClassMap.load(map_, set(classes))
+            items = (
+                lab.load_yolo(images_dir, cmap)
+                if labels == "yolo"
+                else lab.load_coco(images_dir, annotations or images_dir / "annotations.json", cmap)
+            )
+            categories_of: dict[str, list[str]] = {}
+            for cat in load_city(s).categories:
+                for cls in cat.detector_classes:
+                    categories_of.setdefault(cls, []).append(cat.id)
+            result = evaluate_detections(
+                items, detector.detect, classes, s.vision.batch_size, categories_of
+            )
+    except CityBrainError as e:
+        raise _fail(e) from e
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    elif scene:
+        print_scenes(result, Console())
+    else:
+        print_detections(result, Console())
+
+
+@eval_app.command("incidents")
+def eval_incidents(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder (citybrain export-run)")],
+    truth: Annotated[Path, typer.Option(help="Simulator ground truth JSON")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
+) -> None:
+    """Incident precision/recall, duplicates, time to detection, routing accuracy vs the truth."""
+    from rich.console import Console
+
+    from citybrain.replay.eval_incidents import evaluate_incidents
+    from citybrain.replay.render import print_incident_eval
+    from citybrain.replay.runs import load_run
+
+    try:
+        data = json.loads(truth.read_text(encoding="utf-8"))
+        result = evaluate_incidents(load_run(run_dir), data)
+    except (OSError, ValueError, KeyError) as e:
+        typer.echo(f"error: {truth}: not a ground-truth file: {e}", err=True)
+        raise typer.Exit(1) from e
+    except CityBrainError as e:
+        raise _fail(e) from e
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        print_incident_eval(result, Console())
+
+models_app = typer.Typer(no_args_is_help=True, help="Model files: export for serving.")
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("export")
+def models_export(
+    config: ConfigOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Repository folder (default: vision.triton.model_repository)"),
+    ] = None,
+    gpu: Annotated[bool, typer.Option(help="Instance groups on the GPU (KIND_GPU)")] = False,
+    instances: Annotated[int, typer.Option(help="Model instances per model")] = 1,
+    max_batch: Annotated[int, typer.Option(help="Triton max_batch_size")] = 64,
+    max_queue_delay_us: Annotated[int, typer.Option(help="Dynamic batching queue delay")] = 2000,
+) -> None:
+    """Write the Triton model repository: detector and clip_image, Python backend + TorchScript."""
+    from citybrain.vision.export import ServingOptions, export_repository, standard_models
+
+    _setup_logging()
+    s = _settings(config)
+    target = out or s.vision.triton.model_repository
+    opts = ServingOptions(
+        max_batch_size=max_batch,
+        max_queue_delay_us=max_queue_delay_us,
+        kind="gpu" if gpu else "cpu",
+        instances=instances,
+    )
+    try:
+        digests = export_repository(target, standard_models(s.vision), opts)
+    except (FileNotFoundError, ValueError) as e:
+        typer.echo(f"export failed: {e}", err=True)
+        raise typer.Exit(1) from e
+    for path, digest in digests.items():
+        typer.echo(f"{digest[:12]}  {target / path}")
+
+@eval_app.command("routing")
+def eval_routing(
+    file: Annotated[Path, typer.Argument(help="Labelled CSV of tickets")],
+    text_col: Annotated[str, typer.Option("--text-col", help="Column with the ticket text")],
+    label_col: Annotated[str, typer.Option("--label-col", help="Column with the true label")],
+    label_map: Annotated[Path, typer.Option("--map", help="YAML: label -> department id")],
+    config: ConfigOpt = None,
+    llm: Annotated[bool, typer.Option(help="Let the model decide ambiguous tickets")] = True,
+    limit: Annotated[int | None, typer.Option(help="Only the first N rows")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the scores")] = None,
+) -> None:
+    """Route every ticket of a labelled CSV as the pipeline would; print accuracy, macro-F1,
+    the confusion matrix and how each decision was made."""
+    from citybrain.config import load_city
+    from citybrain.llm.session import model_client
+    from citybrain.replay.eval_routing import (
+        evaluate_routing,
+        load_label_map,
+        read_rows,
+        report_table,
+    )
+
+    _setup_logging()
+    s = _settings(config)
+    if not llm:
+        s = s.model_copy(update={"llm": s.llm.model_copy(update={"enabled": False})})
+    city = load_city(s)
+    try:
+        labels = load_label_map(label_map, city)
+        with model_client(s.llm) as client:
+            result = evaluate_routing(
+                read_rows(file, limit), text_col, label_col, labels, s, city, client
+            )
+    except CityBrainError as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(2) from e
+    from rich.console import Console
+
+    Console().print(*report_table(result, city))
+    if json_out:
+        json_out.write_text(json.dumps(result.as_dict(), indent=2, sort_keys=True))
+
+
+audit_app = typer.Typer(help="The model-call audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("export")
+def audit_export(
+    out: Annotated[Path, typer.Option("--out", help="JSON lines file to write")],
+    config: ConfigOpt = None,
+    incident: Annotated[str | None, typer.Option(help="Only this incident's calls")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many calls, newest first")] = 100_000,
+) -> None:
+    """Export model calls (redacted prompt, response, model, latency, outcome) as JSON lines."""
+    from citybrain.store import Store
+    from citybrain.store.model_step import call_dict
+
+    s = _settings(config)
+    rows = Store.from_url(s.store.url).model_calls(incident, limit)
+    with out.open("w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(call_dict(r), ensure_ascii=False) + "\n")
+    typer.echo(f"{len(rows)} model call(s) -> {out}")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from rich.live import Live
 from rich.table import Table
 
 from citybrain.config import Settings
-from citybrain.core.evaluation import IncidentFacts, score_against_truth
+from citybrain.core.evaluation import IncidentFacts, score_against_truth, score_camera_only
 from citybrain.errors import CityBrainError
 from citybrain.procs import die_with_parent
 from citybrain.store import Store
@@ -80,9 +80,12 @@ class Demo:
             raise CityBrainError(f"port {s.web.port} is in use; set web.port or stop that server")
         previous = self._trap_signals()
         broker = EmbeddedBroker(s.broker, log_path=self.workdir / "broker.log")
+        model_server = self._model_server()
         started = time.monotonic()
         try:
             broker.start()
+            if model_server is not None:
+                model_server.start()
             ensure_topics(s.kafka)
             store = Store.from_url(s.store.url)
             cfg = self.workdir / "effective.yaml"
@@ -102,12 +105,28 @@ class Demo:
             self.stop.set()
             exits = self._stop_children()
             broker.stop()
+            if model_server is not None:
+                model_server.stop()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         summary = self._summary(store, elapsed, exits)
         self._print_summary(summary)
         (self.workdir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
         return summary
+
+    def _model_server(self) -> Any:
+        """The embedded model server, shared by every dispatch worker (None: not embedded)."""
+        llm = self.settings.llm
+        if not (llm.enabled and llm.embedded):
+            return None
+        from citybrain.llm.server import EmbeddedLLMServer
+
+        server = EmbeddedLLMServer(llm, log_path=self.workdir / "llm.log")
+        # children use it as a plain endpoint rather than each starting their own
+        self.settings = self.settings.model_copy(
+            update={"llm": llm.model_copy(update={"embedded": False, "endpoint": server.endpoint})}
+        )
+        return server
 
     def _simulate(self) -> None:
         from citybrain.sim.produce import produce_city
@@ -200,8 +219,10 @@ class Demo:
         )
         return (
             p["vision"].get("consumed", 0) >= frames
+            and p["vision"].get("waiting", 0) == 0  # frames held for a batch are not done yet
             and p["tickets"].get("consumed", 0) >= tickets
             and p["incidents"].get("consumed", 0) >= observations
+            and p["dispatch"].get("consumed", 0) >= p["incidents"].get("out.incidents", 0)
         )
 
     def _table(self, store: Store, started: float) -> Group:
@@ -227,9 +248,11 @@ class Demo:
                 f"{rate[name]:.1f}",
             )
         streams.add_row("observations", str(inc.get("consumed", 0)), "", str(inc.get("dlq", 0)), "")
+        dsp = p["dispatch"]
+        streams.add_row("incidents", str(dsp.get("consumed", 0)), "", str(dsp.get("dlq", 0)), "")
 
         open_by_department = store.counts_by("department")
-        dispatched = {k.split(".", 1)[1]: n for k, n in inc.items() if k.startswith("dispatched.")}
+        dispatched = {k.split(".", 1)[1]: n for k, n in dsp.items() if k.startswith("dispatched.")}
         departments = Table()
         for col in ("department", "open incidents", "dispatched"):
             departments.add_column(col, justify="left" if col == "department" else "right")
@@ -269,6 +292,17 @@ class Demo:
             "tickets_per_s": round(tk.get("tickets", 0) / max(elapsed, 1e-6), 2),
             "ground_truth": str(self.settings.simulator.ground_truth),
             "truth_score": self._score(store),
+            "camera_only": self._score_camera_only(store),
+            "decided_by": {
+                k.split(".", 1)[1]: n
+                for k, n in p["dispatch"].items()
+                if k.startswith("decided_by.")
+            },
+            "model_calls": {
+                k.split(".", 1)[1]: n
+                for k, n in p["dispatch"].items()
+                if k.startswith("model_calls.")
+            },
             "store": self.settings.store.url,
         }
 
@@ -288,6 +322,23 @@ class Demo:
             for i in store.incidents(limit=1_000_000)
         }
         return score_against_truth(truth, incident_of, facts, cameras).as_dict()
+
+    def _score_camera_only(self, store: Store) -> dict[str, Any] | None:
+        """Events only a camera saw: did each become an incident routed right (recall), and is
+        each camera-only incident a real event (precision)?"""
+        path = self.settings.simulator.ground_truth
+        if not path.exists():
+            return None
+        evidence = store.evidence()
+        return score_camera_only(
+            json.loads(path.read_text()),
+            {
+                i.id: IncidentFacts(i.category, i.district, i.department)
+                for i in store.incidents(limit=1_000_000)
+            },
+            [(e.incident_id, e.source_id, e.observed_at) for e in evidence if e.source == "camera"],
+            {e.source_id: e.incident_id for e in evidence if e.source == "ticket"},
+        ).as_dict()
 
     def _print_summary(self, s: dict[str, Any]) -> None:
         t = Table(title="citybrain demo — summary")
@@ -314,6 +365,10 @@ class Demo:
         for dept, n in sorted(s["dispatched"].items()):
             t.add_row(f"dispatched → {dept}", str(n))
         t.add_row("frames/s, tickets/s", f"{s['frames_per_s']}, {s['tickets_per_s']}")
+        for how, n in sorted(s.get("decided_by", {}).items()):
+            t.add_row(f"routing decisions by {how}", str(n))
+        for what, n in sorted(s.get("model_calls", {}).items()):
+            t.add_row(f"model calls {what}", str(n))
         codes = s["exit_codes"]
         clean = all(rc in _CLEAN_EXIT for rc in codes.values())
         t.add_row("processes stopped cleanly", "yes" if clean else json.dumps(codes))
@@ -327,6 +382,12 @@ class Demo:
                 "camera events seen by their camera",
                 f"{score['camera_events_seen']} / {score['camera_events']}",
             )
+            cam = s.get("camera_only") or {}
+            if cam:
+                t.add_row(
+                    "camera-only events → incident, right department",
+                    f"{cam['routed_right']} / {cam['events']} (precision {cam['precision']:.2f})",
+                )
             for problem in score["problems"][:10]:
                 t.add_row("  ground-truth mismatch", problem)
         self.console.print(t)

@@ -38,6 +38,8 @@ def run_job(
     ensure_topics(settings.kafka)
     stage, topics = build_stage(job, settings, city, store)
     batch = settings.vision.batch_size if job == "vision" else 200
+    if job == "dispatch":
+        batch = settings.dispatch.batch_size  # model calls are slow; polls must stay frequent
     name = worker_name(job)
     worker = StreamWorker(
         consumer=make_consumer(settings.kafka, job, max_records=batch),
@@ -53,6 +55,9 @@ def run_job(
         worker.run(stop, idle_exit_s=idle_exit_s, first_wait_s=first_wait_s)
     finally:
         worker.close()
+        close = getattr(stage, "close", None)
+        if close is not None:
+            close()  # threads and child processes the stage owns
     return dict(stage.stats)
 
 

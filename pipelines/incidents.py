@@ -1,4 +1,6 @@
-"""incidents: observation → fuse into incidents → route → store + `<prefix>.dispatch`."""
+"""incidents: observation → fuse into incidents → store + `<prefix>.incidents`, where the dispatch
+job summarises and routes them; dispatcher feedback (`<prefix>.feedback`) resolves incidents;
+ticket bursts raise hot spots."""
 
 from __future__ import annotations
 
@@ -9,9 +11,9 @@ from pydantic import ValidationError
 
 from citybrain.config import Settings
 from citybrain.core.city import UNCLASSIFIED, City
-from citybrain.core.fusion import Fuser, IncidentState
-from citybrain.core.ids import stable_id
-from citybrain.core.messages import Dispatch, Observation
+from citybrain.core.facts import incident_message
+from citybrain.core.fusion import Fuser, FusionResult, IncidentState
+from citybrain.core.messages import Feedback, Observation
 from citybrain.core.routing import route
 from citybrain.core.summary import template_summary
 from citybrain.errors import RejectedRecord
@@ -19,6 +21,7 @@ from citybrain.store import IncidentWrite, Store
 from citybrain.streams.records import InRecord, Output
 from citybrain.streams.topics import Topics
 from citybrain.streams.worker import Batch
+from pipelines.hotspot_step import HotspotStep
 
 
 class IncidentStage:
@@ -31,47 +34,96 @@ class IncidentStage:
         self.store = store
         self.fuser = Fuser(city, settings.incidents)
         self.stats: Counter[str] = Counter()
-        # What sink() must write before the commit: incidents with new evidence, new dispatches.
+        # What sink() must write before the commit: incidents with new evidence.
         self._pending: dict[str, IncidentWrite] = {}
-        self._dispatches: list[Dispatch] = []
-        self._routed: dict[str, str] = {}  # incident id -> department last dispatched to
+        self.hotspots = HotspotStep(settings, topics, store, self.stats)
         self.on_assigned()
 
     def on_assigned(self) -> None:
-        """Rebuild incident state from the store: it is the truth after a restart or rebalance."""
-        states = self.store.open_incidents()
+        """Rebuild incident state from the store: it is the truth after a restart or rebalance.
+        Recently resolved incidents come too, so returning evidence reopens them."""
+        horizon = self.settings.max_clock_skew_s + self.settings.reopen_s
+        since = datetime.now(UTC) - timedelta(seconds=horizon)
+        states = self.store.open_incidents(resolved_since=since)
         self.fuser.load(states)
-        self._routed = {s.id: route(self.city, s.category, s.district).department for s in states}
+        self.hotspots.reload(self.settings.max_clock_skew_s)
 
     def process(self, records: list[InRecord]) -> Batch:
         batch = Batch()
         now = datetime.now(UTC)
         for rec in records:
             try:
+                if rec.topic == self.topics.feedback:
+                    batch.outputs += self._feedback(rec.value)
+                    continue
                 obs = self._parse(rec.value, now)
             except RejectedRecord as err:
                 batch.rejected.append((rec, err))
                 continue
             result = self.fuser.apply(obs)
-            if not result.changed or result.incident is None:
-                self.stats["duplicate_observations"] += 1
-                continue
-            self.stats["incidents_opened" if result.created else "incidents_updated"] += 1
-            batch.outputs += self._record(result.incident, obs)
+            self._count(result)
+            if result.changed and result.incident is not None:
+                batch.outputs += self._record(result.incident, obs)
+            if result.changed and obs.source == "ticket" and obs.category != UNCLASSIFIED:
+                batch.outputs += self.hotspots.add(obs)
         return batch
 
     def tick(self) -> Batch:
         batch = Batch()
         for inc in self.fuser.expire():
+            fresh = self.store.incident_state(inc.id)
+            if fresh is not None and len(fresh.evidence_ids) > len(inc.evidence_ids):
+                # Another worker holds this incident's cell now and kept it alive: its copy wins.
+                self.fuser.adopt(fresh)
+                continue
             self.stats["incidents_resolved"] += 1
+            self.stats["incidents_resolved.timeout"] += 1
             batch.outputs += self._record(inc, None)
+        if self.fuser.watermark is not None:
+            batch.outputs += self.hotspots.tick(self.fuser.watermark)
         return batch
 
     def sink(self) -> None:
-        if self._pending or self._dispatches:
-            self.store.write_incidents(self._pending.values(), self._dispatches)
+        if self._pending:
+            self.store.write_incidents(self._pending.values())
         self._pending.clear()
-        self._dispatches.clear()
+        self.hotspots.sink()
+
+    def _count(self, result: FusionResult) -> None:
+        if not result.changed:
+            self.stats["duplicate_observations" if result.note == "duplicate" else result.note] += 1
+        elif result.created:
+            self.stats["incidents_opened"] += 1
+        elif result.note == "reopened":
+            self.stats["incidents_reopened"] += 1
+        elif result.note == "resolved":
+            self.stats["incidents_resolved"] += 1
+            self.stats["incidents_resolved.cameras"] += 1
+        else:
+            self.stats["incidents_updated"] += 1
+
+    def _feedback(self, raw: bytes) -> list[Output]:
+        """A dispatcher's decision. `resolve` closes the incident (evidence that comes back
+        later reopens it); accept and reassign are recorded by the web side, not here."""
+        try:
+            fb = Feedback.model_validate_json(raw)
+        except ValidationError as e:
+            raise RejectedRecord("invalid_feedback", str(e.errors()[0]["msg"])) from e
+        self.stats[f"feedback.{fb.action}"] += 1
+        if fb.action != "resolve":
+            return []
+        if fb.incident_id not in self.fuser.incidents:
+            stored = self.store.incident_state(fb.incident_id)
+            if stored is None:
+                raise RejectedRecord("unknown_incident", fb.incident_id)
+            self.fuser.adopt(stored)
+        done = self.fuser.resolve(fb.incident_id, fb.at, by="dispatcher")
+        if done is None:
+            self.stats["feedback.already_resolved"] += 1
+            return []
+        self.stats["incidents_resolved"] += 1
+        self.stats["incidents_resolved.dispatcher"] += 1
+        return self._record(done, None)
 
     def _parse(self, raw: bytes, now: datetime) -> Observation:
         try:
@@ -83,39 +135,31 @@ class IncidentStage:
         if obs.source == "camera" and obs.source_id not in self.city.camera_by_id:
             raise RejectedRecord("unknown_camera", obs.source_id)
         skew = timedelta(seconds=self.settings.max_clock_skew_s)
-        if not now - skew <= obs.observed_at <= now + skew:
+        ahead = timedelta(seconds=self.settings.max_future_s)
+        if not now - skew <= obs.observed_at <= now + ahead:
             raise RejectedRecord("timestamp_out_of_range", obs.observed_at.isoformat())
+        if self.fuser.is_late(obs):
+            raise RejectedRecord(
+                "late_observation",
+                f"{obs.observed_at.isoformat()} is older than the watermark "
+                f"{self.fuser.watermark.isoformat() if self.fuser.watermark else ''} "
+                f"by more than {self.settings.max_lateness_s:.0f} s",
+            )
         return obs
 
     def _record(self, inc: IncidentState, obs: Observation | None) -> list[Output]:
-        """Queue the incident for the store; dispatch when it is new or its department changed."""
+        """Queue the incident for the store and hand it to the dispatch job, which summarises
+        and routes it (rules first; the provisional routing here is the rules' answer)."""
         routing = route(self.city, inc.category, inc.district)
         summary = template_summary(self.city, inc)
         evidence = self._pending[inc.id].evidence if inc.id in self._pending else []
         if obs is not None:
             evidence.append(obs)
         self._pending[inc.id] = IncidentWrite(inc, routing, summary, evidence)
-        if self._routed.get(inc.id) == routing.department:
-            return []
-        self._routed[inc.id] = routing.department
-        dispatch = Dispatch(
-            id=stable_id("dsp", inc.id, routing.department),
-            incident_id=inc.id,
-            department=routing.department,
-            category=inc.category,
-            district=inc.district,
-            severity=inc.severity,
-            created_at=inc.updated_at,
-            routing=routing,
-            summary=summary,
-        )
-        self._dispatches.append(dispatch)
-        self.stats[f"dispatched.{routing.department}"] += 1
         return [
             Output(
-                topic=self.topics.dispatch,
-                key=routing.department.encode(),
-                value=dispatch.model_dump_json().encode(),
-                headers=[("idempotency-key", dispatch.id.encode())],
+                topic=self.topics.incidents,
+                key=inc.id.encode(),
+                value=incident_message(inc, routing, summary).model_dump_json().encode(),
             )
         ]

@@ -7,8 +7,8 @@ from collections import Counter
 from pydantic import ValidationError
 
 from citybrain.config import Settings
+from citybrain.core.cells import cell_of, cell_partition_key
 from citybrain.core.city import City
-from citybrain.core.geo import partition_key
 from citybrain.core.geocode import Geocoder
 from citybrain.core.ids import stable_id
 from citybrain.core.messages import Observation, Ticket
@@ -26,6 +26,8 @@ class TicketStage:
     def __init__(self, settings: Settings, city: City, topics: Topics) -> None:
         self.settings = settings.tickets
         self.topics = topics
+        self.city = city
+        self.cell_resolution = settings.incidents.partition_resolution
         self.classifier = KeywordClassifier(city)
         self.geocoder = Geocoder(city)
         self.stats: Counter[str] = Counter()
@@ -43,11 +45,17 @@ class TicketStage:
             batch.outputs.append(
                 Output(
                     topic=self.topics.observations,
-                    key=partition_key(obs.district).encode(),
+                    key=self._key(obs).encode(),
                     value=obs.model_dump_json().encode(),
                 )
             )
         return batch
+
+    def _key(self, obs: Observation) -> str:
+        """Keyed by geo cell: one place's evidence reaches one incident worker."""
+        return cell_partition_key(
+            cell_of(self.city, obs.location, obs.district, self.cell_resolution)
+        )
 
     def observe(self, raw: bytes) -> Observation:
         if len(raw) > self.settings.max_ticket_bytes:

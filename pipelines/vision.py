@@ -1,102 +1,248 @@
-"""vision: check headers → decode JPEG → batch across cameras → YOLO → zones → observations."""
+"""vision: check headers → rate limit → batch across cameras → decode + numba letterbox into the
+batch buffer → backend (local torch or Triton) → YOLO decode (+ CLIP scene scores) → tracking and
+camera event rules → observations.
+
+Frames wait in the batcher across polls; the commit point of each partition stays at its oldest
+frame still waiting, so a crash replays exactly the frames without observations. When the
+backend is unavailable the batch goes back to the front of the queue and is retried with
+exponential back-off; the queue fills and the worker pauses consumption (back-pressure).
+"""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import Counter
-from datetime import UTC, datetime
-
-import numpy as np
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from citybrain.config import Settings
 from citybrain.core.city import City
-from citybrain.core.geo import partition_key
-from citybrain.core.ids import stable_id
-from citybrain.core.messages import FrameMeta, GeoPoint, Observation
-from citybrain.core.zones import class_categories, evidence_by_category
+from citybrain.core.messages import FrameMeta
+from citybrain.core.zones import class_categories
 from citybrain.errors import RejectedRecord
+from citybrain.streams.offsets import OffsetTracker
 from citybrain.streams.records import InRecord, Output
 from citybrain.streams.topics import Topics
 from citybrain.streams.worker import Batch
-from citybrain.vision.decode import decode_jpeg, parse_meta
+from citybrain.vision.backends.base import CLIP_IMAGE, DETECTOR, INPUT, OUTPUTS, InferenceBackend
+from citybrain.vision.backends.local import LocalBackend
+from citybrain.vision.batcher import FrameBatcher
+from citybrain.vision.decode import parse_meta
 from citybrain.vision.detections import Detections
-from citybrain.vision.detector import Detector
+from citybrain.vision.errors import BackendError, BackendUnavailable
+from citybrain.vision.events import CameraEvents
+from citybrain.vision.heads.yolo import decode_yolo
+from citybrain.vision.prepare import FramePreparer, as_numpy, select_preparer
+from citybrain.vision.scene import ZeroShotHead
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Frame:
+    rec: InRecord
+    meta: FrameMeta
+
+    @property
+    def tp(self) -> tuple[str, int]:
+        return (self.rec.topic, self.rec.partition)
 
 
 class VisionStage:
     name = "vision"
 
-    def __init__(self, settings: Settings, city: City, topics: Topics, detector: Detector) -> None:
-        self.settings = settings.vision
+    def __init__(
+        self,
+        settings: Settings,
+        city: City,
+        topics: Topics,
+        backend: InferenceBackend,
+        names: dict[int, str],
+        preparer: FramePreparer | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        scene: ZeroShotHead | None = None,
+    ) -> None:
+        self.settings = s = settings.vision
         self.city = city
         self.topics = topics
-        self.detector = detector
+        self.backend = backend
+        self.names = names
+        self.preparer = preparer or select_preparer(s, clip=scene is not None)
         self.classes = class_categories(city)
         self.stats: Counter[str] = Counter()
+        self.clock = clock
+        self.batcher: FrameBatcher[_Frame] = FrameBatcher(
+            max_batch=s.batch_size,
+            max_delay_s=s.max_batch_delay_ms / 1000,
+            max_queued=s.max_queued_frames,
+            camera_queue=s.camera_queue,
+            fps=self._allowed_fps,
+            burst_s=s.rate_burst_s,
+            clock=clock,
+        )
+        self.events = CameraEvents(settings, city, self.stats)
+        self.scene = scene
+        self.offsets = OffsetTracker()
+        self._backoff_s = 0.0
+        self._retry_at = 0.0
+
+    def _allowed_fps(self, camera_id: str) -> float:
+        return self.city.camera_by_id[camera_id].fps * self.settings.rate_limit_factor
 
     def process(self, records: list[InRecord]) -> Batch:
         batch = Batch()
-        ready: list[tuple[InRecord, FrameMeta, np.ndarray]] = []
         for rec in records:
+            self.offsets.seen((rec.topic, rec.partition), rec.offset)
             try:
-                meta, img = self._admit(rec)
+                meta = self._admit(rec)
             except RejectedRecord as err:
-                batch.rejected.append((rec, err))
+                self._reject(batch, rec, err)
                 continue
-            ready.append((rec, meta, img))
-        detections = self.detector.detect([img for _, _, img in ready]) if ready else []
-        for (rec, meta, _), dets in zip(ready, detections, strict=True):
-            self.stats["frames"] += 1
-            self.stats["detections"] += len(dets)
-            batch.outputs += self._observations(rec, meta, dets)
+            verdict, pushed_out = self.batcher.offer(meta.camera_id, meta.ts_ms, _Frame(rec, meta))
+            if verdict == "rate_limited":
+                self._skip(_Frame(rec, meta), "rate_limit")
+            for frame in pushed_out:
+                self._skip(frame, "overload")
+        self._drain(batch)
         return batch
 
-    def _admit(self, rec: InRecord) -> tuple[FrameMeta, np.ndarray]:
+    def tick(self) -> Batch:
+        batch = Batch()
+        self._drain(batch)
+        return batch
+
+    def saturated(self) -> bool:
+        return self.batcher.full()
+
+    def holding(self) -> int:
+        return self.offsets.in_flight()
+
+    def _admit(self, rec: InRecord) -> FrameMeta:
+        """Cheap checks only; decoding waits until the frame's batch closes."""
         if len(rec.value) > self.settings.max_frame_bytes:
             raise RejectedRecord("oversized_frame", f"{len(rec.value)} bytes")
         meta = parse_meta(rec.headers)
         if meta.camera_id not in self.city.camera_by_id:
             raise RejectedRecord("unknown_camera", meta.camera_id)
-        img = decode_jpeg(rec.value, self.settings.max_frame_pixels)
-        if img.shape[:2] != (meta.height, meta.width):
-            self.stats["size_mismatch"] += 1  # headers lie; the pixels are what we analyse
-        return meta, img
+        return meta
 
-    def _observations(self, rec: InRecord, meta: FrameMeta, dets: Detections) -> list[Output]:
-        camera = self.city.camera_by_id[meta.camera_id]
-        rows = [
-            (c, float(p), (float(b[0]), float(b[1]), float(b[2]), float(b[3])))
-            for c, p, b in zip(dets.class_names, dets.confidence, dets.xyxyn, strict=True)
-        ]
-        outs = []
-        for category, evidence in sorted(evidence_by_category(camera, rows, self.classes).items()):
-            obs = Observation(
-                id=stable_id("obs", "camera", camera.id, meta.seq, category),
-                source="camera",
-                source_id=camera.id,
-                category=category,
-                confidence=max(d.confidence for d in evidence),
-                observed_at=datetime.fromtimestamp(meta.ts_ms / 1000, UTC),
-                location=GeoPoint(lon=camera.lon, lat=camera.lat),
-                district=camera.district,
-                precision="point",
-                detections=tuple(evidence),
-                frame_ref=rec.ref,
-            )
-            self.stats["observations"] += 1
-            outs.append(
-                Output(
-                    topic=self.topics.observations,
-                    key=partition_key(obs.district).encode(),
-                    value=obs.model_dump_json().encode(),
+    def _skip(self, frame: _Frame, policy: str) -> None:
+        """A deliberate drop: counted in total and per camera, then committed like any frame."""
+        self.stats[f"skipped.{policy}"] += 1
+        self.stats[f"skipped.{policy}.{frame.meta.camera_id}"] += 1
+        log.debug("%s: skipped %s (%s)", self.name, frame.rec.ref, policy)
+        self.offsets.done(frame.tp, frame.rec.offset)
+
+    def _reject(self, batch: Batch, rec: InRecord, err: RejectedRecord) -> None:
+        batch.rejected.append((rec, err))
+        camera = (rec.key or b"unknown").decode(errors="replace")
+        if camera in self.city.camera_by_id:  # camera health on the dashboard
+            self.stats[f"camera.{camera}.errors"] += 1
+        self.offsets.done((rec.topic, rec.partition), rec.offset)
+
+    def _drain(self, batch: Batch) -> None:
+        while self.batcher.ready() and self.clock() >= self._retry_at:
+            frames = self.batcher.take()
+            try:
+                self._infer(frames, batch)
+            except BackendUnavailable as e:
+                self.batcher.put_back([(f.meta.camera_id, f) for f in frames])
+                self._backoff_s = min(
+                    self.settings.retry_max_ms / 1000,
+                    max(self.settings.retry_initial_ms / 1000, self._backoff_s * 2),
                 )
+                self._retry_at = self.clock() + self._backoff_s
+                self.stats["backend.unavailable"] += 1
+                log.warning(
+                    "%s: backend %s unavailable (%s); %d frames wait, retry in %.1fs",
+                    self.name,
+                    self.backend.name,
+                    e,
+                    len(self.batcher),
+                    self._backoff_s,
+                )
+                break
+            self._backoff_s = 0.0
+        batch.commit = self.offsets.advance()
+        self.stats["waiting"] = self.offsets.in_flight()  # a gauge: consumed, not yet finished
+
+    def _infer(self, frames: list[_Frame], batch: Batch) -> None:
+        prepared = self.preparer.prepare([f.rec.value for f in frames])
+        for i, err in prepared.rejected:
+            self._reject(batch, frames[i].rec, err)
+        if not prepared.kept:
+            return
+        images = prepared.images
+        if not isinstance(self.backend, LocalBackend):
+            images = as_numpy(images).astype("float32", copy=False)
+        try:
+            raw = self.backend.infer(DETECTOR, {INPUT: images})[OUTPUTS[DETECTOR]]  # type: ignore[dict-item]
+            scenes = self._scene_scores(prepared.clip_images, len(prepared.kept))
+        except BackendUnavailable:
+            raise
+        except BackendError as e:  # retrying cannot help: the frames keep their bytes in the DLQ
+            self.stats["backend.error"] += 1
+            for i in prepared.kept:
+                self._reject(batch, frames[i].rec, RejectedRecord("inference_failed", str(e)))
+            return
+        s = self.settings
+        found = decode_yolo(
+            raw, prepared.letterboxes, self.names, s.conf_threshold, s.iou_threshold
+        )
+        self.stats["batches"] += 1
+        self.stats["frames.grey"] += prepared.grey
+        for i, lb, dets, scene in zip(
+            prepared.kept, prepared.letterboxes, found, scenes, strict=True
+        ):
+            frame = frames[i]
+            if (lb.height, lb.width) != (frame.meta.height, frame.meta.width):
+                self.stats["size_mismatch"] += 1  # headers lie; the pixels are what we analyse
+            self.stats["frames"] += 1
+            self.stats["detections"] += len(dets)
+            # Camera health on the dashboard: frames, newest capture time, when last processed.
+            cam = f"camera.{frame.meta.camera_id}"
+            self.stats[f"{cam}.frames"] += 1
+            self.stats[f"{cam}.last_ms"] = max(self.stats[f"{cam}.last_ms"], frame.meta.ts_ms)
+            self.stats[f"{cam}.seen_ms"] = int(time.time() * 1000)
+            batch.outputs += self._observations(frame.rec, frame.meta, dets, scene)
+            self.offsets.done(frame.tp, frame.rec.offset)
+
+    def _scene_scores(self, clip_images: object, n: int) -> list[dict[str, float] | None]:
+        """Zero-shot scene scores per frame, or None for all when the head is off (or the
+        preparer made no CLIP input). Backend errors propagate like the detector's."""
+        if self.scene is None or clip_images is None:
+            return [None] * n
+        emb = self.backend.infer(CLIP_IMAGE, {INPUT: clip_images})[OUTPUTS[CLIP_IMAGE]]  # type: ignore[dict-item]
+        self.stats["scene_scored"] += n
+        return [s.scores for s in self.scene.score(as_numpy(emb))]
+
+    def _observations(
+        self,
+        rec: InRecord,
+        meta: FrameMeta,
+        dets: Detections,
+        scene: dict[str, float] | None = None,
+    ) -> list[Output]:
+        """Camera event rules (citybrain/vision/events.py): track, apply the rules, and emit an
+        observation only where a rule opened, continued or cleared an event."""
+        camera = self.city.camera_by_id[meta.camera_id]
+        return [
+            Output(
+                topic=self.topics.observations,
+                key=key.encode(),
+                value=obs.model_dump_json().encode(),
             )
-        return outs
+            for key, obs in self.events.observe(camera, meta, dets, rec.ref, scene_scores=scene)
+        ]
 
     def sink(self) -> None:
         """Nothing durable here: observations are produced before the commit."""
 
-    def tick(self) -> Batch:
-        return Batch()
-
     def on_assigned(self) -> None:
-        """Stateless."""
+        """Partitions moved: frames still waiting will be consumed again from the commit point."""
+        dropped = self.batcher.clear()
+        self.offsets.reset()
+        if dropped:
+            self.stats["requeued.rebalance"] += len(dropped)
+            log.info("%s: %d waiting frames left to be re-consumed", self.name, len(dropped))

@@ -22,3 +22,30 @@ class IncidentSettings(BaseModel):
         gt=0,
         title="Observations further than this from the worker's clock are rejected",
     )
+    compatible: dict[str, list[str]] = Field(
+        default_factory=dict,
+        title="Category -> other categories whose evidence may join its incidents (symmetric)",
+    )
+    reopen_s: float = Field(
+        3600.0,
+        ge=0,
+        title="Evidence this soon after an incident resolved reopens it instead of a new one",
+    )
+    severity_evidence_steps: list[int] = Field(
+        default_factory=lambda: [5, 20],
+        title="Evidence counts at which severity rises one more level",
+    )
+    partition_resolution: int = Field(
+        4,
+        ge=0,
+        le=15,
+        title="H3 resolution of the cell that keys observations (4: ~26 km edge, far above the radius)",
+    )
+    max_future_s: float = Field(
+        300.0, ge=0, title="Observations this far ahead of the worker's clock are rejected"
+    )
+    max_lateness_s: float = Field(
+        3600.0,
+        gt=0,
+        title="Observations this far behind the newest one seen are rejected as late",
+    )

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
+from citybrain.config.rules import rule_problems
 from citybrain.config.settings import Settings
 from citybrain.config.yaml_lines import describe, line_of, load_with_nodes
 from citybrain.core.city import (
@@ -102,11 +103,11 @@ def load_city(settings: Settings) -> City:
 
     # Cross-file references, except into sections that failed above (their ids are unknown).
     failed = {noun for k, noun in _ID_SECTIONS.items() if k not in sections}
-    draft = City.model_construct(
-        **{"districts": (), "categories": (), "departments": (), **sections}
-    )
+    # Sections that failed validation are empty here; their own errors are already reported.
+    blank = {s: "" if t is str else () for w in _CITY_FILES.values() for s, (_, t) in w.items()}
+    draft = City.model_construct(**{"districts": (), **blank, **sections})
     for loc, msg in reference_problems(draft):
-        if any(msg.startswith(f"unknown {noun} ") for noun in failed):
+        if str(loc[0]) not in sections or any(msg.startswith(f"unknown {n} ") for n in failed):
             continue
         path, node = origins.get(str(loc[0]), (root, None))
         file_loc = _file_loc(loc)
@@ -149,4 +150,9 @@ def _districts_from_geojson(
 
 def load_all(path: Path | None = None) -> tuple[Settings, City]:
     settings = load_settings(path)
-    return settings, load_city(settings)
+    city = load_city(settings)
+    problems = rule_problems(settings.rules, city)
+    if problems:
+        where = path or Path(os.environ.get("CITYBRAIN_CONFIG", DEFAULT_CONFIG))
+        raise ConfigError([f"{where}: {p}" for p in problems])
+    return settings, city

@@ -5,8 +5,12 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from citybrain.config.dispatch import DispatchSettings
+from citybrain.config.hotspots import HotspotSettings
 from citybrain.config.incidents import IncidentSettings
 from citybrain.config.kafka import BrokerSettings, KafkaSettings
+from citybrain.config.llm import LLMSettings
+from citybrain.config.rules import CameraRuleSettings
 from citybrain.config.simulator import SimulatorSettings
 from citybrain.config.store import StoreSettings
 from citybrain.config.tickets import TicketSettings
@@ -35,6 +39,12 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings, title="Store")
     web: WebSettings = Field(default_factory=WebSettings, title="Web server")
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings, title="Simulator")
+    rules: CameraRuleSettings = Field(
+        default_factory=CameraRuleSettings, title="Camera event rules"
+    )
+    hotspots: HotspotSettings = Field(default_factory=HotspotSettings, title="Hot-spot alerts")
+    llm: LLMSettings = Field(default_factory=LLMSettings, title="Language model")
+    dispatch: DispatchSettings = Field(default_factory=DispatchSettings, title="Dispatch delivery")
 
     @classmethod
     def settings_customise_sources(

@@ -1,6 +1,27 @@
-"""The web server that serves the dashboard and the JSON API."""
+"""The web server: dashboard, dispatcher inbox, REST and Open311 APIs, and who may use them."""
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Role = Literal["operator", "dispatcher", "admin"]
+
+
+class WebUser(BaseModel):
+    """One account. Passwords are stored only as argon2 hashes (`citybrain hash-password`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", title="Login name")
+    role: Role = Field(title="operator reads all; dispatcher acts for one department; admin all")
+    department: str | None = Field(None, title="Department id (dispatchers only)")
+    password_hash: str = Field(pattern=r"^\$argon2", title="argon2 hash of the password")
+
+    @model_validator(mode="after")
+    def _department(self) -> "WebUser":
+        if self.role == "dispatcher" and not self.department:
+            raise ValueError(f"user {self.username}: a dispatcher needs a department")
+        return self
 
 
 class WebSettings(BaseModel):
@@ -8,3 +29,37 @@ class WebSettings(BaseModel):
 
     host: str = Field("127.0.0.1", title="Listen address")
     port: int = Field(8080, ge=0, le=65535, title="Listen port")
+    users: tuple[WebUser, ...] = Field((), title="Accounts that may sign in")
+    session_secret: str = Field(
+        "",
+        title="Key that signs session cookies and tokens; empty = random per process "
+        "(set it, e.g. via CITYBRAIN_WEB__SESSION_SECRET, when running several web servers)",
+    )
+    session_max_age_s: int = Field(8 * 3600, ge=1, title="A session expires after this long")
+    secure_cookies: bool = Field(False, title="Send the session cookie over HTTPS only")
+    live_interval_s: float = Field(1.0, gt=0, title="Seconds between live dashboard updates")
+    map_max_markers: int = Field(
+        500, ge=1, title="Newest open incidents drawn on the map; the rest are counted only"
+    )
+    page_size: int = Field(50, ge=1, le=500, title="Rows per page in lists")
+    sla_near_fraction: float = Field(
+        0.25,
+        gt=0,
+        lt=1,
+        title="An incident is near its deadline when this share of its SLA is left",
+    )
+    camera_stale_s: float = Field(
+        60.0, gt=0, title="A camera with no frame processed for this long shows as stale"
+    )
+    snapshot_blur: Literal["background", "people"] = Field(
+        "background",
+        title="background: blur all but the evidence boxes (no people detector needed); "
+        "people: blur only boxes of person classes",
+    )
+    person_classes: tuple[str, ...] = Field(
+        ("person", "pedestrian", "cyclist"),
+        title="Detector classes that are people (always blurred)",
+    )
+    open311_api_keys: tuple[str, ...] = Field(
+        (), title="Keys an Open311 client must send to submit requests; empty = no key needed"
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from citybrain.core.city import UNCLASSIFIED
@@ -149,3 +149,85 @@ def _score_cameras(
                 hit[i] = matched = True
         report.camera_observations_unmatched += not matched
     report.camera_events_seen = sum(hit)
+
+
+@dataclass
+class CameraOnlyReport:
+    """How well events that only a camera saw (nobody called) became routed incidents."""
+
+    events: int = 0  # camera-only events in the truth
+    found: int = 0  # ... with an incident of their category holding that camera's evidence
+    routed_right: int = 0  # ... whose incident went to the responsible department
+    incidents: int = 0  # incidents with camera evidence and no ticket
+    incidents_true: int = 0  # ... whose camera evidence matches a real event
+    missed: list[str] = field(default_factory=list)
+
+    @property
+    def precision(self) -> float:
+        return self.incidents_true / self.incidents if self.incidents else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.routed_right / self.events if self.events else 1.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            "found": self.found,
+            "routed_right": self.routed_right,
+            "incidents": self.incidents,
+            "incidents_true": self.incidents_true,
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "missed": self.missed,
+        }
+
+
+def score_camera_only(
+    truth: dict[str, Any],
+    incidents: dict[str, IncidentFacts],
+    camera_evidence: Sequence[tuple[str, str, datetime]],
+    incident_of_ticket: dict[str, str],
+    clear_slack_s: float = 600.0,
+) -> CameraOnlyReport:
+    """`camera_evidence` is (incident id, camera id, observed at) of every camera observation.
+    Evidence counts for an event when its camera saw it between the event's start and its end
+    plus `clear_slack_s` (the rules report a clear a few frames after the scene is calm)."""
+    slack = timedelta(seconds=clear_slack_s)
+    spans = [
+        (ev, datetime.fromisoformat(ev["starts_at"]), datetime.fromisoformat(ev["ends_at"]) + slack)
+        for ev in truth["events"]
+        if ev.get("camera_id")
+    ]
+
+    def matches(
+        ev: dict[str, Any], start: datetime, end: datetime, iid: str, cam: str, at: datetime
+    ) -> bool:
+        return (
+            cam == ev["camera_id"]
+            and start <= at <= end
+            and incidents[iid].category == ev["category"]
+        )
+
+    report = CameraOnlyReport()
+    for ev, start, end in spans:
+        if ev["reported"]:
+            continue
+        report.events += 1
+        held = {iid for iid, cam, at in camera_evidence if matches(ev, start, end, iid, cam, at)}
+        report.found += bool(held)
+        if any(incidents[i].department == ev["department"] for i in held):
+            report.routed_right += 1
+        else:
+            report.missed.append(f"{ev['id']} ({ev['category']} at {ev['camera_id']})")
+    with_tickets = set(incident_of_ticket.values())
+    by_incident: dict[str, list[tuple[str, datetime]]] = defaultdict(list)
+    for iid, cam, at in camera_evidence:
+        if iid not in with_tickets:
+            by_incident[iid].append((cam, at))
+    report.incidents = len(by_incident)
+    report.incidents_true = sum(
+        any(matches(ev, s, e, iid, cam, at) for ev, s, e in spans for cam, at in seen)
+        for iid, seen in by_incident.items()
+    )
+    return report

@@ -3,20 +3,29 @@
 Pure and deterministic: time is the observations' own (event time, via a watermark), never
 the wall clock, so replaying a stream gives the same incidents. Re-applying an observation
 already in an incident is a no-op, which is what makes at-least-once delivery safe.
+
+Evidence joins an incident of the same or a compatible category (config), in the same geo cell
+(the cell keys the Kafka partition, so the answer never depends on how partitions are spread
+over workers), within the fusion radius (or the same district when one side has no point) and
+the time window. Lifecycle: open → updated → resolved (every camera event behind it cleared, a
+dispatcher, or idle timeout) → reopened when evidence returns within `reopen_s`.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from citybrain.config.incidents import IncidentSettings
+from citybrain.core.cells import cell_of
 from citybrain.core.city import UNCLASSIFIED, City
-from citybrain.core.geo import distance_m
+from citybrain.core.geo import M_PER_DEG_LAT, distance_m
 from citybrain.core.ids import stable_id
 from citybrain.core.messages import GeoPoint, Observation
 
 _SEVERITIES = ("low", "medium", "high", "critical")
+RESOLVED_BY = ("cameras", "dispatcher", "timeout")
 
 
 @dataclass(frozen=True)
@@ -33,10 +42,22 @@ class IncidentState:
     camera_count: int = 0
     ticket_count: int = 0
     severity: str = "medium"
+    cell: str = ""
+    resolved_by: str | None = None
+    camera_events: tuple[str, ...] = ()  # rule ids of camera events open behind it
 
     @property
     def is_open(self) -> bool:
         return self.status != "resolved"
+
+    @property
+    def priority(self) -> int:
+        """1 (act first) .. 4, from severity: rises as evidence and corroboration raise it."""
+        return (
+            len(_SEVERITIES) - _SEVERITIES.index(self.severity)
+            if self.severity in _SEVERITIES
+            else 3
+        )
 
 
 @dataclass(frozen=True)
@@ -44,6 +65,7 @@ class FusionResult:
     incident: IncidentState | None
     created: bool = False
     changed: bool = False
+    note: str = ""  # why nothing changed: duplicate, clear_unmatched; or reopened, resolved
 
 
 @dataclass
@@ -55,56 +77,205 @@ class Fuser:
 
     def __post_init__(self) -> None:
         self._seen: dict[str, str] = {}
+        self._compatible = _compatibility(self.settings.compatible)
+        # Candidate index: a grid of fusion-radius squares per category (3x3 around a point
+        # holds everything within the radius), and (category, district) for district-only
+        # matching; so a match scans its neighbourhood, not every incident.
+        lat_max = max((abs(y) for d in self.city.districts for _, y in d.polygon), default=0.0)
+        self._dlat = self.settings.fusion_radius_m / M_PER_DEG_LAT
+        self._dlon = self._dlat / max(math.cos(math.radians(min(lat_max, 80.0))), 1e-6)
+        self._grid: dict[tuple[str, int, int], set[str]] = {}
+        self._by_district: dict[tuple[str, str | None], set[str]] = {}
+        self._unplaced: dict[tuple[str, str | None], set[str]] = {}  # incidents with no point
+        self._by_rule: dict[str, set[str]] = {}
         self.load(list(self.incidents.values()))
 
     def load(self, states: list[IncidentState]) -> None:
         """Replace the in-memory state with what the store holds (start-up, rebalance)."""
-        self.incidents = {s.id: s for s in states}
+        self.incidents = {}
+        self._grid, self._by_district, self._unplaced, self._by_rule = {}, {}, {}, {}
+        for st in states:
+            self.put(self._with_cell(st))
         self._seen = {e: s.id for s in states for e in s.evidence_ids}
+        newest = max((s.updated_at for s in states), default=None)
+        if newest is not None and (self.watermark is None or newest > self.watermark):
+            self.watermark = newest
+
+    def put(self, inc: IncidentState) -> None:
+        """Store (or replace) an incident's state, keeping the candidate index current."""
+        self.drop(inc.id)
+        self.incidents[inc.id] = inc
+        for key in self._grid_keys(inc.category, inc.location):
+            self._grid.setdefault(key, set()).add(inc.id)
+        self._by_district.setdefault((inc.category, inc.district), set()).add(inc.id)
+        if inc.location is None:
+            self._unplaced.setdefault((inc.category, inc.district), set()).add(inc.id)
+        for rule in inc.camera_events:
+            self._by_rule.setdefault(rule, set()).add(inc.id)
+
+    def adopt(self, inc: IncidentState) -> None:
+        """Take in an incident's state from outside (the store): its evidence counts as seen."""
+        self.put(self._with_cell(inc))
+        for e in inc.evidence_ids:
+            self._seen[e] = inc.id
+
+    def drop(self, incident_id: str) -> None:
+        old = self.incidents.pop(incident_id, None)
+        if old is None:
+            return
+        for key in self._grid_keys(old.category, old.location):
+            self._grid.get(key, set()).discard(incident_id)
+        self._by_district.get((old.category, old.district), set()).discard(incident_id)
+        self._unplaced.get((old.category, old.district), set()).discard(incident_id)
+        for rule in old.camera_events:
+            self._by_rule.get(rule, set()).discard(incident_id)
+
+    def _grid_keys(self, category: str, at: GeoPoint | None) -> list[tuple[str, int, int]]:
+        if at is None:
+            return []
+        return [(category, math.floor(at.lon / self._dlon), math.floor(at.lat / self._dlat))]
+
+    def _candidates(self, obs: Observation) -> set[str]:
+        cats = {obs.category, *self._compatible.get(obs.category, ())}
+        out: set[str] = set()
+        for cat in cats:
+            # Same district: district-only evidence on either side matches by it.
+            if obs.location is None:
+                out |= self._by_district.get((cat, obs.district), set())
+            else:
+                out |= self._unplaced.get((cat, obs.district), set())
+                gx = math.floor(obs.location.lon / self._dlon)
+                gy = math.floor(obs.location.lat / self._dlat)
+                for dx in (-1, 0, 1):
+                    for dy in (-1, 0, 1):
+                        out |= self._grid.get((cat, gx + dx, gy + dy), set())
+        return out
+
+    def cell(self, obs: Observation) -> str:
+        return cell_of(self.city, obs.location, obs.district, self.settings.partition_resolution)
+
+    def is_late(self, obs: Observation) -> bool:
+        """Older than the watermark by more than max_lateness_s (and not already applied)."""
+        if obs.id in self._seen or self.watermark is None:
+            return False
+        return obs.observed_at < self.watermark - timedelta(seconds=self.settings.max_lateness_s)
 
     def apply(self, obs: Observation) -> FusionResult:
         if obs.id in self._seen:
-            return FusionResult(self.incidents.get(self._seen[obs.id]))
+            return FusionResult(self.incidents.get(self._seen[obs.id]), note="duplicate")
         if self.watermark is None or obs.observed_at > self.watermark:
             self.watermark = obs.observed_at
-        target = self._match(obs)
-        if target is None:
-            inc = self._open(obs)
-            created = True
-        else:
+        cell = self.cell(obs)
+        if obs.rule_state == "cleared":
+            return self._clear(obs, cell)
+        created, note = False, ""
+        target = self._match(obs, cell, open_=True)
+        if target is not None:
             inc = self._attach(target, obs)
-            created = False
-        self.incidents[inc.id] = inc
+        else:
+            target = self._match(obs, cell, open_=False)
+            if target is not None:
+                inc = self._attach(self._reopen(target), obs)
+                note = "reopened"
+            else:
+                inc, created = self._open(obs, cell), True
+        self.put(inc)
         self._seen[obs.id] = inc.id
-        return FusionResult(inc, created=created, changed=True)
+        return FusionResult(inc, created=created, changed=True, note=note)
+
+    def resolve(self, incident_id: str, at: datetime, by: str) -> IncidentState | None:
+        """A dispatcher (or other authority) closes an incident; None if unknown or closed."""
+        inc = self.incidents.get(incident_id)
+        if inc is None or not inc.is_open:
+            return None
+        done = replace(inc, status="resolved", resolved_at=at, resolved_by=by, camera_events=())
+        self.put(done)
+        return done
 
     def expire(self) -> list[IncidentState]:
-        """Resolve incidents with no evidence for idle_resolve_s before the watermark."""
+        """Resolve incidents with no evidence for idle_resolve_s before the watermark, and
+        forget resolved ones that can no longer reopen."""
         if self.watermark is None:
             return []
         cutoff = self.watermark - timedelta(seconds=self.settings.idle_resolve_s)
+        forget = self.watermark - timedelta(seconds=self.settings.reopen_s)
         done = []
         for inc in list(self.incidents.values()):
             if inc.is_open and inc.updated_at < cutoff:
-                resolved = replace(inc, status="resolved", resolved_at=self.watermark)
-                self.incidents[inc.id] = resolved
+                resolved = replace(
+                    inc, status="resolved", resolved_at=self.watermark, resolved_by="timeout"
+                )
+                self.put(resolved)
                 done.append(resolved)
+            elif not inc.is_open and inc.resolved_at is not None and inc.resolved_at < forget:
+                self.drop(inc.id)
         return done
 
-    def _match(self, obs: Observation) -> IncidentState | None:
+    def _clear(self, obs: Observation, cell: str) -> FusionResult:
+        """A camera event cleared: drop it from its incident; the last one resolves it."""
+        self._seen[obs.id] = ""
+        for iid in sorted(self._by_rule.get(obs.rule_id or "", ())):
+            inc = self.incidents[iid]
+            if inc.is_open and obs.rule_id in inc.camera_events and inc.cell == cell:
+                left = tuple(r for r in inc.camera_events if r != obs.rule_id)
+                new = replace(
+                    inc,
+                    camera_events=left,
+                    evidence_ids=(*inc.evidence_ids, obs.id),
+                    updated_at=max(inc.updated_at, obs.observed_at),
+                )
+                note = "updated"
+                if not left:
+                    new = replace(
+                        new, status="resolved", resolved_at=obs.observed_at, resolved_by="cameras"
+                    )
+                    note = "resolved"
+                self.put(new)
+                self._seen[obs.id] = inc.id
+                return FusionResult(new, changed=True, note=note)
+        return FusionResult(None, note="clear_unmatched")
+
+    def _with_cell(self, s: IncidentState) -> IncidentState:
+        """Fill the cell of incidents stored without one, and forget open camera events of
+        cameras deleted from the config (they can never clear; timeout resolves instead)."""
+        kept = tuple(r for r in s.camera_events if _camera_of(r) in self.city.camera_by_id)
+        if kept != s.camera_events:
+            s = replace(s, camera_events=kept)
+        if s.cell:
+            return s
+        return replace(
+            s, cell=cell_of(self.city, s.location, s.district, self.settings.partition_resolution)
+        )
+
+    def _related(self, a: str, b: str) -> bool:
+        return a == b or b in self._compatible.get(a, ())
+
+    def _match(self, obs: Observation, cell: str, open_: bool) -> IncidentState | None:
         if obs.category == UNCLASSIFIED:
             return None  # an unclassified ticket is triaged on its own, never merged by guess
         window = timedelta(seconds=self.settings.window_s)
-        best: tuple[float, IncidentState] | None = None
-        for inc in self.incidents.values():
-            if not inc.is_open or inc.category != obs.category:
+        reopen = timedelta(seconds=self.settings.reopen_s)
+        best: tuple[float, str, IncidentState] | None = None
+        for iid in self._candidates(obs):
+            inc = self.incidents[iid]
+            if inc.is_open != open_ or inc.cell != cell:
                 continue
-            if not inc.opened_at - window <= obs.observed_at <= inc.updated_at + window:
+            if not self._related(inc.category, obs.category):
+                continue
+            if open_:
+                if not inc.opened_at - window <= obs.observed_at <= inc.updated_at + window:
+                    continue
+            elif inc.resolved_at is None or not (
+                inc.resolved_at <= obs.observed_at <= inc.resolved_at + reopen
+            ):
                 continue
             score = self._closeness(inc, obs)
-            if score is not None and (best is None or score < best[0]):
-                best = (score, inc)
-        return best[1] if best else None
+            if score is None:
+                continue
+            score += 0.0 if inc.category == obs.category else 0.5  # prefer the same category
+            if best is None or (score, inc.id) < best[:2]:
+                best = (score, inc.id, inc)
+        return best[2] if best else None
 
     def _closeness(self, inc: IncidentState, obs: Observation) -> float | None:
         """Metres-like score (lower is closer) or None when the two cannot be the same place."""
@@ -116,7 +287,7 @@ class Fuser:
         # One side is only known to the district: same district is the best we can say.
         return self.settings.fusion_radius_m + 1
 
-    def _open(self, obs: Observation) -> IncidentState:
+    def _open(self, obs: Observation, cell: str) -> IncidentState:
         inc = IncidentState(
             id=stable_id("inc", obs.category, obs.id),
             category=obs.category,
@@ -127,13 +298,21 @@ class Fuser:
             evidence_ids=(obs.id,),
             camera_count=int(obs.source == "camera"),
             ticket_count=int(obs.source == "ticket"),
+            cell=cell,
+            camera_events=(obs.rule_id,) if obs.rule_id else (),
         )
         return replace(inc, severity=self._severity(inc))
 
+    def _reopen(self, inc: IncidentState) -> IncidentState:
+        return replace(inc, status="reopened", resolved_at=None, resolved_by=None)
+
     def _attach(self, inc: IncidentState, obs: Observation) -> IncidentState:
+        events = inc.camera_events
+        if obs.rule_id and obs.rule_id not in events:
+            events = tuple(sorted((*events, obs.rule_id)))
         inc = replace(
             inc,
-            status="updated",
+            status="reopened" if inc.status == "reopened" else "updated",
             location=inc.location or obs.location,
             district=inc.district or obs.district,
             opened_at=min(inc.opened_at, obs.observed_at),
@@ -141,13 +320,31 @@ class Fuser:
             evidence_ids=(*inc.evidence_ids, obs.id),
             camera_count=inc.camera_count + int(obs.source == "camera"),
             ticket_count=inc.ticket_count + int(obs.source == "ticket"),
+            camera_events=events,
         )
         return replace(inc, severity=self._severity(inc))
 
     def _severity(self, inc: IncidentState) -> str:
-        """Category default, one level up with corroboration (both sources, or many reports)."""
+        """Category default, raised one level by corroboration (both sources) and one more at
+        each configured evidence count."""
         cat = self.city.category_by_id.get(inc.category)
         level = _SEVERITIES.index(cat.severity) if cat else 1
-        if (inc.camera_count and inc.ticket_count) or len(inc.evidence_ids) >= 5:
-            level += 1
-        return _SEVERITIES[min(level, len(_SEVERITIES) - 1)]
+        n = len(inc.evidence_ids)
+        bonus = sum(n >= step for step in self.settings.severity_evidence_steps)
+        if inc.camera_count and inc.ticket_count:
+            bonus = max(bonus, 1)
+        return _SEVERITIES[min(level + bonus, len(_SEVERITIES) - 1)]
+
+
+def _camera_of(rule_id: str) -> str:
+    """The camera of a rule id `category@camera/zone`."""
+    return rule_id.partition("@")[2].partition("/")[0]
+
+
+def _compatibility(table: dict[str, list[str]]) -> dict[str, frozenset[str]]:
+    out: dict[str, set[str]] = {}
+    for a, others in table.items():
+        for b in others:
+            out.setdefault(a, set()).add(b)
+            out.setdefault(b, set()).add(a)
+    return {k: frozenset(v) for k, v in out.items()}

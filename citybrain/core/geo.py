@@ -27,6 +27,6 @@ def offset_metres(lon: float, lat: float, east_m: float, north_m: float) -> tupl
 
 
 def partition_key(district: str | None) -> str:
-    """Observations are keyed by district, the unit of responsibility: all evidence about one
-    district reaches one incident worker, so fusion within it never races across workers."""
+    """A district key. The jobs now key observations by geo cell (core/cells.py), which fusion
+    also decides within; this stays for producers that only know a district."""
     return f"district:{district}" if district else "district:unlocated"

@@ -7,13 +7,21 @@ metadata travels in headers (FrameMeta), so the bytes are never re-encoded on th
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 Source = Literal["camera", "ticket"]
 Precision = Literal["point", "street", "district", "unlocated"]
-IncidentStatus = Literal["open", "updated", "resolved"]
+IncidentStatus = Literal["open", "updated", "resolved", "reopened"]
+RuleState = Literal["opened", "continuing", "cleared"]
 DecidedBy = Literal["rule", "model", "fallback", "dispatcher"]
 
 FRAME_HEADERS = ("camera_id", "ts_ms", "seq", "width", "height")
@@ -62,6 +70,7 @@ class Detection(_Message):
     confidence: float = Field(ge=0, le=1)
     box: tuple[float, float, float, float] = Field(title="x1, y1, x2, y2 normalised")
     zone: str | None = None
+    track_id: int | None = Field(None, title="Multi-object tracker id within its camera")
 
 
 class Observation(_Message):
@@ -80,12 +89,62 @@ class Observation(_Message):
     language: Literal["zh", "en"] | None = None
     detections: tuple[Detection, ...] = ()
     frame_ref: str | None = Field(None, title="topic/partition/offset of the frame")
+    # What a camera event rule decided (camera observations only; see core/camera_rules.py).
+    rule_id: str | None = Field(None, title="Camera rule: category@camera/zone")
+    rule_state: RuleState | None = Field(
+        None, title="Camera event opened, continuing, or cleared (no longer seen)"
+    )
+    event_id: str | None = Field(None, title="Camera event id, the same from open to clear")
+    event_opened_at: AwareDatetime | None = Field(None, title="When the camera event opened")
+    zone: str | None = Field(None, title="Camera zone the rule watches")
+    count: int | None = Field(None, ge=0, title="Objects that counted in the zone")
+    track_ids: tuple[int, ...] = Field((), title="Tracker ids of the objects that counted")
+    dwell_s: float | None = Field(None, ge=0, title="Longest stay of a counted tracked object")
+    scene_score: float | None = Field(None, ge=0, le=1, title="Scene score for the category")
 
 
 class RoutingDecision(_Message):
     department: str
     decided_by: DecidedBy
     reason: str
+    model: str | None = Field(None, title="Model that proposed the department (decided_by=model)")
+    prompt_version: str | None = Field(None, title="Prompt version of that proposal")
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_model(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Rule and fallback decisions serialise exactly as before the model fields existed."""
+        data: dict[str, Any] = handler(self)
+        for key in ("model", "prompt_version"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
+
+
+class GeneratedLabel(_Message):
+    """Carried by every generated text: who wrote it, and whether a person has confirmed it."""
+
+    generated_by: Literal["model", "template"]
+    model: str | None = None
+    prompt_version: str | None = None
+    language: Literal["zh", "en"] = "en"
+    verified: bool = Field(False, title="True only once a dispatcher has confirmed the text")
+    note: str = Field("", title="Why the template was used, when it was")
+
+
+class KeyFacts(_Message):
+    """The facts a summary is built from, as structured fields beside the prose."""
+
+    category: str
+    category_name: str
+    district: str | None
+    district_name: str | None
+    status: str
+    severity: str
+    ticket_count: int
+    camera_count: int
+    first_seen: datetime
+    last_seen: datetime
+    places: tuple[str, ...] = Field((), title="Named places the evidence mentions")
 
 
 class Incident(_Message):
@@ -105,6 +164,10 @@ class Incident(_Message):
     ticket_count: int = 0
     routing: RoutingDecision
     summary: str = ""
+    resolved_by: str | None = Field(None, title="cameras, dispatcher or timeout")
+    cell: str | None = Field(
+        None, title="Geo cell that keys its evidence (key feedback with cell:<cell>)"
+    )
 
 
 class Dispatch(_Message):
@@ -119,13 +182,15 @@ class Dispatch(_Message):
     created_at: datetime
     routing: RoutingDecision
     summary: str
+    summary_label: GeneratedLabel | None = None
+    facts: KeyFacts | None = None
 
 
 class Feedback(_Message):
     """A dispatcher's decision about an incident."""
 
     incident_id: str
-    action: Literal["accept", "reassign", "resolve"]
+    action: Literal["accept", "reassign", "resolve", "reject"]
     actor: str
     at: AwareDatetime
     department: str | None = Field(None, title="New department when reassigning")

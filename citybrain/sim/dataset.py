@@ -67,7 +67,9 @@ def detector_names(model_yaml: Path | None = None) -> list[str]:
 
 
 def _default_model_yaml() -> Path:
-    path = VisionSettings().model
+    """The configured model's architecture file: the demo weights sit beside the YAML they were
+    trained from, so `x.pt` reads `x.yaml`."""
+    path = VisionSettings().model.with_suffix(".yaml")
     return path if path.is_absolute() or path.exists() else _REPO_ROOT / path
 
 

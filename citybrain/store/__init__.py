@@ -1,5 +1,6 @@
 """Durable state: incidents, their evidence, dispatches and pipeline statistics (SQLAlchemy)."""
 
+from citybrain.store import web_models  # noqa: F401  (registers the web's tables)
 from citybrain.store.repository import IncidentWrite, Store
 
 __all__ = ["IncidentWrite", "Store"]

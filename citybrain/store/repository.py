@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +12,20 @@ from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from citybrain.core.fusion import IncidentState
+from citybrain.core.hotspots import HotspotAlert, top_recurring
 from citybrain.core.messages import Dispatch, GeoPoint, Incident, Observation, RoutingDecision
-from citybrain.store.models import Base, DispatchRow, EvidenceRow, IncidentRow, PipelineStatsRow
+from citybrain.store import model_step
+from citybrain.store.models import (
+    Base,
+    DeliveryRow,
+    DispatchRow,
+    EvidenceRow,
+    HotspotRow,
+    IncidentRow,
+    ModelCallRow,
+    PipelineStatsRow,
+    SummaryRow,
+)
 
 
 @dataclass
@@ -61,10 +73,20 @@ class Store:
         with self.sessions.begin() as s:
             s.merge(PipelineStatsRow(job=job, updated_at=datetime.now(UTC), counters=counters))
 
+    def write_hotspots(self, alerts: Iterable[HotspotAlert]) -> None:
+        """Upsert hot-spot alerts by id (an alert is updated in place as it grows or closes)."""
+        with self.sessions.begin() as s:
+            for a in alerts:
+                s.merge(_hotspot_row(a))
+
     # --- reads ---
-    def open_incidents(self) -> list[IncidentState]:
+    def open_incidents(self, resolved_since: datetime | None = None) -> list[IncidentState]:
+        """Open incidents, plus those resolved at or after `resolved_since` (they may reopen)."""
         with self.sessions() as s:
-            rows = s.scalars(select(IncidentRow).where(IncidentRow.status != "resolved")).all()
+            cond = IncidentRow.status != "resolved"
+            if resolved_since is not None:
+                cond = cond | (IncidentRow.resolved_at >= resolved_since)
+            rows = s.scalars(select(IncidentRow).where(cond)).all()
             ev = _evidence_ids(s, [r.id for r in rows])
             return [_state(r, ev.get(r.id, ())) for r in rows]
 
@@ -85,7 +107,7 @@ class Store:
         return [incident_from_row(r, ev.get(r.id, ())) for r in rows]
 
     def dispatch_models(self, department: str | None = None) -> list[Dispatch]:
-        return [_dispatch(d) for d in self.dispatches(department)]
+        return [dispatch_from_row(d) for d in self.dispatches(department)]
 
     def incident(self, incident_id: str) -> tuple[IncidentRow, list[EvidenceRow]] | None:
         with self.sessions() as s:
@@ -98,6 +120,56 @@ class Store:
                 .order_by(EvidenceRow.observed_at)
             ).all()
             return row, list(ev)
+
+    def incident_state(self, incident_id: str) -> IncidentState | None:
+        with self.sessions() as s:
+            row = s.get(IncidentRow, incident_id)
+            if row is None:
+                return None
+            return _state(row, _evidence_ids(s, [row.id]).get(row.id, ()))
+
+    def hotspots(self, open_only: bool = True, limit: int = 100) -> list[HotspotRow]:
+        """Hot-spot alerts, most recently updated first."""
+        with self.sessions() as s:
+            q = select(HotspotRow).order_by(HotspotRow.updated_at.desc(), HotspotRow.id)
+            if open_only:
+                q = q.where(HotspotRow.status == "open")
+            return list(s.scalars(q.limit(limit)).all())
+
+    def hotspot(self, alert_id: str) -> HotspotAlert | None:
+        with self.sessions() as s:
+            row = s.get(HotspotRow, alert_id)
+            return _hotspot(row) if row is not None else None
+
+    def open_hotspot_alerts(self) -> list[HotspotAlert]:
+        return [_hotspot(r) for r in self.hotspots(open_only=True, limit=100_000)]
+
+    def ticket_evidence_since(self, since: datetime) -> list[tuple[EvidenceRow, str | None]]:
+        """Ticket evidence observed at or after `since`, with its incident's district (what
+        the hot-spot counts are rebuilt from after a restart)."""
+        with self.sessions() as s:
+            q = (
+                select(EvidenceRow, IncidentRow.district)
+                .join(IncidentRow, IncidentRow.id == EvidenceRow.incident_id)
+                .where(EvidenceRow.source == "ticket", EvidenceRow.observed_at >= since)
+                .order_by(EvidenceRow.observed_at, EvidenceRow.observation_id)
+            )
+            return [(e, d) for e, d in s.execute(q).all()]
+
+    def digest(
+        self, since: datetime | None = None, top: int = 5, now: datetime | None = None
+    ) -> dict[str, list[tuple[str, int]]]:
+        """Top recurring issues by district: each district's `top` categories by the number of
+        incidents opened since `since` (default: the last 7 days before `now`)."""
+        since = since or (now or datetime.now(UTC)) - timedelta(days=7)
+        with self.sessions() as s:
+            q = (
+                select(IncidentRow.district, IncidentRow.category, func.count())
+                .where(IncidentRow.opened_at >= since)
+                .group_by(IncidentRow.district, IncidentRow.category)
+            )
+            counts = {(d or "unlocated", c): int(n) for d, c, n in s.execute(q).all()}
+        return top_recurring(counts, top)
 
     def evidence(self) -> list[EvidenceRow]:
         with self.sessions() as s:
@@ -124,6 +196,65 @@ class Store:
                 r.job: {"updated_at": r.updated_at, **r.counters}
                 for r in s.scalars(select(PipelineStatsRow)).all()
             }
+
+    # --- the model step: decisions, summaries, audit log, webhook outbox ---
+    def write_dispatch_step(self, step: model_step.DispatchStep) -> None:
+        """One transaction: audit rows, routing and summary decisions, dispatches, deliveries."""
+        with self.sessions.begin() as s:
+            model_step.write_step(s, step, _dispatch_row)
+
+    def model_calls(self, incident_id: str | None = None, limit: int = 500) -> list[ModelCallRow]:
+        """The audit log, newest first."""
+        with self.sessions() as s:
+            q = select(ModelCallRow).order_by(ModelCallRow.at.desc()).limit(limit)
+            if incident_id is not None:
+                q = q.where(ModelCallRow.incident_id == incident_id)
+            return list(s.scalars(q).all())
+
+    def summary(self, incident_id: str) -> SummaryRow | None:
+        with self.sessions() as s:
+            return s.get(SummaryRow, incident_id)
+
+    def verify_summary(self, incident_id: str, actor: str) -> bool:
+        """A dispatcher confirms the summary they read; False when there is none."""
+        with self.sessions.begin() as s:
+            row = s.get(SummaryRow, incident_id)
+            if row is None:
+                return False
+            row.verified, row.verified_by, row.verified_at = True, actor, datetime.now(UTC)
+            return True
+
+    def due_deliveries(self, department: str, limit: int = 50) -> list[DeliveryRow]:
+        with self.sessions() as s:
+            return model_step.due_deliveries(s, department, datetime.now(UTC), limit)
+
+    def deliveries(self, department: str | None = None) -> list[DeliveryRow]:
+        with self.sessions() as s:
+            q = select(DeliveryRow).order_by(DeliveryRow.id)
+            if department:
+                q = q.where(DeliveryRow.department == department)
+            return list(s.scalars(q).all())
+
+    def mark_delivery(
+        self, delivery_id: str, status: str, attempts: int, next_at: datetime, error: str = ""
+    ) -> None:
+        with self.sessions.begin() as s:
+            row = s.get(DeliveryRow, delivery_id)
+            if row is None:
+                return
+            row.status, row.attempts, row.next_at, row.last_error = status, attempts, next_at, error
+            if status == "delivered":
+                row.delivered_at = datetime.now(UTC)
+
+    def latest_dispatches(self) -> dict[str, str]:
+        """Incident id -> department of its newest dispatch (the dispatch job's state)."""
+        with self.sessions() as s:
+            rows = s.execute(
+                select(DispatchRow.incident_id, DispatchRow.department).order_by(
+                    DispatchRow.created_at, DispatchRow.id
+                )
+            ).all()
+            return {iid: dept for iid, dept in rows}
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
@@ -152,6 +283,9 @@ def _incident_row(st: IncidentState, routing: RoutingDecision, summary: str) -> 
         decided_by=routing.decided_by,
         routing_reason=routing.reason,
         summary=summary,
+        cell=st.cell or None,
+        resolved_by=st.resolved_by,
+        camera_events=list(st.camera_events),
     )
 
 
@@ -169,6 +303,29 @@ def _evidence_row(o: Observation, incident_id: str) -> EvidenceRow:
         confidence=o.confidence,
         text=o.text,
         frame_ref=o.frame_ref,
+        detections=[d.model_dump(mode="json") for d in o.detections] or None,
+
+        rule=_rule(o),
+    )
+
+
+def _rule(o: Observation) -> dict[str, Any] | None:
+    """What a camera rule decided, kept with the evidence (None for tickets)."""
+    if o.rule_id is None:
+        return None
+    return o.model_dump(
+        mode="json",
+        include={
+            "rule_id",
+            "rule_state",
+            "event_id",
+            "event_opened_at",
+            "zone",
+            "count",
+            "track_ids",
+            "dwell_s",
+            "scene_score",
+        },
     )
 
 
@@ -216,7 +373,18 @@ def _state(r: IncidentRow, evidence_ids: tuple[str, ...]) -> IncidentState:
         camera_count=r.camera_count,
         ticket_count=r.ticket_count,
         severity=r.severity,
+        cell=r.cell or "",
+        resolved_by=r.resolved_by,
+        camera_events=tuple(r.camera_events or ()),
     )
+
+
+def _hotspot_row(a: HotspotAlert) -> HotspotRow:
+    return HotspotRow(**asdict(a))  # the table mirrors the alert field for field
+
+
+def _hotspot(r: HotspotRow) -> HotspotAlert:
+    return HotspotAlert(**{f.name: getattr(r, f.name) for f in fields(HotspotAlert)})
 
 
 def _point(r: IncidentRow) -> GeoPoint | None:
@@ -244,10 +412,12 @@ def incident_from_row(r: IncidentRow, evidence_ids: tuple[str, ...]) -> Incident
             reason=r.routing_reason,
         ),
         summary=r.summary,
+        resolved_by=r.resolved_by,
+        cell=r.cell,
     )
 
 
-def _dispatch(d: DispatchRow) -> Dispatch:
+def dispatch_from_row(d: DispatchRow) -> Dispatch:
     return Dispatch(
         id=d.id,
         incident_id=d.incident_id,

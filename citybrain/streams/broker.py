@@ -12,11 +12,10 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
 
 from citybrain.config.kafka import BrokerSettings
 from citybrain.errors import CityBrainError
-from citybrain.procs import die_with_parent
+from citybrain.procs import ChildServer, die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +42,10 @@ def port_open(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-class EmbeddedBroker:
+class EmbeddedBroker(ChildServer):
     """A Tansu process; a context manager that always stops it."""
+
+    stop_timeout_s = 5.0
 
     def __init__(self, settings: BrokerSettings, log_path: Path | None = None) -> None:
         self.settings = settings
@@ -87,24 +88,3 @@ class EmbeddedBroker:
             time.sleep(0.1)
         self.stop()
         raise BrokerError(f"broker did not listen on {url} within {timeout_s}s")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
-
-    def __enter__(self) -> EmbeddedBroker:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

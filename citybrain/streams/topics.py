@@ -33,6 +33,11 @@ class Topics:
         return f"{self.prefix}.observations"
 
     @property
+    def incidents(self) -> str:
+        """Every changed incident, keyed by its id: the model step's input."""
+        return f"{self.prefix}.incidents"
+
+    @property
     def dispatch(self) -> str:
         return f"{self.prefix}.dispatch"
 
@@ -44,14 +49,21 @@ class Topics:
     def dlq(self) -> str:
         return f"{self.prefix}.dlq"
 
+    @property
+    def alerts(self) -> str:
+        """Hot-spot alerts and periodic digests for operators."""
+        return f"{self.prefix}.alerts"
+
     def all(self) -> list[str]:
         return [
             self.frames,
             self.tickets,
             self.observations,
+            self.incidents,
             self.dispatch,
             self.feedback,
             self.dlq,
+            self.alerts,
         ]
 
 

@@ -14,9 +14,10 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
+from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from citybrain.errors import RejectedRecord
 from citybrain.streams.records import InRecord, Output, dead_letter
@@ -28,6 +29,9 @@ log = logging.getLogger(__name__)
 class Batch:
     outputs: list[Output] = field(default_factory=list)
     rejected: list[tuple[InRecord, RejectedRecord]] = field(default_factory=list)
+    # A stage that holds records across polls says how far each partition may be committed
+    # ((topic, partition) -> next offset); None commits everything consumed so far.
+    commit: dict[tuple[str, int], int] | None = None
 
 
 class Stage(Protocol):
@@ -44,6 +48,18 @@ class Stage(Protocol):
 
     def on_assigned(self) -> None:
         """Partitions moved: reload any state kept for them."""
+
+
+@runtime_checkable
+class BackPressure(Protocol):
+    """A stage that buffers records tells the worker when it is full; the worker then pauses
+    its partitions (still polling, so the group keeps it) until the stage has drained."""
+
+    def saturated(self) -> bool: ...
+
+    def holding(self) -> int:
+        """Records consumed but not yet finished; a batch job does not exit idle while any."""
+        ...
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -77,6 +93,7 @@ class StreamWorker:
         self.dlq_max_bytes = dlq_max_bytes
         self.poll_timeout_ms = poll_timeout_ms
         self.report = report
+        self._next: dict[tuple[str, int], int] = {}  # next offset per partition, for lag
         consumer.subscribe(topics, listener=_Rebalance(stage))
 
     def run(
@@ -89,12 +106,15 @@ class StreamWorker:
         last_report = 0.0
         try:
             while not stop.is_set():
+                self._throttle()
                 polled = self.consumer.poll(timeout_ms=self.poll_timeout_ms)
                 records = [
                     InRecord.from_kafka(r)
                     for tp in sorted(polled, key=lambda t: (t.topic, t.partition))
                     for r in polled[tp]
                 ]
+                for r in records:
+                    self._next[(r.topic, r.partition)] = r.offset + 1
                 if records:
                     seen_data = True
                     self.stage.stats["consumed"] += len(records)
@@ -106,15 +126,48 @@ class StreamWorker:
                 if records:  # idle time counts from when the last batch was done, not fetched
                     last_data = now
                 if self.report and now - last_report > 1.0:
+                    self.stage.stats["lag"] = self._lag()
                     self.report(self.stage.name, dict(self.stage.stats))
                     last_report = now
-                if idle_exit_s is not None and now - last_data > (
-                    idle_exit_s if seen_data else first_wait_s
+                if (
+                    idle_exit_s is not None
+                    and now - last_data > (idle_exit_s if seen_data else first_wait_s)
+                    and not self._busy()
                 ):
                     break
         finally:
             if self.report:
                 self.report(self.stage.name, dict(self.stage.stats))
+
+    def _busy(self) -> bool:
+        """Records held by the stage, or partitions paused for it: not idle, only waiting."""
+        if not isinstance(self.stage, BackPressure):
+            return False
+        return bool(self.stage.holding() or self.consumer.paused())
+
+    def _throttle(self) -> None:
+        if not isinstance(self.stage, BackPressure):
+            return
+        if self.stage.saturated():
+            running = self.consumer.assignment() - self.consumer.paused()
+            if running:
+                self.consumer.pause(*running)
+                self.stage.stats["paused"] += 1
+                log.info("%s: stage full, consumption paused", self.stage.name)
+        elif self.consumer.paused():
+            self.consumer.resume(*self.consumer.paused())
+            log.info("%s: consumption resumed", self.stage.name)
+
+    def _lag(self) -> int:
+        """Records behind the partitions' high-water marks as of the last fetch, from what the
+        consumer already knows (no network call in the loop)."""
+        lag = 0
+        for tp in self.consumer.assignment():
+            high = self.consumer.highwater(tp)
+            nxt = self._next.get((tp.topic, tp.partition))
+            if high is not None and nxt is not None:
+                lag += max(0, high - nxt)
+        return lag
 
     def _finish(self, batch: Batch, commit: bool) -> None:
         self.stage.sink()
@@ -129,7 +182,15 @@ class StreamWorker:
             self.stage.stats[f"dlq.{err.reason}"] += 1
         if batch.outputs or batch.rejected:
             self.producer.flush()
-        if commit:
+        if batch.commit is not None:
+            if batch.commit:
+                self.consumer.commit(
+                    {
+                        TopicPartition(t, p): OffsetAndMetadata(o, "", -1)
+                        for (t, p), o in batch.commit.items()
+                    }
+                )
+        elif commit:
             self.consumer.commit()
 
     def close(self) -> None:

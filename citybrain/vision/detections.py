@@ -36,6 +36,26 @@ class Detections:
             class_names=tuple(names.get(int(i), str(i)) for i in cls_ids),
         )
 
+    @classmethod
+    def from_xyxy(
+        cls,
+        xyxy: np.ndarray,
+        confidence: np.ndarray,
+        class_ids: np.ndarray,
+        names: dict[int, str],
+        width: int,
+        height: int,
+    ) -> Detections:
+        """From frame-pixel boxes, as a decoder that ran its own NMS has them."""
+        if len(xyxy) == 0:
+            return cls.empty()
+        scale = np.array([width, height, width, height], np.float32)
+        return cls(
+            xyxyn=(np.asarray(xyxy, np.float32) / scale).astype(np.float32),
+            confidence=np.asarray(confidence, np.float32),
+            class_names=tuple(names.get(int(i), str(int(i))) for i in class_ids),
+        )
+
     def footprints(self) -> np.ndarray:
         """Bottom-centre of each box: where an object touches the ground."""
         x = (self.xyxyn[:, 0] + self.xyxyn[:, 2]) / 2

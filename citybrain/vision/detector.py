@@ -6,12 +6,16 @@ import logging
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import yaml
 
 from citybrain.config.vision import VisionSettings
 from citybrain.vision.detections import Detections
+
+if TYPE_CHECKING:
+    from ultralytics import YOLO
 
 log = logging.getLogger(__name__)
 
@@ -38,21 +42,7 @@ class Detector:
 
     @classmethod
     def load(cls, settings: VisionSettings, config_dir: Path = Path("var/ultralytics")) -> Detector:
-        prepare_ultralytics_offline(config_dir)
-        import torch
-        from ultralytics import YOLO
-
-        path = settings.model
-        if not path.exists():
-            raise FileNotFoundError(f"detector model not found: {path}")
-        torch.manual_seed(0)  # an untrained model built from YAML is the same in every worker
-        model = YOLO(str(path), task="detect")
-        names = {int(k): str(v) for k, v in model.names.items()}
-        if path.suffix in (".yaml", ".yml"):
-            declared = yaml.safe_load(path.read_text()).get("names")
-            if declared:
-                names = dict(enumerate(declared))
-            log.warning("detector %s is untrained (built from YAML): detections are noise", path)
+        model, names = load_yolo(settings.model, config_dir)
         return cls(model, names, settings)
 
     def detect(self, images: list[np.ndarray]) -> list[Detections]:
@@ -72,3 +62,25 @@ class Detector:
             )
             out += [Detections.from_ultralytics(r, self.names) for r in results]
         return out
+
+
+def load_yolo(
+    path: Path, config_dir: Path = Path("var/ultralytics")
+) -> tuple[YOLO, dict[int, str]]:
+    """An ultralytics YOLO from a .pt (trained) or .yaml (untrained, seeded) file, offline, with
+    its class names (a YAML's `names` list wins)."""
+    prepare_ultralytics_offline(config_dir)
+    import torch
+    from ultralytics import YOLO
+
+    if not path.exists():
+        raise FileNotFoundError(f"detector model not found: {path}")
+    torch.manual_seed(0)  # an untrained model built from YAML is the same in every worker
+    model = YOLO(str(path), task="detect")
+    names = {int(k): str(v) for k, v in model.names.items()}
+    if path.suffix in (".yaml", ".yml"):
+        declared = yaml.safe_load(path.read_text()).get("names")
+        if declared:
+            names = dict(enumerate(declared))
+        log.warning("detector %s is untrained (built from YAML): detections are noise", path)
+    return model, names

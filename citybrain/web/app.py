@@ -1,44 +1,37 @@
-"""FastAPI application: open incidents by department (HTML), JSON API, health and metrics."""
+"""FastAPI application: dashboard, inbox and incident pages, REST + Open311 APIs, health, metrics.
+
+`create_app` only wires parts together; each concern lives in its own module (auth, live,
+pages, api, open311, snapshot, bus). The Kafka bus is optional so the app runs (read-only
+for Kafka) where no broker is reachable; actions are stored and sent once one is.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from urllib.parse import quote
 
-from fastapi import FastAPI, HTTPException, Request, Response
-from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from citybrain.config import Settings
 from citybrain.core.city import City
+from citybrain.errors import ConfigError
 from citybrain.store import Store
-from citybrain.store.models import EvidenceRow
-from citybrain.store.repository import incident_from_row as store_incident
+from citybrain.web import api, open311, pages
+from citybrain.web.auth import AuthError
+from citybrain.web.bus import Bus
+from citybrain.web.context import WebContext
 
-_TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-
-
-def evidence_json(e: EvidenceRow) -> dict[str, Any]:
-    return {
-        "observation_id": e.observation_id,
-        "source": e.source,
-        "source_id": e.source_id,
-        "observed_at": _iso(e.observed_at),
-        "precision": e.precision,
-        "confidence": e.confidence,
-        "text": e.text,
-        "frame_ref": e.frame_ref,
-    }
-
-
-def _iso(dt: datetime | None) -> str | None:
-    if dt is None:
-        return None
-    return dt.isoformat()
+STATIC = Path(__file__).parent / "static"
+_MACHINE_PREFIXES = ("/api/", "/open311/", "/metrics", "/healthz", "/openapi.json")
 
 
 class _StoreCollector(Collector):
@@ -60,75 +53,123 @@ class _StoreCollector(Collector):
         g = GaugeMetricFamily(
             "citybrain_pipeline_counter", "Pipeline worker counters", labels=["worker", "counter"]
         )
+        lag = GaugeMetricFamily(
+            "citybrain_pipeline_lag", "Records behind the end of the input topics", labels=["job"]
+        )
+        by_job: dict[str, float] = {}
         for worker, counters in self.store.stats().items():
             for k, v in counters.items():
                 if isinstance(v, int | float):
                     g.add_metric([worker, k], v)
+            job = worker.split("@", 1)[0]
+            by_job[job] = by_job.get(job, 0) + float(counters.get("lag", 0) or 0)
+        for job, total in sorted(by_job.items()):
+            lag.add_metric([job], total)
         yield g
+        yield lag
 
 
-def create_app(city: City, store: Store) -> FastAPI:
-    app = FastAPI(title="citybrain", version="0.1.0")
+def _check_users(city: City, settings: Settings) -> None:
+    problems = [
+        f"web.users: {u.username}: unknown department {u.department!r}"
+        for u in settings.web.users
+        if u.department is not None and u.department not in city.department_by_id
+    ]
+    names = [u.username for u in settings.web.users]
+    problems += [
+        f"web.users: duplicate username {n!r}" for n in sorted(set(names)) if names.count(n) > 1
+    ]
+    if problems:
+        raise ConfigError(problems)
+
+
+def _machine(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith(_MACHINE_PREFIXES) or "text/html" not in request.headers.get(
+        "accept", ""
+    )
+
+
+def create_app(
+    city: City, store: Store, settings: Settings | None = None, bus: Bus | None = None
+) -> FastAPI:
+    settings = settings or Settings()
+    _check_users(city, settings)
+    app = FastAPI(
+        title="citybrain",
+        version="0.1.0",
+        description="Incidents, dispatches, dispatcher feedback, metrics and Open311 GeoReport v2.",
+        docs_url=None,  # the Swagger page loads assets from a CDN; /openapi.json is the spec
+        redoc_url=None,
+    )
     registry = CollectorRegistry()
     registry.register(_StoreCollector(store))
-    dept_names = {d.id: d.name for d in city.departments}
+    ctx = WebContext(city, store, settings, bus, registry)
+    app.state.ctx = ctx
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    @app.get("/", response_class=HTMLResponse)
-    def index(request: Request) -> HTMLResponse:
-        rows = store.incident_models(status="open")
-        by_dept: dict[str, list[dict[str, Any]]] = {}
-        for r in rows:
-            by_dept.setdefault(r.routing.department, []).append(r.model_dump(mode="json"))
-        groups = sorted(by_dept.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-        return _TEMPLATES.TemplateResponse(
+    @app.middleware("http")
+    async def count(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        name = getattr(route, "path", "unmatched")
+        ctx.metrics.requests.labels(request.method, name, str(response.status_code)).inc()
+        ctx.metrics.latency.labels(name).observe(time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(AuthError)
+    async def not_signed_in(request: Request, exc: AuthError) -> Response:
+        if _machine(request):
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            )
+        expired = "&expired=1" if "expired" in exc.detail else ""
+        return RedirectResponse(f"/login?next={quote(request.url.path)}{expired}", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _machine(request):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        return pages.TEMPLATES.TemplateResponse(
             request,
-            "index.html",
-            {
-                "city": city,
-                "groups": [(dept_names.get(d, d), d, items) for d, items in groups],
-                "total": len(rows),
-                "categories": city.category_by_id,
-            },
+            "error.html",
+            {"status": exc.status_code, "detail": exc.detail, "user": None, "city": city},
+            status_code=exc.status_code,
         )
 
-    @app.get("/api/incidents")
-    def incidents(status: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
-        return [i.model_dump(mode="json") for i in store.incident_models(status, limit)]
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            f"{'.'.join(str(x) for x in e['loc'][1:]) or 'request'}: {e['msg']}"
+            for e in exc.errors()
+        ]
+        if _machine(request):
+            return JSONResponse({"detail": errors}, status_code=422)
+        return pages.TEMPLATES.TemplateResponse(
+            request,
+            "error.html",
+            {"status": 422, "detail": "; ".join(errors), "user": None, "city": city},
+            status_code=422,
+        )
 
-    @app.get("/api/incidents/{incident_id}")
-    def incident(incident_id: str) -> dict[str, Any]:
-        found = store.incident(incident_id)
-        if found is None:
-            raise HTTPException(404, f"no incident {incident_id}")
-        row, evidence = found
-        incident = store_incident(row, tuple(e.observation_id for e in evidence))
-        return {
-            **incident.model_dump(mode="json"),
-            "evidence": [evidence_json(e) for e in evidence],
-        }
+    app.include_router(api.make_router(ctx))
+    app.include_router(open311.make_router(ctx))
+    app.include_router(pages.make_router(ctx))
 
-    @app.get("/api/dispatches")
-    def dispatches(department: str | None = None) -> list[dict[str, Any]]:
-        return [d.model_dump(mode="json") for d in store.dispatch_models(department)]
-
-    @app.get("/api/stats")
-    def stats() -> dict[str, Any]:
-        return {
-            "open_by_category": store.counts_by("category"),
-            "open_by_district": store.counts_by("district"),
-            "open_by_department": store.counts_by("department"),
-            "pipelines": {
-                k: {**v, "updated_at": _iso(v["updated_at"])} for k, v in store.stats().items()
-            },
-        }
-
-    @app.get("/healthz")
+    @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
         store.counts_by("status", open_only=False)  # touches the database
         return {"status": "ok"}
 
-    @app.get("/metrics")
+    @app.get("/metrics", tags=["health"])
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
 
     return app

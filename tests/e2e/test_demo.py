@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from citybrain.config import Settings
-from citybrain.core.evaluation import IncidentFacts, score_against_truth
+from citybrain.core.evaluation import IncidentFacts, score_against_truth, score_camera_only
 from citybrain.demo import Demo
 from citybrain.store import Store
 
@@ -28,6 +28,7 @@ def demo_run(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> di
             "broker": settings.broker.model_copy(update={"port": free_port()}),
             "web": settings.web.model_copy(update={"port": free_port()}),
             "simulator": settings.simulator.model_copy(update={"seed": 11}),
+            "llm": settings.llm.model_copy(update={"embedded_port": free_port()}),
         }
     )
     demo = Demo(s, workdir)
@@ -42,9 +43,12 @@ def demo_run(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> di
     deadline = time.monotonic() + 300
     while runner.is_alive() and time.monotonic() < deadline and not live.get("incidents"):
         try:
-            live["incidents"] = httpx.get(f"{base}/api/incidents", timeout=5).json()
-            live["page"] = httpx.get(f"{base}/", timeout=5).text
-        except httpx.HTTPError:
+            login = {"username": "operator", "password": "operator-demo"}  # demo account
+            token = httpx.post(f"{base}/api/token", json=login, timeout=5).json()["token"]
+            auth = {"authorization": f"Bearer {token}"}
+            live["incidents"] = httpx.get(f"{base}/api/incidents", headers=auth, timeout=5).json()
+            live["page"] = httpx.get(f"{base}/", headers=auth, timeout=5).text
+        except (httpx.HTTPError, KeyError, ValueError):
             pass
         time.sleep(1)
     runner.join(480)
@@ -94,6 +98,27 @@ def test_each_reported_event_is_exactly_one_incident_with_the_right_department(
     assert set(incident_of) == {t["ticket_id"] for t in demo_run["truth"]["tickets"]}
 
 
+def test_camera_only_events_become_incidents_routed_right(demo_run: dict[str, Any]) -> None:
+    """Events nobody called in, seen by the demo detector and CLIP through the camera rules:
+    recall (each became an incident routed to the responsible department) and precision (each
+    ticketless camera incident is a real event) against the simulator's truth."""
+    store: Store = demo_run["store"]
+    evidence = store.evidence()
+    report = score_camera_only(
+        demo_run["truth"],
+        {
+            i.id: IncidentFacts(i.category, i.district, i.department)
+            for i in store.incidents(limit=100_000)
+        },
+        [(e.incident_id, e.source_id, e.observed_at) for e in evidence if e.source == "camera"],
+        {e.source_id: e.incident_id for e in evidence if e.source == "ticket"},
+    )
+    assert demo_run["summary"]["camera_only"] == report.as_dict()
+    assert report.events > 0
+    assert report.recall >= 0.5, report.as_dict()
+    assert report.precision >= 0.5, report.as_dict()
+
+
 def test_no_personal_data_reaches_the_store(demo_run: dict[str, Any]) -> None:
     import re
 
@@ -107,9 +132,18 @@ def test_no_personal_data_reaches_the_store(demo_run: dict[str, Any]) -> None:
 def test_dispatches_and_live_web(demo_run: dict[str, Any]) -> None:
     s = demo_run["summary"]
     assert sum(s["dispatched"].values()) == s["incidents"]["total"] > 0
+    # every incident went through the model step: routed (by rule, model or fallback) with a
+    # labelled summary, and every model call is in the audit log
+    store: Store = demo_run["store"]
+    assert sum(s["decided_by"].values()) >= s["incidents"]["total"]
+    for inc in store.incidents(limit=100_000):
+        label = store.summary(inc.id)
+        assert label is not None and label.generated_by in ("model", "template"), inc.id
+        assert inc.decided_by in ("rule", "model", "fallback") and inc.routing_reason
+    assert len(store.model_calls(limit=100_000)) == sum(s["model_calls"].values())
     live = demo_run["live"]
     assert live.get("incidents"), "the web server never answered during the run"
-    assert "open incidents" in live["page"]
+    assert 'id="map"' in live["page"] and "Latest open incidents" in live["page"]
 
 
 def test_demo_stops_everything(demo_run: dict[str, Any]) -> None:
@@ -118,10 +152,9 @@ def test_demo_stops_everything(demo_run: dict[str, Any]) -> None:
     host, port = demo_run["web"]
     assert not port_open(host, port)
     codes = demo_run["summary"]["exit_codes"]
-    assert {job: codes[job] for job in ("vision", "tickets", "incidents")} == dict.fromkeys(
-        ("vision", "tickets", "incidents"), 0
-    )
+    jobs = ("vision", "tickets", "incidents", "dispatch")
+    assert {job: codes[job] for job in jobs} == dict.fromkeys(jobs, 0)
     assert codes["web"] in (0, -15)  # uvicorn re-raises SIGTERM after its graceful shutdown
-    for job in ("vision", "tickets", "incidents"):  # each job ran to its final report
+    for job in jobs:  # each job ran to its final report
         last = (demo_run["workdir"] / f"{job}.log").read_text().strip().splitlines()[-1]
         assert json.loads(last)["job"] == job

@@ -98,3 +98,22 @@ def pg_url() -> Iterator[str]:
         with engine.begin() as conn:
             conn.execute(text(f"drop schema {schema} cascade"))
         engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def embedded_llm(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The embedded model server (llama.cpp with the packaged SmolLM2), once per test session;
+    yields its OpenAI-compatible endpoint."""
+    from citybrain.llm.errors import LLMError
+    from citybrain.llm.server import EmbeddedLLMServer, packaged_model
+
+    try:
+        import llama_cpp.server  # noqa: F401
+
+        packaged_model()
+    except (ImportError, LLMError) as e:
+        pytest.skip(f"embedded model not installed: {e}")
+    llm = settings.llm.model_copy(update={"embedded_port": free_port()})
+    log = tmp_path_factory.mktemp("llm") / "server.log"
+    with EmbeddedLLMServer(llm, log_path=log) as server:
+        yield server.endpoint

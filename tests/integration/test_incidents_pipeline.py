@@ -51,6 +51,12 @@ def run_incidents(s: Settings) -> dict[str, int]:
     return run_job("incidents", s, stop=threading.Event(), idle_exit_s=2.0, first_wait_s=15.0)
 
 
+def run_dispatch(s: Settings) -> dict[str, int]:
+    """The dispatch job, rules only (the model step has its own tests)."""
+    s = s.model_copy(update={"llm": s.llm.model_copy(update={"enabled": False})})
+    return run_job("dispatch", s, stop=threading.Event(), idle_exit_s=2.0, first_wait_s=15.0)
+
+
 def test_observations_fuse_route_survive_restart_and_reject_bad_input(
     live_settings: Settings,
 ) -> None:
@@ -80,6 +86,8 @@ def test_observations_fuse_route_survive_restart_and_reject_bad_input(
     assert by_district["xicheng"].ticket_count == 3
     assert by_district["xicheng"].department == "water_drainage"
     assert by_district["xicheng"].decided_by == "rule"
+    assert len(read_topic(s.kafka.bootstrap_servers, topics.incidents)) == 4
+    run_dispatch(s)
     dispatches = [
         Dispatch.model_validate_json(r.value)
         for r in read_topic(s.kafka.bootstrap_servers, topics.dispatch)
@@ -93,6 +101,7 @@ def test_observations_fuse_route_survive_restart_and_reject_bad_input(
     second = run_incidents(s)
     assert second["duplicate_observations"] == 1 and second["incidents_updated"] == 1
     assert second.get("incidents_opened", 0) == 0
+    run_dispatch(s)
     incidents = store.incidents()
     assert len(incidents) == 2
     _, evidence = store.incident(by_district["xicheng"].id)  # type: ignore[misc]

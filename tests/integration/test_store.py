@@ -106,3 +106,46 @@ def test_counts_and_stats(store: Store) -> None:
     store.write_stats("vision@h:1", {"frames": 3})
     store.write_stats("vision@h:1", {"frames": 5})
     assert store.stats()["vision@h:1"]["frames"] == 5
+
+
+def test_hotspots_digest_and_lifecycle_columns(store: Store) -> None:
+    from citybrain.core.hotspots import HotspotAlert
+
+    alert = HotspotAlert(
+        id="hot-1",
+        category="noise",
+        district="xicheng",
+        cell="87309a",
+        opened_at=T0,
+        updated_at=T0,
+        count=5,
+        baseline=0.5,
+    )
+    store.write_hotspots([alert])
+    store.write_hotspots([HotspotAlert(**{**alert.__dict__, "count": 7})])  # upsert by id
+    assert [(h.id, h.count, h.status) for h in store.hotspots()] == [("hot-1", 7, "open")]
+    assert store.hotspot("hot-1").count == 7 and store.hotspot("nope") is None  # type: ignore[union-attr]
+    st = IncidentState(
+        id="inc-1",
+        category="noise",
+        district="xicheng",
+        location=None,
+        opened_at=T0,
+        updated_at=T0,
+        status="reopened",
+        evidence_ids=("o1",),
+        ticket_count=1,
+        cell="84309a",
+        camera_events=("noise@cam-01/scene",),
+    )
+    store.write_incidents([IncidentWrite(st, RULE, "s", [_obs("o1")])])
+    (back,) = store.open_incidents()
+    assert (back.status, back.cell, back.camera_events) == st_fields(st)
+    assert store.digest(since=T0 - timedelta(hours=1)) == {"xicheng": [("noise", 1)]}
+    assert [(e.observation_id, d) for e, d in store.ticket_evidence_since(T0)] == [
+        ("o1", "xicheng")
+    ]
+
+
+def st_fields(st: IncidentState) -> tuple[str, str, tuple[str, ...]]:
+    return (st.status, st.cell, st.camera_events)

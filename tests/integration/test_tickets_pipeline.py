@@ -68,7 +68,8 @@ def test_tickets_become_redacted_located_observations_and_bad_ones_are_dead_lett
     assert (obs["T-3"].precision, obs["T-3"].district) == ("unlocated", None)
     assert obs["T-4"].category == "unclassified"
     keys = {r.key for r in read_topic(s.kafka.bootstrap_servers, topics.observations)}
-    assert b"district:xicheng" in keys and b"district:unlocated" in keys
+    # Keyed by geo cell (the sample city is one resolution-4 cell), unlocated ones apart.
+    assert keys == {b"cell:84309a5ffffffff", b"cell:unlocated"}
 
     dead = read_topic(s.kafka.bootstrap_servers, topics.dlq)
     reasons = sorted(dict(r.headers)["dlq.reason"].decode() for r in dead)

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 
 import cv2
 import numpy as np
 import pytest
 
-from citybrain.config import Settings
+from citybrain.config import Settings, load_city
 from citybrain.core.messages import FrameMeta
 from citybrain.runtime import run_job
+from citybrain.streams.kafka_io import make_consumer, make_producer
 from citybrain.streams.topics import Topics
+from citybrain.streams.worker import StreamWorker
+from citybrain.vision.backends.local import LocalBackend, load_detector
+from citybrain.vision.errors import BackendUnavailable
+from pipelines.vision import VisionStage
 
 from .conftest import produce, read_topic
 
@@ -75,3 +81,130 @@ def test_frames_are_processed_and_bad_frames_dead_lettered(live_settings: Settin
     assert int(h["dlq.source_offset"]) >= 0
     small = next(r for r in dead if dict(r.headers)["dlq.reason"] == b"unknown_camera")
     assert dict(small.headers)["dlq.truncated"] == b"False" and small.value == bad[4][1]
+
+
+def committed_everything(s: Settings, topic: str) -> bool:
+    """The vision group's commit point is the end of every partition of `topic`."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from citybrain.streams.kafka_io import group_id
+
+    c = KafkaConsumer(
+        bootstrap_servers=s.kafka.bootstrap_servers,
+        group_id=group_id(s.kafka, "vision"),
+        enable_auto_commit=False,
+    )
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or [])]
+        ends = c.end_offsets(parts)
+        return all((c.committed(tp) or 0) == ends[tp] for tp in parts)
+    finally:
+        c.close()
+
+
+def smooth(w: int, h: int) -> np.ndarray:
+    """A gradient: compresses well, so even an 8K frame is a small record."""
+    x = np.linspace(0, 255, w, dtype=np.float32)[None, :]
+    y = np.linspace(0, 255, h, dtype=np.float32)[:, None]
+    return np.stack([x + 0 * y, y + 0 * x, (x + y) / 2], axis=2).astype(np.uint8)
+
+
+def encode(img: np.ndarray, ext: str = ".jpg") -> bytes:
+    ok, buf = cv2.imencode(ext, img)
+    assert ok
+    return buf.tobytes()
+
+
+def test_bad_frames_and_a_camera_at_ten_times_its_rate(live_settings: Settings) -> None:
+    s = live_settings
+    topics = Topics(s.kafka.topic_prefix)
+    items: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]] = []
+    # cam-01 publishes at 10 fps; the city says 1 fps (the default), 1.5x is admitted
+    for i in range(60):
+        items.append((b"cam-01", jpeg(seed=i), headers("cam-01", i * 100)))
+    # three well-behaved cameras at 1 fps
+    for cam in ("cam-02", "cam-03", "cam-04"):
+        for i in range(3):
+            items.append((cam.encode(), jpeg(seed=i), headers(cam, i * 1000)))
+    colour = jpeg(seed=7)
+    odd = [
+        (encode(smooth(7680, 4320)), 7680, 4320),  # 8K
+        (encode(np.full((16, 16, 3), 90, np.uint8)), 16, 16),
+        (encode(smooth(64, 48)[:, :, 0]), 64, 48),  # greyscale JPEG
+        (colour[: len(colour) // 2], 320, 180),  # truncated
+        (encode(np.full((32, 32, 3), 40000, np.uint16), ".png"), 32, 32),  # 16-bit PNG
+    ]
+    for i, (data, w, h) in enumerate(odd):
+        items.append((b"cam-05", data, headers("cam-05", i * 1000, w, h)))
+    produce(s.kafka.bootstrap_servers, topics.frames, items)
+
+    c = Counter(run_job("vision", s, stop=threading.Event(), idle_exit_s=3.0, first_wait_s=30.0))
+    assert c["consumed"] == len(items)
+    skipped = c["skipped.rate_limit"] + c["skipped.overload"]
+    assert c["frames"] + c["dlq"] + skipped == len(items)  # every frame accounted for
+    assert c["skipped.rate_limit.cam-01"] >= 30  # ~16 of 60 fit 1.5 fps over 6 s + a 5 s burst
+    assert c["skipped.rate_limit"] == c["skipped.rate_limit.cam-01"]  # nobody else throttled
+    assert c["skipped.overload"] == c["skipped.overload.cam-01"]
+    assert c["frames"] == len(items) - skipped - 2  # the others all analysed, 8K and 16x16 too
+    assert c["frames.grey"] == 1
+    assert c["dlq"] == c["dlq.undecodable_jpeg"] == 2
+    dead = read_topic(s.kafka.bootstrap_servers, topics.dlq)
+    details = sorted(dict(r.headers)["dlq.detail"].decode() for r in dead)
+    assert "not a JPEG: a PNG image" in details and any("truncated?" in d for d in details)
+    assert committed_everything(s, topics.frames)  # skipped frames are committed, not lost
+
+
+class DownThenUp:
+    """Stands in for a served backend that is down for its first `failures` calls (a real
+    server outage cannot be staged in this branch's tests); then the real local backend answers."""
+
+    name = "down-then-up"
+
+    def __init__(self, inner: LocalBackend, failures: int) -> None:
+        self.inner = inner
+        self.failures = failures
+        self.calls = 0
+
+    def infer(self, model: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise BackendUnavailable("connection refused")
+        return self.inner.infer(model, inputs)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_backend_outage_pauses_consumption_and_loses_nothing(live_settings: Settings) -> None:
+    s = live_settings.model_copy(
+        update={
+            "vision": live_settings.vision.model_copy(
+                update={"batch_size": 2, "max_queued_frames": 4, "retry_initial_ms": 100}
+            )
+        }
+    )
+    topics = Topics(s.kafka.topic_prefix)
+    cams = ("cam-01", "cam-02", "cam-03", "cam-04")
+    items = [(c.encode(), jpeg(seed=i), headers(c, i * 1000)) for i in range(4) for c in cams]
+    produce(s.kafka.bootstrap_servers, topics.frames, items)
+
+    model, names = load_detector(s.vision.model)
+    backend = DownThenUp(LocalBackend({"detector": model}), failures=4)
+    stage = VisionStage(s, load_city(s), topics, backend, names)
+    worker = StreamWorker(
+        consumer=make_consumer(s.kafka, "vision", max_records=2),
+        producer=make_producer(s.kafka),
+        stage=stage,
+        topics=[topics.frames],
+        dlq_topic=topics.dlq,
+        poll_timeout_ms=200,
+    )
+    try:
+        worker.run(threading.Event(), idle_exit_s=3.0, first_wait_s=30.0)
+    finally:
+        worker.close()
+    c = stage.stats
+    assert c["backend.unavailable"] == 4 and backend.calls > 4
+    assert c["paused"] >= 1  # the queue filled while the backend was down
+    assert c["frames"] == len(items) and c["dlq"] == 0 and c["skipped.overload"] == 0
+    assert committed_everything(s, topics.frames)

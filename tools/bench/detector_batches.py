@@ -2,8 +2,8 @@
 
     python tools/bench/detector_batches.py --device 0 --model models/demo/citybrain-yolov8n.pt
 
-Decode is OpenCV on one CPU core (the CPU path the vision job uses); inference is the same
-`Detector` the job runs (ultralytics: letterbox, forward, NMS). The baseline is batch 1 on the
+Decode is OpenCV on one CPU core; inference is ultralytics' own predict path, kept as the
+reference `Detector` (its letterbox, forward, NMS). The baseline is batch 1 on the
 same device in the same run; the table reports each batch size's speed-up over it.
 """
 

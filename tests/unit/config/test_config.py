@@ -84,3 +84,37 @@ def test_yaml_syntax_error_is_reported(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as e:
         load_settings(cfg)
     assert str(cfg) in e.value.problems[0]
+
+
+def test_invalid_section_is_reported_not_crashed_on(tmp_path: Path) -> None:
+    """A section that fails validation is left out of the cross-file checks, not dereferenced."""
+    city = tmp_path / "city"
+    shutil.copytree(ROOT / "config" / "city", city)
+    deps = city / "departments.yaml"
+    deps.write_text(deps.read_text().replace("district: xicheng,", "district: [1, 2],", 1))
+    cfg = tmp_path / "citybrain.yaml"
+    cfg.write_text(f"city:\n  dir: {city}\n")
+    with pytest.raises(ConfigError) as e:
+        load_all(cfg)
+    assert any("departments.yaml:22: responsibilities" in p for p in e.value.problems)
+
+def test_camera_rules_must_name_what_the_city_has(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        f"city: {{dir: {Path('config/city').resolve()}}}\n"
+        "rules:\n"
+        "  categories: {meteor: {open_k: 1}}\n"
+        "  overrides:\n"
+        "    - {camera: cam-99, open_k: 1}\n"
+        "    - {camera: cam-01, zone: roof, category: pothole}\n"
+        "    - {camera: cam-02, open_k: 9}\n"
+    )
+    with pytest.raises(ConfigError) as e:
+        load_all(cfg)
+    got = [p.removeprefix(f"{cfg}: ") for p in e.value.problems]
+    assert got[:3] == [
+        "rules.categories.meteor: unknown category 'meteor'",
+        "rules.overrides.0.camera: unknown camera 'cam-99'",
+        "rules.overrides.1.zone: camera 'cam-01' has no zone 'roof'",
+    ]
+    assert got[3].startswith("rules.overrides.2:") and "open_k (9) cannot exceed" in got[3]

@@ -1,6 +1,8 @@
 """The truth scorer itself, on hand-made truth: it must catch each kind of mistake."""
 
-from citybrain.core.evaluation import IncidentFacts, score_against_truth
+from datetime import UTC, datetime, timedelta
+
+from citybrain.core.evaluation import IncidentFacts, score_against_truth, score_camera_only
 
 TRUTH = {
     "events": [
@@ -122,3 +124,49 @@ def test_camera_events_seen_and_unmatched_observations() -> None:
     r = score_against_truth(truth, {}, {}, seen)
     assert (r.camera_events, r.camera_events_seen, r.camera_observations_unmatched) == (2, 1, 2)
     assert r.ok  # detection quality is measured, never a routing problem
+
+
+def test_camera_only_events_scored_for_recall_and_camera_incidents_for_precision() -> None:
+    """Two events nobody reported (one found and routed right, one missed), one reported event,
+    and camera incidents: a true one, one holding the reported event's camera evidence but no
+    ticket (a duplicate, still true), and a false alarm."""
+    t0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+
+    def ev(eid: str, cam: str, cat: str, dept: str, reported: bool) -> dict[str, object]:
+        return {
+            "id": eid,
+            "camera_id": cam,
+            "category": cat,
+            "department": dept,
+            "district": "d",
+            "reported": reported,
+            "starts_at": t0.isoformat(),
+            "ends_at": (t0 + timedelta(minutes=10)).isoformat(),
+        }
+
+    truth = {
+        "events": [
+            ev("e1", "cam-1", "flooding", "water", False),
+            ev("e2", "cam-2", "smoke_fire", "fire", False),
+            ev("e3", "cam-3", "pothole", "roads", True),
+        ]
+    }
+    incidents = {
+        "i1": IncidentFacts("flooding", "d", "water"),
+        "i2": IncidentFacts("pothole", "d", "roads"),
+        "i3": IncidentFacts("pothole", "d", "roads"),
+        "i4": IncidentFacts("smoke_fire", "d", "fire"),
+    }
+    at = t0 + timedelta(minutes=3)
+    evidence = [
+        ("i1", "cam-1", at),
+        ("i1", "cam-1", t0 + timedelta(minutes=14)),  # the clear, within the slack
+        ("i2", "cam-3", at),
+        ("i3", "cam-3", at),
+        ("i4", "cam-4", at),  # smoke where no camera saw any: a false alarm
+    ]
+    r = score_camera_only(truth, incidents, evidence, {"T-1": "i2"})
+    assert (r.events, r.found, r.routed_right) == (2, 1, 1)
+    assert r.missed == ["e2 (smoke_fire at cam-2)"]
+    assert (r.incidents, r.incidents_true) == (3, 2)  # i1, i3, i4; i2 holds a ticket
+    assert r.recall == 0.5 and abs(r.precision - 2 / 3) < 1e-9

@@ -112,8 +112,17 @@ def test_idle_incidents_resolve_by_event_time(city: City) -> None:
     resolved = f.expire()
     assert [r.evidence_ids for r in resolved] == [("a",)]
     assert resolved[0].status == "resolved"
-    # The same event returning later opens a fresh incident rather than joining a resolved one.
-    assert f.apply(obs("c", minutes=12)).created is True
+    assert resolved[0].resolved_by == "timeout"
+    # The same event returning soon after reopens the resolved incident...
+    back = f.apply(obs("c", minutes=12))
+    assert (back.created, back.note, back.incident.status) == (False, "reopened", "reopened")  # type: ignore[union-attr]
+    assert back.incident.evidence_ids == ("a", "c")  # type: ignore[union-attr]
+    # ...and after reopen_s it is a new problem, a fresh incident.
+    g = fuser(city, idle_resolve_s=600, reopen_s=60)
+    g.apply(obs("a"))
+    g.apply(obs("b", at=JIANSHE_RENMIN, district="beicheng", minutes=11))
+    g.expire()
+    assert g.apply(obs("c", minutes=13)).created is True
 
 
 def test_state_reloaded_from_a_snapshot_continues_identically(city: City) -> None:

@@ -1,0 +1,20 @@
+"""Dispatch delivery: per-department webhooks with retries and a dead-letter path."""
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DispatchSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    webhooks: dict[str, str] = Field(
+        default_factory=dict,
+        title="Department id -> URL that receives its dispatches (over the city file's webhook)",
+    )
+    webhook_timeout_s: float = Field(5.0, gt=0, title="One delivery attempt's timeout")
+    max_attempts: int = Field(6, ge=1, title="Attempts before a delivery is dead-lettered")
+    backoff_s: float = Field(1.0, gt=0, title="Delay after the first failure; doubles each time")
+    backoff_max_s: float = Field(60.0, gt=0, title="Longest delay between attempts")
+    poll_s: float = Field(0.5, gt=0, title="How often a department's sender checks for work")
+    batch_size: int = Field(
+        16, ge=1, title="Incidents per poll (small: model calls are slow, polls must stay frequent)"
+    )

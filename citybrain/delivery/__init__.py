@@ -1,0 +1,1 @@
+"""Delivery of dispatches to departments' own systems."""

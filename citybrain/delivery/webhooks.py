@@ -1,0 +1,146 @@
+"""Per-department webhook senders over the store's outbox of deliveries.
+
+The dispatch job writes a delivery row in the same transaction as the dispatch, so nothing is
+lost if a process dies; each department then has its own sender thread, so one department's
+endpoint being down delays only that department. Each POST carries the dispatch id as the
+`Idempotency-Key` header (a receiver that sees it twice does the work once); failures back off
+exponentially, and after `max_attempts` the delivery is dead-lettered.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from citybrain.config.dispatch import DispatchSettings
+from citybrain.core.city import City
+from citybrain.store import Store
+from citybrain.store.models import DeliveryRow
+
+log = logging.getLogger(__name__)
+
+DeadLetterSink = Callable[[DeliveryRow, str], None]
+
+
+def webhook_urls(city: City, settings: DispatchSettings) -> dict[str, str]:
+    """Department -> URL: the runtime config over the city file's `webhook`."""
+    urls = {d.id: d.webhook for d in city.departments if d.webhook}
+    urls.update(settings.webhooks)
+    return urls
+
+
+def backoff(settings: DispatchSettings, attempts: int) -> float:
+    return float(min(settings.backoff_max_s, settings.backoff_s * 2 ** max(0, attempts - 1)))
+
+
+class DepartmentSender:
+    """Sends one department's due deliveries in order; never blocks another department."""
+
+    def __init__(
+        self,
+        department: str,
+        store: Store,
+        settings: DispatchSettings,
+        on_dead: DeadLetterSink,
+        stats: dict[str, int] | None = None,
+    ) -> None:
+        self.department = department
+        self.store = store
+        self.settings = settings
+        self.on_dead = on_dead
+        self.stats = stats if stats is not None else {}
+        self.http = httpx.Client(timeout=settings.webhook_timeout_s)
+
+    def send_due(self) -> int:
+        """One pass over what is due; returns how many were delivered."""
+        delivered = 0
+        for row in self.store.due_deliveries(self.department):
+            if self._send(row):
+                delivered += 1
+            else:
+                break  # keep the department's order: later ones wait for this one's retry
+        return delivered
+
+    def _send(self, row: DeliveryRow) -> bool:
+        attempts = row.attempts + 1
+        try:
+            resp = self.http.post(
+                row.url,
+                content=row.payload.encode(),
+                headers={
+                    "Content-Type": "application/json",
+                    "Idempotency-Key": row.id,
+                    "X-Citybrain-Attempt": str(attempts),
+                },
+            )
+            ok, error = resp.is_success, f"HTTP {resp.status_code}"
+        except httpx.HTTPError as e:
+            ok, error = False, f"{type(e).__name__}: {e}"[:300]
+        now = datetime.now(UTC)
+        if ok:
+            self.store.mark_delivery(row.id, "delivered", attempts, now)
+            self._count("webhook.delivered")
+            return True
+        if attempts >= self.settings.max_attempts:
+            self.store.mark_delivery(row.id, "dead", attempts, now, error)
+            self._count("webhook.dead")
+            self.on_dead(row, error)
+            return True  # dead-lettered: the department's queue moves on
+        wait = backoff(self.settings, attempts)
+        self.store.mark_delivery(row.id, "pending", attempts, now + timedelta(seconds=wait), error)
+        self._count("webhook.retries")
+        log.info(
+            "%s: delivery %s failed (%s); retry in %.1fs", self.department, row.id, error, wait
+        )
+        return False
+
+    def _count(self, key: str) -> None:
+        self.stats[key] = self.stats.get(key, 0) + 1
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class WebhookDispatcher:
+    """One daemon thread per department with a URL, polling the outbox until stopped."""
+
+    def __init__(
+        self,
+        store: Store,
+        urls: dict[str, str],
+        settings: DispatchSettings,
+        on_dead: DeadLetterSink,
+        stats: dict[str, int] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.stop_event = threading.Event()
+        self.senders = [DepartmentSender(d, store, settings, on_dead, stats) for d in sorted(urls)]
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> WebhookDispatcher:
+        for sender in self.senders:
+            t = threading.Thread(
+                target=self._loop, args=(sender,), name=f"webhook-{sender.department}", daemon=True
+            )
+            t.start()
+            self.threads.append(t)
+        return self
+
+    def _loop(self, sender: DepartmentSender) -> None:
+        while not self.stop_event.is_set():
+            try:
+                sender.send_due()
+            except Exception:  # a store hiccup must not end the department's sender
+                log.exception("%s: webhook pass failed", sender.department)
+            self.stop_event.wait(self.settings.poll_s)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for t in self.threads:
+            t.join(5)
+        for sender in self.senders:
+            sender.close()

@@ -1,0 +1,157 @@
+"""OpenAI-compatible chat completions (vLLM, llama.cpp's server, most others) over httpx.
+
+Every call is bounded: a timeout per request, a few retries with exponential back-off on
+transport errors, timeouts and 5xx, a circuit breaker that skips a failing server, and a
+semaphore that caps requests in flight. `many()` submits a batch concurrently up to that cap,
+which is what servers with continuous batching (vLLM) turn into throughput.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from citybrain.config.llm import LLMSettings
+from citybrain.llm.breaker import CircuitBreaker
+from citybrain.llm.errors import LLMError, LLMInvalid, LLMTimeout, LLMUnavailable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    messages: list[dict[str, str]]
+    schema: dict[str, Any] | None = None
+    max_tokens: int = 64
+    deadline: float | None = None  # time.monotonic() by which the answer must be back
+
+
+@dataclass
+class ChatResult:
+    """What happened, for the audit log: the parsed JSON when outcome is ok."""
+
+    outcome: str  # ok | invalid | timeout | error
+    content: str = ""
+    data: dict[str, Any] | None = None
+    error: str = ""
+    latency_ms: float = 0.0
+    completion_tokens: int = 0
+    prompt_tokens: int = 0
+    attempts: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class LLMClient:
+    def __init__(self, settings: LLMSettings, endpoint: str | None = None) -> None:
+        self.settings = settings
+        self.endpoint = (endpoint or settings.endpoint).rstrip("/")
+        self.model = settings.model
+        headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
+        self.http = httpx.Client(
+            base_url=self.endpoint,
+            timeout=httpx.Timeout(settings.timeout_s, connect=min(2.0, settings.timeout_s)),
+            headers=headers,
+            limits=httpx.Limits(max_connections=settings.max_concurrency),
+        )
+        self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_s)
+        self._slots = threading.BoundedSemaphore(settings.max_concurrency)
+        self._pool = ThreadPoolExecutor(settings.max_concurrency, thread_name_prefix="llm")
+
+    def chat(self, req: ChatRequest) -> ChatResult:
+        """One constrained chat completion; never raises, the outcome says what happened."""
+        started = time.perf_counter()
+        try:
+            result = self._chat(req)
+        except LLMError as e:
+            result = ChatResult(outcome=e.outcome, error=str(e))
+        result.latency_ms = round((time.perf_counter() - started) * 1000, 1)
+        return result
+
+    def many(self, reqs: list[ChatRequest]) -> list[ChatResult]:
+        """A batch, in flight concurrently up to max_concurrency, results in order."""
+        return list(self._pool.map(self.chat, reqs))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.http.close()
+
+    def _chat(self, req: ChatRequest) -> ChatResult:
+        if not self.breaker.allow():
+            raise LLMUnavailable("circuit open: the model server failed repeatedly")
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": req.messages,
+            "max_tokens": req.max_tokens,
+            "temperature": 0.0,
+            "seed": self.settings.seed,
+        }
+        if req.schema is not None:
+            body["response_format"] = {"type": "json_object", "schema": req.schema}
+        attempts = 0
+        delay = self.settings.backoff_s
+        while True:
+            attempts += 1
+            budget_cut = False
+            try:
+                with self._slots:
+                    timeout = self.settings.timeout_s
+                    if req.deadline is not None:
+                        left = req.deadline - time.monotonic()
+                        if left < 0.05:
+                            raise LLMUnavailable("not sent: the batch's model time budget is spent")
+                        budget_cut = left < timeout
+                        timeout = min(timeout, left)
+                    resp = self.http.post("/chat/completions", json=body, timeout=timeout)
+                if resp.status_code >= 500:
+                    raise LLMError(f"HTTP {resp.status_code}: {resp.text[:200]}")
+                if resp.status_code >= 400:  # the request itself is wrong: retrying won't help
+                    self.breaker.failure()
+                    raise LLMInvalid(f"HTTP {resp.status_code}: {resp.text[:200]}")
+                self.breaker.success()
+                result = _parse(resp, req.schema is not None)
+                result.attempts = attempts
+                return result
+            except (httpx.TimeoutException, httpx.TransportError, LLMError) as e:
+                if isinstance(e, LLMInvalid | LLMUnavailable):
+                    raise
+                if isinstance(e, httpx.TimeoutException) and budget_cut:
+                    raise LLMTimeout("timed out: the batch's model time budget ran out") from e
+                self.breaker.failure()
+                if attempts > self.settings.retries or not self.breaker.allow():
+                    if isinstance(e, httpx.TimeoutException):
+                        raise LLMTimeout(f"timed out after {attempts} attempt(s)") from e
+                    raise LLMError(f"{type(e).__name__}: {e}"[:300]) from e
+                log.debug("model call failed (%s); retry in %.1fs", e, delay)
+                time.sleep(delay)
+                delay *= 2
+
+
+def _parse(resp: httpx.Response, want_json: bool) -> ChatResult:
+    try:
+        payload = resp.json()
+        content = payload["choices"][0]["message"]["content"] or ""
+        usage = payload.get("usage") or {}
+    except (ValueError, KeyError, IndexError, TypeError) as e:
+        raise LLMInvalid(f"not a chat completion: {resp.text[:200]}") from e
+    result = ChatResult(
+        outcome="ok",
+        content=content,
+        completion_tokens=int(usage.get("completion_tokens") or 0),
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+    )
+    if want_json:
+        try:
+            data = json.loads(content)
+        except ValueError:
+            return ChatResult(outcome="invalid", content=content, error="response is not JSON")
+        if not isinstance(data, dict):
+            return ChatResult(outcome="invalid", content=content, error="JSON is not an object")
+        result.data = data
+    return result

@@ -1,0 +1,218 @@
+"""The model step for a batch of incidents: routing proposals where the list cannot decide,
+then summaries; every answer validated and guarded, every call audited, and a fallback for
+each thing that goes wrong, so an incident is always routed and always has a summary.
+
+Requests of one batch go to the server together (concurrently, up to the client's limit) and
+share one time budget: what the budget cannot cover uses the fallback and says so.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from citybrain.config.llm import LLMSettings
+from citybrain.core.ambiguity import RoutingCase
+from citybrain.core.city import City
+from citybrain.core.facts import localized_template
+from citybrain.core.fusion import IncidentState
+from citybrain.core.guards import routing_problems, summary_problems
+from citybrain.core.messages import GeneratedLabel, KeyFacts, RoutingDecision
+from citybrain.core.prompts import (
+    PROMPT_VERSION,
+    routing_messages,
+    routing_schema,
+    summary_messages,
+    summary_schema,
+)
+from citybrain.llm.client import ChatRequest, ChatResult, LLMClient
+from citybrain.llm.outputs import RoutingOut, SummaryOut
+from citybrain.store.model_step import ModelCall
+
+
+@dataclass
+class Item:
+    """One incident going through the step."""
+
+    incident: IncidentState
+    facts: KeyFacts
+    texts: list[str]
+    case: RoutingCase
+    want_model_summary: bool = True
+    previous: tuple[str, GeneratedLabel] | None = None  # the summary the dispatcher has now
+    routing: RoutingDecision | None = None
+    summary: str = ""
+    label: GeneratedLabel | None = None
+    calls: list[ModelCall] = field(default_factory=list)
+
+
+class ModelStep:
+    def __init__(
+        self,
+        city: City,
+        settings: LLMSettings,
+        client: LLMClient | None,
+        house_numbers: bool = False,
+    ) -> None:
+        self.city = city
+        self.settings = settings
+        self.client = client if settings.enabled else None
+        self.house_numbers = house_numbers
+
+    @property
+    def model(self) -> str:
+        return self.settings.model
+
+    def run(self, items: list[Item]) -> None:
+        """Fill routing, summary and label of every item (in place)."""
+        deadline = time.monotonic() + self.settings.batch_budget_s
+        self.route(items, deadline)
+        self.summarise(items, deadline)
+
+    # --- routing ---
+    def route(self, items: list[Item], deadline: float) -> None:
+        asks = [it for it in items if it.case.ambiguous]
+        for it in items:
+            if not it.case.ambiguous:
+                it.routing = it.case.rule
+        if not asks:
+            return
+        if self.client is None:
+            for it in asks:
+                it.routing = _fallback(it.case, "no model configured")
+            return
+        reqs = [
+            ChatRequest(
+                routing_messages(
+                    self.city, it.facts, it.texts, it.case.candidates, it.case.why,
+                    self.house_numbers,
+                ),
+                routing_schema(it.case.candidates),
+                self.settings.max_tokens_routing,
+                deadline,
+            )
+            for it in asks
+        ]  # fmt: skip
+        for it, req, res in zip(asks, reqs, self.client.many(reqs), strict=True):
+            it.routing, call = self._judge_route(it, req, res)
+            it.calls.append(call)
+
+    def _judge_route(
+        self, it: Item, req: ChatRequest, res: ChatResult
+    ) -> tuple[RoutingDecision, ModelCall]:
+        outcome, detail = res.outcome, res.error
+        decision: RoutingDecision | None = None
+        if res.outcome == "ok":
+            try:
+                out = RoutingOut.model_validate(res.data)
+            except ValidationError as e:
+                outcome, detail = "invalid", str(e.errors()[0]["msg"])
+            else:
+                problems = routing_problems(self.city, out.department, it.case.candidates, it.texts)
+                if problems:
+                    outcome, detail = "rejected_by_guard", "; ".join(problems)
+                else:
+                    reason = out.reason.strip() or "no reason given"
+                    decision = RoutingDecision(
+                        department=out.department,
+                        decided_by="model",
+                        reason=f"model ({it.case.why}): {reason}",
+                        model=self.model,
+                        prompt_version=PROMPT_VERSION,
+                    )
+        if decision is None:
+            decision = _fallback(it.case, f"model answer unusable ({outcome}: {detail})"[:300])
+        return decision, self._call("routing", it, req, res, outcome, detail)
+
+    # --- summaries ---
+    def summarise(self, items: list[Item], deadline: float) -> None:
+        lang = self.settings.language
+        asks = []
+        for it in items:
+            it.summary = localized_template(self.city, it.incident, lang)
+            it.label = GeneratedLabel(generated_by="template", language=lang)
+            if not it.want_model_summary and it.previous is not None:
+                text, label = it.previous
+                # a model summary stays while it still agrees with the grown evidence
+                if label.generated_by == "model" and label.language == lang:
+                    if not summary_problems(self.city, text, it.facts, it.texts):
+                        it.summary, it.label = text, label
+                    else:
+                        it.label = it.label.model_copy(
+                            update={"note": "the evidence changed since the model's summary"}
+                        )
+            elif it.want_model_summary:
+                if self.client is None or not self.settings.summaries:
+                    it.label = it.label.model_copy(update={"note": "model summaries are off"})
+                else:
+                    asks.append(it)
+        if not asks or self.client is None:
+            return
+        reqs = [
+            ChatRequest(
+                summary_messages(it.facts, it.texts, lang, self.house_numbers),
+                summary_schema(),
+                self.settings.max_tokens_summary,
+                deadline,
+            )
+            for it in asks
+        ]
+        for it, req, res in zip(asks, reqs, self.client.many(reqs), strict=True):
+            outcome, detail = res.outcome, res.error
+            if res.outcome == "ok":
+                try:
+                    text = SummaryOut.model_validate(res.data).summary.strip()
+                except ValidationError as e:
+                    outcome, detail = "invalid", str(e.errors()[0]["msg"])
+                else:
+                    problems = summary_problems(self.city, text, it.facts, it.texts)
+                    if problems:
+                        outcome, detail = "rejected_by_guard", "; ".join(problems)
+                    else:
+                        it.summary = text
+                        it.label = GeneratedLabel(
+                            generated_by="model",
+                            model=self.model,
+                            prompt_version=PROMPT_VERSION,
+                            language=lang,
+                        )
+            if outcome != "ok":
+                it.label = GeneratedLabel(
+                    generated_by="template",
+                    language=lang,
+                    note=f"model summary not used ({outcome}: {detail})"[:300],
+                )
+            it.calls.append(self._call("summary", it, req, res, outcome, detail))
+
+    def _call(
+        self, purpose: str, it: Item, req: ChatRequest, res: ChatResult, outcome: str, detail: str
+    ) -> ModelCall:
+        return ModelCall(
+            id=uuid.uuid4().hex,
+            at=datetime.now(UTC),
+            purpose=purpose,
+            incident_id=it.incident.id,
+            model=self.model,
+            prompt_version=PROMPT_VERSION,
+            prompt=req.messages,  # built from redacted text only
+            response=res.content if res.data is None else json.dumps(res.data, ensure_ascii=False),
+            latency_ms=res.latency_ms,
+            outcome=outcome,
+            detail=detail,
+            prompt_tokens=res.prompt_tokens,
+            completion_tokens=res.completion_tokens,
+        )
+
+
+def _fallback(case: RoutingCase, why: str) -> RoutingDecision:
+    """The rules' answer (the responsibility list, else triage), labelled as a fallback."""
+    return RoutingDecision(
+        department=case.rule.department,
+        decided_by="fallback",
+        reason=f"{case.why}; {why}; {case.rule.reason}",
+    )

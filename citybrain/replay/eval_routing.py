@@ -1,0 +1,171 @@
+"""Routing evaluation over any labelled CSV of tickets (the synthetic city's, or a city's 311).
+
+Each row runs the ticket path the pipelines run: redaction, keyword classification,
+geocoding, the responsibility list, and the model where the list cannot decide. Labels are
+mapped to department ids by a YAML file, so any dataset's own label names can be scored.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from citybrain.config import Settings
+from citybrain.core.ambiguity import routing_case
+from citybrain.core.city import City
+from citybrain.core.facts import EvidenceItem, key_facts
+from citybrain.core.fusion import IncidentState
+from citybrain.core.geocode import Geocoder
+from citybrain.core.metrics import Scores, score
+from citybrain.core.redaction import redact
+from citybrain.errors import CityBrainError
+from citybrain.llm.client import LLMClient
+from citybrain.llm.step import Item, ModelStep
+from citybrain.text.classify import KeywordClassifier
+
+csv.field_size_limit(sys.maxsize)  # 311 exports carry long free text
+
+
+@dataclass
+class RoutingEval:
+    scores: Scores
+    decided_by: Counter[str]
+    correct_by: Counter[str]
+    skipped: Counter[str] = field(default_factory=Counter)
+    model_calls: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.scores.n,
+            "accuracy": round(self.scores.accuracy, 4),
+            "macro_f1": round(self.scores.macro_f1, 4),
+            "f1": {k: round(v, 4) for k, v in self.scores.f1.items()},
+            "confusion": [
+                {"truth": t, "predicted": p, "n": n}
+                for (t, p), n in sorted(self.scores.confusion.items())
+            ],
+            "decided_by": dict(self.decided_by),
+            "correct_by": dict(self.correct_by),
+            "skipped": dict(self.skipped),
+            "model_calls": dict(self.model_calls),
+        }
+
+
+def load_label_map(path: Path, city: City) -> dict[str, str]:
+    """`label: department_id` lines (optionally under a top-level `labels:` key)."""
+    data = yaml.safe_load(path.read_text()) or {}
+    if isinstance(data, dict) and isinstance(data.get("labels"), dict):
+        data = data["labels"]
+    if not isinstance(data, dict):
+        raise CityBrainError(f"{path}: expected a mapping of label -> department id")
+    unknown = sorted({str(v) for v in data.values()} - set(city.department_by_id))
+    if unknown:
+        raise CityBrainError(f"{path}: unknown department id(s): {', '.join(unknown)}")
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def evaluate_routing(
+    rows: list[dict[str, str]],
+    text_col: str,
+    label_col: str,
+    labels: dict[str, str],
+    settings: Settings,
+    city: City,
+    client: LLMClient | None,
+    chunk: int = 8,
+) -> RoutingEval:
+    classifier = KeywordClassifier(city)
+    geocoder = Geocoder(city)
+    # no stream to keep moving here: each chunk may wait for the model as long as it needs
+    llm = settings.llm.model_copy(update={"batch_budget_s": 10 * settings.llm.timeout_s})
+    step = ModelStep(city, llm, client, settings.tickets.redact_house_numbers)
+    skipped: Counter[str] = Counter()
+    truth: list[str] = []
+    items: list[Item] = []
+    now = datetime.now(UTC)
+    for i, row in enumerate(rows):
+        if text_col not in row or label_col not in row:
+            raise CityBrainError(f"CSV has no column {text_col!r} or {label_col!r}")
+        label = (row[label_col] or "").strip()
+        if label not in labels:
+            skipped["unmapped_label"] += 1
+            continue
+        text = redact(row[text_col] or "", settings.tickets.redact_house_numbers).text
+        cls = classifier.classify(text)
+        loc = geocoder.locate(text, None)
+        inc = IncidentState(
+            id=f"row-{i}",
+            category=cls.category,
+            district=loc.district,
+            location=loc.point,
+            opened_at=now,
+            updated_at=now,
+            ticket_count=1,
+        )
+        case = routing_case(
+            city, cls.category, loc.district, loc.point, llm.border_m, llm.route_unclassified
+        )
+        evidence = [EvidenceItem("ticket", inc.id, text)]
+        items.append(
+            Item(inc, key_facts(city, inc, evidence), [text], case, want_model_summary=False)
+        )
+        truth.append(labels[label])
+    for start in range(0, len(items), chunk):
+        part = items[start : start + chunk]
+        step.route(part, deadline=time.monotonic() + 3600.0)  # routing only: no summaries
+    predicted = [it.routing.department if it.routing else "" for it in items]
+    decided: Counter[str] = Counter(str(it.routing.decided_by) for it in items if it.routing)
+    correct: Counter[str] = Counter()
+    calls: Counter[str] = Counter()
+    for it, t, p in zip(items, truth, predicted, strict=True):
+        assert it.routing is not None
+        correct[it.routing.decided_by] += t == p
+        for c in it.calls:
+            calls[c.outcome] += 1
+    return RoutingEval(score(truth, predicted), decided, correct, skipped, calls)
+
+
+def read_rows(path: Path, limit: int | None = None) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        rows = []
+        for row in csv.DictReader(f):
+            rows.append(row)
+            if limit is not None and len(rows) >= limit:
+                break
+        return rows
+
+
+def report_table(result: RoutingEval, city: City) -> list[Any]:
+    """Rich renderables: the scores, how decisions were made, and the confusion matrix."""
+    from rich.table import Table
+
+    s = result.scores
+    head = Table(title=f"routing: {s.n} tickets")
+    head.add_column("measure")
+    head.add_column("value", justify="right")
+    head.add_row("accuracy", f"{s.accuracy:.3f}")
+    head.add_row("macro-F1", f"{s.macro_f1:.3f}")
+    for reason, n in sorted(result.skipped.items()):
+        head.add_row(f"skipped ({reason})", str(n))
+    how = Table(title="how each decision was made")
+    for col in ("decided by", "tickets", "share", "correct"):
+        how.add_column(col, justify="left" if col == "decided by" else "right")
+    for by, n in sorted(result.decided_by.items()):
+        how.add_row(by, str(n), f"{n / max(s.n, 1):.1%}", f"{result.correct_by[by] / n:.1%}")
+    for outcome, n in sorted(result.model_calls.items()):
+        how.add_row(f"  model calls: {outcome}", str(n), "", "")
+    matrix = Table(title="confusion matrix (rows: truth, columns: predicted)")
+    matrix.add_column("truth \\ predicted")
+    for lab in s.labels:
+        matrix.add_column(lab[:14], justify="right")
+    for t in s.labels:
+        matrix.add_row(t, *[str(s.confusion.get((t, p), "")) for p in s.labels])
+    return [head, how, matrix]

@@ -1,0 +1,141 @@
+"""Rich tables for the engineering commands (the JSON forms are the dicts themselves)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    return str(v)
+
+
+def print_diff(d: dict[str, Any], a: str, b: str, console: Console) -> None:
+    if d["identical"]:
+        console.print(f"no differences: {d['matched']} incidents matched ({a} vs {b})")
+        return
+    t = Table(title=f"{a} → {b}: {d['matched']} incidents matched")
+    for col in ("change", "category", "district", "opened", "department", "detail"):
+        t.add_column(col)
+    for x in d["appeared"]:
+        t.add_row(
+            "appeared", x["category"], _fmt(x["district"]), x["opened_at"], x["department"], ""
+        )
+    for x in d["disappeared"]:
+        t.add_row(
+            "disappeared", x["category"], _fmt(x["district"]), x["opened_at"], x["department"], ""
+        )
+    for c in d["changed"]:
+        x = c["b"]
+        dept = c["changes"].get("department")
+        detail = ", ".join(
+            f"{k} {v['a']} → {v['b']}" for k, v in c["changes"].items() if k != "department"
+        )
+        t.add_row(
+            "changed department" if dept else "changed",
+            x["category"],
+            _fmt(x["district"]),
+            x["opened_at"],
+            f"{dept['a']} → {dept['b']}" if dept else x["department"],
+            detail,
+        )
+    for kind in ("appeared", "disappeared"):
+        for x in d["dispatches"][kind]:
+            i = x["incident"]
+            t.add_row(
+                f"dispatch {kind}",
+                i["category"],
+                _fmt(i["district"]),
+                i["opened_at"],
+                x["department"],
+                "",
+            )
+    for s in d["summaries_changed"]:
+        i = s["incident"]
+        t.add_row(
+            "summary changed",
+            i["category"],
+            _fmt(i["district"]),
+            i["opened_at"],
+            i["department"],
+            "",
+        )
+    console.print(t)
+
+
+def print_detections(r: dict[str, Any], console: Console) -> None:
+    t = Table(title=f"detections: {r['images']} images, {_fmt(r['frames_per_s'])} frames/s")
+    for col in ("class", "categories", "images", "instances", "predictions", "P", "R", "AP50"):
+        t.add_column(col, justify="left" if col in ("class", "categories") else "right")
+    for c in r["classes"]:
+        t.add_row(
+            c["name"],
+            ", ".join(c.get("categories", [])),
+            str(c["images"]),
+            str(c["instances"]),
+            str(c["predictions"]),
+            _fmt(c["precision"]),
+            _fmt(c["recall"]),
+            _fmt(c["ap50"]),
+        )
+    a = r["all"]
+    t.add_row(
+        "all",
+        "",
+        str(r["images"]),
+        str(a["instances"]),
+        str(a["predictions"]),
+        _fmt(a["precision"]),
+        _fmt(a["recall"]),
+        _fmt(a["map50"]),
+    )
+    console.print(t)
+
+
+def print_scenes(r: dict[str, Any], console: Console) -> None:
+    t = Table(
+        title=f"scenes: {r['images']} images, accuracy {_fmt(r['accuracy'])}, "
+        f"{_fmt(r['frames_per_s'])} frames/s"
+    )
+    for col in ("category", "images", "predicted", "P", "R"):
+        t.add_column(col, justify="left" if col == "category" else "right")
+    for c in r["categories"]:
+        t.add_row(
+            c["name"],
+            str(c["images"]),
+            str(c["predicted"]),
+            _fmt(c["precision"]),
+            _fmt(c["recall"]),
+        )
+    console.print(t)
+
+
+def print_incident_eval(r: dict[str, Any], console: Console) -> None:
+    t = Table(title="incidents against the ground truth")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    t.add_row(
+        "precision", f"{_fmt(r['precision'])} ({r['incidents_true']} / {r['incidents_judged']})"
+    )
+    t.add_row("recall", f"{_fmt(r['recall'])} ({r['events_detected']} / {r['events_detectable']})")
+    t.add_row("duplicate rate", _fmt(r["duplicate_rate"]))
+    ttd = r["time_to_detection_s"]
+    t.add_row(
+        "time to detection (s): mean / median / max",
+        f"{_fmt(ttd['mean'])} / {_fmt(ttd['median'])} / {_fmt(ttd['max'])}",
+    )
+    t.add_row("routing accuracy", _fmt(r["routing_accuracy"]))
+    s = r["truth_score"]
+    t.add_row(
+        "reported events → one correct incident",
+        f"{s['one_correct_incident']} / {s['reported_events']}",
+    )
+    for p in s["problems"][:10]:
+        t.add_row("  mismatch", p)
+    console.print(t)

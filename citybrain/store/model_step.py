@@ -1,0 +1,171 @@
+"""Writes and reads of the model step: decisions, summaries, the audit log and the outbox."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from citybrain.core.messages import Dispatch, GeneratedLabel, KeyFacts, RoutingDecision
+from citybrain.store.models import DeliveryRow, IncidentRow, ModelCallRow, SummaryRow
+
+OUTCOMES = ("ok", "invalid", "timeout", "error", "rejected_by_guard")
+
+
+@dataclass
+class ModelCall:
+    """One model call as the audit log keeps it."""
+
+    id: str
+    at: datetime
+    purpose: str  # summary | routing
+    incident_id: str | None
+    model: str
+    prompt_version: str
+    prompt: list[dict[str, str]]
+    response: str
+    latency_ms: float
+    outcome: str
+    detail: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass
+class Decision:
+    """What the model step decided for one incident."""
+
+    incident_id: str
+    routing: RoutingDecision
+    summary: str
+    label: GeneratedLabel
+    facts: KeyFacts
+
+
+@dataclass
+class Delivery:
+    id: str
+    department: str
+    url: str
+    payload: str
+
+
+@dataclass
+class DispatchStep:
+    decisions: list[Decision] = field(default_factory=list)
+    dispatches: list[Dispatch] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+    calls: list[ModelCall] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.decisions or self.dispatches or self.deliveries or self.calls)
+
+
+def write_step(s: Session, step: DispatchStep, dispatch_row: Any) -> None:
+    """One transaction (the caller's): audit rows, decisions, new dispatches, their deliveries."""
+    now = datetime.now(UTC)
+    for c in step.calls:
+        s.merge(_call_row(c))
+    for d in step.decisions:
+        s.execute(
+            update(IncidentRow)
+            .where(IncidentRow.id == d.incident_id)
+            .values(
+                department=d.routing.department,
+                decided_by=d.routing.decided_by,
+                routing_reason=d.routing.reason,
+                summary=d.summary,
+            )
+        )
+        old = s.get(SummaryRow, d.incident_id)
+        same_text = old is not None and old.text == d.summary
+        s.merge(
+            SummaryRow(
+                incident_id=d.incident_id,
+                text=d.summary,
+                language=d.label.language,
+                generated_by=d.label.generated_by,
+                model=d.label.model,
+                prompt_version=d.label.prompt_version,
+                # a confirmation holds only for the text the dispatcher read
+                verified=bool(old and same_text and old.verified),
+                verified_by=old.verified_by if old and same_text else None,
+                verified_at=old.verified_at if old and same_text else None,
+                note=d.label.note,
+                facts=d.facts.model_dump(mode="json"),
+                updated_at=now,
+            )
+        )
+    s.flush()
+    for disp in step.dispatches:
+        if s.get(type(dispatch_row(disp)), disp.id) is None:
+            s.add(dispatch_row(disp))
+    for dl in step.deliveries:
+        if s.get(DeliveryRow, dl.id) is None:
+            s.add(
+                DeliveryRow(
+                    id=dl.id,
+                    department=dl.department,
+                    url=dl.url,
+                    payload=dl.payload,
+                    status="pending",
+                    attempts=0,
+                    next_at=now,
+                    last_error="",
+                )
+            )
+
+
+def _call_row(c: ModelCall) -> ModelCallRow:
+    return ModelCallRow(
+        id=c.id,
+        at=c.at,
+        purpose=c.purpose,
+        incident_id=c.incident_id,
+        model=c.model,
+        prompt_version=c.prompt_version,
+        prompt=json.dumps(c.prompt, ensure_ascii=False),
+        response=c.response,
+        latency_ms=c.latency_ms,
+        outcome=c.outcome,
+        detail=c.detail,
+        prompt_tokens=c.prompt_tokens,
+        completion_tokens=c.completion_tokens,
+    )
+
+
+def call_dict(r: ModelCallRow) -> dict[str, Any]:
+    """An audit row as exported (JSON lines) and served."""
+    return {
+        "id": r.id,
+        "at": r.at.isoformat(),
+        "purpose": r.purpose,
+        "incident_id": r.incident_id,
+        "model": r.model,
+        "prompt_version": r.prompt_version,
+        "prompt": json.loads(r.prompt),
+        "response": r.response,
+        "latency_ms": r.latency_ms,
+        "outcome": r.outcome,
+        "detail": r.detail,
+        "prompt_tokens": r.prompt_tokens,
+        "completion_tokens": r.completion_tokens,
+    }
+
+
+def due_deliveries(s: Session, department: str, now: datetime, limit: int) -> list[DeliveryRow]:
+    q = (
+        select(DeliveryRow)
+        .where(
+            DeliveryRow.department == department,
+            DeliveryRow.status == "pending",
+            DeliveryRow.next_at <= now,
+        )
+        .order_by(DeliveryRow.next_at, DeliveryRow.id)
+        .limit(limit)
+    )
+    return list(s.scalars(q).all())

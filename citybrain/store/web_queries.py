@@ -1,0 +1,412 @@
+"""What the dashboard, the inbox and the APIs read and write, aggregated in SQL.
+
+Every list is paginated and every panel is a GROUP BY, so a flood of incidents costs the page
+a few indexed queries rather than thousands of rows. An incident's *effective* department is
+the one a dispatcher last handed it to, else the one routing chose.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from citybrain.core.ids import stable_id
+from citybrain.store.models import DispatchRow, EvidenceRow, IncidentRow
+from citybrain.store.repository import Store
+from citybrain.store.web_models import ActionRow, AssignmentRow, Open311RequestRow
+
+_Q = TypeVar("_Q", bound=Select[*tuple[Any, ...]])
+effective_department = func.coalesce(AssignmentRow.department, IncidentRow.department)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Who is looking (a dispatcher's department) and the dashboard's filters."""
+
+    department: str | None = None
+    category: str | None = None
+    district: str | None = None
+    since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    """An incident as people see it: the pipeline's row plus the dispatcher's hand on it."""
+
+    row: IncidentRow
+    department: str
+    state: str
+    written_at: datetime
+
+    @property
+    def id(self) -> str:
+        return self.row.id
+
+    @property
+    def closed(self) -> bool:
+        return self.row.status == "resolved" or self.state == "resolved"
+
+    def as_json(self) -> dict[str, Any]:
+        r = self.row
+        return {
+            "id": r.id,
+            "category": r.category,
+            "status": "resolved" if self.closed else r.status,
+            "state": self.state,
+            "severity": r.severity,
+            "district": r.district,
+            "lon": r.lon,
+            "lat": r.lat,
+            "opened_at": r.opened_at.isoformat(),
+            "updated_at": r.updated_at.isoformat(),
+            "department": self.department,
+            "routing": {
+                "department": r.department,
+                "decided_by": r.decided_by,
+                "reason": r.routing_reason,
+            },
+            "camera_count": r.camera_count,
+            "ticket_count": r.ticket_count,
+            "summary": r.summary,
+        }
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    action: ActionRow
+    dispatch: DispatchRow | None
+
+
+class ActionError(ValueError):
+    """An action that cannot apply to the incident as it stands (shown to the dispatcher)."""
+
+
+def _views(rows: Iterable[Any]) -> list[IncidentView]:
+    return [
+        IncidentView(
+            row=inc,
+            department=asg.department if asg else inc.department,
+            state=asg.state if asg else "new",
+            written_at=inc.written_at,
+        )
+        for inc, asg in rows
+    ]
+
+
+def _open(q: _Q) -> _Q:
+    return q.where(
+        IncidentRow.status != "resolved",
+        or_(AssignmentRow.state.is_(None), AssignmentRow.state != "resolved"),
+    )
+
+
+def _scoped(q: _Q, scope: Scope, open_only: bool, join: bool = True) -> _Q:
+    """Filters for the scope; `join=False` skips the assignments join when nothing needs it."""
+    if join or open_only or scope.department:
+        q = q.outerjoin(AssignmentRow, AssignmentRow.incident_id == IncidentRow.id)
+    if open_only:
+        q = _open(q)
+    if scope.department:
+        q = q.where(effective_department == scope.department)
+    if scope.category:
+        q = q.where(IncidentRow.category == scope.category)
+    if scope.district:
+        q = q.where(
+            IncidentRow.district.is_(None)
+            if scope.district == "unlocated"
+            else IncidentRow.district == scope.district
+        )
+    if scope.since:
+        q = q.where(IncidentRow.updated_at >= scope.since)
+    return q
+
+
+class WebStore:
+    """Reads and writes for the web server over the shared Store's engine."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.sessions = store.sessions
+
+    # --- incidents ---
+    def view(self, incident_id: str) -> IncidentView | None:
+        with self.sessions() as s:
+            q = _scoped(select(IncidentRow, AssignmentRow), Scope(), open_only=False)
+            found = _views(s.execute(q.where(IncidentRow.id == incident_id)).all())
+            return found[0] if found else None
+
+    def page(
+        self, scope: Scope, page: int = 1, page_size: int = 50, open_only: bool = True
+    ) -> tuple[list[IncidentView], int]:
+        """One page, newest change first, and the total that matches."""
+        with self.sessions() as s:
+            base = _scoped(select(IncidentRow, AssignmentRow), scope, open_only)
+            total = s.scalar(_scoped(select(func.count(IncidentRow.id)), scope, open_only))
+            q = base.order_by(IncidentRow.written_at.desc(), IncidentRow.id)
+            rows = s.execute(q.offset((max(page, 1) - 1) * page_size).limit(page_size)).all()
+            return _views(rows), int(total or 0)
+
+    def changed_since(
+        self, scope: Scope, cursor: datetime | None, limit: int
+    ) -> tuple[list[IncidentView], int]:
+        """Incidents written after `cursor` (open or not, so the map can drop closed ones),
+        newest first, and how many there were in all."""
+        with self.sessions() as s:
+            sel = select(IncidentRow, AssignmentRow)
+            cnt = select(func.count(IncidentRow.id))
+            if cursor is not None:
+                sel = sel.where(IncidentRow.written_at > cursor)
+                cnt = cnt.where(IncidentRow.written_at > cursor)
+            open_only = cursor is None  # a first load needs only what is open
+            total = int(s.scalar(_scoped(cnt, scope, open_only)) or 0)
+            q = _scoped(sel, scope, open_only).order_by(IncidentRow.written_at.desc()).limit(limit)
+            return _views(s.execute(q).all()), total
+
+    def touch(self, s: Session, incident_id: str) -> None:
+        """Move an incident's change cursor so live views pick up a dispatcher's action."""
+        row = s.get(IncidentRow, incident_id)
+        if row is not None:
+            row.written_at = datetime.now(UTC)
+
+    # --- aggregates ---
+    def open_summary(
+        self, scope: Scope, sla_minutes: dict[str, int], near_fraction: float, now: datetime
+    ) -> list[tuple[str, str, str, int, int, int]]:
+        """Open incidents in one scan, grouped by (category, district, department), with how
+        many are near and past their category's deadline; every count panel sums from this."""
+        past_at = case(
+            {c: now - timedelta(minutes=m) for c, m in sla_minutes.items()} or {"": now},
+            value=IncidentRow.category,
+        )
+        near_at = case(
+            {c: now - timedelta(minutes=m * (1 - near_fraction)) for c, m in sla_minutes.items()}
+            or {"": now},
+            value=IncidentRow.category,
+        )
+        past = func.sum(case((IncidentRow.opened_at < past_at, 1), else_=0))
+        near = func.sum(
+            case(
+                (and_(IncidentRow.opened_at < near_at, IncidentRow.opened_at >= past_at), 1),
+                else_=0,
+            )
+        )
+        cols = (IncidentRow.category, IncidentRow.district, effective_department)
+        with self.sessions() as s:
+            q = _scoped(select(*cols, func.count(IncidentRow.id), near, past), scope, True)
+            return [
+                (c, d or "unlocated", dep, int(n), int(nr or 0), int(p or 0))
+                for c, d, dep, n, nr, p in s.execute(q.group_by(*cols)).all()
+            ]
+
+    def quality(self, scope: Scope) -> dict[str, dict[str, dict[str, float]]]:
+        """Re-dispatch rate: incidents a dispatcher reassigned or rejected, over incidents
+        routed, per category and per routing method (rule, model, fallback)."""
+        moved = select(ActionRow.incident_id).where(ActionRow.action.in_(("reassign", "reject")))
+        redispatched = func.sum(case((IncidentRow.id.in_(moved), 1), else_=0))
+        out: dict[str, dict[str, dict[str, float]]] = {}
+        with self.sessions() as s:
+            for name, col in (
+                ("by_category", IncidentRow.category),
+                ("by_method", IncidentRow.decided_by),
+            ):
+                q = _scoped(
+                    select(col, func.count(IncidentRow.id), redispatched), scope, False, join=False
+                ).group_by(col)
+                out[name] = {
+                    str(k): {
+                        "routed": int(n),
+                        "redispatched": int(r or 0),
+                        "rate": round(int(r or 0) / n, 4) if n else 0.0,
+                    }
+                    for k, n, r in s.execute(q).all()
+                }
+        return out
+
+    # --- inbox and actions ---
+    def inbox(
+        self, department: str, page: int = 1, page_size: int = 50
+    ) -> tuple[list[IncidentView], int]:
+        """Open incidents the department holds, those not yet accepted first."""
+        scope = Scope(department=department)
+        with self.sessions() as s:
+            total = int(s.scalar(_scoped(select(func.count(IncidentRow.id)), scope, True)) or 0)
+            first_new = case(
+                (or_(AssignmentRow.state.is_(None), AssignmentRow.state == "new"), 0), else_=1
+            )
+            q = (
+                _scoped(select(IncidentRow, AssignmentRow), scope, True)
+                .order_by(first_new, IncidentRow.written_at.desc(), IncidentRow.id)
+                .offset((max(page, 1) - 1) * page_size)
+                .limit(page_size)
+            )
+            return _views(s.execute(q).all()), total
+
+    def act(
+        self,
+        incident_id: str,
+        action: str,
+        actor: str,
+        *,
+        triage_department: str,
+        department: str | None = None,
+        reason: str | None = None,
+        now: datetime | None = None,
+    ) -> ActionResult:
+        """Store one decision and its effect in one transaction (validated by the caller's
+        form; this checks only what depends on the incident's current state)."""
+        now = now or datetime.now(UTC)
+        with self.sessions.begin() as s:
+            inc = s.get(IncidentRow, incident_id)
+            if inc is None:
+                raise ActionError(f"no incident {incident_id}")
+            asg = s.get(AssignmentRow, incident_id)
+            held_by = asg.department if asg else inc.department
+            state = asg.state if asg else "new"
+            if state == "resolved" or inc.status == "resolved":
+                raise ActionError("the incident is already resolved")
+            to, new_state = held_by, state
+            if action == "accept":
+                new_state = "accepted"
+            elif action == "resolve":
+                new_state = "resolved"
+            elif action == "reassign":
+                if not department or department == held_by:
+                    raise ActionError("reassign needs another department")
+                to, new_state = department, "new"
+            elif action == "reject":
+                if held_by == triage_department:
+                    raise ActionError("triage cannot reject an incident; reassign it instead")
+                to, new_state = triage_department, "new"
+            else:
+                raise ActionError(f"unknown action {action!r}")
+            row = ActionRow(
+                id=f"act-{uuid.uuid4().hex[:16]}",
+                incident_id=incident_id,
+                action=action,
+                actor=actor,
+                at=now,
+                department_from=held_by,
+                department_to=to,
+                reason=reason,
+                emitted=False,
+            )
+            s.add(row)
+            if asg is None:
+                s.add(
+                    AssignmentRow(
+                        incident_id=incident_id,
+                        department=to,
+                        state=new_state,
+                        updated_at=now,
+                        updated_by=actor,
+                    )
+                )
+            else:
+                asg.department, asg.state, asg.updated_at, asg.updated_by = (
+                    to,
+                    new_state,
+                    now,
+                    actor,
+                )
+            dispatch = None
+            if to != held_by:
+                dispatch = DispatchRow(
+                    id=stable_id("dsp", incident_id, to, row.id),
+                    incident_id=incident_id,
+                    department=to,
+                    category=inc.category,
+                    district=inc.district,
+                    severity=inc.severity,
+                    created_at=now,
+                    decided_by="dispatcher",
+                    reason=f"{action} by {actor} from {held_by}: {reason or ''}".strip(),
+                    summary=inc.summary,
+                )
+                s.add(dispatch)
+            self.touch(s, incident_id)
+        return ActionResult(row, dispatch)
+
+    def actions(self, incident_id: str | None = None, limit: int = 500) -> list[ActionRow]:
+        with self.sessions() as s:
+            q = select(ActionRow).order_by(ActionRow.at, ActionRow.id).limit(limit)
+            if incident_id is not None:
+                q = q.where(ActionRow.incident_id == incident_id)
+            return list(s.scalars(q).all())
+
+    def unemitted(self, limit: int = 500) -> list[ActionRow]:
+        with self.sessions() as s:
+            q = select(ActionRow).where(ActionRow.emitted.is_(False)).order_by(ActionRow.at)
+            return list(s.scalars(q.limit(limit)).all())
+
+    def mark_emitted(self, ids: list[str]) -> None:
+        if not ids:
+            return
+        with self.sessions.begin() as s:
+            for row in s.scalars(select(ActionRow).where(ActionRow.id.in_(ids))).all():
+                row.emitted = True
+
+    def dispatch_page(
+        self, department: str | None, page: int = 1, page_size: int = 100
+    ) -> list[DispatchRow]:
+        """Dispatches, newest first, one page (optionally one department's)."""
+        with self.sessions() as s:
+            q = select(DispatchRow).order_by(DispatchRow.created_at.desc(), DispatchRow.id)
+            if department:
+                q = q.where(DispatchRow.department == department)
+            q = q.offset((max(page, 1) - 1) * page_size).limit(page_size)
+            return list(s.scalars(q).all())
+
+    def dispatches_of(self, incident_id: str) -> list[DispatchRow]:
+        with self.sessions() as s:
+            q = select(DispatchRow).where(DispatchRow.incident_id == incident_id)
+            return list(s.scalars(q.order_by(DispatchRow.created_at)).all())
+
+    def evidence_of(self, incident_id: str) -> list[EvidenceRow]:
+        found = self.store.incident(incident_id)
+        return found[1] if found else []
+
+    # --- Open311 ---
+    def add_open311(self, row: Open311RequestRow) -> None:
+        with self.sessions.begin() as s:
+            s.add(row)
+
+    def open311(
+        self,
+        ids: list[str] | None = None,
+        service_code: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[tuple[Open311RequestRow, IncidentView | None]]:
+        """Requests with the incident their ticket joined, if the pipeline has placed it."""
+        with self.sessions() as s:
+            q = select(Open311RequestRow).order_by(Open311RequestRow.requested_at.desc())
+            if ids is not None:
+                q = q.where(Open311RequestRow.id.in_(ids))
+            if service_code:
+                q = q.where(Open311RequestRow.service_code == service_code)
+            if start:
+                q = q.where(Open311RequestRow.requested_at >= start)
+            if end:
+                q = q.where(Open311RequestRow.requested_at <= end)
+            reqs = list(s.scalars(q.limit(limit)).all())
+            links = dict(
+                s.execute(
+                    select(EvidenceRow.source_id, EvidenceRow.incident_id).where(
+                        EvidenceRow.source == "ticket",
+                        EvidenceRow.source_id.in_([r.id for r in reqs]),
+                    )
+                ).all()
+            )
+            iq = _scoped(select(IncidentRow, AssignmentRow), Scope(), open_only=False)
+            views = {
+                v.id: v
+                for v in _views(s.execute(iq.where(IncidentRow.id.in_(set(links.values())))).all())
+            }
+        return [(r, views.get(links.get(r.id, ""))) for r in reqs]

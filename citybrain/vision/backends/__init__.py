@@ -1,0 +1,1 @@
+"""Inference backends behind one small interface: in-process torch (`local`) or a server."""

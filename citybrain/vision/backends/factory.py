@@ -1,0 +1,50 @@
+"""The configured inference backend with the detector's class names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from citybrain.config.vision import VisionSettings
+from citybrain.core.city import City
+from citybrain.vision.backends.base import CLIP_IMAGE, DETECTOR, INPUT, InferenceBackend
+from citybrain.vision.backends.local import LocalBackend, load_detector
+from citybrain.vision.scene import ZeroShotHead
+
+
+def load_scene_head(settings: VisionSettings, city: City) -> tuple[Any, ZeroShotHead] | None:
+    """The CLIP model and its zero-shot head over the taxonomy's prompts, when scene scores are
+    on. The text side always runs here (a few prompts, once); images go through the backend."""
+    if not settings.clip.scene_scores:
+        return None
+    from citybrain.vision.clip import load_clip
+
+    clip, _ = load_clip(settings.clip.weights)
+    return clip, ZeroShotHead.from_city(city, clip, settings.clip)
+
+
+def build_backend(
+    settings: VisionSettings, clip: Any | None = None
+) -> tuple[InferenceBackend, dict[int, str]]:
+    """`local` loads the detector (and the CLIP image tower, if given) into this process;
+    `triton` connects to the server named in the Triton settings, whose repository
+    (`citybrain models export`) serves both (class names still come from the model file)."""
+    model, names = load_detector(settings.model)
+    if settings.backend == "local":
+        half = settings.buffer_dtype == "float16" and settings.device.startswith("cuda")
+        models: dict[str, Any] = {DETECTOR: model}
+        if clip is not None:
+            from citybrain.vision.clip import ImageTower
+
+            models[CLIP_IMAGE] = ImageTower(clip).eval()
+        backend = LocalBackend(models, device=settings.device, half=half)
+        # torch's first call is slow (allocations, kernel selection): pay it before the stream
+        # worker joins its group, not inside a poll
+        backend.infer(
+            DETECTOR, {INPUT: np.zeros((1, 3, settings.imgsz, settings.imgsz), np.float32)}
+        )
+        return backend, names
+    from citybrain.vision.backends.triton import TritonBackend
+
+    return TritonBackend.connect(settings.triton), names

@@ -1,0 +1,92 @@
+"""Camera events in the vision stage: track objects, run the event rules, and turn what the
+rules decided into observations. Frames are keyed by camera, so each camera's tracker and rule
+state live in exactly one vision worker.
+
+Only frames where a rule opens, continues or clears an event become observations; a single
+frame that counts, or a single quiet frame in a running event, produces nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from citybrain.config import Settings
+from citybrain.core.camera_rules import CameraRules, RuleDecision
+from citybrain.core.cells import cell_of, cell_partition_key
+from citybrain.core.city import Camera, City
+from citybrain.core.ids import stable_id
+from citybrain.core.messages import Detection, FrameMeta, GeoPoint, Observation
+from citybrain.core.zones import class_categories, evidence_by_category
+from citybrain.vision.detections import Detections
+from citybrain.vision.tracking import CameraTrackers
+
+
+class CameraEvents:
+    def __init__(self, settings: Settings, city: City, stats: Counter[str]) -> None:
+        self.city = city
+        self.classes = class_categories(city)
+        self.rules = CameraRules(city, settings.rules)
+        self.trackers = CameraTrackers()
+        self.cell_resolution = settings.incidents.partition_resolution
+        self.stats = stats
+
+    def observe(
+        self,
+        camera: Camera,
+        meta: FrameMeta,
+        dets: Detections,
+        frame_ref: str | None,
+        scene_scores: Mapping[str, float] | None = None,
+    ) -> list[tuple[str, Observation]]:
+        """(Kafka key, observation) for every rule decision this frame produced."""
+        track_ids = self.trackers.update(camera.id, dets)
+        evidence: dict[str, list[Detection]] = {}
+        for c, p, b, tid in zip(
+            dets.class_names, dets.confidence, dets.xyxyn, track_ids, strict=True
+        ):
+            row = (c, float(p), (float(b[0]), float(b[1]), float(b[2]), float(b[3])))
+            for category, found in evidence_by_category(camera, [row], self.classes).items():
+                evidence.setdefault(category, []).extend(
+                    d.model_copy(update={"track_id": tid}) for d in found
+                )
+        at = datetime.fromtimestamp(meta.ts_ms / 1000, UTC)
+        stale = self.rules.stats["stale_frames"]
+        decisions = self.rules.step(camera.id, at, evidence, scene_scores)
+        if self.rules.stats["stale_frames"] > stale:
+            self.stats["stale_frames"] += 1
+        out = []
+        for d in decisions:
+            obs = self._observation(camera, meta, d, frame_ref)
+            self.stats["observations"] += 1
+            self.stats[f"camera_events.{d.state}"] += 1
+            cell = cell_of(self.city, obs.location, obs.district, self.cell_resolution)
+            out.append((cell_partition_key(cell), obs))
+        return out
+
+    def _observation(
+        self, camera: Camera, meta: FrameMeta, d: RuleDecision, frame_ref: str | None
+    ) -> Observation:
+        return Observation(
+            id=stable_id("obs", "camera", camera.id, meta.seq, d.category, d.zone),
+            source="camera",
+            source_id=camera.id,
+            category=d.category,
+            confidence=d.confidence,
+            observed_at=d.at,
+            location=GeoPoint(lon=camera.lon, lat=camera.lat),
+            district=camera.district,
+            precision="point",
+            detections=d.detections,
+            frame_ref=frame_ref,
+            rule_id=d.rule_id,
+            rule_state=d.state,
+            event_id=d.event_id,
+            event_opened_at=d.opened_at,
+            zone=d.zone,
+            count=d.count,
+            track_ids=d.track_ids,
+            dwell_s=d.dwell_s,
+            scene_score=d.scene_score,
+        )

@@ -1,0 +1,1 @@
+"""Raw model outputs into the project's value types."""

@@ -1,0 +1,71 @@
+"""A dispatcher's decision, checked the same way whether it comes from the inbox form or the API."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+from fastapi import HTTPException
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from citybrain.store.web_queries import ActionError, ActionResult
+from citybrain.web.auth import Principal
+from citybrain.web.context import WebContext
+
+REQUIRED_TEXT = {"reassign": "reason", "reject": "reason", "resolve": "note"}
+
+
+class ActionIn(BaseModel):
+    """accept; reassign (department + reason); resolve (note, sent as `reason`); reject (reason)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    action: Literal["accept", "reassign", "resolve", "reject"] = Field(title="What to do")
+    department: str | None = Field(None, max_length=64, title="New department (reassign)")
+    reason: str | None = Field(None, max_length=2000, title="Reason, or the note when resolving")
+
+    @model_validator(mode="after")
+    def _required(self) -> ActionIn:
+        need = REQUIRED_TEXT.get(self.action)
+        if need and not self.reason:
+            raise ValueError(f"{self.action} needs a {need}")
+        if self.action == "reassign" and not self.department:
+            raise ValueError("reassign needs a department")
+        return self
+
+
+def parse_action(data: Mapping[str, object]) -> ActionIn:
+    """Form or JSON fields to an ActionIn; a clear 422 for anything missing or wrong."""
+    try:
+        return ActionIn.model_validate({k: v for k, v in data.items() if v not in ("", None)})
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        msg = str(first["msg"]).removeprefix("Value error, ")
+        raise HTTPException(422, f"{where}: {msg}" if where else msg) from e
+
+
+def take_action(ctx: WebContext, p: Principal, incident_id: str, a: ActionIn) -> ActionResult:
+    view = ctx.visible(p, incident_id)  # 404 for other departments' incidents
+    if not p.may_act:
+        raise HTTPException(403, f"the {p.role} role cannot act on incidents")
+    if a.department is not None and a.department not in ctx.city.department_by_id:
+        raise HTTPException(422, f"department: unknown department {a.department!r}")
+    try:
+        result = ctx.ws.act(
+            view.id,
+            a.action,
+            p.username,
+            triage_department=ctx.city.triage_department,
+            department=a.department,
+            reason=a.reason,
+        )
+    except ActionError as e:
+        raise HTTPException(409, str(e)) from e
+    if a.action == "accept":
+        # Accepting is the dispatcher confirming what they read: the generated summary's label
+        # turns verified (a later change of its text drops the confirmation again).
+        ctx.store.verify_summary(view.id, p.username)
+    ctx.metrics.actions.labels(a.action).inc()
+    ctx.emit()
+    return result

@@ -1,0 +1,218 @@
+"""The REST API (documented at /openapi.json): incidents, dispatches, feedback, metrics, the
+live feed. Same users and rules as the pages; send the session cookie with an X-CSRF-Token
+header, or a bearer token from POST /api/token."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from citybrain.web.actions import ActionIn, take_action
+from citybrain.web.audit import audit_trail, summary_label
+from citybrain.web.auth import CSRF_HEADER, Auth, AuthError, Principal
+from citybrain.web.bus import feedback_of
+from citybrain.web.context import CurrentUser, WebContext
+from citybrain.web.hotspots import hotspot_json
+from citybrain.web.live import event_stream, message, parse_cursor
+
+Page = Annotated[int, Query(ge=1, le=100_000)]
+PageSize = Annotated[int, Query(ge=1, le=500)]
+
+
+class Credentials(BaseModel):
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=256)
+
+
+class Token(BaseModel):
+    token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+def evidence_json(e: Any, with_text: bool) -> dict[str, Any]:
+    return {
+        "observation_id": e.observation_id,
+        "source": e.source,
+        "source_id": e.source_id,
+        "category": e.category,
+        "observed_at": e.observed_at.isoformat(),
+        "precision": e.precision,
+        "confidence": e.confidence,
+        "text": e.text if with_text else None,
+        "frame_ref": e.frame_ref,
+        "detections": e.detections or [],
+    }
+
+
+def action_json(a: Any) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "incident_id": a.incident_id,
+        "action": a.action,
+        "actor": a.actor,
+        "at": a.at.isoformat(),
+        "department_from": a.department_from,
+        "department_to": a.department_to,
+        "reason": a.reason,
+        "emitted": a.emitted,
+    }
+
+
+def incident_detail(ctx: WebContext, p: Principal, incident_id: str) -> dict[str, Any]:
+    v = ctx.visible(p, incident_id)
+    return {
+        **v.as_json(),
+        "summary_label": summary_label(v.row, ctx.store.summary(v.id)),
+        "evidence": [evidence_json(e, p.sees_ticket_text) for e in ctx.ws.evidence_of(v.id)],
+        "actions": [action_json(a) for a in ctx.ws.actions(v.id)],
+        "audit": [e.as_json() for e in audit_trail(ctx.ws, v.id)],
+    }
+
+
+def make_router(ctx: WebContext) -> APIRouter:
+    r = APIRouter(prefix="/api", tags=["api"])
+
+    @r.post("/token", response_model=Token)
+    def token(body: Credentials) -> Token:
+        """A bearer token for scripts and apps (same lifetime as a session)."""
+        found = ctx.auth.verify(body.username, body.password)
+        if found is None:
+            raise AuthError("wrong username or password")
+        return Token(token=ctx.auth.issue(found), expires_in=ctx.web.session_max_age_s)
+
+    @r.get("/incidents")
+    def incidents(
+        p: CurrentUser,
+        response: Response,
+        status: Annotated[str, Query(pattern="^(open|all)$")] = "open",
+        category: str | None = None,
+        district: str | None = None,
+        range: str | None = None,
+        department: str | None = None,
+        page: Page = 1,
+        page_size: PageSize = 100,
+    ) -> list[dict[str, Any]]:
+        """Incidents, newest change first; the total is in the X-Total-Count header."""
+        scope = ctx.scope(p, category, district, range, department)
+        rows, total = ctx.ws.page(scope, page, page_size, open_only=status == "open")
+        response.headers["X-Total-Count"] = str(total)
+        return [v.as_json() for v in rows]
+
+    @r.get("/incidents/{incident_id}")
+    def incident(p: CurrentUser, incident_id: str) -> dict[str, Any]:
+        """One incident with its evidence, actions, audit trail and summary label."""
+        return incident_detail(ctx, p, incident_id)
+
+    @r.post("/incidents/{incident_id}/actions", status_code=201)
+    def act(p: CurrentUser, request: Request, incident_id: str, body: ActionIn) -> dict[str, Any]:
+        """accept | reassign (department, reason) | resolve (reason = note) | reject (reason)."""
+        if not Auth.csrf_ok(p, request.headers.get(CSRF_HEADER)):
+            raise HTTPException(403, "missing or wrong X-CSRF-Token header")
+        result = take_action(ctx, p, incident_id, body)
+        return {
+            "action": action_json(result.action),
+            "feedback": feedback_of(result.action).model_dump(mode="json"),
+            "dispatch_id": result.dispatch.id if result.dispatch else None,
+        }
+
+    @r.get("/hotspots")
+    def hotspots(p: CurrentUser, open_only: bool = True, limit: PageSize = 100) -> list[dict[str, Any]]:
+        """Hot-spot alerts: tickets about one matter in one area growing unusually fast."""
+        return [hotspot_json(h) for h in ctx.store.hotspots(open_only=open_only, limit=limit)]
+
+    @r.get("/dispatches")
+    def dispatches(
+        p: CurrentUser, department: str | None = None, page: Page = 1, page_size: PageSize = 100
+    ) -> list[dict[str, Any]]:
+        """Dispatches, newest first; dispatchers see their own department's only."""
+        if not p.sees_all:
+            department = p.department
+        rows = ctx.ws.dispatch_page(department, page, page_size)
+        return [
+            {
+                "id": d.id,
+                "incident_id": d.incident_id,
+                "department": d.department,
+                "category": d.category,
+                "district": d.district,
+                "severity": d.severity,
+                "created_at": d.created_at.isoformat(),
+                "routing": {
+                    "department": d.department,
+                    "decided_by": d.decided_by,
+                    "reason": d.reason,
+                },
+                "summary": d.summary,
+            }
+            for d in rows
+        ]
+
+    @r.get("/feedback")
+    def feedback(
+        p: CurrentUser, incident_id: str | None = None, limit: PageSize = 500
+    ) -> list[dict[str, Any]]:
+        """Dispatcher decisions as the Feedback messages sent to `<prefix>.feedback`."""
+        if incident_id is not None:
+            ctx.visible(p, incident_id)
+        rows = ctx.ws.actions(incident_id, limit=limit)
+        if not p.sees_all:
+            rows = [a for a in rows if p.department in (a.department_from, a.department_to)]
+        return [feedback_of(a).model_dump(mode="json") for a in rows]
+
+    @r.get("/metrics")
+    def metrics(
+        p: CurrentUser,
+        category: str | None = None,
+        district: str | None = None,
+        range: str | None = None,
+    ) -> dict[str, Any]:
+        """The dashboard's figures: counts, SLA, routing quality, camera and pipeline health."""
+        scope = ctx.scope(p, category, district, range)
+        msg, _ = message(ctx.panel_context(scope), None)
+        return msg["panels"]
+
+    @r.get("/stats")
+    def stats(p: CurrentUser) -> dict[str, Any]:
+        """Open incidents by category, district and department, and every worker's counters."""
+        return {
+            "open_by_category": ctx.store.counts_by("category"),
+            "open_by_district": ctx.store.counts_by("district"),
+            "open_by_department": ctx.store.counts_by("department"),
+            "pipelines": {
+                k: {**v, "updated_at": v["updated_at"].isoformat()}
+                for k, v in ctx.store.stats().items()
+            },
+        }
+
+    @r.get("/live")
+    def live(
+        p: CurrentUser,
+        request: Request,
+        category: str | None = None,
+        district: str | None = None,
+        range: str | None = None,
+        since: str | None = None,
+        max_events: Annotated[int | None, Query(ge=1)] = None,
+    ) -> StreamingResponse:
+        """Server-sent events: incidents as they change plus every dashboard panel. Resume with
+        Last-Event-ID (browsers do it themselves) or ?since=<cursor>."""
+        scope = ctx.scope(p, category, district, range)
+        cursor = parse_cursor(request.headers.get("last-event-id") or since)
+        return StreamingResponse(
+            event_stream(
+                request,
+                lambda: ctx.panel_context(scope),
+                cursor,
+                ctx.web.live_interval_s,
+                max_events,
+                on_open=lambda n: ctx.metrics.sse_clients.inc(n),
+            ),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    return r

@@ -1,0 +1,156 @@
+"""What every route needs, built once per app: city, stores, auth, Kafka, metrics."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from citybrain.config import Settings
+from citybrain.core.city import City
+from citybrain.store import Store
+from citybrain.store.web_queries import IncidentView, Scope, WebStore
+from citybrain.streams.topics import Topics
+from citybrain.web import health
+from citybrain.web.auth import Auth, Principal
+from citybrain.web.bus import Bus, emit_pending
+from citybrain.web.live import PanelCache, PanelContext
+from citybrain.web.snapshot import FrameReader
+
+log = logging.getLogger(__name__)
+TIME_RANGES = {"1h": 1, "6h": 6, "24h": 24, "7d": 168}
+
+
+def current_user(request: Request) -> Principal:
+    """The signed-in user (raises AuthError: pages redirect to sign-in, APIs answer 401)."""
+    ctx: WebContext = request.app.state.ctx
+    return ctx.auth.principal(request)
+
+
+CurrentUser = Annotated[Principal, Depends(current_user)]
+
+
+@dataclass
+class WebMetrics:
+    registry: CollectorRegistry
+    requests: Counter = field(init=False)
+    latency: Histogram = field(init=False)
+    sse_clients: Gauge = field(init=False)
+    actions: Counter = field(init=False)
+    open311: Counter = field(init=False)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.requests = Counter(
+            "citybrain_web_requests", "HTTP requests", ["method", "route", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "citybrain_web_request_seconds", "HTTP request latency", ["route"], registry=r
+        )
+        self.sse_clients = Gauge(
+            "citybrain_web_live_clients", "Open live dashboard connections", registry=r
+        )
+        self.actions = Counter(
+            "citybrain_web_actions", "Dispatcher actions taken", ["action"], registry=r
+        )
+        self.open311 = Counter(
+            "citybrain_web_open311_requests", "Open311 requests submitted", registry=r
+        )
+
+
+@dataclass
+class WebContext:
+    city: City
+    store: Store
+    settings: Settings
+    bus: Bus | None
+    registry: CollectorRegistry
+    ws: WebStore = field(init=False)
+    auth: Auth = field(init=False)
+    topics: Topics = field(init=False)
+    frames: FrameReader = field(init=False)
+    rates: health.RateTracker = field(init=False)
+    metrics: WebMetrics = field(init=False)
+    panel_cache: PanelCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ws = WebStore(self.store)
+        self.auth = Auth(self.settings.web)
+        self.topics = Topics(self.settings.kafka.topic_prefix)
+        self.frames = FrameReader(self.settings.kafka, self.topics.frames)
+        self.rates = health.RateTracker()
+        self.metrics = WebMetrics(self.registry)
+        self.panel_cache = PanelCache()
+
+    @property
+    def web(self) -> Any:
+        return self.settings.web
+
+    def scope(
+        self,
+        p: Principal,
+        category: str | None = None,
+        district: str | None = None,
+        range_: str | None = None,
+        department: str | None = None,
+    ) -> Scope:
+        """The user's filters, bounded by what their role may see; unknown values are errors."""
+        if category and category not in self.city.category_by_id and category != "unclassified":
+            raise HTTPException(422, f"unknown category {category!r}")
+        if district and district not in self.city.district_by_id and district != "unlocated":
+            raise HTTPException(422, f"unknown district {district!r}")
+        if range_ and range_ not in TIME_RANGES:
+            raise HTTPException(422, f"range must be one of {', '.join(TIME_RANGES)}")
+        if department and department not in self.city.department_by_id:
+            raise HTTPException(422, f"unknown department {department!r}")
+        # Whole minutes, so that screens with the same filter share cached panels.
+        since = (
+            datetime.now(UTC).replace(second=0, microsecond=0)
+            - timedelta(hours=TIME_RANGES[range_])
+            if range_
+            else None
+        )
+        if not p.sees_all:
+            department = p.department
+        return Scope(department=department, category=category, district=district, since=since)
+
+    def panel_context(self, scope: Scope) -> PanelContext:
+        return PanelContext(
+            self.ws,
+            self.store,
+            self.city,
+            self.web,
+            scope,
+            datetime.now(UTC),
+            self.rates,
+            self.panel_cache,
+        )
+
+    def visible(self, p: Principal, incident_id: str) -> IncidentView:
+        """The incident if this user may see it; 404 otherwise, so ids of other departments'
+        incidents cannot be probed."""
+        v = self.ws.view(incident_id)
+        if v is None or not p.may_see(v.department):
+            raise HTTPException(404, f"no incident {incident_id}")
+        return v
+
+    def emit(self) -> None:
+        """Send stored actions to Kafka; a failure leaves them for the next try."""
+        if self.bus is None:
+            return
+        try:
+            emit_pending(self.ws, self.bus, self.topics)
+        except Exception as e:  # Kafka down: the actions are stored and go out later
+            log.warning("feedback not sent yet: %s", e)
+
+    def department_name(self, dept: str) -> str:
+        d = self.city.department_by_id.get(dept)
+        return d.name if d else dept
+
+    def category_name(self, cat: str) -> str:
+        c = self.city.category_by_id.get(cat)
+        return c.name if c else cat

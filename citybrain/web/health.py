@@ -1,0 +1,120 @@
+"""Camera and pipeline health from the counters every worker writes to the store each second.
+
+Rates are differences between samples this web process took over the last half minute, so
+they need no extra state in the workers and work across any number of them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any
+
+from citybrain.core.city import City
+
+_WINDOW_S = 30.0
+
+
+class RateTracker:
+    """Per-key counter samples; rate = change over the window (counters only grow)."""
+
+    def __init__(self, window_s: float = _WINDOW_S) -> None:
+        self.window_s = window_s
+        self.samples: dict[str, deque[tuple[float, float]]] = {}
+
+    def rate(self, key: str, value: float, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        q = self.samples.setdefault(key, deque())
+        if not q or now - q[-1][0] >= 0.5:
+            q.append((now, value))
+        while len(q) > 2 and now - q[0][0] > self.window_s:
+            q.popleft()
+        t0, v0 = q[0]
+        if now - t0 < 0.5 or value < v0:  # too soon, or a worker restarted its counters
+            return 0.0
+        return (value - v0) / (now - t0)
+
+
+def job_of(worker: str) -> str:
+    return worker.split("@", 1)[0]
+
+
+def pipelines(
+    stats: dict[str, dict[str, Any]], rates: RateTracker, now: datetime, stale_s: float = 10.0
+) -> dict[str, dict[str, Any]]:
+    """Per job: workers, consumed and its rate, lag, DLQ count and share of recent input."""
+    jobs: dict[str, dict[str, Any]] = {}
+    for worker, counters in stats.items():
+        j = jobs.setdefault(
+            job_of(worker),
+            {"workers": 0, "consumed": 0, "lag": 0, "dlq": 0, "age_s": None},
+        )
+        j["workers"] += 1
+        for k in ("consumed", "lag", "dlq"):
+            v = counters.get(k, 0)
+            if isinstance(v, int | float):
+                j[k] += v
+        updated = counters.get("updated_at")
+        if isinstance(updated, datetime):
+            age = (now - updated).total_seconds()
+            j["age_s"] = age if j["age_s"] is None else min(j["age_s"], age)
+    for name, j in jobs.items():
+        per_s = rates.rate(f"{name}.consumed", j["consumed"])
+        dlq_per_s = rates.rate(f"{name}.dlq", j["dlq"])
+        j["per_s"] = round(per_s, 2)
+        j["dlq_rate"] = round(dlq_per_s / per_s, 4) if per_s > 0 else 0.0
+        j["age_s"] = round(j["age_s"], 1) if j["age_s"] is not None else None
+        j["status"] = "ok" if j["age_s"] is not None and j["age_s"] <= stale_s else "stale"
+    return dict(sorted(jobs.items()))
+
+
+def cameras(
+    city: City,
+    stats: dict[str, dict[str, Any]],
+    rates: RateTracker,
+    stale_s: float,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Per configured camera: frames, frame rate, errors, last frame time, status."""
+    agg: dict[str, dict[str, int]] = {}
+    for worker, counters in stats.items():
+        if job_of(worker) != "vision":
+            continue
+        for key, v in counters.items():
+            parts = key.split(".")
+            if len(parts) != 3 or parts[0] != "camera" or not isinstance(v, int):
+                continue
+            entry = agg.setdefault(parts[1], {})
+            field = parts[2]
+            entry[field] = (
+                max(entry.get(field, 0), v) if field.endswith("_ms") else entry.get(field, 0) + v
+            )
+    out = []
+    for cam in city.cameras:
+        a = agg.get(cam.id, {})
+        seen_ms = a.get("seen_ms")
+        age = (now.timestamp() * 1000 - seen_ms) / 1000 if seen_ms else None
+        status = (
+            "never"
+            if seen_ms is None
+            else ("ok" if age is not None and age <= stale_s else "stale")
+        )
+        if a.get("errors", 0) and status == "ok":
+            status = "errors"
+        out.append(
+            {
+                "id": cam.id,
+                "name": cam.name,
+                "district": cam.district,
+                "frames": a.get("frames", 0),
+                "errors": a.get("errors", 0),
+                "fps": round(rates.rate(f"camera.{cam.id}.frames", a.get("frames", 0)), 2),
+                "last_frame_at": datetime.fromtimestamp(a["last_ms"] / 1000, UTC).isoformat()
+                if a.get("last_ms")
+                else None,
+                "seen_s_ago": round(age, 1) if age is not None else None,
+                "status": status,
+            }
+        )
+    return out

@@ -1,0 +1,233 @@
+"""The HTML pages: sign-in, the operations dashboard, incident pages and the dispatcher inbox.
+
+State-changing forms carry the session's CSRF token; pages show ticket texts only to roles that
+handle them, and a dispatcher reaches only their own department's incidents (404 otherwise).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from citybrain.web.actions import parse_action, take_action
+from citybrain.web.api import incident_detail
+from citybrain.web.auth import COOKIE, CSRF_FIELD, Auth, Principal
+from citybrain.web.context import TIME_RANGES, CurrentUser, WebContext
+from citybrain.web.mapview import MapView, category_colours
+from citybrain.web.snapshot import render
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths, so the login form cannot be used to redirect elsewhere."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+def make_router(ctx: WebContext) -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+    mapview = MapView.of(ctx.city)
+    colours = category_colours(ctx.city)
+
+    def page(
+        request: Request, name: str, p: Principal | None, code: int = 200, **data: Any
+    ) -> HTMLResponse:
+        return TEMPLATES.TemplateResponse(
+            request,
+            name,
+            {
+                "city": ctx.city,
+                "user": p,
+                "csrf": p.csrf if p else "",
+                "dept_name": ctx.department_name,
+                "cat_name": ctx.category_name,
+                **data,
+            },
+            status_code=code,
+        )
+
+    @r.get("/login", response_class=HTMLResponse)
+    def login_form(request: Request, next: str = "/", expired: int = 0) -> HTMLResponse:
+        note = "Your session expired; sign in again." if expired else ""
+        return page(request, "login.html", None, next=_safe_next(next), note=note)
+
+    @r.post("/login")
+    def login(
+        request: Request,
+        username: Annotated[str, Form(max_length=64)],
+        password: Annotated[str, Form(max_length=256)],
+        next: Annotated[str, Form()] = "/",
+    ) -> Response:
+        found = ctx.auth.verify(username, password)
+        if found is None:
+            return page(
+                request,
+                "login.html",
+                None,
+                401,
+                next=_safe_next(next),
+                note="Wrong username or password.",
+            )
+        target = _safe_next(next)
+        if found.role == "dispatcher" and target == "/":
+            target = "/inbox"
+        resp = RedirectResponse(target, status_code=303)
+        resp.set_cookie(
+            COOKIE,
+            ctx.auth.issue(found),
+            max_age=ctx.web.session_max_age_s,
+            httponly=True,
+            samesite="lax",
+            secure=ctx.web.secure_cookies,
+        )
+        return resp
+
+    @r.post("/logout")
+    def logout(p: CurrentUser, csrf_token: Annotated[str, Form()] = "") -> Response:
+        if not Auth.csrf_ok(p, csrf_token):
+            raise HTTPException(403, "missing or wrong CSRF token")
+        resp = RedirectResponse("/login", status_code=303)
+        resp.delete_cookie(COOKIE)
+        return resp
+
+    @r.get("/", response_class=HTMLResponse)
+    def dashboard(request: Request, p: CurrentUser) -> HTMLResponse:
+        config = {
+            "map": mapview.js(),
+            "colours": colours,
+            "categories": {c.id: c.name for c in ctx.city.categories},
+            "departments": {d.id: d.name for d in ctx.city.departments},
+            "districts": {d.id: d.name for d in ctx.city.districts},
+            "pageSize": ctx.web.page_size,
+        }
+        return page(
+            request,
+            "dashboard.html",
+            p,
+            districts=mapview.districts(ctx.city),
+            map=mapview,
+            colours=colours,
+            ranges=list(TIME_RANGES),
+            config_json=json.dumps(config),
+        )
+
+    @r.get("/incidents", response_class=HTMLResponse)
+    def incident_list(
+        request: Request,
+        p: CurrentUser,
+        status: Annotated[str, Query(pattern="^(open|all)$")] = "open",
+        category: str | None = None,
+        district: str | None = None,
+        range: str | None = None,
+        page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+    ) -> HTMLResponse:
+        scope = ctx.scope(p, category or None, district or None, range or None)
+        rows, total = ctx.ws.page(scope, page_no, ctx.web.page_size, open_only=status == "open")
+        pages = max(1, -(-total // ctx.web.page_size))
+        query = "&".join(
+            f"{k}={quote(v)}"
+            for k, v in (
+                ("status", status),
+                ("category", category or ""),
+                ("district", district or ""),
+                ("range", range or ""),
+            )
+            if v
+        )
+        return page(
+            request,
+            "incidents.html",
+            p,
+            rows=rows,
+            total=total,
+            page_no=page_no,
+            pages=pages,
+            query=query,
+            status=status,
+        )
+
+    @r.get("/incidents/{incident_id}", response_class=HTMLResponse)
+    def incident_page(request: Request, p: CurrentUser, incident_id: str) -> HTMLResponse:
+        detail = incident_detail(ctx, p, incident_id)
+        return page(
+            request,
+            "incident.html",
+            p,
+            i=detail,
+            departments=ctx.city.departments,
+            triage=ctx.city.triage_department,
+        )
+
+    @r.get("/incidents/{incident_id}/evidence/{observation_id}/snapshot.jpg")
+    def snapshot(p: CurrentUser, incident_id: str, observation_id: str) -> Response:
+        v = ctx.visible(p, incident_id)
+        ev = next((e for e in ctx.ws.evidence_of(v.id) if e.observation_id == observation_id), None)
+        if ev is None or not ev.frame_ref:
+            raise HTTPException(404, "no camera frame for this evidence")
+        jpeg = ctx.frames.read(ev.frame_ref)
+        if jpeg is None:
+            raise HTTPException(404, "the frame is no longer retained in the stream")
+        out = render(
+            jpeg,
+            ev.detections or [],
+            ctx.city.camera_by_id.get(ev.source_id),
+            ctx.web.snapshot_blur,
+            ctx.web.person_classes,
+        )
+        if out is None:
+            raise HTTPException(404, "the frame could not be decoded")
+        return Response(
+            out, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=300"}
+        )
+
+    @r.get("/inbox", response_class=HTMLResponse)
+    def inbox(
+        request: Request,
+        p: CurrentUser,
+        department: str | None = None,
+        page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+        done: str | None = None,
+    ) -> HTMLResponse:
+        if p.sees_all:
+            dept = department or ctx.city.triage_department
+        else:
+            dept = p.department or ""
+            if department and department != dept:
+                raise HTTPException(404, "no such inbox")
+        if dept not in ctx.city.department_by_id:
+            raise HTTPException(404, f"unknown department {dept!r}")
+        rows, total = ctx.ws.inbox(dept, page_no, ctx.web.page_size)
+        pages = max(1, -(-total // ctx.web.page_size))
+        return page(
+            request,
+            "inbox.html",
+            p,
+            dept=dept,
+            rows=rows,
+            total=total,
+            page_no=page_no,
+            pages=pages,
+            departments=ctx.city.departments,
+            triage=ctx.city.triage_department,
+            done=done,
+        )
+
+    @r.post("/incidents/{incident_id}/actions")
+    async def act(request: Request, p: CurrentUser, incident_id: str) -> Response:
+        form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        if not Auth.csrf_ok(p, form.pop(CSRF_FIELD, None)):
+            raise HTTPException(403, "missing or wrong CSRF token; reload the page and try again")
+        back = _safe_next(form.pop("next", None) or "/inbox")
+        result = take_action(ctx, p, incident_id, parse_action(form))
+        sep = "&" if "?" in back else "?"
+        return RedirectResponse(f"{back}{sep}done={quote(result.action.action)}", status_code=303)
+
+    return r

@@ -1,0 +1,150 @@
+"""The camera frame behind a piece of evidence, with boxes and zones drawn and people blurred.
+
+Frames are read back from Kafka by the evidence's `frame_ref` (topic/partition/offset) rather
+than copied into the store: the only copy of a raw frame stays in the frames topic under its
+retention, nothing unblurred is ever written by the web, and the vision hot path does no extra
+work. When retention has dropped the frame, the page says so.
+
+People: OpenCV 5's wheel no longer ships the HOG people detector, and the demo detector has no
+person class, so the default (`web.snapshot_blur: background`) blurs everything except the
+evidence boxes, which hides any person who is not the evidence itself; boxes of person classes
+are blurred in every mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from typing import Any
+
+import cv2
+import numpy as np
+from kafka import KafkaConsumer, TopicPartition
+
+from citybrain.config.kafka import KafkaSettings
+from citybrain.core.city import Camera
+
+log = logging.getLogger(__name__)
+_BLUR = (51, 51)
+_COLOURS = [(0, 200, 255), (255, 160, 0), (60, 220, 60), (255, 80, 200), (80, 80, 255)]
+
+
+class FrameReader:
+    """One record by reference, with a small cache (a page asks for the same frame repeatedly)."""
+
+    def __init__(self, settings: KafkaSettings, frames_topic: str, cache: int = 64) -> None:
+        self.settings = settings
+        self.frames_topic = frames_topic
+        self.cache: OrderedDict[str, bytes] = OrderedDict()
+        self.cache_size = cache
+
+    def read(self, ref: str, timeout_s: float = 5.0) -> bytes | None:
+        if ref in self.cache:
+            self.cache.move_to_end(ref)
+            return self.cache[ref]
+        try:
+            topic, part, off = ref.rsplit("/", 2)
+            partition, offset = int(part), int(off)
+        except ValueError:
+            return None
+        if topic != self.frames_topic:  # never read another topic on a page's behalf
+            return None
+        value = self._fetch(TopicPartition(topic, partition), offset, timeout_s)
+        if value is not None:  # a miss may be a passing outage: ask again next time
+            self.cache[ref] = value
+            while len(self.cache) > self.cache_size:
+                self.cache.popitem(last=False)
+        return value
+
+    def _fetch(self, tp: TopicPartition, offset: int, timeout_s: float) -> bytes | None:
+        try:
+            c = KafkaConsumer(
+                bootstrap_servers=self.settings.bootstrap_servers,
+                enable_auto_commit=False,
+                fetch_max_bytes=self.settings.max_request_bytes,
+                max_partition_fetch_bytes=self.settings.max_request_bytes,
+                request_timeout_ms=int(timeout_s * 1000) + 1000,
+            )
+        except Exception as e:  # broker unreachable: the page shows "not available"
+            log.warning("frame %s/%s: %s", tp, offset, e)
+            return None
+        try:
+            c.assign([tp])
+            c.seek(tp, offset)
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                for recs in c.poll(timeout_ms=500).values():
+                    for r in recs:
+                        if r.offset == offset:
+                            return bytes(r.value)
+                        if r.offset > offset:  # compacted or expired
+                            return None
+            return None
+        finally:
+            c.close()
+
+
+def render(
+    jpeg: bytes,
+    detections: list[dict[str, Any]],
+    camera: Camera | None,
+    mode: str,
+    person_classes: tuple[str, ...],
+) -> bytes | None:
+    """JPEG with privacy blur first, then zones and boxes on top; None if it does not decode."""
+    img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        return None
+    h, w = img.shape[:2]
+
+    def px(box: Any) -> tuple[int, int, int, int]:
+        x1, y1, x2, y2 = (float(v) for v in box)
+        return (
+            max(0, int(x1 * w)),
+            max(0, int(y1 * h)),
+            min(w, int(np.ceil(x2 * w))),
+            min(h, int(np.ceil(y2 * h))),
+        )
+
+    boxes = [(d, px(d["box"])) for d in detections if len(d.get("box", ())) == 4]
+    if mode == "background":
+        out = cv2.GaussianBlur(img, _BLUR, 0)
+        for d, (x1, y1, x2, y2) in boxes:
+            if d.get("cls") not in person_classes and x2 > x1 and y2 > y1:
+                out[y1:y2, x1:x2] = img[y1:y2, x1:x2]
+        img = out
+    for d, (x1, y1, x2, y2) in boxes:
+        if d.get("cls") in person_classes and x2 > x1 and y2 > y1:
+            img[y1:y2, x1:x2] = cv2.GaussianBlur(img[y1:y2, x1:x2], _BLUR, 0)
+    if camera is not None:
+        for i, z in enumerate(camera.zones):
+            pts = np.array([[int(x * w), int(y * h)] for x, y in z.polygon], np.int32)
+            cv2.polylines(img, [pts], True, _COLOURS[i % len(_COLOURS)], 1, cv2.LINE_AA)
+            cv2.putText(
+                img,
+                z.id,
+                tuple(pts[0] + [3, -4]),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.4,
+                _COLOURS[i % len(_COLOURS)],
+                1,
+                cv2.LINE_AA,
+            )
+    for d, (x1, y1, x2, y2) in boxes:
+        cv2.rectangle(img, (x1, y1), (x2, y2), (0, 0, 255), 2)
+        label = f"{d.get('cls', '?')} {float(d.get('confidence', 0)):.2f}"
+        if d.get("zone"):
+            label += f" @{d['zone']}"
+        cv2.putText(
+            img,
+            label,
+            (x1, max(12, y1 - 4)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.45,
+            (0, 0, 255),
+            1,
+            cv2.LINE_AA,
+        )
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    return bytes(buf) if ok else None

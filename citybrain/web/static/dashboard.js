@@ -1,0 +1,201 @@
+// Live operations dashboard: one EventSource, one message format (see citybrain/web/live.py).
+// Incidents are upserted by id; panels are re-rendered by name. No page reloads, no CDN.
+(function () {
+  "use strict";
+  const cfg = window.CITYBRAIN;
+  const svgNS = "http://www.w3.org/2000/svg";
+  const incidents = new Map();
+  const sevRadius = { low: 4, medium: 5, high: 6.5, critical: 8 };
+  const sevStroke = { low: 0.5, medium: 1, high: 2, critical: 3 };
+  const stats = { updates: 0, resets: 0, connects: 0, loadedAt: Date.now() };
+  window.__citybrain = stats;
+  let source = null;
+
+  const el = (tag, attrs, text) => {
+    const e = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(([k, v]) => e.setAttribute(k, v));
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
+  const xy = (lon, lat) => {
+    const m = cfg.map;
+    return [((lon - m.minLon) / (m.maxLon - m.minLon)) * m.width,
+            ((m.maxLat - lat) / (m.maxLat - m.minLat)) * m.height];
+  };
+  const name = (kind, id) => (cfg[kind] && cfg[kind][id]) || id;
+  const when = (iso) => (iso ? iso.slice(0, 16).replace("T", " ") : "");
+
+  function filters() {
+    const f = new FormData(document.getElementById("filters"));
+    const q = new URLSearchParams();
+    for (const [k, v] of f.entries()) if (v) q.set(k, v);
+    return q;
+  }
+
+  function connect(since) {
+    if (source) source.close();
+    const q = filters();
+    if (since) q.set("since", since);
+    source = new EventSource("/api/live?" + q.toString());
+    stats.connects += 1;
+    const conn = document.getElementById("conn");
+    source.onopen = () => { conn.textContent = "live"; conn.className = "conn ok"; };
+    source.onerror = () => {
+      conn.textContent = "reconnecting…";
+      conn.className = "conn down";
+      // The browser retries by itself (with Last-Event-ID) unless the server answered with an
+      // error; then find out why: an expired session goes to sign-in, anything else retries.
+      if (source.readyState === EventSource.CLOSED) {
+        fetch("/api/incidents?page_size=1").then((r) => {
+          if (r.status === 401) window.location.href = "/login?next=/&expired=1";
+          else setTimeout(() => connect(stats.cursor), 2000);
+        }, () => setTimeout(() => connect(stats.cursor), 2000));
+      }
+    };
+    source.addEventListener("update", (ev) => apply(JSON.parse(ev.data)));
+  }
+
+  function apply(msg) {
+    stats.updates += 1;
+    stats.cursor = msg.cursor;
+    if (msg.reset) { incidents.clear(); stats.resets += 1; }
+    for (const inc of msg.incidents) {
+      if (inc.status === "resolved") incidents.delete(inc.id);
+      else incidents.set(inc.id, inc);
+    }
+    document.getElementById("hidden-note").textContent =
+      msg.hidden ? `(newest ${incidents.size} drawn, ${msg.hidden} more counted below)` : "";
+    renderMarkers();
+    renderLatest();
+    renderPanels(msg.panels || {});
+  }
+
+  function renderMarkers() {
+    const g = document.getElementById("markers");
+    const frag = document.createDocumentFragment();
+    const sorted = [...incidents.values()].sort((a, b) => (a.severity > b.severity ? 1 : -1));
+    for (const inc of sorted) {
+      if (inc.lon == null || inc.lat == null) continue;
+      const [x, y] = xy(inc.lon, inc.lat);
+      const c = document.createElementNS(svgNS, "circle");
+      c.setAttribute("cx", x.toFixed(1));
+      c.setAttribute("cy", y.toFixed(1));
+      c.setAttribute("r", sevRadius[inc.severity] || 5);
+      c.setAttribute("fill", cfg.colours[inc.category] || "#555");
+      c.setAttribute("stroke-width", sevStroke[inc.severity] || 1);
+      c.setAttribute("class", "marker sev-" + inc.severity);
+      c.setAttribute("data-incident", inc.id);
+      c.setAttribute("data-category", inc.category);
+      const t = document.createElementNS(svgNS, "title");
+      t.textContent = `${name("categories", inc.category)} (${inc.severity}) → ${name("departments", inc.department)}`;
+      c.appendChild(t);
+      c.addEventListener("click", () => { window.location.href = "/incidents/" + inc.id; });
+      frag.appendChild(c);
+    }
+    g.replaceChildren(frag);
+  }
+
+  function renderLatest() {
+    const body = document.querySelector("#latest tbody");
+    const rows = [...incidents.values()]
+      .sort((a, b) => (a.updated_at < b.updated_at ? 1 : -1)).slice(0, cfg.pageSize);
+    body.replaceChildren(...rows.map((inc) => {
+      const tr = el("tr", { "data-incident": inc.id });
+      const a = el("a", { href: "/incidents/" + inc.id }, name("categories", inc.category));
+      const td = el("td"); td.appendChild(a); tr.appendChild(td);
+      tr.appendChild(el("td", { class: "sev-" + inc.severity }, inc.severity));
+      tr.appendChild(el("td", {}, inc.district ? name("districts", inc.district) : "unlocated"));
+      tr.appendChild(el("td", {}, name("departments", inc.department)));
+      tr.appendChild(el("td", { class: "how", title: inc.routing.reason }, inc.routing.decided_by));
+      tr.appendChild(el("td", {}, when(inc.updated_at)));
+      return tr;
+    }));
+  }
+
+  // --- panels: a renderer per known name; anything else gets the generic table ---
+  function table(headers, rows) {
+    const t = el("table");
+    const h = el("tr");
+    headers.forEach((x) => h.appendChild(el("th", {}, x)));
+    t.appendChild(h);
+    rows.forEach((r) => {
+      const tr = el("tr");
+      r.forEach((x) => {
+        const td = el("td", {}, x === null || x === undefined ? "" : String(x));
+        if (typeof x === "number") td.className = "num";
+        tr.appendChild(td);
+      });
+      t.appendChild(tr);
+    });
+    return t;
+  }
+  const counts = (kind) => (data) => table(["", "open"],
+    Object.entries(data).sort((a, b) => b[1] - a[1]).map(([k, n]) => [name(kind, k), n]));
+  const pct = (x) => (100 * x).toFixed(1) + "%";
+  const renderers = {
+    by_category: { title: "Open by category", render: counts("categories") },
+    by_district: { title: "Open by district", render: counts("districts") },
+    by_department: { title: "Open by department", render: counts("departments") },
+    sla: {
+      title: "SLA (open: near / past deadline)",
+      render: (d) => table(["category", "open", "near", "past"],
+        Object.entries(d).map(([k, v]) => [name("categories", k), v.open, v.near, v.past])),
+    },
+    quality: {
+      title: "Routing quality: re-dispatch rate",
+      render: (d) => {
+        const div = el("div");
+        const rows = (o, kind) => Object.entries(o || {}).map(([k, v]) =>
+          [kind ? name(kind, k) : k, v.routed, v.redispatched, pct(v.rate)]);
+        div.appendChild(table(["method", "routed", "re-dispatched", "rate"], rows(d.by_method)));
+        div.appendChild(table(["category", "routed", "re-dispatched", "rate"], rows(d.by_category, "categories")));
+        return div;
+      },
+    },
+    pipelines: {
+      title: "Pipeline health",
+      render: (d) => table(["job", "workers", "per s", "lag", "DLQ", "DLQ rate", "updated", "status"],
+        Object.entries(d).map(([k, v]) => [k, v.workers, v.per_s, v.lag, v.dlq, pct(v.dlq_rate),
+          v.age_s === null ? "" : v.age_s + " s ago", v.status])),
+    },
+    cameras: {
+      title: "Camera health",
+      render: (d) => table(["camera", "district", "frames", "fps", "errors", "last frame", "status"],
+        d.map((c) => [c.id, name("districts", c.district), c.frames, c.fps, c.errors,
+          when(c.last_frame_at), c.status])),
+    },
+  };
+  function generic(data) {
+    if (Array.isArray(data)) {
+      if (!data.length) return el("p", {}, "none");
+      const keys = Object.keys(data[0]);
+      return table(keys, data.map((r) => keys.map((k) => r[k])));
+    }
+    return table(["", ""], Object.entries(data || {}).map(([k, v]) =>
+      [k, typeof v === "object" ? JSON.stringify(v) : v]));
+  }
+  function renderPanels(panels) {
+    const root = document.getElementById("panels");
+    for (const [key, data] of Object.entries(panels)) {
+      let sec = root.querySelector(`section[data-panel="${key}"]`);
+      const r = renderers[key] || { title: key.replace(/_/g, " "), render: generic };
+      if (!sec) {
+        sec = el("section", { "data-panel": key });
+        sec.appendChild(el("h2", {}, r.title));
+        sec.appendChild(el("div", { class: "body" }));
+        root.appendChild(sec);
+      }
+      sec.querySelector(".body").replaceChildren(r.render(data));
+    }
+    if (panels.by_category) {
+      const n = Object.values(panels.by_category).reduce((a, b) => a + b, 0);
+      document.getElementById("open-total").textContent = `${n} open`;
+    }
+  }
+
+  document.getElementById("filters").addEventListener("change", () => {
+    incidents.clear();
+    connect(null);
+  });
+  connect(null);
+})();

@@ -1,0 +1,290 @@
+"""dispatch: incident → summarise (model, template fallback) → route (rules, model where the
+list cannot decide, fallback) → store + `<prefix>.dispatch` keyed by department + webhooks.
+
+Fusion stays fast because the slow model step lives here, in its own consumer group: a slow or
+dead model server delays summaries, never incidents, and every model answer is optional.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from citybrain.config import Settings
+from citybrain.core.ambiguity import RoutingCase, routing_case
+from citybrain.core.city import City
+from citybrain.core.facts import EvidenceItem, incident_state, key_facts
+from citybrain.core.ids import stable_id
+from citybrain.core.messages import (
+    DeadLetter,
+    Dispatch,
+    GeneratedLabel,
+    Incident,
+    RoutingDecision,
+)
+from citybrain.delivery.webhooks import WebhookDispatcher, webhook_urls
+from citybrain.errors import RejectedRecord
+from citybrain.llm.client import LLMClient
+from citybrain.llm.step import Item, ModelStep
+from citybrain.store import Store
+from citybrain.store.model_step import Decision, Delivery, DispatchStep
+from citybrain.store.models import DeliveryRow
+from citybrain.store.repository import incident_from_row
+from citybrain.streams.records import InRecord, Output
+from citybrain.streams.topics import Topics
+from citybrain.streams.worker import Batch
+
+log = logging.getLogger(__name__)
+
+
+class DispatchStage:
+    name = "dispatch"
+
+    def __init__(
+        self,
+        settings: Settings,
+        city: City,
+        topics: Topics,
+        store: Store,
+        client: LLMClient | None = None,
+        deliver: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.city = city
+        self.topics = topics
+        self.store = store
+        self.stats: Counter[str] = Counter()
+        self.step = ModelStep(
+            city, settings.llm, client, house_numbers=settings.tickets.redact_house_numbers
+        )
+        self.urls = webhook_urls(city, settings.dispatch)
+        self._pending = DispatchStep()
+        self._dead: queue.SimpleQueue[Output] = queue.SimpleQueue()  # from sender threads
+        # incident id -> (category, district, routing) of the last decision, to ask the model once
+        self._decided: dict[str, tuple[str, str | None, RoutingDecision]] = {}
+        self._routed: dict[str, str] = {}  # incident id -> department last dispatched to
+        self._summaries: dict[str, tuple[str, GeneratedLabel]] = {}  # incident id -> latest
+        self._retry: dict[str, None] = {}  # incidents whose summary waits for the model (ordered)
+        self._last_catch_up = 0.0
+        self.owned: list[Any] = []  # processes this stage started and stops (embedded model)
+        self.webhooks: WebhookDispatcher | None = None
+        if deliver and self.urls:
+            self.webhooks = WebhookDispatcher(
+                store, self.urls, settings.dispatch, self._dead_letter, self.stats
+            ).start()
+        self.on_assigned()
+
+    def on_assigned(self) -> None:
+        """The store knows every dispatch made so far: never dispatch one twice."""
+        self._routed = self.store.latest_dispatches()
+
+    def process(self, records: list[InRecord]) -> Batch:
+        batch = Batch()
+        latest: dict[str, Incident] = {}  # several updates of one incident: the newest counts
+        for rec in records:
+            try:
+                msg = self._parse(rec.value)
+            except RejectedRecord as err:
+                batch.rejected.append((rec, err))
+                continue
+            latest[msg.id] = msg
+        items = [self._item(m) for m in latest.values()]
+        self.step.run(items)
+        for it in items:
+            batch.outputs += self._decide(it)
+        batch.outputs += self._drain_dead()
+        return batch
+
+    def tick(self) -> Batch:
+        """While no incidents arrive: deliver dead letters, and let the model catch up on
+        summaries it could not write in time (the template stands in until then)."""
+        outputs = self._drain_dead()
+        for it in self._catch_up():
+            outputs += self._decide(it, count=False)
+        return Batch(outputs=outputs)
+
+    def _catch_up(self) -> list[Item]:
+        client = self.step.client
+        now = time.monotonic()
+        if not self._retry or client is None or client.breaker.state == "open":
+            return []
+        if now - self._last_catch_up < self.settings.llm.catch_up_every_s:
+            return []
+        self._last_catch_up = now
+        items = []
+        for iid in list(self._retry)[: self.settings.llm.max_concurrency]:
+            found = self.store.incident(iid)
+            decided = self._decided.get(iid)
+            if found is None:
+                self._retry.pop(iid, None)
+                continue
+            row, evidence = found
+            routing = decided[2] if decided else RoutingDecision(
+                department=row.department, decided_by=row.decided_by, reason=row.routing_reason
+            )  # fmt: skip
+            inc = incident_state(incident_from_row(row, tuple(e.observation_id for e in evidence)))
+            ev = [EvidenceItem(e.source, e.source_id, e.text) for e in evidence]
+            items.append(
+                Item(
+                    incident=inc,
+                    facts=key_facts(self.city, inc, ev),
+                    texts=[e.text for e in ev if e.text is not None],
+                    case=RoutingCase(rule=routing),
+                    previous=self._summaries.get(iid),
+                )
+            )
+        self.step.run(items)
+        return items
+
+    def sink(self) -> None:
+        if self._pending:
+            self.store.write_dispatch_step(self._pending)
+        self._pending = DispatchStep()
+
+    def close(self) -> None:
+        if self.webhooks is not None:
+            self.webhooks.stop()
+        if self.step.client is not None:
+            self.step.client.close()
+        for server in self.owned:
+            server.stop()
+
+    def _parse(self, raw: bytes) -> Incident:
+        try:
+            msg = Incident.model_validate_json(raw)
+        except ValidationError as e:
+            raise RejectedRecord("invalid_incident", str(e.errors()[0]["msg"])) from e
+        if msg.district is not None and msg.district not in self.city.district_by_id:
+            raise RejectedRecord("unknown_district", msg.district)
+        return msg
+
+    def _item(self, msg: Incident) -> Item:
+        inc = incident_state(msg)
+        found = self.store.incident(inc.id)
+        evidence = [EvidenceItem(e.source, e.source_id, e.text) for e in found[1]] if found else []
+        texts = [e.text for e in evidence if e.text is not None]
+        llm = self.settings.llm
+        case = routing_case(
+            self.city, inc.category, inc.district, inc.location, llm.border_m,
+            llm.route_unclassified,
+        )  # fmt: skip
+        prev = self._decided.get(inc.id)
+        if case.ambiguous and prev is not None and prev[:2] == (inc.category, inc.district):
+            case = type(case)(rule=prev[2])  # the model already decided this one: keep it
+        previous = self._summaries.get(inc.id)
+        retry = previous is not None and _model_unavailable(previous[1])
+        return Item(
+            incident=inc,
+            facts=key_facts(self.city, inc, evidence),
+            texts=texts,
+            case=case,
+            want_model_summary=previous is None or retry or inc.status == "resolved",
+            previous=previous,
+        )
+
+    def _decide(self, it: Item, count: bool = True) -> list[Output]:
+        inc, routing = it.incident, it.routing
+        assert routing is not None and it.label is not None
+        answered = any(
+            c.purpose == "routing" and c.outcome in ("ok", "invalid", "rejected_by_guard")
+            for c in it.calls
+        )
+        if routing.decided_by == "model" or answered:  # ask the model once per incident
+            self._decided[inc.id] = (inc.category, inc.district, routing)
+        self._summaries[inc.id] = (it.summary, it.label)
+        if _model_unavailable(it.label):
+            self._retry[inc.id] = None
+        else:
+            self._retry.pop(inc.id, None)
+        if count:
+            self.stats[f"decided_by.{routing.decided_by}"] += 1
+        self.stats[f"summary.{it.label.generated_by}"] += 1
+        for call in it.calls:
+            self.stats[f"model_calls.{call.purpose}.{call.outcome}"] += 1
+        self._pending.calls += it.calls
+        self._pending.decisions.append(Decision(inc.id, routing, it.summary, it.label, it.facts))
+        if self._routed.get(inc.id) == routing.department:
+            return []
+        self._routed[inc.id] = routing.department
+        dispatch = Dispatch(
+            id=stable_id("dsp", inc.id, routing.department),
+            incident_id=inc.id,
+            department=routing.department,
+            category=inc.category,
+            district=inc.district,
+            severity=inc.severity,
+            created_at=inc.updated_at,
+            routing=routing,
+            summary=it.summary,
+            summary_label=it.label,
+            facts=it.facts,
+        )
+        payload = dispatch.model_dump_json()
+        self._pending.dispatches.append(dispatch)
+        url = self.urls.get(routing.department)
+        if url:
+            self._pending.deliveries.append(Delivery(dispatch.id, routing.department, url, payload))
+        self.stats[f"dispatched.{routing.department}"] += 1
+        return [
+            Output(
+                topic=self.topics.dispatch,
+                key=routing.department.encode(),
+                value=payload.encode(),
+                headers=[("idempotency-key", dispatch.id.encode())],
+            )
+        ]
+
+    def _dead_letter(self, row: DeliveryRow, error: str) -> None:
+        """Called from a sender thread: queue the dead delivery for the DLQ topic."""
+        header = DeadLetter(
+            reason="webhook_failed",
+            detail=f"{row.department}: {error}"[:500],
+            stage=self.name,
+            source_topic=self.topics.dispatch,
+            source_partition=-1,
+            source_offset=-1,
+            at=datetime.now(UTC),
+        )
+        self._dead.put(
+            Output(
+                topic=self.topics.dlq,
+                key=row.department.encode(),
+                value=row.payload.encode(),
+                headers=[*header.to_headers(), ("idempotency-key", row.id.encode())],
+            )
+        )
+
+    def _drain_dead(self) -> list[Output]:
+        out = []
+        while not self._dead.empty():
+            out.append(self._dead.get_nowait())
+        return out
+
+
+def _model_unavailable(label: GeneratedLabel) -> bool:
+    """The template stands in because the model timed out or was not asked in time."""
+    return label.generated_by == "template" and any(
+        f"({o}:" in label.note for o in ("timeout", "error")
+    )
+
+
+def build_dispatch_stage(
+    settings: Settings, city: City, topics: Topics, store: Store
+) -> DispatchStage:
+    """The stage with its model client; starts the embedded model server when configured and
+    nothing answers at its port yet (the demo starts one for all workers)."""
+    from citybrain.llm.session import start_model
+
+    if not settings.llm.enabled:
+        return DispatchStage(settings, city, topics, store, None)
+    endpoint, server = start_model(settings.llm)
+    stage = DispatchStage(settings, city, topics, store, LLMClient(settings.llm, endpoint))
+    if server is not None:
+        stage.owned.append(server)
+    return stage

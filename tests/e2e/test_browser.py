@@ -1,0 +1,320 @@
+"""Headless Chromium through the main journeys, against a real broker, the ticket and incident
+pipelines, the store and the web server (all started here):
+
+- an operator watches incidents appear live on the map as the simulator's tickets are processed,
+  and the page catches up by itself after losing its connection to a restarted server;
+- a dispatcher accepts one incident and reassigns another; dispatchers of other departments
+  cannot see them.
+
+Screenshots go to var/test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from kafka import KafkaProducer
+
+from citybrain.config import Settings
+from citybrain.core.city import City
+from citybrain.core.messages import Feedback, GeoPoint, Ticket
+from citybrain.runtime import run_job
+from citybrain.sim.stream import simulate
+from citybrain.store import Store
+from citybrain.streams.broker import EmbeddedBroker, port_open
+from citybrain.streams.topics import Topics, ensure_topics
+from citybrain.web.app import create_app
+from citybrain.web.bus import KafkaBus
+
+from ..integration.conftest import free_port, read_topic
+from ..unit.web.conftest import PASSWORDS
+
+pytestmark = pytest.mark.e2e
+ARTIFACTS = Path("var/test-artifacts")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+
+def chromium_path() -> str | None:
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    city: City
+    store: Store
+    base: str
+    topics: Topics
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+    server: uvicorn.Server | None = None
+    server_thread: threading.Thread | None = None
+
+    def start_web(self) -> None:
+        app = create_app(self.city, self.store, self.settings, KafkaBus(self.settings.kafka))
+        cfg = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.settings.web.port,
+            log_level="warning",
+            timeout_graceful_shutdown=1,  # live connections are cut, as in a crash or redeploy
+        )
+        self.server = uvicorn.Server(cfg)
+        self.server_thread = threading.Thread(target=self.server.run, daemon=True)
+        self.server_thread.start()
+        wait_for(lambda: port_open("127.0.0.1", self.settings.web.port), 20, "web server up")
+
+    def stop_web(self) -> None:
+        assert self.server and self.server_thread
+        self.server.should_exit = True
+        self.server_thread.join(20)
+        assert not self.server_thread.is_alive()
+        wait_for(lambda: not port_open("127.0.0.1", self.settings.web.port), 20, "web server down")
+
+    def produce_tickets(self, tickets: list[Ticket]) -> None:
+        p = KafkaProducer(bootstrap_servers=self.settings.kafka.bootstrap_servers)
+        for t in tickets:
+            p.send(
+                self.topics.tickets, key=t.ticket_id.encode(), value=t.model_dump_json().encode()
+            )
+        p.flush()
+        p.close()
+
+    def incident_of(self, ticket_id: str) -> str | None:
+        return next(
+            (e.incident_id for e in self.store.evidence() if e.source_id == ticket_id), None
+        )
+
+
+def wait_for(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def stack(
+    broker: EmbeddedBroker, settings: Settings, city: City, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    db = tmp_path_factory.mktemp("browser") / "store.db"
+    s = settings.model_copy(
+        update={
+            "kafka": settings.kafka.model_copy(
+                update={
+                    "bootstrap_servers": broker.bootstrap,
+                    "topic_prefix": f"b{uuid.uuid4().hex[:10]}",
+                    "partitions": 2,
+                }
+            ),
+            "store": settings.store.model_copy(update={"url": f"sqlite:///{db}"}),
+            "web": settings.web.model_copy(
+                update={
+                    "port": free_port(),
+                    "session_secret": "browser-test",
+                    "live_interval_s": 0.5,
+                }
+            ),
+        }
+    )
+    ensure_topics(s.kafka)
+    st = Stack(
+        s,
+        city,
+        Store.from_url(s.store.url),
+        f"http://127.0.0.1:{s.web.port}",
+        Topics(s.kafka.topic_prefix),
+    )
+    for job in ("tickets", "incidents"):
+        t = threading.Thread(target=run_job, args=(job, s, st.stop), daemon=True, name=job)
+        t.start()
+        st.threads.append(t)
+    st.start_web()
+    yield st
+    st.stop.set()
+    st.stop_web()
+    for t in st.threads:
+        t.join(30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    exe = chromium_path()
+    if exe is None:
+        pytest.skip("chromium is not installed (make venv installs it with apt-get)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def sign_in(browser: Any, stack: Stack, username: str, path: str = "/") -> Any:
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    page.goto(stack.base + path)
+    assert "/login" in page.url
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORDS[username])
+    page.click("#signin")
+    page.wait_for_load_state()
+    return page
+
+
+def _ticket(tid: str, text: str, lon: float, lat: float) -> Ticket:
+    return Ticket(
+        ticket_id=tid,
+        channel="app",
+        received_at=datetime.now(UTC),
+        text=text,
+        language="en",
+        location=GeoPoint(lon=lon, lat=lat),
+    )
+
+
+def test_operator_watches_incidents_arrive_live_and_after_a_lost_connection(
+    stack: Stack, browser: Any
+) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = sign_in(browser, stack, "operator")
+    page.wait_for_selector("#conn.ok")
+    loaded_at = page.evaluate("window.__citybrain.loadedAt")
+    assert page.locator("#markers circle").count() == 0
+
+    # The simulator's tickets, as a hotline and apps would send them.
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(
+        seconds=stack.settings.simulator.duration_s
+    )
+    tickets = [t.ticket for t in simulate(stack.city, stack.settings.simulator, start).tickets]
+    stack.produce_tickets(tickets)
+    page.wait_for_function(
+        "document.querySelectorAll('#markers circle').length > 0", timeout=90_000
+    )
+    first = page.locator("#markers circle").first.get_attribute("data-incident")
+    assert first and any(i.id == first for i in stack.store.incidents(limit=10_000))
+    wait_for(
+        lambda: page.locator("#panels section[data-panel=pipelines] td").count() > 0,
+        15,
+        "pipeline panel",
+    )
+    page.wait_for_timeout(1500)  # let the last batch land before the picture is taken
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+
+    # The server goes away; a new incident happens meanwhile; the server comes back.
+    stack.stop_web()
+    page.wait_for_selector("#conn.down", timeout=15_000)
+    late = _ticket("E2E-LATE-1", "Smoke and fire coming out of a shop", 120.212, 30.238)
+    stack.produce_tickets([late])
+    iid = wait_for(lambda: stack.incident_of(late.ticket_id), 60, "the late incident")
+    stack.start_web()
+    page.wait_for_selector(f'#markers circle[data-incident="{iid}"]', timeout=30_000)
+    page.wait_for_selector("#conn.ok")
+    assert page.evaluate("window.__citybrain.loadedAt") == loaded_at  # never reloaded
+    assert page.evaluate("window.__citybrain.updates") > 2
+    # Filters narrow the live view without a reload.
+    page.select_option("select[name=category]", "smoke_fire")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#markers circle')].every(c => c.dataset.category === 'smoke_fire')"
+        " && document.querySelectorAll('#markers circle').length > 0",
+        timeout=15_000,
+    )
+    assert page.evaluate("window.__citybrain.loadedAt") == loaded_at
+    page.context.close()
+
+
+def test_dispatcher_accepts_and_reassigns_and_others_cannot_see(stack: Stack, browser: Any) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    # Two citizens report flooding through Open311, far apart.
+    rids = []
+    for lon, lat in ((120.108, 30.292), (120.21, 30.233)):
+        r = httpx.post(
+            f"{stack.base}/open311/v2/requests.json",
+            data={
+                "service_code": "flooding",
+                "lat": str(lat),
+                "long": str(lon),
+                "description": "The road is flooded, standing water everywhere",
+            },
+            timeout=10,
+        )
+        assert r.status_code == 201, r.text
+        rids.append(r.json()[0]["service_request_id"])
+    a, b = (
+        wait_for(lambda rid=rid: stack.incident_of(rid), 60, f"incident of {rid}") for rid in rids
+    )
+    assert a != b
+
+    page = sign_in(browser, stack, "drainage")
+    assert page.url.endswith("/inbox")
+    page.wait_for_selector(f'#inbox tr[data-incident="{a}"]')
+    page.wait_for_selector(f'#inbox tr[data-incident="{b}"]')
+    page.locator(f'#inbox tr[data-incident="{a}"] button.accept').click()
+    page.wait_for_selector("#done")
+    assert page.locator(f'#inbox tr[data-incident="{a}"] .state').inner_text() == "accepted"
+    row_b = page.locator(f'#inbox tr[data-incident="{b}"]')
+    row_b.locator("form.reassign select").select_option("city_roads")
+    row_b.locator("form.reassign button").click()  # without a reason first: refused
+    page.wait_for_load_state()
+    # The browser's own check (required fields) or the server's 422 stops it; either way the
+    # incident stays here. Fill the reason and send it properly.
+    if "/inbox" not in page.url:
+        assert "reassign needs a reason" in page.inner_text("#error-detail")
+        page.go_back()
+    row_b = page.locator(f'#inbox tr[data-incident="{b}"]')
+    row_b.locator("form.reassign select").select_option("city_roads")
+    row_b.locator("form.reassign input[name=reason]").fill("the road surface collapsed")
+    row_b.locator("form.reassign button").click()
+    page.wait_for_selector("#done")
+    assert page.locator(f'#inbox tr[data-incident="{b}"]').count() == 0
+    page.screenshot(path=str(ARTIFACTS / "inbox.png"), full_page=True)
+    page.goto(f"{stack.base}/incidents/{a}")
+    assert "accept" in page.inner_text("#audit")
+    page.context.close()
+
+    roads = sign_in(browser, stack, "roads")
+    roads.wait_for_selector(f'#inbox tr[data-incident="{b}"]')
+    assert roads.locator(f'#inbox tr[data-incident="{a}"]').count() == 0
+    resp = roads.goto(f"{stack.base}/incidents/{a}")
+    assert resp is not None and resp.status == 404
+    roads.context.close()
+
+    sanitation = sign_in(browser, stack, "sanitation")
+    for iid in (a, b):
+        resp = sanitation.goto(f"{stack.base}/incidents/{iid}")
+        assert resp is not None and resp.status == 404
+    sanitation.goto(f"{stack.base}/inbox")
+    assert sanitation.locator(f'tr[data-incident="{a}"], tr[data-incident="{b}"]').count() == 0
+    sanitation.context.close()
+
+    fb = [
+        Feedback.model_validate_json(r.value)
+        for r in read_topic(stack.settings.kafka.bootstrap_servers, stack.topics.feedback)
+    ]
+    assert {(f.incident_id, f.action) for f in fb} == {(a, "accept"), (b, "reassign")}
+    status = httpx.get(f"{stack.base}/open311/v2/requests/{rids[1]}.json", timeout=10).json()[0]
+    assert status["agency_responsible"] == "Municipal Roads Office"

@@ -1,0 +1,174 @@
+"""The Triton backend against the real tritonserver (bundled with nvidia-pytriton).
+
+The suite exports a model repository (the YAML detector built with the fixed seed, a tiny
+CLIP image tower, and a copy of that tower made slow on purpose), starts the server on free
+ports and compares Triton's answers with the same modules run locally by torch.
+
+Tolerance: Triton runs the traced TorchScript of the module, possibly batched with other
+requests, so float32 results may differ in the last bits: atol 1e-4 + rtol 1e-4.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from citybrain.config.vision import TritonSettings, VisionSettings
+from citybrain.vision.backends.triton import TritonBackend
+from citybrain.vision.clip import IMAGE_SIZE, TINY_CONFIG, ImageTower, build_clip
+from citybrain.vision.errors import BackendError, BackendUnavailable
+from citybrain.vision.export import (
+    ModelSpec,
+    ServingOptions,
+    detector_module,
+    export_repository,
+)
+from citybrain.vision.triton_server import TritonServer, free_port
+
+pytestmark = pytest.mark.integration
+
+ATOL = RTOL = 1e-4
+SLOW_S = 1.5
+IMGSZ = 160  # small letterbox: the same network, a quarter of the work of 320
+
+
+@pytest.fixture(scope="module")
+def modules() -> dict[str, nn.Module]:
+    settings = VisionSettings(imgsz=IMGSZ)
+    return {
+        "detector": detector_module(settings),
+        "clip_image": ImageTower(build_clip(TINY_CONFIG, seed=0)).eval(),
+    }
+
+
+@pytest.fixture(scope="module")
+def server(
+    modules: dict[str, nn.Module], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TritonServer]:
+    root = tmp_path_factory.mktemp("triton")
+    with torch.no_grad():
+        det_dims = tuple(modules["detector"](torch.rand(1, 3, IMGSZ, IMGSZ)).shape[1:])
+    clip_spec = ModelSpec("clip_image", "images", (3, IMAGE_SIZE, IMAGE_SIZE), "embeddings", (64,))
+    slow_spec = ModelSpec("clip_slow", "images", (3, IMAGE_SIZE, IMAGE_SIZE), "embeddings", (64,))
+    clip_example = torch.randn(2, 3, IMAGE_SIZE, IMAGE_SIZE)
+    export_repository(
+        root / "repo",
+        {
+            "detector": (
+                modules["detector"],
+                ModelSpec("detector", "images", (3, IMGSZ, IMGSZ), "output0", det_dims),
+                torch.rand(2, 3, IMGSZ, IMGSZ),
+            ),
+            "clip_image": (modules["clip_image"], clip_spec, clip_example),
+            "clip_slow": (modules["clip_image"], slow_spec, clip_example),
+        },
+        ServingOptions(max_batch_size=8, preferred_batch_sizes=(4, 8), max_queue_delay_us=1000),
+        per_model={
+            "clip_slow": ServingOptions(max_batch_size=8, parameters={"delay_s": str(SLOW_S)})
+        },
+    )
+    srv = TritonServer(root / "repo", root / "work")
+    srv.start(timeout_s=240)  # loading three models on two busy cores can take a while
+    yield srv
+    srv.stop()
+
+
+def settings(**kw: object) -> TritonSettings:
+    base: dict[str, object] = {"timeout_s": 30.0, "retries": 2, "backoff_s": 0.05}
+    return TritonSettings(**(base | kw))  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=[True, False], ids=["shm", "grpc"])
+def backend(request: pytest.FixtureRequest, server: TritonServer) -> Iterator[TritonBackend]:
+    b = TritonBackend.connect(settings(shared_memory=request.param), server.url)
+    yield b
+    b.close()
+
+
+def local(module: nn.Module, x: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return module(torch.from_numpy(x)).numpy()
+
+
+def test_detector_through_triton_equals_local_torch(
+    backend: TritonBackend, modules: dict[str, nn.Module]
+) -> None:
+    rng = np.random.default_rng(0)
+    for n in (1, 3):  # two batch sizes; the second call reuses (and grows) the regions
+        x = rng.random((n, 3, IMGSZ, IMGSZ), dtype=np.float32)
+        out = backend.infer("detector", {"images": x})
+        assert set(out) == {"output0"}
+        want = local(modules["detector"], x)
+        assert out["output0"].shape == want.shape == (n, 13, want.shape[2])
+        np.testing.assert_allclose(out["output0"], want, atol=ATOL, rtol=RTOL)
+
+
+def test_clip_tower_through_triton_equals_local_torch(
+    backend: TritonBackend, modules: dict[str, nn.Module]
+) -> None:
+    x = np.random.default_rng(1).standard_normal((4, 3, IMAGE_SIZE, IMAGE_SIZE), np.float32)
+    out = backend.infer("clip_image", {"images": x})["embeddings"]
+    np.testing.assert_allclose(out, local(modules["clip_image"], x), atol=ATOL, rtol=RTOL)
+    assert np.allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+
+
+def test_bad_requests_fail_at_once_without_retries(backend: TritonBackend) -> None:
+    x = np.zeros((1, 3, 32, 32), np.float32)
+    with pytest.raises(BackendError, match="does not fit"):
+        backend.infer("clip_image", {"images": x})
+    with pytest.raises(BackendError, match="takes inputs"):
+        backend.infer(
+            "clip_image", {"pixels": np.zeros((1, 3, IMAGE_SIZE, IMAGE_SIZE), np.float32)}
+        )
+    with pytest.raises(BackendError):
+        backend.infer("no_such_model", {"images": x})
+    assert backend.retried == 0
+
+
+def test_server_down_raises_unavailable_after_retries() -> None:
+    b = TritonBackend.connect(settings(retries=2, timeout_s=1.0), f"127.0.0.1:{free_port()}")
+    x = np.zeros((1, 3, IMAGE_SIZE, IMAGE_SIZE), np.float32)
+    with pytest.raises(BackendUnavailable, match="after 3 attempts"):
+        b.infer("clip_image", {"images": x})
+    assert b.retried == 2
+    b.close()
+
+
+def test_slow_server_times_out_then_succeeds_with_a_longer_deadline(
+    server: TritonServer, modules: dict[str, nn.Module]
+) -> None:
+    x = np.random.default_rng(2).standard_normal((2, 3, IMAGE_SIZE, IMAGE_SIZE), np.float32)
+    impatient = TritonBackend.connect(settings(timeout_s=SLOW_S / 3, retries=1), server.url)
+    impatient.metadata("clip_slow")  # metadata is fast; only inference is slow
+    with pytest.raises(BackendUnavailable, match=r"DEADLINE_EXCEEDED|Deadline"):
+        impatient.infer("clip_slow", {"images": x})
+    assert impatient.retried == 1
+    impatient.close()
+    # the caller kept its frames: the same batch goes through once the deadline allows
+    patient = TritonBackend.connect(settings(timeout_s=SLOW_S * 4), server.url)
+    out = patient.infer("clip_slow", {"images": x})["embeddings"]
+    np.testing.assert_allclose(out, local(modules["clip_image"], x), atol=ATOL, rtol=RTOL)
+    patient.close()
+
+
+def test_restarted_server_serves_the_held_batch_again(
+    server: TritonServer, modules: dict[str, nn.Module]
+) -> None:
+    """Down: BackendUnavailable after the retries, the caller keeps the batch. Back up on the
+    same port: the same backend object (shared memory re-registered) serves it. Runs last:
+    it restarts the module's server."""
+    b = TritonBackend.connect(settings(retries=1, timeout_s=2.0), server.url)
+    x = np.random.default_rng(3).standard_normal((2, 3, IMAGE_SIZE, IMAGE_SIZE), np.float32)
+    before = b.infer("clip_image", {"images": x})["embeddings"]
+    server.stop()
+    with pytest.raises(BackendUnavailable):
+        b.infer("clip_image", {"images": x})
+    server.start(timeout_s=240)
+    after = b.infer("clip_image", {"images": x})["embeddings"]
+    np.testing.assert_allclose(after, before, atol=ATOL, rtol=RTOL)
+    np.testing.assert_allclose(after, local(modules["clip_image"], x), atol=ATOL, rtol=RTOL)
+    b.close()

@@ -1,0 +1,56 @@
+"""`citybrain eval routing` over a labelled CSV made from the synthetic city's tickets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from citybrain.cli import app
+from citybrain.config import Settings
+from citybrain.core.city import City
+from citybrain.replay.eval_routing import evaluate_routing, load_label_map, read_rows
+from citybrain.sim.labelled_tickets import write_labelled_csv
+
+
+def test_rules_only_scores_on_synthetic_tickets(
+    settings: Settings, city: City, tmp_path: Path
+) -> None:
+    csv_path, labels_path = write_labelled_csv(
+        city, settings.simulator, tmp_path / "tickets.csv", range(3)
+    )
+    rows = read_rows(csv_path)
+    rows.append({"ticket_id": "x", "text": "something", "department": "Ministry of Magic"})
+    s = settings.model_copy(update={"llm": settings.llm.model_copy(update={"enabled": False})})
+    result = evaluate_routing(
+        rows, "text", "department", load_label_map(labels_path, city), s, city, None
+    )
+    assert result.scores.n == len(rows) - 1 and result.skipped["unmapped_label"] == 1
+    # the list decides most tickets, and decides them right; the rest go to triage, labelled
+    assert result.decided_by["rule"] > result.decided_by["fallback"] > 0
+    assert result.correct_by["rule"] / result.decided_by["rule"] > 0.95
+    assert set(result.decided_by) <= {"rule", "fallback"} and not result.model_calls
+    assert 0.8 < result.scores.accuracy <= 1.0 and 0 < result.scores.macro_f1 <= 1.0
+    assert sum(result.scores.confusion.values()) == result.scores.n
+
+
+def test_cli(settings: Settings, city: City, tmp_path: Path) -> None:
+    csv_path, labels_path = write_labelled_csv(
+        city, settings.simulator, tmp_path / "tickets.csv", [5]
+    )
+    out = tmp_path / "scores.json"
+    args = ["eval", "routing", str(csv_path), "--text-col", "text", "--label-col", "department"]
+    res = CliRunner().invoke(
+        app, [*args, "--map", str(labels_path), "--no-llm", "--json", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "accuracy" in res.output and "macro-F1" in res.output and "confusion" in res.output
+    assert "how each decision was made" in res.output
+    scores = json.loads(out.read_text())
+    assert scores["n"] == len(read_rows(csv_path)) and scores["decided_by"]["rule"] > 0
+    bad = CliRunner().invoke(
+        app, ["eval", "routing", str(csv_path), "--text-col", "nope", "--label-col", "department",
+              "--map", str(labels_path), "--no-llm"],
+    )  # fmt: skip
+    assert bad.exit_code == 2 and "no column 'nope'" in bad.output

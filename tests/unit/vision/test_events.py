@@ -1,0 +1,67 @@
+"""Camera events in the vision stage with the real ByteTrack: a car parked at the kerb becomes
+an illegal-parking event with its track and dwell; passing traffic does not; observations carry
+what the rule decided and are keyed by geo cell."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from citybrain.config import Settings
+from citybrain.config.rules import CameraRuleSettings, Rule, RulePatch
+from citybrain.core.city import City
+from citybrain.core.messages import FrameMeta
+from citybrain.vision.detections import Detections
+from citybrain.vision.events import CameraEvents
+
+T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+PARKED = [0.88, 0.62, 0.98, 0.95]  # footprint in cam-01's kerb zone
+
+
+def frame(seq: int) -> FrameMeta:
+    ts = T0 + timedelta(seconds=30 * seq)
+    return FrameMeta(
+        camera_id="cam-01", ts_ms=int(ts.timestamp() * 1000), seq=seq, width=640, height=360
+    )
+
+
+def dets(*boxes: list[float]) -> Detections:
+    return Detections(
+        np.array(boxes, np.float32).reshape(-1, 4),
+        np.full(len(boxes), 0.9, np.float32),
+        ("vehicle",) * len(boxes),
+    )
+
+
+def events(settings: Settings, city: City) -> CameraEvents:
+    rules = CameraRuleSettings(
+        default=Rule(open_k=2, window_n=3, clear_m=2),
+        categories={"illegal_parking": RulePatch(dwell_s=60)},
+    )
+    return CameraEvents(settings.model_copy(update={"rules": rules}), city, Counter())
+
+
+def test_parked_car_opens_continues_and_clears(settings: Settings, city: City) -> None:
+    ev = events(settings, city)
+    cam = city.camera_by_id["cam-01"]
+    passing = [[0.62 + 0.03 * i, 0.45, 0.7 + 0.03 * i, 0.55] for i in range(8)]  # moving, road
+    got = []
+    for seq in range(8):
+        got.append(ev.observe(cam, frame(seq), dets(PARKED, passing[seq]), f"f/0/{seq}"))
+    for seq in range(8, 11):  # the car leaves
+        got.append(ev.observe(cam, frame(seq), dets(passing[seq - 8]), f"f/0/{seq}"))
+    states = [[o.rule_state for _, o in frame_out] for frame_out in got]
+    # dwell reaches 60 s on frame 2 (tracked from frame 0), 2 of 3 counting frames on frame 3.
+    assert states[:5] == [[], [], [], ["opened"], ["continuing"]]
+    assert states[8:] == [[], ["cleared"], []]  # 2 quiet frames clear it
+    key, opened = got[3][0]
+    assert key.startswith("cell:")
+    assert opened.category == "illegal_parking" and opened.rule_id == "illegal_parking@cam-01/kerb"
+    assert opened.zone == "kerb" and opened.count == 1 and len(opened.track_ids) == 1
+    assert opened.dwell_s is not None and opened.dwell_s >= 60
+    assert opened.detections[0].track_id == opened.track_ids[0]
+    cleared = got[9][0][1]
+    assert cleared.event_id == opened.event_id and cleared.detections == ()
+    assert ev.stats["camera_events.opened"] == 1 and ev.stats["camera_events.cleared"] == 1

@@ -1,0 +1,71 @@
+"""What the dispatch job stored about a summary and its model calls, as the web shows it: the
+label names the model and prompt version, accepting confirms it, the calls join the audit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from citybrain.store import Store
+from citybrain.store.models import ModelCallRow, SummaryRow
+
+from .conftest import ClientFor, csrf_of
+
+AT = datetime(2026, 5, 1, 8, 30, tzinfo=UTC)
+
+
+def _store_model_summary(store: Store, incident_id: str) -> None:
+    with store.sessions.begin() as s:
+        s.add(
+            SummaryRow(
+                incident_id=incident_id,
+                text="Water over the kerb at the underpass, reported twice.",
+                language="en",
+                generated_by="model",
+                model="smollm2-135m",
+                prompt_version="summary-v3",
+                verified=False,
+                note="",
+                facts={"category": "flooding", "tickets": 2},
+                updated_at=AT,
+            )
+        )
+        s.add(
+            ModelCallRow(
+                id="call-1",
+                at=AT,
+                purpose="summary",
+                incident_id=incident_id,
+                model="smollm2-135m",
+                prompt_version="summary-v3",
+                prompt="[redacted prompt]",
+                response="{}",
+                latency_ms=812.0,
+                outcome="ok",
+            )
+        )
+
+
+def test_generated_summary_is_labelled_confirmed_on_accept_and_audited(
+    client_for: ClientFor, store: Store
+) -> None:
+    _store_model_summary(store, "flood-1")
+    drainage = client_for("drainage")
+    before = drainage.get("/api/incidents/flood-1").json()
+    label = before["summary_label"]
+    assert label["kind"] == "generated" and label["verified"] is False
+    assert "smollm2-135m" in label["label"] and "summary-v3" in label["label"]
+    assert "not verified" in label["label"]
+    model_entries = [e for e in before["audit"] if e["kind"] == "model"]
+    assert [(e["actor"], e["ref"]) for e in model_entries] == [("smollm2-135m", "call-1")]
+    assert "ok, 812 ms" in model_entries[0]["what"]
+
+    r = drainage.post(
+        "/incidents/flood-1/actions",
+        data={"csrf_token": csrf_of(drainage), "action": "accept"},
+        headers={"accept": "text/html"},
+    )
+    assert r.status_code == 303
+    after = drainage.get("/api/incidents/flood-1").json()["summary_label"]
+    assert after["verified"] is True and "verified by drainage" in after["label"]
+    page = drainage.get("/incidents/flood-1")
+    assert "verified by drainage" in page.text
