@@ -72,8 +72,13 @@ class IncidentStage:
         batch = Batch()
         for inc in self.fuser.expire():
             fresh = self.store.incident_state(inc.id)
-            if fresh is not None and len(fresh.evidence_ids) > len(inc.evidence_ids):
-                # Another worker holds this incident's cell now and kept it alive: its copy wins.
+            if fresh is not None and (
+                not fresh.is_open
+                or len(fresh.evidence_ids) > len(inc.evidence_ids)
+                or fresh.updated_at > inc.updated_at
+            ):
+                # Someone else changed it since this copy was loaded: another worker that holds
+                # its cell now kept it alive, or a dispatcher already resolved it. Theirs wins.
                 self.fuser.adopt(fresh)
                 continue
             self.stats["incidents_resolved"] += 1

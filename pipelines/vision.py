@@ -33,7 +33,7 @@ from citybrain.vision.detections import Detections
 from citybrain.vision.errors import BackendError, BackendUnavailable
 from citybrain.vision.events import CameraEvents
 from citybrain.vision.heads.yolo import decode_yolo
-from citybrain.vision.prepare import FramePreparer, as_numpy, select_preparer
+from citybrain.vision.prepare import FramePreparer, Prepared, as_numpy, select_preparer
 from citybrain.vision.scene import ZeroShotHead
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,9 @@ class VisionStage:
         return batch
 
     def saturated(self) -> bool:
-        return self.batcher.full()
+        """Pause consumption when the queue is full, and for as long as the backend is in
+        back-off: frames fetched during an outage would only push waiting ones out."""
+        return self.batcher.full() or self.clock() < self._retry_at
 
     def holding(self) -> int:
         return self.offsets.in_flight()
@@ -144,10 +146,14 @@ class VisionStage:
     def _drain(self, batch: Batch) -> None:
         while self.batcher.ready() and self.clock() >= self._retry_at:
             frames = self.batcher.take()
+            prepared = self._prepare(frames, batch)
             try:
-                self._infer(frames, batch)
+                self._infer(frames, prepared, batch)
             except BackendUnavailable as e:
-                self.batcher.put_back([(f.meta.camera_id, f) for f in frames])
+                # Only the frames that decoded wait for the retry: the others are already
+                # dead-lettered and must not be sent there again.
+                kept = [frames[i] for i in prepared.kept]
+                self.batcher.put_back([(f.meta.camera_id, f) for f in kept])
                 self._backoff_s = min(
                     self.settings.retry_max_ms / 1000,
                     max(self.settings.retry_initial_ms / 1000, self._backoff_s * 2),
@@ -167,10 +173,14 @@ class VisionStage:
         batch.commit = self.offsets.advance()
         self.stats["waiting"] = self.offsets.in_flight()  # a gauge: consumed, not yet finished
 
-    def _infer(self, frames: list[_Frame], batch: Batch) -> None:
+    def _prepare(self, frames: list[_Frame], batch: Batch) -> Prepared:
+        """Decode and preprocess; frames that do not decode are rejected here, once."""
         prepared = self.preparer.prepare([f.rec.value for f in frames])
         for i, err in prepared.rejected:
             self._reject(batch, frames[i].rec, err)
+        return prepared
+
+    def _infer(self, frames: list[_Frame], prepared: Prepared, batch: Batch) -> None:
         if not prepared.kept:
             return
         images = prepared.images

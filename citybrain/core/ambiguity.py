@@ -51,7 +51,7 @@ def routing_case(
     if district is None and len(sharing) > 1:
         return RoutingCase(
             rule,
-            (*sharing, city.triage_department),
+            tuple(dict.fromkeys((*sharing, city.triage_department))),  # triage once
             f"{category} is shared by {len(sharing)} departments and the district is unknown",
         )
     if district is not None and location is not None and border_m > 0:

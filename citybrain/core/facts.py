@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from citybrain.core.city import City
 from citybrain.core.fusion import IncidentState
 from citybrain.core.messages import Incident, KeyFacts, RoutingDecision
-from citybrain.core.summary import template_summary
+from citybrain.core.summary import TEMPLATE_MARKS, template_summary
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def localized_template(city: City, inc: IncidentState, language: str) -> str:
     if inc.camera_count:
         parts.append(f"摄像头发现{inc.camera_count}次")
     span = f"首次发现于{inc.opened_at:%Y-%m-%d %H:%M}（UTC），最近{inc.updated_at:%H:%M}"
-    return f"{where}{what}：{'，'.join(parts) or '暂无证据'}；{span}。[模板]"
+    return f"{where}{what}：{'，'.join(parts) or '暂无证据'}；{span}。{TEMPLATE_MARKS[1]}"
 
 
 def incident_message(inc: IncidentState, routing: RoutingDecision, summary: str) -> Incident:

@@ -12,6 +12,10 @@ from dataclasses import dataclass
 _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 
+_PLACE_WORDS = (
+    "(?:Road|Rd|Street|St|Avenue|Ave|Lane|Bridge|Park|Square|Underpass|Market|Station|Way)"
+)
+
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("EMAIL", re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")),
     ("ID", re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")),
@@ -22,7 +26,10 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "NAME",
         re.compile(
-            r"(?i)(?<=my name is )[A-Z][a-z]+(?: [A-Z][a-z]+)?|(?<=this is )[A-Z][a-z]+ [A-Z][a-z]+"
+            # Only the introduction is case-blind; a name must be capitalised, and "this is
+            # Heping Road" names a place, not a person.
+            r"(?<=[Mm]y name is )[A-Z][a-z]+(?: [A-Z][a-z]+)?"
+            r"|(?<=[Tt]his is )(?![A-Z][a-z]+ " + _PLACE_WORDS + r"\b)[A-Z][a-z]+ [A-Z][a-z]+"
         ),
     ),
     (

@@ -8,6 +8,18 @@ from __future__ import annotations
 from citybrain.core.city import City
 from citybrain.core.fusion import IncidentState
 
+# How a template summary ends, in each dispatcher language (facts.py writes the Chinese one).
+TEMPLATE_MARKS = ("[template]", "[模板]")
+
+
+def split_template_mark(text: str) -> tuple[str, bool]:
+    """The text without its template mark, and whether it had one."""
+    body = text.rstrip()
+    for mark in TEMPLATE_MARKS:
+        if body.endswith(mark):
+            return body.removesuffix(mark).rstrip(), True
+    return text, False
+
 
 def template_summary(city: City, inc: IncidentState, place: str | None = None) -> str:
     cat = city.category_by_id.get(inc.category)
@@ -24,4 +36,4 @@ def template_summary(city: City, inc: IncidentState, place: str | None = None) -
     if inc.camera_count:
         parts.append(f"{inc.camera_count} camera observation{'s' if inc.camera_count > 1 else ''}")
     span = f"first seen {inc.opened_at:%Y-%m-%d %H:%M} UTC, last {inc.updated_at:%H:%M}"
-    return f"{what} at {where}: {', '.join(parts) or 'no evidence'}; {span}. [template]"
+    return f"{what} at {where}: {', '.join(parts) or 'no evidence'}; {span}. {TEMPLATE_MARKS[0]}"

@@ -44,6 +44,12 @@ class CircuitBreaker:
         with self._lock:
             self._count, self._opened_at, self._trial = 0, None, False
 
+    def release(self) -> None:
+        """A trial call that was never answered either way (not sent, cut short by the
+        caller): the next caller may try instead, so the circuit cannot stick half-open."""
+        with self._lock:
+            self._trial = False
+
     def failure(self) -> None:
         with self._lock:
             self._count += 1

@@ -23,6 +23,7 @@ from citybrain.llm.breaker import CircuitBreaker
 from citybrain.llm.errors import LLMError, LLMInvalid, LLMTimeout, LLMUnavailable
 
 log = logging.getLogger(__name__)
+MIN_FAIR_TIMEOUT_S = 1.0  # a budget-cut call given at least this long counts for the breaker
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ class LLMClient:
                     if req.deadline is not None:
                         left = req.deadline - time.monotonic()
                         if left < 0.05:
+                            self.breaker.release()
                             raise LLMUnavailable("not sent: the batch's model time budget is spent")
                         budget_cut = left < timeout
                         timeout = min(timeout, left)
@@ -122,6 +124,12 @@ class LLMClient:
                 if isinstance(e, LLMInvalid | LLMUnavailable):
                     raise
                 if isinstance(e, httpx.TimeoutException) and budget_cut:
+                    # A server that had a fair chance and stayed silent counts as failing;
+                    # a call cut to a sliver of time by the budget says nothing about it.
+                    if timeout >= MIN_FAIR_TIMEOUT_S:
+                        self.breaker.failure()
+                    else:
+                        self.breaker.release()
                     raise LLMTimeout("timed out: the batch's model time budget ran out") from e
                 self.breaker.failure()
                 if attempts > self.settings.retries or not self.breaker.allow():
@@ -134,18 +142,23 @@ class LLMClient:
 
 
 def _parse(resp: httpx.Response, want_json: bool) -> ChatResult:
+    """A 200 can still carry anything: every shape that is not a chat completion with text
+    content is `LLMInvalid`, never an exception that would stop the stream."""
     try:
         payload = resp.json()
         content = payload["choices"][0]["message"]["content"] or ""
-        usage = payload.get("usage") or {}
-    except (ValueError, KeyError, IndexError, TypeError) as e:
+        if not isinstance(content, str):
+            raise TypeError(f"content is {type(content).__name__}, not text")
+        usage = payload.get("usage")
+        usage = usage if isinstance(usage, dict) else {}
+        result = ChatResult(
+            outcome="ok",
+            content=content,
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        )
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:
         raise LLMInvalid(f"not a chat completion: {resp.text[:200]}") from e
-    result = ChatResult(
-        outcome="ok",
-        content=content,
-        completion_tokens=int(usage.get("completion_tokens") or 0),
-        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-    )
     if want_json:
         try:
             data = json.loads(content)

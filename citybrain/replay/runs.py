@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from citybrain.core.summary import split_template_mark
 from citybrain.replay.errors import RunError
 from citybrain.store import Store
 
@@ -43,7 +44,7 @@ class Run:
 
 
 def _generator(summary: str) -> str:
-    return "template" if summary.rstrip().endswith("[template]") else "model"
+    return "template" if split_template_mark(summary)[1] else "model"
 
 
 def export_run(store: Store, out: Path, source: str = "", force: bool = False) -> dict[str, int]:

@@ -58,10 +58,22 @@ class Store:
     def write_incidents(
         self, items: Iterable[IncidentWrite], dispatches: Iterable[Dispatch] = ()
     ) -> None:
-        """One transaction: incidents, their new evidence, then dispatches not yet stored."""
+        """One transaction: incidents, their new evidence, then dispatches not yet stored.
+
+        The incident job writes the rules' routing and a template summary with every update;
+        the dispatch job's decision (a model's routing, a model summary) must survive those
+        writes while what it was decided from (category, district) is unchanged."""
         with self.sessions.begin() as s:
             for w in items:
-                s.merge(_incident_row(w.state, w.routing, w.summary))
+                row = _incident_row(w.state, w.routing, w.summary)
+                old = s.get(IncidentRow, row.id)
+                if old is not None and (old.category, old.district) == (row.category, row.district):
+                    row.department, row.decided_by = old.department, old.decided_by
+                    row.routing_reason = old.routing_reason
+                    summary = s.get(SummaryRow, row.id)
+                    if summary is not None and summary.generated_by == "model":
+                        row.summary = old.summary
+                s.merge(row)
                 for obs in w.evidence:
                     s.merge(_evidence_row(obs, w.state.id))
             s.flush()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from citybrain.core.ids import stable_id
@@ -23,6 +23,25 @@ from citybrain.store.web_models import ActionRow, AssignmentRow, Open311RequestR
 
 _Q = TypeVar("_Q", bound=Select[*tuple[Any, ...]])
 effective_department = func.coalesce(AssignmentRow.department, IncidentRow.department)
+# A dispatcher's "resolved" stands until the problem comes back: evidence that reopened the
+# incident after the dispatcher's hand puts it back in the department's inbox as new.
+_reopened_since_hand = and_(
+    IncidentRow.status == "reopened", IncidentRow.written_at > AssignmentRow.updated_at
+)
+_hand_state = case(
+    (AssignmentRow.state.is_(None), "new"),
+    (and_(AssignmentRow.state == "resolved", _reopened_since_hand), "new"),
+    else_=AssignmentRow.state,
+)
+
+
+def effective_state(inc: IncidentRow, asg: AssignmentRow | None) -> str:
+    """`_hand_state` for rows already loaded: new | accepted | resolved."""
+    if asg is None:
+        return "new"
+    if asg.state == "resolved" and inc.status == "reopened" and inc.written_at > asg.updated_at:
+        return "new"
+    return asg.state
 
 
 @dataclass(frozen=True)
@@ -92,7 +111,7 @@ def _views(rows: Iterable[Any]) -> list[IncidentView]:
         IncidentView(
             row=inc,
             department=asg.department if asg else inc.department,
-            state=asg.state if asg else "new",
+            state=effective_state(inc, asg),
             written_at=inc.written_at,
         )
         for inc, asg in rows
@@ -102,7 +121,7 @@ def _views(rows: Iterable[Any]) -> list[IncidentView]:
 def _open(q: _Q) -> _Q:
     return q.where(
         IncidentRow.status != "resolved",
-        or_(AssignmentRow.state.is_(None), AssignmentRow.state != "resolved"),
+        _hand_state != "resolved",
     )
 
 
@@ -236,9 +255,7 @@ class WebStore:
         scope = Scope(department=department)
         with self.sessions() as s:
             total = int(s.scalar(_scoped(select(func.count(IncidentRow.id)), scope, True)) or 0)
-            first_new = case(
-                (or_(AssignmentRow.state.is_(None), AssignmentRow.state == "new"), 0), else_=1
-            )
+            first_new = case((_hand_state == "new", 0), else_=1)
             q = (
                 _scoped(select(IncidentRow, AssignmentRow), scope, True)
                 .order_by(first_new, IncidentRow.written_at.desc(), IncidentRow.id)
@@ -267,7 +284,7 @@ class WebStore:
                 raise ActionError(f"no incident {incident_id}")
             asg = s.get(AssignmentRow, incident_id)
             held_by = asg.department if asg else inc.department
-            state = asg.state if asg else "new"
+            state = effective_state(inc, asg)
             if state == "resolved" or inc.status == "resolved":
                 raise ActionError("the incident is already resolved")
             to, new_state = held_by, state

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from citybrain.core.summary import split_template_mark
 from citybrain.store.models import IncidentRow, SummaryRow
 from citybrain.store.web_queries import WebStore
 
@@ -102,7 +103,7 @@ def audit_trail(ws: WebStore, incident_id: str) -> list[AuditEntry]:
 def summary_label(row: IncidentRow, stored: SummaryRow | None = None) -> dict[str, Any]:
     """How the summary was made. The dispatch job stores its label (model or template, model
     name, prompt version, verified by whom); without one, the text itself says: the
-    deterministic template marks it `[template]`, anything else is an unverified model text."""
+    deterministic template ends with a mark (`[template]`, `[模板]`), anything else is an unverified model text."""
     if stored is not None:
         generated = stored.generated_by == "model"
         if generated:
@@ -118,18 +119,18 @@ def summary_label(row: IncidentRow, stored: SummaryRow | None = None) -> dict[st
                 label += f" ({stored.note})"
         return {
             "kind": "generated" if generated else "template",
-            "text": stored.text.rstrip().removesuffix("[template]").rstrip(),
+            "text": split_template_mark(stored.text)[0],
             "label": label,
             "verified": stored.verified if generated else None,
             "model": stored.model,
             "prompt_version": stored.prompt_version,
             "facts": stored.facts,
         }
-    text = row.summary or ""
-    if text.rstrip().endswith("[template]"):
+    text, is_template = split_template_mark(row.summary or "")
+    if is_template:
         return {
             "kind": "template",
-            "text": text.rstrip().removesuffix("[template]").rstrip(),
+            "text": text,
             "label": "template: built by rule from the evidence",
             "verified": None,
         }

@@ -17,6 +17,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from citybrain.core.messages import GeoPoint, Ticket
 from citybrain.store.web_models import Open311RequestRow
@@ -105,6 +106,11 @@ def make_router(ctx: WebContext) -> APIRouter:
             data = {k: v for k, v in body.items() if v is not None}
         else:
             data = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        # Producing to Kafka and writing the store block: off the event loop, so a slow
+        # broker cannot freeze the live dashboards served by the same process.
+        return await run_in_threadpool(accept, data)
+
+    def accept(data: dict[str, Any]) -> JSONResponse:
         if ctx.web.open311_api_keys and data.get("api_key") not in ctx.web.open311_api_keys:
             return _error(403, "a valid api_key is required")
         code = str(data.get("service_code", "")).strip()

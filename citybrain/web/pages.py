@@ -14,9 +14,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from citybrain.web.actions import parse_action, take_action
 from citybrain.web.api import incident_detail
+from citybrain.web.audit import summary_label
 from citybrain.web.auth import COOKIE, CSRF_FIELD, Auth, Principal
 from citybrain.web.context import TIME_RANGES, CurrentUser, WebContext
 from citybrain.web.mapview import MapView, category_colours
@@ -27,7 +29,12 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths, so the login form cannot be used to redirect elsewhere."""
-    if not target or not target.startswith("/") or target.startswith("//"):
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith(("//", "/\\"))  # browsers read "/\host" as "//host"
+        or any(c in target for c in "\r\n")
+    ):
         return "/"
     return target
 
@@ -49,6 +56,7 @@ def make_router(ctx: WebContext) -> APIRouter:
                 "csrf": p.csrf if p else "",
                 "dept_name": ctx.department_name,
                 "cat_name": ctx.category_name,
+                "summary_label": summary_label,
                 **data,
             },
             status_code=code,
@@ -226,7 +234,8 @@ def make_router(ctx: WebContext) -> APIRouter:
         if not Auth.csrf_ok(p, form.pop(CSRF_FIELD, None)):
             raise HTTPException(403, "missing or wrong CSRF token; reload the page and try again")
         back = _safe_next(form.pop("next", None) or "/inbox")
-        result = take_action(ctx, p, incident_id, parse_action(form))
+        # store writes and the Kafka flush block: run them off the event loop (SSE streams)
+        result = await run_in_threadpool(take_action, ctx, p, incident_id, parse_action(form))
         sep = "&" if "?" in back else "?"
         return RedirectResponse(f"{back}{sep}done={quote(result.action.action)}", status_code=303)
 

@@ -56,6 +56,9 @@ class _LLMHandler(BaseHTTPRequestHandler):
             return self._send(500, b'{"error": "overloaded"}')
         if mode == "not_chat":
             return self._send(200, b'{"hello": "world"}')
+        if mode == "content_object":  # a 200 whose message content is not text
+            bad = {"choices": [{"message": {"content": {"department": "x"}}}], "usage": "many"}
+            return self._send(200, json.dumps(bad).encode())
         if mode == "invalid_json":
             content = "Sure! The department is {department: roads"
         elif mode == "unknown_department":

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from citybrain.core.fusion import IncidentState
-from citybrain.core.messages import Dispatch, GeoPoint, Observation, RoutingDecision
-from citybrain.store import IncidentWrite, Store
+from citybrain.core.messages import (
+    Dispatch,
+    GeneratedLabel,
+    GeoPoint,
+    KeyFacts,
+    Observation,
+    RoutingDecision,
+)
+from citybrain.store import IncidentWrite, Store, model_step
 from citybrain.store.models import Base
 
 pytestmark = pytest.mark.integration
@@ -149,3 +157,33 @@ def test_hotspots_digest_and_lifecycle_columns(store: Store) -> None:
 
 def st_fields(st: IncidentState) -> tuple[str, str, tuple[str, ...]]:
     return (st.status, st.cell, st.camera_events)
+
+
+def test_the_dispatch_jobs_decision_survives_later_incident_updates(store: Store) -> None:
+    """The incident job rewrites an incident with the rules' routing and a template summary on
+    every update; a model's routing and summary written since must stay until the category or
+    district they were decided from changes."""
+    store.write_incidents([IncidentWrite(_state(("a",)), RULE, "Flooding [template]", [_obs("a")])])
+    model = RoutingDecision(department="city_roads", decided_by="model", reason="road surface")
+    label = GeneratedLabel(generated_by="model", model="m", prompt_version="p1")
+    facts = KeyFacts(
+        category="flooding", category_name="Flooding", district="xicheng",
+        district_name="Xicheng", status="open", severity="high", ticket_count=1,
+        camera_count=0, first_seen=T0, last_seen=T0,
+    )  # fmt: skip
+    step = model_step.DispatchStep(
+        decisions=[model_step.Decision("inc-1", model, "Water over Heping Road.", label, facts)]
+    )
+    store.write_dispatch_step(step)
+    store.write_incidents([IncidentWrite(_state(("a", "b")), RULE, "2 reports [template]")])
+    row = store.incident("inc-1")[0]  # type: ignore[index]
+    assert (row.department, row.decided_by, row.summary) == (
+        "city_roads", "model", "Water over Heping Road."
+    )  # fmt: skip
+    assert row.ticket_count == 2  # the update itself landed
+    moved = replace(_state(("a", "b", "c")), district="beicheng")
+    store.write_incidents([IncidentWrite(moved, RULE, "3 reports [template]")])
+    row = store.incident("inc-1")[0]  # type: ignore[index]
+    assert (row.department, row.decided_by, row.summary) == (
+        "water_drainage", "rule", "3 reports [template]"
+    )  # fmt: skip

@@ -176,16 +176,20 @@ class DownThenUp:
 
 
 def test_backend_outage_pauses_consumption_and_loses_nothing(live_settings: Settings) -> None:
+    """The queue is far from full (default max_queued_frames): consumption pauses because the
+    backend is in back-off. A corrupt frame in a batch that meets the outage is dead-lettered
+    once, not again with every retry of its batch."""
     s = live_settings.model_copy(
         update={
             "vision": live_settings.vision.model_copy(
-                update={"batch_size": 2, "max_queued_frames": 4, "retry_initial_ms": 100}
+                update={"batch_size": 2, "retry_initial_ms": 100}
             )
         }
     )
     topics = Topics(s.kafka.topic_prefix)
     cams = ("cam-01", "cam-02", "cam-03", "cam-04")
     items = [(c.encode(), jpeg(seed=i), headers(c, i * 1000)) for i in range(4) for c in cams]
+    items.insert(1, (b"cam-02", b"\xff\xd8\xff broken", headers("cam-02", 500)))
     produce(s.kafka.bootstrap_servers, topics.frames, items)
 
     model, names = load_detector(s.vision.model)
@@ -205,6 +209,8 @@ def test_backend_outage_pauses_consumption_and_loses_nothing(live_settings: Sett
         worker.close()
     c = stage.stats
     assert c["backend.unavailable"] == 4 and backend.calls > 4
-    assert c["paused"] >= 1  # the queue filled while the backend was down
-    assert c["frames"] == len(items) and c["dlq"] == 0 and c["skipped.overload"] == 0
+    assert c["paused"] >= 1  # consumption paused while the backend was down
+    assert c["frames"] == len(items) - 1 and c["skipped.overload"] == 0
+    assert c["dlq"] == c["dlq.undecodable_jpeg"] == 1
+    assert len(read_topic(s.kafka.bootstrap_servers, topics.dlq)) == 1
     assert committed_everything(s, topics.frames)

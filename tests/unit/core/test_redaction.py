@@ -13,6 +13,8 @@ from citybrain.core.redaction import redact
         ("ID 330106199001011234 here", "330106199001011234", "ID"),
         ("ID 33010619900101123X here", "33010619900101123X", "ID"),
         ("my name is Li Wei and", "Li Wei", "NAME"),
+        ("My name is Wei, the lamp", "Wei", "NAME"),
+        ("Hello, this is Zhang Min calling", "Zhang Min", "NAME"),
         ("我叫王芳，路灯坏了", "王芳", "NAME"),
         ("张先生反映", "张", "NAME"),
         ("车牌浙A12345违停", "浙A12345", "PLATE"),
@@ -35,6 +37,18 @@ def test_ordinary_text_is_untouched() -> None:
     text = "Flooded road at Xinhua Road and Zhongshan Road since 8am, 3 cars stuck"
     assert redact(text).text == text
     assert redact(text).total == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "this is really deep water on the road",  # lower-case words are no name
+        "This is Heping Road, the underpass is flooded",  # a place, kept for geocoding
+        "my name is not important, fix the lamp",
+    ],
+)
+def test_introductions_without_a_name_keep_their_words(text: str) -> None:
+    assert redact(text).text == text
 
 
 def test_house_numbers_only_when_configured() -> None:

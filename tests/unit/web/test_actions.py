@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from citybrain.core.city import City
 from citybrain.store import Store
 from citybrain.store.models import DispatchRow
 from citybrain.store.web_queries import WebStore
 
-from .conftest import ClientFor, csrf_of
+from .conftest import ClientFor, csrf_of, incident
 
 
 def _act(client, iid: str, csrf: str, **form: str):  # type: ignore[no-untyped-def]
@@ -129,3 +132,27 @@ def test_csrf_is_required_for_cookie_requests(client_for: ClientFor) -> None:
     )
     assert r.status_code == 403
     assert drainage.get("/api/incidents/flood-1").json()["state"] == "new"
+
+
+def test_a_resolved_incident_that_reopens_is_back_in_the_inbox(
+    client_for: ClientFor, store: Store, city: City
+) -> None:
+    """A dispatcher resolved it; then the problem came back and fusion reopened it. The
+    department must see it again as new, and be able to act on it."""
+    drainage = client_for("drainage")
+    assert (
+        _act(
+            drainage, "flood-1", csrf_of(drainage), action="resolve", reason="pumped out"
+        ).status_code
+        == 303
+    )
+    assert drainage.get("/api/incidents/flood-1").json()["status"] == "resolved"
+    assert 'data-incident="flood-1"' not in drainage.get("/inbox").text
+
+    w, _ = incident(city, "flood-1", "flooding", "xicheng", (120.128, 30.287), minutes_ago=1)
+    store.write_incidents([replace(w, state=replace(w.state, status="reopened"))])
+    back = drainage.get("/api/incidents/flood-1").json()
+    assert back["status"] == "reopened" and back["state"] == "new"
+    assert 'data-incident="flood-1"' in drainage.get("/inbox").text
+    assert _act(drainage, "flood-1", csrf_of(drainage), action="accept").status_code == 303
+    assert drainage.get("/api/incidents/flood-1").json()["state"] == "accepted"

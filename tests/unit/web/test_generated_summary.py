@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from citybrain.store import Store
-from citybrain.store.models import ModelCallRow, SummaryRow
+from citybrain.store.models import IncidentRow, ModelCallRow, SummaryRow
 
 from .conftest import ClientFor, csrf_of
 
@@ -69,3 +69,20 @@ def test_generated_summary_is_labelled_confirmed_on_accept_and_audited(
     assert after["verified"] is True and "verified by drainage" in after["label"]
     page = drainage.get("/incidents/flood-1")
     assert "verified by drainage" in page.text
+
+
+def test_chinese_template_summaries_are_labelled_as_templates(
+    client_for: ClientFor, store: Store
+) -> None:
+    """Chinese dispatchers get the template in Chinese, marked `[模板]`: the inbox and the API
+    must call it a template, not a model's text."""
+    with store.sessions.begin() as s:
+        row = s.get(IncidentRow, "flood-1")
+        assert row is not None
+        row.summary = "西城积水：市民反映1件；首次发现于2026-05-01 08:20（UTC），最近08:20。[模板]"
+    drainage = client_for("drainage")
+    label = drainage.get("/api/incidents/flood-1").json()["summary_label"]
+    assert label["kind"] == "template" and not label["text"].endswith("[模板]")
+    inbox = drainage.get("/inbox").text
+    row_html = inbox.split('data-incident="flood-1"')[1].split("</tr>")[0]
+    assert 'class="label template"' in row_html and "[模板]" not in row_html

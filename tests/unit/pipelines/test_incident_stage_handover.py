@@ -1,0 +1,61 @@
+"""Two incident workers over one real SQLite store (no broker: records are handed to the stage
+directly). A copy of an incident that a worker loaded before someone else changed it must not
+overwrite the newer stored state when the stale worker's idle timeout fires."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from citybrain.config import Settings
+from citybrain.core.city import City
+from citybrain.core.messages import Feedback, GeoPoint, Observation
+from citybrain.store import Store
+from citybrain.streams.records import InRecord
+from citybrain.streams.topics import Topics
+from pipelines.incidents import IncidentStage
+
+
+def _record(topic: str, offset: int, value: bytes) -> InRecord:
+    return InRecord(topic=topic, partition=0, offset=offset, key=b"k", value=value, headers={})
+
+
+def test_a_stale_copy_never_overwrites_a_dispatchers_resolution(
+    settings: Settings, city: City, tmp_path: Path
+) -> None:
+    s = settings.model_copy(
+        update={"store": settings.store.model_copy(update={"url": f"sqlite:///{tmp_path}/s.db"})}
+    )
+    store, topics = Store.from_url(s.store.url), Topics("t")
+    now = datetime.now(UTC).replace(microsecond=0)
+    flood = Observation(
+        id="o1", source="ticket", source_id="T1", category="flooding", confidence=0.9,
+        observed_at=now - timedelta(hours=23), location=GeoPoint(lon=120.128, lat=30.287),
+        district="xicheng", precision="point", text="underpass flooded",
+    )  # fmt: skip
+    a = IncidentStage(s, city, topics, store)
+    a.process([_record(topics.observations, 0, flood.model_dump_json().encode())])
+    a.sink()
+    (incident_id,) = a.fuser.incidents
+
+    b = IncidentStage(s, city, topics, store)  # loads the open incident: a copy
+    fb = Feedback(
+        incident_id=incident_id, action="resolve", actor="dispatcher-1", at=now, reason="pumped"
+    )
+    a.process([_record(topics.feedback, 0, fb.model_dump_json().encode())])
+    a.sink()
+    # B's copy goes idle (its watermark moves on with other evidence) and times out
+    later = flood.model_copy(
+        update={
+            "id": "o2", "source_id": "T2", "category": "pothole",
+            "observed_at": now - timedelta(hours=23) + timedelta(seconds=s.incidents.idle_resolve_s + 60),
+            "location": GeoPoint(lon=120.155, lat=30.272), "district": "beicheng",
+        }
+    )  # fmt: skip
+    b.process([_record(topics.observations, 1, later.model_dump_json().encode())])
+    b.tick()
+    b.sink()
+    assert b.stats["incidents_resolved.timeout"] == 0
+    stored = store.incident_state(incident_id)
+    assert stored is not None and stored.resolved_by == "dispatcher"
+    assert b.fuser.incidents[incident_id].resolved_by == "dispatcher"  # B adopted the truth
