@@ -22,6 +22,16 @@ class LLMSettings(BaseModel):
     )
     embedded_port: int = Field(18090, ge=1, le=65535, title="Port of the embedded server")
     embedded_threads: int = Field(2, ge=1, title="CPU threads of the embedded server")
+    structured_output: Literal["json_object", "json_schema"] = Field(
+        "json_object",
+        title=(
+            "How the JSON schema is sent: json_object + schema (llama.cpp's server) or the "
+            "OpenAI json_schema form (vLLM, OpenAI-compatible gateways)"
+        ),
+    )
+    context_tokens: int = Field(
+        4096, ge=512, title="Context window of the embedded server (prompts are truncated to fit)"
+    )
     api_key: str | None = Field(None, title="Bearer token for the endpoint, if it needs one")
     language: Literal["zh", "en"] = Field("en", title="Language dispatchers read summaries in")
     timeout_s: float = Field(20.0, gt=0, title="One request's timeout")

@@ -15,9 +15,10 @@ from citybrain.core.city import City
 from citybrain.core.messages import KeyFacts
 from citybrain.core.redaction import redact
 
-PROMPT_VERSION = "2026-11-23.1"
+PROMPT_VERSION = "2026-12-01.1"
 MAX_TICKETS = 5
 MAX_TICKET_CHARS = 600
+MAX_TOTAL_TICKET_CHARS = 1500
 MAX_SUMMARY_CHARS = 240
 MAX_REASON_CHARS = 100
 
@@ -41,16 +42,24 @@ _ROUTING_SYSTEM = (
 
 
 def delimit_tickets(texts: list[str], house_numbers: bool = False) -> str:
-    """Redacted, truncated, fenced ticket texts (the only way ticket text enters a prompt)."""
+    """Redacted, truncated, fenced ticket texts (the only way ticket text enters a prompt).
+
+    At most MAX_TICKETS blocks and MAX_TOTAL_TICKET_CHARS characters in all, so a prompt of
+    Chinese text (up to ~2 tokens a character) stays inside a 4k-token context."""
     blocks = []
+    used = 0
     for i, text in enumerate(texts[:MAX_TICKETS], 1):
+        room = min(MAX_TICKET_CHARS, MAX_TOTAL_TICKET_CHARS - used)
+        if room <= 0:
+            break
         clean = redact(text, house_numbers=house_numbers).text
         clean = clean.replace("<", "‹").replace(">", "›").strip()
-        if len(clean) > MAX_TICKET_CHARS:
-            clean = clean[:MAX_TICKET_CHARS] + " …[truncated]"
+        if len(clean) > room:
+            clean = clean[:room] + " …[truncated]"
+        used += len(clean)
         blocks.append(f'<ticket n="{i}">\n{clean or "(empty)"}\n</ticket>')
-    if len(texts) > MAX_TICKETS:
-        blocks.append(f"({len(texts) - MAX_TICKETS} more reports not shown)")
+    if len(texts) > len(blocks):
+        blocks.append(f"({len(texts) - len(blocks)} more reports not shown)")
     return "\n".join(blocks) if blocks else "(no ticket text)"
 
 

@@ -94,7 +94,7 @@ class LLMClient:
             "seed": self.settings.seed,
         }
         if req.schema is not None:
-            body["response_format"] = {"type": "json_object", "schema": req.schema}
+            body["response_format"] = response_format(self.settings, req.schema)
         attempts = 0
         delay = self.settings.backoff_s
         while True:
@@ -113,8 +113,10 @@ class LLMClient:
                     resp = self.http.post("/chat/completions", json=body, timeout=timeout)
                 if resp.status_code >= 500:
                     raise LLMError(f"HTTP {resp.status_code}: {resp.text[:200]}")
-                if resp.status_code >= 400:  # the request itself is wrong: retrying won't help
-                    self.breaker.failure()
+                if resp.status_code >= 400:
+                    # The request itself is wrong (too long, a schema the server refuses):
+                    # retrying won't help, and it says nothing about the server's health.
+                    self.breaker.release()
                     raise LLMInvalid(f"HTTP {resp.status_code}: {resp.text[:200]}")
                 self.breaker.success()
                 result = _parse(resp, req.schema is not None)
@@ -141,6 +143,16 @@ class LLMClient:
                 delay *= 2
 
 
+def response_format(settings: LLMSettings, schema: dict[str, Any]) -> dict[str, Any]:
+    """The constrained-output request in the dialect the server speaks."""
+    if settings.structured_output == "json_schema":
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": "answer", "schema": schema, "strict": True},
+        }
+    return {"type": "json_object", "schema": schema}
+
+
 def _parse(resp: httpx.Response, want_json: bool) -> ChatResult:
     """A 200 can still carry anything: every shape that is not a chat completion with text
     content is `LLMInvalid`, never an exception that would stop the stream."""
@@ -161,7 +173,8 @@ def _parse(resp: httpx.Response, want_json: bool) -> ChatResult:
         raise LLMInvalid(f"not a chat completion: {resp.text[:200]}") from e
     if want_json:
         try:
-            data = json.loads(content)
+            # strict=False: llama.cpp's grammar lets raw newlines into strings
+            data = json.loads(content, strict=False)
         except ValueError:
             return ChatResult(outcome="invalid", content=content, error="response is not JSON")
         if not isinstance(data, dict):

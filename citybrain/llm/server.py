@@ -63,7 +63,7 @@ class EmbeddedLLMServer(ChildServer):
             "--model_alias", self.settings.model,
             "--host", "127.0.0.1",
             "--port", str(self.port),
-            "--n_ctx", "2048",
+            "--n_ctx", str(self.settings.context_tokens),
             "--n_threads", str(self.settings.embedded_threads),
             "--n_threads_batch", str(self.settings.embedded_threads),
             "--seed", str(self.settings.seed),

@@ -49,7 +49,8 @@ class _LLMHandler(BaseHTTPRequestHandler):
         srv.requests.append(body)
         if srv.delay_s:
             time.sleep(srv.delay_s)
-        schema = (body.get("response_format") or {}).get("schema", {})
+        fmt = body.get("response_format") or {}
+        schema = fmt.get("schema") or (fmt.get("json_schema") or {}).get("schema", {})
         wants_route = "department" in schema.get("properties", {})
         mode = srv.mode
         if mode == "error500":

@@ -150,13 +150,24 @@ def test_a_half_open_circuit_recovers_when_the_trial_is_never_sent(city: City) -
     assert len(srv.requests) == 1  # the spent call never reached the server
 
 
-def test_good_answers_are_used_and_labelled(city: City) -> None:
+@pytest.mark.parametrize("dialect", ["json_object", "json_schema"])
+def test_good_answers_are_used_and_labelled(city: City, dialect: str) -> None:
     answer = {
         "route": {"department": "traffic_police_south", "reason": "pavement parking"},
         "summary": {"summary": "Illegal parking on the pavement; 1 citizen report."},
     }
     with misbehaving_llm("answer", answer) as srv:
-        unclassified, parking, flooding = run(city, fast(), endpoint(srv))
+        unclassified, parking, flooding = run(city, fast(structured_output=dialect), endpoint(srv))
+    # the schema travels in the server's dialect: llama.cpp's, or OpenAI's (vLLM)
+    formats = [r["response_format"] for r in srv.requests]
+    assert formats and all(f["type"] == dialect for f in formats)
+    if dialect == "json_schema":
+        enums = [
+            f["json_schema"]["schema"]["properties"]["department"]["enum"]
+            for f in formats
+            if "department" in f["json_schema"]["schema"]["properties"]
+        ]
+        assert enums and all("traffic_police_south" in e for e in enums)
     assert parking.routing is not None and parking.routing.decided_by == "model"
     assert parking.routing.department == "traffic_police_south"
     assert parking.routing.model and parking.routing.prompt_version

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
 
 from citybrain.core.city import City
@@ -9,6 +11,7 @@ from citybrain.core.messages import KeyFacts
 from citybrain.core.prompts import (
     MAX_TICKET_CHARS,
     MAX_TICKETS,
+    MAX_TOTAL_TICKET_CHARS,
     PROMPT_VERSION,
     delimit_tickets,
     routing_messages,
@@ -79,3 +82,29 @@ def test_routing_prompt_lists_only_the_allowed_departments(city: City) -> None:
         assert (f"- {d.id}:" in body) == (d.id in candidates)
     assert "overflowing_bin in xicheng" in body
     assert routing_schema(candidates)["properties"]["department"]["enum"] == list(candidates)
+
+
+def _fingerprint(city: City) -> str:
+    """Of the wording alone: the routing prompt's user part lists the city's departments,
+    which belong to the city's config, not to the prompt version."""
+    routing = routing_messages(city, FACTS, ["bins"], ("city_roads", "hotline_triage"), "shared")
+    msgs = [*summary_messages(FACTS, ["积水 at the underpass"], "en"), routing[0]]
+    return hashlib.sha256(json.dumps(msgs, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+# The prompts' wording, by version. Changing any wording changes the fingerprint: bump
+# PROMPT_VERSION (which every generated text and audited call records) and add a line here.
+FINGERPRINTS = {"2026-12-01.1": "a60b9fe8418e435d"}
+
+
+def test_changed_wording_needs_a_new_prompt_version(city: City) -> None:
+    assert FINGERPRINTS.get(PROMPT_VERSION) == _fingerprint(city), (
+        f"prompt wording changed: bump PROMPT_VERSION and record {_fingerprint(city)}"
+    )
+
+
+def test_chinese_tickets_fit_the_context_in_all() -> None:
+    prompt = delimit_tickets(["积水" * 400] * 5)
+    text = "".join(prompt.split("</ticket>"))
+    assert sum("\u4e00" <= ch <= "\u9fff" for ch in text) <= MAX_TOTAL_TICKET_CHARS
+    assert prompt.count("<ticket") >= 2
