@@ -61,6 +61,16 @@ class Camera(_Frozen):
     district: str = Field(title="District id")
     fps: float = Field(default=1.0, gt=0, title="Frames per second the camera publishes")
     zones: tuple[Zone, ...] = Field(default=(), title="Image-space zones")
+    view: tuple[tuple[float, float], ...] = Field(
+        default=(),
+        title="Ground the camera sees, as (lon, lat) points; empty: only its position counts",
+    )
+
+    @model_validator(mode="after")
+    def _view_is_a_polygon(self) -> Camera:
+        if self.view and len(self.view) < 3:
+            raise ValueError(f"camera {self.id}: a view needs at least 3 points")
+        return self
 
 
 class Category(_Frozen):

@@ -23,6 +23,7 @@ from citybrain.core.city import UNCLASSIFIED, City
 from citybrain.core.geo import M_PER_DEG_LAT, distance_m
 from citybrain.core.ids import stable_id
 from citybrain.core.messages import GeoPoint, Observation
+from citybrain.core.views import CameraViews
 
 _SEVERITIES = ("low", "medium", "high", "critical")
 RESOLVED_BY = ("cameras", "dispatcher", "timeout")
@@ -45,6 +46,7 @@ class IncidentState:
     cell: str = ""
     resolved_by: str | None = None
     camera_events: tuple[str, ...] = ()  # rule ids of camera events open behind it
+    cameras: tuple[str, ...] = ()  # cameras whose evidence it holds: their views reach it
 
     @property
     def is_open(self) -> bool:
@@ -88,6 +90,7 @@ class Fuser:
         self._by_district: dict[tuple[str, str | None], set[str]] = {}
         self._unplaced: dict[tuple[str, str | None], set[str]] = {}  # incidents with no point
         self._by_rule: dict[str, set[str]] = {}
+        self._views = CameraViews(self.city)
         self.load(list(self.incidents.values()))
 
     def load(self, states: list[IncidentState]) -> None:
@@ -105,7 +108,7 @@ class Fuser:
         """Store (or replace) an incident's state, keeping the candidate index current."""
         self.drop(inc.id)
         self.incidents[inc.id] = inc
-        for key in self._grid_keys(inc.category, inc.location):
+        for key in self._index_keys(inc):
             self._grid.setdefault(key, set()).add(inc.id)
         self._by_district.setdefault((inc.category, inc.district), set()).add(inc.id)
         if inc.location is None:
@@ -123,17 +126,34 @@ class Fuser:
         old = self.incidents.pop(incident_id, None)
         if old is None:
             return
-        for key in self._grid_keys(old.category, old.location):
+        for key in self._index_keys(old):
             self._grid.get(key, set()).discard(incident_id)
         self._by_district.get((old.category, old.district), set()).discard(incident_id)
         self._unplaced.get((old.category, old.district), set()).discard(incident_id)
         for rule in old.camera_events:
             self._by_rule.get(rule, set()).discard(incident_id)
 
-    def _grid_keys(self, category: str, at: GeoPoint | None) -> list[tuple[str, int, int]]:
-        if at is None:
-            return []
-        return [(category, math.floor(at.lon / self._dlon), math.floor(at.lat / self._dlat))]
+    def _index_keys(self, inc: IncidentState) -> set[tuple[str, int, int]]:
+        """Grid squares of its point and of every square its cameras' views touch."""
+        keys = set()
+        if inc.location is not None:
+            keys.add(self._square(inc.category, inc.location.lon, inc.location.lat))
+        for cam in inc.cameras:
+            keys |= self._view_squares(inc.category, cam)
+        return keys
+
+    def _square(self, category: str, lon: float, lat: float) -> tuple[str, int, int]:
+        return (category, math.floor(lon / self._dlon), math.floor(lat / self._dlat))
+
+    def _view_squares(self, category: str, camera_id: str) -> set[tuple[str, int, int]]:
+        b = self._views.bounds(camera_id)
+        if b is None:
+            return set()
+        (_, x0, y0), (_, x1, y1) = (
+            self._square(category, b[0], b[1]),
+            self._square(category, b[2], b[3]),
+        )
+        return {(category, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)}
 
     def _candidates(self, obs: Observation) -> set[str]:
         cats = {obs.category, *self._compatible.get(obs.category, ())}
@@ -144,11 +164,13 @@ class Fuser:
                 out |= self._by_district.get((cat, obs.district), set())
             else:
                 out |= self._unplaced.get((cat, obs.district), set())
-                gx = math.floor(obs.location.lon / self._dlon)
-                gy = math.floor(obs.location.lat / self._dlat)
-                for dx in (-1, 0, 1):
-                    for dy in (-1, 0, 1):
-                        out |= self._grid.get((cat, gx + dx, gy + dy), set())
+                squares = {self._square(cat, obs.location.lon, obs.location.lat)}
+                if obs.source == "camera":
+                    squares |= self._view_squares(cat, obs.source_id)
+                for _, gx, gy in squares:
+                    for dx in (-1, 0, 1):
+                        for dy in (-1, 0, 1):
+                            out |= self._grid.get((cat, gx + dx, gy + dy), set())
         return out
 
     def cell(self, obs: Observation) -> str:
@@ -278,9 +300,15 @@ class Fuser:
         return best[2] if best else None
 
     def _closeness(self, inc: IncidentState, obs: Observation) -> float | None:
-        """Metres-like score (lower is closer) or None when the two cannot be the same place."""
+        """Metres-like score (lower is closer) or None when the two cannot be the same place.
+        A camera's view counts as where its evidence is: the observation's own camera, and
+        every camera already behind the incident."""
         if obs.location is not None and inc.location is not None:
-            d = distance_m(obs.location, inc.location)
+            gaps: list[float | None] = [distance_m(obs.location, inc.location)]
+            if obs.source == "camera":
+                gaps.append(self._views.distance(obs.source_id, inc.location))
+            gaps += [self._views.distance(cam, obs.location) for cam in inc.cameras]
+            d = min(g for g in gaps if g is not None)
             return d if d <= self.settings.fusion_radius_m else None
         if obs.district is None or inc.district != obs.district:
             return None
@@ -300,6 +328,7 @@ class Fuser:
             ticket_count=int(obs.source == "ticket"),
             cell=cell,
             camera_events=(obs.rule_id,) if obs.rule_id else (),
+            cameras=(obs.source_id,) if obs.source == "camera" else (),
         )
         return replace(inc, severity=self._severity(inc))
 
@@ -321,6 +350,7 @@ class Fuser:
             camera_count=inc.camera_count + int(obs.source == "camera"),
             ticket_count=inc.ticket_count + int(obs.source == "ticket"),
             camera_events=events,
+            cameras=_with(inc.cameras, obs.source_id) if obs.source == "camera" else inc.cameras,
         )
         return replace(inc, severity=self._severity(inc))
 
@@ -329,11 +359,15 @@ class Fuser:
         each configured evidence count."""
         cat = self.city.category_by_id.get(inc.category)
         level = _SEVERITIES.index(cat.severity) if cat else 1
-        n = len(inc.evidence_ids)
+        n = inc.ticket_count + inc.camera_count  # a camera clearing is no evidence of more
         bonus = sum(n >= step for step in self.settings.severity_evidence_steps)
         if inc.camera_count and inc.ticket_count:
             bonus = max(bonus, 1)
         return _SEVERITIES[min(level + bonus, len(_SEVERITIES) - 1)]
+
+
+def _with(ids: tuple[str, ...], new: str) -> tuple[str, ...]:
+    return ids if new in ids else tuple(sorted((*ids, new)))
 
 
 def _camera_of(rule_id: str) -> str:

@@ -99,8 +99,8 @@ class Store:
             if resolved_since is not None:
                 cond = cond | (IncidentRow.resolved_at >= resolved_since)
             rows = s.scalars(select(IncidentRow).where(cond)).all()
-            ev = _evidence_ids(s, [r.id for r in rows])
-            return [_state(r, ev.get(r.id, ())) for r in rows]
+            ev = _evidence_of(s, [r.id for r in rows])
+            return [_state(r, *ev.get(r.id, ((), ()))) for r in rows]
 
     def incidents(self, status: str | None = None, limit: int = 500) -> list[IncidentRow]:
         with self.sessions() as s:
@@ -138,7 +138,7 @@ class Store:
             row = s.get(IncidentRow, incident_id)
             if row is None:
                 return None
-            return _state(row, _evidence_ids(s, [row.id]).get(row.id, ()))
+            return _state(row, *_evidence_of(s, [row.id]).get(row.id, ((), ())))
 
     def hotspots(self, open_only: bool = True, limit: int = 100) -> list[HotspotRow]:
         """Hot-spot alerts, most recently updated first."""
@@ -357,19 +357,36 @@ def _dispatch_row(d: Dispatch) -> DispatchRow:
 
 
 def _evidence_ids(s: Session, incident_ids: list[str]) -> dict[str, tuple[str, ...]]:
-    out: dict[str, list[str]] = {}
+    return {k: ids for k, (ids, _) in _evidence_of(s, incident_ids).items()}
+
+
+def _evidence_of(
+    s: Session, incident_ids: list[str]
+) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Per incident: its evidence ids in order, and the cameras among its sources."""
+    ids: dict[str, list[str]] = {}
+    cams: dict[str, set[str]] = {}
     if incident_ids:
         q = (
-            select(EvidenceRow.incident_id, EvidenceRow.observation_id)
+            select(
+                EvidenceRow.incident_id,
+                EvidenceRow.observation_id,
+                EvidenceRow.source,
+                EvidenceRow.source_id,
+            )
             .where(EvidenceRow.incident_id.in_(incident_ids))
             .order_by(EvidenceRow.observed_at, EvidenceRow.observation_id)
         )
-        for iid, oid in s.execute(q).all():
-            out.setdefault(iid, []).append(oid)
-    return {k: tuple(v) for k, v in out.items()}
+        for iid, oid, source, source_id in s.execute(q).all():
+            ids.setdefault(iid, []).append(oid)
+            if source == "camera":
+                cams.setdefault(iid, set()).add(source_id)
+    return {k: (tuple(v), tuple(sorted(cams.get(k, ())))) for k, v in ids.items()}
 
 
-def _state(r: IncidentRow, evidence_ids: tuple[str, ...]) -> IncidentState:
+def _state(
+    r: IncidentRow, evidence_ids: tuple[str, ...], cameras: tuple[str, ...] = ()
+) -> IncidentState:
     return IncidentState(
         id=r.id,
         category=r.category,
@@ -388,6 +405,7 @@ def _state(r: IncidentRow, evidence_ids: tuple[str, ...]) -> IncidentState:
         cell=r.cell or "",
         resolved_by=r.resolved_by,
         camera_events=tuple(r.camera_events or ()),
+        cameras=cameras,
     )
 
 

@@ -31,6 +31,7 @@ class CameraEvents:
         self.trackers = CameraTrackers()
         self.cell_resolution = settings.incidents.partition_resolution
         self.stats = stats
+        self._last_ts_ms: dict[str, int] = {}
 
     def observe(
         self,
@@ -41,6 +42,13 @@ class CameraEvents:
         scene_scores: Mapping[str, float] | None = None,
     ) -> list[tuple[str, Observation]]:
         """(Kafka key, observation) for every rule decision this frame produced."""
+        last = self._last_ts_ms.get(camera.id)
+        if last is not None and meta.ts_ms <= last:
+            # Older than a frame already seen: the rules would ignore it, and the tracker's
+            # motion model must not see time run backwards either.
+            self.stats["stale_frames"] += 1
+            return []
+        self._last_ts_ms[camera.id] = meta.ts_ms
         track_ids = self.trackers.update(camera.id, dets)
         evidence: dict[str, list[Detection]] = {}
         for c, p, b, tid in zip(
@@ -52,10 +60,7 @@ class CameraEvents:
                     d.model_copy(update={"track_id": tid}) for d in found
                 )
         at = datetime.fromtimestamp(meta.ts_ms / 1000, UTC)
-        stale = self.rules.stats["stale_frames"]
         decisions = self.rules.step(camera.id, at, evidence, scene_scores)
-        if self.rules.stats["stale_frames"] > stale:
-            self.stats["stale_frames"] += 1
         out = []
         for d in decisions:
             obs = self._observation(camera, meta, d, frame_ref)

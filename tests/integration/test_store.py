@@ -187,3 +187,14 @@ def test_the_dispatch_jobs_decision_survives_later_incident_updates(store: Store
     assert (row.department, row.decided_by, row.summary) == (
         "water_drainage", "rule", "3 reports [template]"
     )  # fmt: skip
+
+
+def test_reloaded_state_knows_which_cameras_saw_it(store: Store) -> None:
+    """Fusion measures new evidence against the views of the cameras behind an incident;
+    after a restart those cameras come back from the stored evidence."""
+    cam = _obs("c").model_copy(update={"source": "camera", "source_id": "cam-01", "text": None})
+    state = replace(_state(("a", "c")), cameras=("cam-01",), camera_count=1, ticket_count=1)
+    store.write_incidents([IncidentWrite(state, RULE, "s", [_obs("a"), cam])])
+    [back] = store.open_incidents()
+    assert back.cameras == ("cam-01",) and back == state
+    assert store.incident_state("inc-1") == state

@@ -252,3 +252,47 @@ def test_an_adopted_incident_ignores_replays_of_its_evidence(city: City) -> None
     g.adopt(inc)  # e.g. loaded from the store for a dispatcher's feedback
     assert g.apply(ticket("a")).note == "duplicate"
     assert g.apply(ticket("b", 2)).incident.evidence_ids == ("a", "b")  # type: ignore[union-attr]
+
+
+def _with_view(city: City) -> City:
+    """cam-01 looking 600 m north up its road: a 40 m wide strip of ground."""
+    lon, lat = CAM01.lon, CAM01.lat
+    strip = (
+        (lon - 0.0002, lat),
+        (lon + 0.0002, lat),
+        (lon + 0.0002, lat + 0.0054),
+        (lon - 0.0002, lat + 0.0054),
+    )
+    data = city.model_dump()
+    for cam in data["cameras"]:
+        if cam["id"] == "cam-01":
+            cam["view"] = strip
+    return City.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    ("north_m", "joins"),
+    [(30, True), (500, True), (-500, False)],  # below it, far up its view, far behind it
+)
+def test_a_cameras_view_reaches_reports_of_what_it_sees(
+    city: City, north_m: float, joins: bool
+) -> None:
+    """Evidence is matched against the camera's view polygon, not only its pole: a citizen
+    500 m up the road the camera watches reports the same flood; one 500 m behind it does not."""
+    f = fuser(_with_view(city))
+    f.apply(camera("c1", "opened"))
+    at = GeoPoint(lon=CAM01.lon, lat=CAM01.lat + north_m / 111_320)
+    result = f.apply(ticket("t1", 5, at=at))
+    assert (result.created is False) == joins
+    assert len(f.incidents) == (1 if joins else 2)
+    # and the other way round: the ticket first, then the camera that sees it
+    g = fuser(_with_view(city))
+    g.apply(ticket("t1", 0, at=at))
+    assert (g.apply(camera("c1", "opened", 5)).created is False) == joins
+
+
+def test_without_a_view_only_the_pole_counts(city: City) -> None:
+    f = fuser(city)
+    f.apply(camera("c1", "opened"))
+    far_up = GeoPoint(lon=CAM01.lon, lat=CAM01.lat + 500 / 111_320)
+    assert f.apply(ticket("t1", 5, at=far_up)).created

@@ -65,3 +65,20 @@ def test_parked_car_opens_continues_and_clears(settings: Settings, city: City) -
     cleared = got[9][0][1]
     assert cleared.event_id == opened.event_id and cleared.detections == ()
     assert ev.stats["camera_events.opened"] == 1 and ev.stats["camera_events.cleared"] == 1
+
+
+def test_a_late_frame_is_counted_and_kept_from_the_tracker(settings: Settings, city: City) -> None:
+    """A frame older than one already seen from its camera changes neither the rules nor the
+    tracks: dwell stays measured in the camera's own forward time."""
+    ev = events(settings, city)
+    cam = city.camera_by_id["cam-01"]
+    for seq in range(3):
+        ev.observe(cam, frame(seq), dets(PARKED), f"f/0/{seq}")
+    tracker = ev.trackers._trackers["cam-01"]
+    frames_seen = tracker.frame_id
+    assert ev.observe(cam, frame(1), dets(PARKED, [0.1, 0.1, 0.2, 0.2]), "f/0/late") == []
+    assert ev.stats["stale_frames"] == 1
+    assert tracker.frame_id == frames_seen  # ByteTrack never saw the late frame
+    opened = ev.observe(cam, frame(3), dets(PARKED), "f/0/3")
+    assert [o.rule_state for _, o in opened] == ["opened"]
+    assert opened[0][1].track_ids == (1,)  # the parked car kept its track; no new id was born
