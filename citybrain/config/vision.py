@@ -44,12 +44,6 @@ class ClipSettings(BaseModel):
         title="Score every frame with the zero-shot scene head (feeds the camera rules' "
         "scene_threshold, e.g. flooding, smoke)",
     )
-    default_threshold: float = Field(
-        0.5, ge=0, le=1, title="Scene score at which a category counts as shown"
-    )
-    thresholds: dict[str, float] = Field(
-        default_factory=dict, title="Per-category thresholds overriding the default"
-    )
     background_prompts: tuple[str, ...] = Field(
         (
             "a street camera view of an ordinary street with traffic",

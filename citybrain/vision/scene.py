@@ -2,9 +2,9 @@
 
 Each category's prompts (`clip_prompts` in the taxonomy) are embedded once and averaged into
 one unit vector (prompt ensembling); a background ensemble stands for "nothing wrong", so a
-calm street is not forced into some category by the softmax. A category is shown when its
-softmax share reaches its threshold. The image embedding travels with the scores so callers
-can keep it for similarity search.
+calm street is not forced into some category by the softmax. The per-category thresholds that
+decide what a score means live in one place, the camera rules (`rules.*.scene_threshold`, per
+category, camera and zone), which see these scores. The image embedding travels with them.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ BACKGROUND = "background"
 class SceneScores:
     scores: dict[str, float]  # category -> softmax share (background included in the softmax)
     background: float
-    shown: tuple[str, ...]  # categories at or above their threshold, best first
     embedding: np.ndarray  # unit image embedding [D], float32
 
     @property
@@ -47,17 +46,12 @@ class ZeroShotHead:
         categories: Sequence[str],
         directions: np.ndarray,
         background: np.ndarray,
-        thresholds: Mapping[str, float],
         logit_scale: float,
     ) -> None:
         if directions.shape[0] != len(categories) or not categories:
             raise ValueError("need one text direction per category, and at least one category")
-        unknown = sorted(set(thresholds) - set(categories))
-        if unknown:
-            raise ValueError(f"thresholds for categories without prompts: {unknown}")
         self.categories = tuple(categories)
         self.text = np.vstack([directions, background[None, :]]).astype(np.float32)
-        self.thresholds = dict(thresholds)
         self.logit_scale = float(logit_scale)
 
     @classmethod
@@ -66,7 +60,6 @@ class ZeroShotHead:
         prompts: Mapping[str, Sequence[str]],
         background_prompts: Sequence[str],
         embed: Callable[[list[str]], np.ndarray],
-        settings: ClipSettings,
         logit_scale: float,
     ) -> ZeroShotHead:
         """Embed every category's prompts with `embed(texts) -> [n, D]` and ensemble them."""
@@ -75,11 +68,7 @@ class ZeroShotHead:
         cats = [c for c, p in prompts.items() if p]
         dirs = np.stack([ensemble(embed(list(prompts[c]))) for c in cats])
         bg = ensemble(embed(list(background_prompts)))
-        thresholds = {c: settings.thresholds.get(c, settings.default_threshold) for c in cats}
-        extra = set(settings.thresholds) - set(cats)
-        if extra:
-            raise ValueError(f"clip.thresholds names categories without prompts: {sorted(extra)}")
-        return cls(cats, dirs, bg, thresholds, logit_scale)
+        return cls(cats, dirs, bg, logit_scale)
 
     @classmethod
     def from_city(cls, city: City, model: object, settings: ClipSettings) -> ZeroShotHead:
@@ -92,7 +81,6 @@ class ZeroShotHead:
             prompts,
             settings.background_prompts,
             lambda texts: embed_texts(model, texts),  # type: ignore[arg-type]
-            settings,
             scale,
         )
 
@@ -108,9 +96,5 @@ class ZeroShotHead:
         out: list[SceneScores] = []
         for row, e in zip(probs, emb, strict=True):
             scores = {c: float(p) for c, p in zip(self.categories, row[:-1], strict=True)}
-            shown = sorted(
-                (c for c, p in scores.items() if p >= self.thresholds[c]),
-                key=lambda c: -scores[c],
-            )
-            out.append(SceneScores(scores, float(row[-1]), tuple(shown), e.copy()))
+            out.append(SceneScores(scores, float(row[-1]), e.copy()))
         return out
