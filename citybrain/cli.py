@@ -138,6 +138,9 @@ def run(
     idle_exit: Annotated[
         float | None, typer.Option(help="Exit after this many seconds without records")
     ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve this worker's /metrics here (workers.metrics_port)")
+    ] = None,
 ) -> None:
     """Run one pipeline as a member of its Kafka consumer group until SIGINT/SIGTERM."""
     from citybrain.runtime import run_job
@@ -147,7 +150,11 @@ def run(
         typer.echo(f"unknown job {job!r}; choose one of {', '.join(JOBS)}", err=True)
         raise typer.Exit(2)
     _setup_logging()
-    counters = run_job(job, _settings(config), idle_exit_s=idle_exit)
+    settings = _settings(config)
+    if metrics_port is not None:
+        workers = settings.workers.model_copy(update={"metrics_port": metrics_port})
+        settings = settings.model_copy(update={"workers": workers})
+    counters = run_job(job, settings, idle_exit_s=idle_exit)
     typer.echo(json.dumps({"job": job, **counters}, sort_keys=True))
 
 

@@ -12,6 +12,7 @@ from types import FrameType
 from citybrain.config import Settings, load_city
 from citybrain.store import Store
 from citybrain.streams.kafka_io import make_consumer, make_producer
+from citybrain.streams.metrics import serve_metrics
 from citybrain.streams.topics import Topics, ensure_topics
 from citybrain.streams.worker import StreamWorker
 
@@ -51,9 +52,18 @@ def run_job(
         report=lambda _job, counters: store.write_stats(name, counters),
     )
     log.info("%s: consuming %s", name, ", ".join(topics))
+    w = settings.workers
+    metrics = (
+        serve_metrics(w.metrics_host, w.metrics_port, job, name, stage.stats)
+        if w.metrics_port
+        else None
+    )
     try:
         worker.run(stop, idle_exit_s=idle_exit_s, first_wait_s=first_wait_s)
     finally:
+        if metrics is not None:
+            metrics.shutdown()
+            metrics.server_close()
         worker.close()
         close = getattr(stage, "close", None)
         if close is not None:

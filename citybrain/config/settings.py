@@ -16,6 +16,7 @@ from citybrain.config.store import StoreSettings
 from citybrain.config.tickets import TicketSettings
 from citybrain.config.vision import VisionSettings
 from citybrain.config.web import WebSettings
+from citybrain.config.workers import WorkerSettings
 
 
 class CitySource(BaseModel):
@@ -45,6 +46,7 @@ class Settings(BaseSettings):
     hotspots: HotspotSettings = Field(default_factory=HotspotSettings, title="Hot-spot alerts")
     llm: LLMSettings = Field(default_factory=LLMSettings, title="Language model")
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings, title="Dispatch delivery")
+    workers: WorkerSettings = Field(default_factory=WorkerSettings, title="Pipeline workers")
 
     @classmethod
     def settings_customise_sources(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
+import time
 
+import httpx
 import pytest
 
 from citybrain.config import Settings
@@ -12,7 +15,7 @@ from citybrain.core.messages import Observation
 from citybrain.runtime import run_job
 from citybrain.streams.topics import Topics
 
-from .conftest import produce, read_topic
+from .conftest import free_port, produce, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -108,3 +111,44 @@ def test_dlq_command_lists_reasons(live_settings: Settings) -> None:
     assert "1 records" in result.output
     assert "by reason: invalid_json 1" in result.output
     assert f"{s.kafka.topic_prefix}.tickets/" in result.output
+
+
+def test_a_worker_serves_its_own_prometheus_metrics(live_settings: Settings) -> None:
+    """With workers.metrics_port set, the job answers /metrics itself while it runs: its
+    counters (records, DLQ reasons) and its lag, labelled by job and worker."""
+    port = free_port()
+    s = live_settings.model_copy(
+        update={"workers": live_settings.workers.model_copy(update={"metrics_port": port})}
+    )
+    topics = Topics(s.kafka.topic_prefix)
+    produce(
+        s.kafka.bootstrap_servers,
+        topics.tickets,
+        [(None, ticket("T-1", "Pothole on Xinhua Road"), []), (None, b"{not json", [])],
+    )
+    line = r'citybrain_worker_counter\{counter="%s",job="tickets",worker="tickets@[^"]+"\} (\S+)'
+    stop = threading.Event()
+    job = threading.Thread(
+        target=run_job, args=("tickets", s), kwargs={"stop": stop, "first_wait_s": 30.0}
+    )
+    job.start()
+    scraped = ""
+    try:
+        for _ in range(120):  # bounded: up to ~60 s for the group join and the batch
+            try:
+                scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+            except httpx.TransportError:
+                scraped = ""
+            consumed = re.search(line % "consumed", scraped)
+            if consumed and consumed.group(1) == "2.0":
+                break
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        job.join(timeout=60)
+    assert re.search(line % "consumed", scraped).group(1) == "2.0"  # type: ignore[union-attr]
+    assert re.search(line % r"dlq\.invalid_json", scraped).group(1) == "1.0"  # type: ignore[union-attr]
+    assert 'citybrain_worker_lag{job="tickets"}' in scraped
+    assert not job.is_alive()
+    with pytest.raises(httpx.TransportError):  # the endpoint stops with the worker
+        httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
