@@ -4,7 +4,8 @@ The dispatch job writes a delivery row in the same transaction as the dispatch, 
 lost if a process dies; each department then has its own sender thread, so one department's
 endpoint being down delays only that department. Each POST carries the dispatch id as the
 `Idempotency-Key` header (a receiver that sees it twice does the work once); failures back off
-exponentially, and after `max_attempts` the delivery is dead-lettered.
+exponentially, and after `max_attempts` the delivery is dead-lettered. Dispatch workers scaled
+out share the outbox: each attempt is claimed first, so only one worker sends it.
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ class DepartmentSender:
         return delivered
 
     def _send(self, row: DeliveryRow) -> bool:
+        lease = timedelta(seconds=2 * self.settings.webhook_timeout_s + 1)
+        if not self.store.claim_delivery(row.id, row.next_at, datetime.now(UTC) + lease):
+            self._count("webhook.claimed_elsewhere")
+            return False  # another dispatch worker is sending it; the order waits for them
         attempts = row.attempts + 1
         try:
             resp = self.http.post(

@@ -105,19 +105,25 @@ def write_step(s: Session, step: DispatchStep, dispatch_row: Any) -> None:
         if s.get(type(dispatch_row(disp)), disp.id) is None:
             s.add(dispatch_row(disp))
     for dl in step.deliveries:
-        if s.get(DeliveryRow, dl.id) is None:
-            s.add(
-                DeliveryRow(
-                    id=dl.id,
-                    department=dl.department,
-                    url=dl.url,
-                    payload=dl.payload,
-                    status="pending",
-                    attempts=0,
-                    next_at=now,
-                    last_error="",
-                )
+        add_delivery(s, dl, now)
+
+
+def add_delivery(s: Session, dl: Delivery, now: datetime) -> None:
+    """Queue a webhook delivery in the outbox (once per dispatch id), in the caller's
+    transaction, so it exists exactly when its dispatch does."""
+    if s.get(DeliveryRow, dl.id) is None:
+        s.add(
+            DeliveryRow(
+                id=dl.id,
+                department=dl.department,
+                url=dl.url,
+                payload=dl.payload,
+                status="pending",
+                attempts=0,
+                next_at=now,
+                last_error="",
             )
+        )
 
 
 def _call_row(c: ModelCall) -> ModelCallRow:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from citybrain.core.fusion import IncidentState
@@ -246,6 +246,22 @@ class Store:
             if department:
                 q = q.where(DeliveryRow.department == department)
             return list(s.scalars(q).all())
+
+    def claim_delivery(self, delivery_id: str, seen_next_at: datetime, until: datetime) -> bool:
+        """Take a delivery's next attempt for this sender until `until`. Several dispatch
+        workers poll one outbox: a compare-and-set on `next_at` lets exactly one of them send
+        (the others see it not due), and a sender that dies frees it when the lease ends."""
+        with self.sessions.begin() as s:
+            res = s.execute(
+                update(DeliveryRow)
+                .where(
+                    DeliveryRow.id == delivery_id,
+                    DeliveryRow.status == "pending",
+                    DeliveryRow.next_at == seen_next_at,
+                )
+                .values(next_at=until)
+            )
+            return bool(res.rowcount == 1)  # type: ignore[attr-defined]
 
     def mark_delivery(
         self, delivery_id: str, status: str, attempts: int, next_at: datetime, error: str = ""

@@ -8,7 +8,7 @@ the one a dispatcher last handed it to, else the one routing chose.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -17,8 +17,9 @@ from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from citybrain.core.ids import stable_id
+from citybrain.store.model_step import Delivery, add_delivery
 from citybrain.store.models import DispatchRow, EvidenceRow, IncidentRow
-from citybrain.store.repository import Store
+from citybrain.store.repository import Store, dispatch_from_row
 from citybrain.store.web_models import ActionRow, AssignmentRow, Open311RequestRow
 
 _Q = TypeVar("_Q", bound=Select[*tuple[Any, ...]])
@@ -274,9 +275,11 @@ class WebStore:
         department: str | None = None,
         reason: str | None = None,
         now: datetime | None = None,
+        webhooks: Mapping[str, str] | None = None,
     ) -> ActionResult:
         """Store one decision and its effect in one transaction (validated by the caller's
-        form; this checks only what depends on the incident's current state)."""
+        form; this checks only what depends on the incident's current state). A move to a
+        department with a webhook queues its delivery in the same transaction."""
         now = now or datetime.now(UTC)
         with self.sessions.begin() as s:
             inc = s.get(IncidentRow, incident_id)
@@ -346,6 +349,10 @@ class WebStore:
                     summary=inc.summary,
                 )
                 s.add(dispatch)
+                url = (webhooks or {}).get(to)
+                if url:
+                    payload = dispatch_from_row(dispatch).model_dump_json()
+                    add_delivery(s, Delivery(dispatch.id, to, url, payload), now)
             self.touch(s, incident_id)
         return ActionResult(row, dispatch)
 

@@ -8,6 +8,7 @@ from typing import Literal
 from fastapi import HTTPException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from citybrain.delivery.webhooks import webhook_urls
 from citybrain.store.web_queries import ActionError, ActionResult
 from citybrain.web.auth import Principal
 from citybrain.web.context import WebContext
@@ -59,6 +60,7 @@ def take_action(ctx: WebContext, p: Principal, incident_id: str, a: ActionIn) ->
             triage_department=ctx.city.triage_department,
             department=a.department,
             reason=a.reason,
+            webhooks=webhook_urls(ctx.city, ctx.settings.dispatch),
         )
     except ActionError as e:
         raise HTTPException(409, str(e)) from e

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from fastapi.testclient import TestClient
+
+from citybrain.config import Settings
 from citybrain.core.city import City
+from citybrain.core.messages import Dispatch
 from citybrain.store import Store
 from citybrain.store.models import DispatchRow
 from citybrain.store.web_queries import WebStore
+from citybrain.web.app import create_app
 
-from .conftest import ClientFor, csrf_of, incident
+from .conftest import PASSWORDS, ClientFor, csrf_of, incident
 
 
 def _act(client, iid: str, csrf: str, **form: str):  # type: ignore[no-untyped-def]
@@ -156,3 +161,29 @@ def test_a_resolved_incident_that_reopens_is_back_in_the_inbox(
     assert 'data-incident="flood-1"' in drainage.get("/inbox").text
     assert _act(drainage, "flood-1", csrf_of(drainage), action="accept").status_code == 303
     assert drainage.get("/api/incidents/flood-1").json()["state"] == "accepted"
+
+
+def test_a_reassignment_reaches_the_new_departments_webhook(
+    city: City, store: Store, app_settings: Settings
+) -> None:
+    """The dispatch job's senders deliver what the outbox holds; a dispatcher's move puts the
+    new department's dispatch there in the same transaction as the action."""
+    hooks = {"city_roads": "http://127.0.0.1:9/roads-hook"}
+    s = app_settings.model_copy(
+        update={"dispatch": app_settings.dispatch.model_copy(update={"webhooks": hooks})}
+    )
+    drainage = TestClient(create_app(city, store, s), follow_redirects=False)
+    drainage.post("/login", data={"username": "drainage", "password": PASSWORDS["drainage"]})
+    r = _act(
+        drainage, "flood-2", csrf_of(drainage), action="reassign", department="city_roads",
+        reason="road collapse, not drainage",
+    )  # fmt: skip
+    assert r.status_code == 303
+    [delivery] = store.deliveries("city_roads")
+    sent = Dispatch.model_validate_json(delivery.payload)
+    assert delivery.status == "pending" and delivery.url == hooks["city_roads"]
+    assert (sent.incident_id, sent.department, sent.routing.decided_by) == (
+        "flood-2", "city_roads", "dispatcher",
+    )  # fmt: skip
+    assert delivery.id == sent.id  # the idempotency key is the dispatch id
+    assert store.deliveries("water_drainage") == []  # no webhook configured there
