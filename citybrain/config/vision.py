@@ -13,7 +13,7 @@ class TritonSettings(BaseModel):
 
     url: str | None = Field(
         None,
-        title="gRPC address host:port of a running server; none: start the bundled one locally",
+        title="gRPC address host:port of a running server (required with backend: triton)",
     )
     model_repository: Path = Field(
         Path("models/triton"), title="Model repository (written by `citybrain models export`)"
@@ -27,7 +27,8 @@ class TritonSettings(BaseModel):
     backoff_max_s: float = Field(2.0, ge=0, title="Longest back-off between retries")
     shared_memory: bool = Field(
         True,
-        title="Pass tensors through system shared memory (only when the server is on this host)",
+        title="Pass tensors through system shared memory (used only when the url is a loopback "
+        "address: a server on another host gets them over gRPC)",
     )
 
 

@@ -44,6 +44,15 @@ class Zone(_Frozen):
     polygon: tuple[tuple[float, float], ...] = Field(
         title="Polygon in normalised image coordinates (x, y in 0..1)", min_length=3
     )
+    footprint: Literal["bottom_center", "center", "overlap"] = Field(
+        "bottom_center",
+        title="What of a box must be in the zone: where it stands (bottom centre, for objects on "
+        "the ground), its centre, or a share of its area (`min_overlap`, for spread-out things "
+        "like water)",
+    )
+    min_overlap: float = Field(
+        0.5, gt=0, le=1, title="Share of a box's area inside the zone, with footprint: overlap"
+    )
 
     @model_validator(mode="after")
     def _normalised(self) -> Zone:

@@ -55,8 +55,3 @@ class Detections:
             confidence=np.asarray(confidence, np.float32),
             class_names=tuple(names.get(int(i), str(int(i))) for i in class_ids),
         )
-
-    def footprints(self) -> np.ndarray:
-        """Bottom-centre of each box: where an object touches the ground."""
-        x = (self.xyxyn[:, 0] + self.xyxyn[:, 2]) / 2
-        return np.stack([x, self.xyxyn[:, 3]], axis=1)

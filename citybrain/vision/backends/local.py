@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from citybrain.vision.backends.base import INPUT, OUTPUTS
-from citybrain.vision.errors import BackendError
+from citybrain.vision.errors import BackendError, BackendUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,11 @@ class LocalBackend:
         try:
             with torch.inference_mode():
                 y: Any = module(x.to(self.device, self.dtype, non_blocking=True))
+        except torch.OutOfMemoryError as e:
+            # The device is full now (another process, a big batch): the frames are fine and
+            # wait for a retry with back-off, as for a server that is down.
+            torch.cuda.empty_cache()
+            raise BackendUnavailable(f"{model}: out of device memory") from e
         except (RuntimeError, ValueError) as e:
             raise BackendError(f"{model}: {e}") from e
         if isinstance(y, list | tuple):  # YOLO's Detect head returns (y, features) in eval mode

@@ -70,6 +70,21 @@ def is_retryable(e: InferenceServerException) -> bool:
     return status in RETRYABLE or "failed to connect" in str(e).lower()
 
 
+def on_this_host(target: str) -> bool:
+    """A loopback gRPC address (host:port), the only kind that can share memory with us."""
+    host = target.rsplit(":", 1)[0].strip("[]").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def for_target(settings: TritonSettings, target: str) -> TritonSettings:
+    """A server elsewhere cannot map this host's shared memory (every call would fail):
+    tensors to it go over gRPC."""
+    if settings.shared_memory and not on_this_host(target):
+        log.warning("Triton at %s is not on this host: tensors go over gRPC", target)
+        return settings.model_copy(update={"shared_memory": False})
+    return settings
+
+
 class TritonBackend:
     name = "triton"
 
@@ -90,8 +105,8 @@ class TritonBackend:
     def connect(cls, settings: TritonSettings, url: str | None = None) -> TritonBackend:
         target = url or settings.url
         if not target:
-            raise BackendError("no Triton url: set vision.triton.url or start a local server")
-        return cls(grpcclient.InferenceServerClient(target), settings)
+            raise BackendError("no Triton url: set vision.triton.url")
+        return cls(grpcclient.InferenceServerClient(target), for_target(settings, target))
 
     # -- retries -------------------------------------------------------------------------
 

@@ -1,5 +1,7 @@
-from citybrain.core.city import City
-from citybrain.core.zones import class_categories, evidence_by_category
+import pytest
+
+from citybrain.core.city import City, Zone
+from citybrain.core.zones import class_categories, evidence_by_category, in_zone
 
 
 def test_detections_count_for_the_zone_under_their_footprint(city: City) -> None:
@@ -24,3 +26,23 @@ def test_classes_map_to_taxonomy(city: City) -> None:
     classes = class_categories(city)
     assert classes["fire"] == ("smoke_fire",)
     assert classes["vehicle"] == ("illegal_parking",)
+
+
+@pytest.mark.parametrize(
+    ("footprint", "box", "counts"),
+    [
+        # a wide puddle whose bottom edge lies below the zone, its centre and most of it inside
+        ("bottom_center", (0.3, 0.3, 0.7, 0.75), False),
+        ("center", (0.3, 0.3, 0.7, 0.75), True),
+        ("overlap", (0.3, 0.3, 0.7, 0.75), True),
+        # a box mostly outside: centre in, but only a third of its area
+        ("center", (0.4, 0.0, 0.6, 0.9), True),
+        ("overlap", (0.4, 0.0, 0.6, 0.9), False),
+    ],
+)
+def test_each_zone_chooses_its_footprint(footprint: str, box: tuple, counts: bool) -> None:  # type: ignore[type-arg]
+    zone = Zone(
+        id="z", name="z", categories=("flooding",), footprint=footprint,  # type: ignore[arg-type]
+        polygon=((0.2, 0.2), (0.8, 0.2), (0.8, 0.6), (0.2, 0.6)),
+    )  # fmt: skip
+    assert in_zone(zone, box) is counts

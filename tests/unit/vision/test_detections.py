@@ -16,7 +16,6 @@ def test_from_ultralytics_normalises_and_names() -> None:
     assert d.class_names == ("pothole", "vehicle")
     np.testing.assert_allclose(d.xyxyn[0], [0.2, 0.2, 0.4, 0.6], atol=1e-6)
     np.testing.assert_allclose(d.confidence, [0.9, 0.4], atol=1e-6)
-    np.testing.assert_allclose(d.footprints()[0], [0.3, 0.6], atol=1e-6)
 
 
 def test_empty_result() -> None:
