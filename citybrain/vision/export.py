@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
 import os
 import shutil
@@ -32,6 +33,7 @@ import torch
 from torch import nn
 
 from citybrain.config.vision import VisionSettings
+from citybrain.vision.backends.base import LABELS_PARAMETER
 
 log = logging.getLogger(__name__)
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -59,6 +61,7 @@ class ModelSpec:
     input_dims: tuple[int, ...]  # without the batch dimension
     output: str
     output_dims: tuple[int, ...]
+    labels: tuple[str, ...] = ()  # class names by index, so a worker needs no local weights
 
 
 class RawDetectorHead(nn.Module):
@@ -72,12 +75,14 @@ class RawDetectorHead(nn.Module):
         return self.model(images)[0]
 
 
-def detector_module(settings: VisionSettings) -> nn.Module:
-    """The configured ultralytics detector (YAML: built with the fixed seed) as a raw head."""
+def detector_module(settings: VisionSettings) -> tuple[nn.Module, tuple[str, ...]]:
+    """The configured ultralytics detector (YAML: built with the fixed seed) as a raw head,
+    with its class names by index."""
     from citybrain.vision.detector import Detector
 
     det = Detector.load(settings)
-    return RawDetectorHead(det.model.model).eval()  # type: ignore[attr-defined]
+    labels = tuple(det.names[i] for i in range(len(det.names)))
+    return RawDetectorHead(det.model.model).eval(), labels  # type: ignore[attr-defined]
 
 
 def clip_image_module(weights: Path) -> nn.Module:
@@ -114,9 +119,13 @@ def config_pbtxt(spec: ModelSpec, opts: ServingOptions, platform: str = "python"
         "}",
         f"instance_group [ {{ count: {opts.instances}, kind: {kind} }} ]",
     ]
-    if platform == "python":
-        for k in sorted(params):
-            lines.append(f'parameters: {{ key: "{k}", value: {{ string_value: "{params[k]}" }} }}')
+    if platform != "python":  # weights and threads are the Python backend's model.py settings
+        params = {}
+    if spec.labels:
+        params[LABELS_PARAMETER] = json.dumps(list(spec.labels))
+    for k in sorted(params):
+        value = params[k].replace("\\", "\\\\").replace('"', '\\"')
+        lines.append(f'parameters: {{ key: "{k}", value: {{ string_value: "{value}" }} }}')
     return "\n".join(lines) + "\n"
 
 
@@ -228,7 +237,7 @@ def standard_models(
 
     torch.manual_seed(0)
     s = settings.imgsz
-    det = detector_module(settings)
+    det, labels = detector_module(settings)
     det_example = torch.rand(2, 3, s, s)
     with torch.no_grad():
         det_out = tuple(det(det_example).shape[1:])
@@ -239,7 +248,7 @@ def standard_models(
     return {
         "detector": (
             det,
-            ModelSpec("detector", "images", (3, s, s), "output0", det_out),
+            ModelSpec("detector", "images", (3, s, s), "output0", det_out, labels),
             det_example,
         ),
         "clip_image": (

@@ -1,8 +1,9 @@
 """The Triton backend against the real tritonserver (bundled with nvidia-pytriton).
 
-The suite exports a model repository (the YAML detector built with the fixed seed, a tiny
-CLIP image tower, and a copy of that tower made slow on purpose), starts the server on free
-ports and compares Triton's answers with the same modules run locally by torch.
+The suite exports a model repository (the configured demo detector at a small input size, a
+tiny CLIP image tower, and a copy of that tower made slow on purpose), starts the server on
+free ports and compares Triton's answers with the same modules run locally by torch, down to
+the vision stage's observations.
 
 Tolerance: Triton runs the traced TorchScript of the module, possibly batched with other
 requests, so float32 results may differ in the last bits: atol 1e-4 + rtol 1e-4.
@@ -12,12 +13,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import cv2
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from citybrain.config import Settings
+from citybrain.config.rules import CameraRuleSettings, Rule
 from citybrain.config.vision import TritonSettings, VisionSettings
+from citybrain.core.city import City
+from citybrain.core.messages import FrameMeta, Observation
+from citybrain.sim.captions import visible_categories
+from citybrain.sim.dataset import plan_frames
+from citybrain.sim.render import render_annotated
+from citybrain.streams.records import InRecord
+from citybrain.streams.topics import Topics
+from citybrain.vision.backends.local import LocalBackend, load_detector
 from citybrain.vision.backends.triton import TritonBackend
 from citybrain.vision.clip import IMAGE_SIZE, TINY_CONFIG, ImageTower, build_clip
 from citybrain.vision.errors import BackendError, BackendUnavailable
@@ -28,6 +40,7 @@ from citybrain.vision.export import (
     export_repository,
 )
 from citybrain.vision.triton_server import TritonServer, free_port
+from pipelines.vision import VisionStage
 
 pytestmark = pytest.mark.integration
 
@@ -37,17 +50,23 @@ IMGSZ = 160  # small letterbox: the same network, a quarter of the work of 320
 
 
 @pytest.fixture(scope="module")
-def modules() -> dict[str, nn.Module]:
-    settings = VisionSettings(imgsz=IMGSZ)
+def detector() -> tuple[nn.Module, tuple[str, ...]]:
+    return detector_module(VisionSettings(imgsz=IMGSZ))
+
+
+@pytest.fixture(scope="module")
+def modules(detector: tuple[nn.Module, tuple[str, ...]]) -> dict[str, nn.Module]:
     return {
-        "detector": detector_module(settings),
+        "detector": detector[0],
         "clip_image": ImageTower(build_clip(TINY_CONFIG, seed=0)).eval(),
     }
 
 
 @pytest.fixture(scope="module")
 def server(
-    modules: dict[str, nn.Module], tmp_path_factory: pytest.TempPathFactory
+    modules: dict[str, nn.Module],
+    detector: tuple[nn.Module, tuple[str, ...]],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[TritonServer]:
     root = tmp_path_factory.mktemp("triton")
     with torch.no_grad():
@@ -60,7 +79,9 @@ def server(
         {
             "detector": (
                 modules["detector"],
-                ModelSpec("detector", "images", (3, IMGSZ, IMGSZ), "output0", det_dims),
+                ModelSpec(
+                    "detector", "images", (3, IMGSZ, IMGSZ), "output0", det_dims, detector[1]
+                ),
                 torch.rand(2, 3, IMGSZ, IMGSZ),
             ),
             "clip_image": (modules["clip_image"], clip_spec, clip_example),
@@ -105,6 +126,60 @@ def test_detector_through_triton_equals_local_torch(
         want = local(modules["detector"], x)
         assert out["output0"].shape == want.shape == (n, 13, want.shape[2])
         np.testing.assert_allclose(out["output0"], want, atol=ATOL, rtol=RTOL)
+
+
+def test_the_repository_carries_the_detectors_class_names(
+    backend: TritonBackend, detector: tuple[nn.Module, tuple[str, ...]]
+) -> None:
+    assert backend.labels("detector") == detector[1] and len(detector[1]) > 1
+    assert backend.labels("clip_image") == ()
+
+
+def test_vision_stage_through_triton_finds_what_local_torch_finds(
+    server: TritonServer, settings_and_city: tuple[Settings, City]
+) -> None:
+    """The whole vision stage (decode, numba letterbox, batch, YOLO decode with NMS, zones,
+    rules) on rendered frames of the synthetic city, once through Triton and once through the
+    in-process backend: the same observations with the same boxes."""
+    base, city = settings_and_city
+    rules = CameraRuleSettings(default=Rule(open_k=1, window_n=1, clear_m=1))
+    vision = base.vision.model_copy(update={"imgsz": IMGSZ, "batch_size": 4})
+    s = base.model_copy(update={"vision": vision, "rules": rules})
+    classes = {c.id: c.detector_classes for c in city.categories}
+    records = []
+    for i, p in enumerate(plan_frames(city, "val", 200, seed=3)):
+        img, boxes = render_annotated(p.camera, p.events, p.t, 448, 252, p.noise_rng())
+        if not visible_categories([e.category for e in p.events], boxes, classes):
+            continue
+        ok, buf = cv2.imencode(".jpg", img)
+        assert ok
+        meta = FrameMeta(camera_id=p.camera.id, ts_ms=1000 * i, seq=i, width=448, height=252)
+        records.append(
+            InRecord("t.frames", 0, i, p.camera.id.encode(), buf.tobytes(), dict(meta.to_headers()))
+        )
+        if len(records) == 8:
+            break
+
+    def observations(backend: object, names: dict[int, str]) -> list[Observation]:
+        stage = VisionStage(s, city, Topics("t"), backend, names)  # type: ignore[arg-type]
+        out = stage.process(records).outputs
+        assert stage.stats["frames"] == len(records) and stage.stats["dlq"] == 0
+        return [Observation.model_validate_json(o.value) for o in out]
+
+    model, names = load_detector(vision.model)
+    local_obs = observations(LocalBackend({"detector": model}), names)
+    triton = TritonBackend.connect(settings(), server.url)
+    via_triton = observations(triton, dict(enumerate(triton.labels("detector"))))
+    triton.close()
+    assert local_obs, "the demo detector should see some of the drawn events"
+    assert [(o.id, o.category, o.zone) for o in via_triton] == [
+        (o.id, o.category, o.zone) for o in local_obs
+    ]
+    for a, b in zip(via_triton, local_obs, strict=True):
+        assert [d.cls for d in a.detections] == [d.cls for d in b.detections]
+        np.testing.assert_allclose(
+            [d.box for d in a.detections], [d.box for d in b.detections], atol=2e-3
+        )
 
 
 def test_clip_tower_through_triton_equals_local_torch(

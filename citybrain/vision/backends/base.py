@@ -7,6 +7,8 @@ Contracts (names, layouts and dtypes are the same on every backend):
   scores), as ultralytics' DetectionModel returns it in eval mode.
 - ``clip_image``: input ``images`` float32 [N, 3, 224, 224], CLIP-normalised; output
   ``embeddings`` float32 [N, D], L2-normalised.
+
+An exported ``detector`` also carries its class names (``labels`` parameter of its config).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ DETECTOR = "detector"
 CLIP_IMAGE = "clip_image"
 INPUT = "images"
 OUTPUTS = {DETECTOR: "output0", CLIP_IMAGE: "embeddings"}
+LABELS_PARAMETER = "labels"  # config.pbtxt parameter: the detector's class names, JSON list
 
 
 class InferenceBackend(Protocol):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,8 @@ from citybrain.core.city import City
 from citybrain.vision.backends.base import CLIP_IMAGE, DETECTOR, INPUT, InferenceBackend
 from citybrain.vision.backends.local import LocalBackend, load_detector
 from citybrain.vision.scene import ZeroShotHead
+
+log = logging.getLogger(__name__)
 
 
 def load_scene_head(settings: VisionSettings, city: City) -> tuple[Any, ZeroShotHead] | None:
@@ -29,9 +32,9 @@ def build_backend(
 ) -> tuple[InferenceBackend, dict[int, str]]:
     """`local` loads the detector (and the CLIP image tower, if given) into this process;
     `triton` connects to the server named in the Triton settings, whose repository
-    (`citybrain models export`) serves both (class names still come from the model file)."""
-    model, names = load_detector(settings.model)
+    (`citybrain models export`) serves both and carries the detector's class names."""
     if settings.backend == "local":
+        model, names = load_detector(settings.model)
         half = settings.buffer_dtype == "float16" and settings.device.startswith("cuda")
         models: dict[str, Any] = {DETECTOR: model}
         if clip is not None:
@@ -47,4 +50,12 @@ def build_backend(
         return backend, names
     from citybrain.vision.backends.triton import TritonBackend
 
-    return TritonBackend.connect(settings.triton), names
+    triton = TritonBackend.connect(settings.triton)
+    labels = triton.labels(DETECTOR)
+    if labels:
+        return triton, dict(enumerate(labels))
+    log.warning(
+        "the Triton detector carries no labels (exported before they were): names from %s",
+        settings.model,
+    )
+    return triton, load_detector(settings.model)[1]

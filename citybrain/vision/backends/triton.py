@@ -13,6 +13,7 @@ grown when a bigger batch comes, and registered again after the server restarts.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import random
@@ -28,6 +29,7 @@ import tritonclient.utils.shared_memory as shm
 from tritonclient.utils import InferenceServerException, triton_to_np_dtype
 
 from citybrain.config.vision import TritonSettings
+from citybrain.vision.backends.base import LABELS_PARAMETER
 from citybrain.vision.errors import BackendError, BackendUnavailable
 
 log = logging.getLogger(__name__)
@@ -153,6 +155,18 @@ class TritonBackend:
 
             self._meta[model] = ModelMeta(tensors(raw["inputs"]), tensors(raw["outputs"]))
         return self._meta[model]
+
+    def labels(self, model: str) -> tuple[str, ...]:
+        """Class names the repository's config carries (`citybrain models export` writes them),
+        so a worker beside Triton needs no copy of the weights; () when there are none."""
+        raw = self._with_retries(
+            f"config of {model}",
+            lambda: self.client.get_model_config(
+                model, as_json=True, client_timeout=self.settings.timeout_s
+            ),
+        )
+        param = raw.get("config", {}).get("parameters", {}).get(LABELS_PARAMETER)
+        return tuple(json.loads(param["string_value"])) if param else ()
 
     # -- inference -----------------------------------------------------------------------
 

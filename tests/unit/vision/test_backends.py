@@ -10,8 +10,8 @@ import torch
 from citybrain.config.vision import TritonSettings
 from citybrain.vision.backends.base import DETECTOR, INPUT
 from citybrain.vision.backends.local import LocalBackend
-from citybrain.vision.errors import BackendUnavailable
 from citybrain.vision.backends.triton import for_target, on_this_host
+from citybrain.vision.errors import BackendUnavailable
 
 
 @pytest.mark.parametrize(

@@ -63,6 +63,15 @@ def test_python_backend_config_has_batching_instances_and_tensors() -> None:
     assert params == {"weights": "model.pt", "threads": "3", "delay_s": "0.5"}
 
 
+def test_detector_labels_travel_in_both_variants() -> None:
+    """Class names with characters the text format must escape come back exactly."""
+    labels = ("flood_water", 'say "bin"', "back\\slash", "积水")
+    spec = ModelSpec("detector", "images", (3, 8, 8), "output0", (6, 4), labels)
+    for platform in ("python", "pytorch_libtorch"):
+        cfg = parse(config_pbtxt(spec, ServingOptions(), platform))
+        assert tuple(json.loads(cfg.parameters["labels"].string_value)) == labels
+
+
 def test_gpu_and_libtorch_variants() -> None:
     gpu = parse(config_pbtxt(SPEC, ServingOptions(kind="gpu")))
     assert gpu.instance_group[0].kind == model_config_pb2.ModelInstanceGroup.KIND_GPU
