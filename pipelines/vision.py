@@ -34,7 +34,7 @@ from citybrain.vision.errors import BackendError, BackendUnavailable
 from citybrain.vision.events import CameraEvents
 from citybrain.vision.heads.yolo import decode_yolo
 from citybrain.vision.prepare import FramePreparer, Prepared, as_numpy, select_preparer
-from citybrain.vision.scene import ZeroShotHead
+from citybrain.vision.scene import SceneScores, ZeroShotHead
 
 log = logging.getLogger(__name__)
 
@@ -218,21 +218,22 @@ class VisionStage:
             batch.outputs += self._observations(frame.rec, frame.meta, dets, scene)
             self.offsets.done(frame.tp, frame.rec.offset)
 
-    def _scene_scores(self, clip_images: object, n: int) -> list[dict[str, float] | None]:
-        """Zero-shot scene scores per frame, or None for all when the head is off (or the
-        preparer made no CLIP input). Backend errors propagate like the detector's."""
+    def _scene_scores(self, clip_images: object, n: int) -> list[SceneScores | None]:
+        """Zero-shot scene scores (with the image embedding) per frame, or None for all when
+        the head is off (or the preparer made no CLIP input). Backend errors propagate like
+        the detector's."""
         if self.scene is None or clip_images is None:
             return [None] * n
         emb = self.backend.infer(CLIP_IMAGE, {INPUT: clip_images})[OUTPUTS[CLIP_IMAGE]]  # type: ignore[dict-item]
         self.stats["scene_scored"] += n
-        return [s.scores for s in self.scene.score(as_numpy(emb))]
+        return list(self.scene.score(as_numpy(emb)))
 
     def _observations(
         self,
         rec: InRecord,
         meta: FrameMeta,
         dets: Detections,
-        scene: dict[str, float] | None = None,
+        scene: SceneScores | None = None,
     ) -> list[Output]:
         """Camera event rules (citybrain/vision/events.py): track, apply the rules, and emit an
         observation only where a rule opened, continued or cleared an event."""
@@ -243,7 +244,14 @@ class VisionStage:
                 key=key.encode(),
                 value=obs.model_dump_json().encode(),
             )
-            for key, obs in self.events.observe(camera, meta, dets, rec.ref, scene_scores=scene)
+            for key, obs in self.events.observe(
+                camera,
+                meta,
+                dets,
+                rec.ref,
+                scene_scores=scene.scores if scene else None,
+                embedding=scene.embedding if scene else None,
+            )
         ]
 
     def sink(self) -> None:

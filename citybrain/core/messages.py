@@ -101,6 +101,9 @@ class Observation(_Message):
     track_ids: tuple[int, ...] = Field((), title="Tracker ids of the objects that counted")
     dwell_s: float | None = Field(None, ge=0, title="Longest stay of a counted tracked object")
     scene_score: float | None = Field(None, ge=0, le=1, title="Scene score for the category")
+    embedding: tuple[float, ...] = Field(
+        (), title="CLIP image embedding of the frame (unit vector), kept for similarity search"
+    )
 
 
 class RoutingDecision(_Message):

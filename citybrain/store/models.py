@@ -93,6 +93,8 @@ class EvidenceRow(Base):
     detections: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
 
     rule: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # camera rule decision, if any
+    # CLIP image embedding of the frame (camera evidence with scene scores on), for similarity
+    embedding: Mapped[list[float] | None] = mapped_column(JSON, nullable=True)
 
 
 class DispatchRow(Base):

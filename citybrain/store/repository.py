@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -132,6 +133,38 @@ class Store:
                 .order_by(EvidenceRow.observed_at)
             ).all()
             return row, list(ev)
+
+    def evidence_row(self, observation_id: str) -> EvidenceRow | None:
+        with self.sessions() as s:
+            return s.get(EvidenceRow, observation_id)
+
+    def similar_evidence(
+        self, observation_id: str, k: int = 10, pool: int = 5000
+    ) -> list[tuple[EvidenceRow, float]]:
+        """Camera evidence whose frames look most like this one's, best first: cosine of the
+        CLIP image embeddings, over the newest `pool` embedded rows. A linear scan is plenty
+        for one city's recent evidence; a vector index (pgvector) is the route past that."""
+        with self.sessions() as s:
+            me = s.get(EvidenceRow, observation_id)
+            if me is None or not me.embedding:
+                return []
+            rows = s.scalars(
+                select(EvidenceRow)
+                .where(
+                    EvidenceRow.embedding.is_not(None),
+                    EvidenceRow.observation_id != observation_id,
+                )
+                .order_by(EvidenceRow.observed_at.desc())
+                .limit(pool)
+            ).all()
+        rows = [r for r in rows if r.embedding and len(r.embedding) == len(me.embedding)]
+        if not rows:
+            return []
+        q = np.asarray(me.embedding, np.float32)
+        m = np.asarray([r.embedding for r in rows], np.float32)
+        scores = m @ q / np.maximum(np.linalg.norm(m, axis=1) * np.linalg.norm(q), 1e-12)
+        best = np.argsort(-scores, kind="stable")[:k]
+        return [(rows[i], round(float(scores[i]), 4)) for i in best]
 
     def incident_state(self, incident_id: str) -> IncidentState | None:
         with self.sessions() as s:
@@ -332,7 +365,7 @@ def _evidence_row(o: Observation, incident_id: str) -> EvidenceRow:
         text=o.text,
         frame_ref=o.frame_ref,
         detections=[d.model_dump(mode="json") for d in o.detections] or None,
-
+        embedding=list(o.embedding) or None,
         rule=_rule(o),
     )
 

@@ -12,6 +12,8 @@ from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+import numpy as np
+
 from citybrain.config import Settings
 from citybrain.core.camera_rules import CameraRules, RuleDecision
 from citybrain.core.cells import cell_of, cell_partition_key
@@ -40,6 +42,7 @@ class CameraEvents:
         dets: Detections,
         frame_ref: str | None,
         scene_scores: Mapping[str, float] | None = None,
+        embedding: np.ndarray | None = None,
     ) -> list[tuple[str, Observation]]:
         """(Kafka key, observation) for every rule decision this frame produced."""
         last = self._last_ts_ms.get(camera.id)
@@ -62,8 +65,9 @@ class CameraEvents:
         at = datetime.fromtimestamp(meta.ts_ms / 1000, UTC)
         decisions = self.rules.step(camera.id, at, evidence, scene_scores)
         out = []
+        kept = tuple(round(float(x), 5) for x in embedding) if embedding is not None else ()
         for d in decisions:
-            obs = self._observation(camera, meta, d, frame_ref)
+            obs = self._observation(camera, meta, d, frame_ref, kept)
             self.stats["observations"] += 1
             self.stats[f"camera_events.{d.state}"] += 1
             cell = cell_of(self.city, obs.location, obs.district, self.cell_resolution)
@@ -71,7 +75,12 @@ class CameraEvents:
         return out
 
     def _observation(
-        self, camera: Camera, meta: FrameMeta, d: RuleDecision, frame_ref: str | None
+        self,
+        camera: Camera,
+        meta: FrameMeta,
+        d: RuleDecision,
+        frame_ref: str | None,
+        embedding: tuple[float, ...] = (),
     ) -> Observation:
         return Observation(
             id=stable_id("obs", "camera", camera.id, meta.seq, d.category, d.zone),
@@ -94,4 +103,5 @@ class CameraEvents:
             track_ids=d.track_ids,
             dwell_s=d.dwell_s,
             scene_score=d.scene_score,
+            embedding=embedding,
         )

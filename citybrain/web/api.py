@@ -119,8 +119,34 @@ def make_router(ctx: WebContext) -> APIRouter:
             "dispatch_id": result.dispatch.id if result.dispatch else None,
         }
 
+    @r.get("/evidence/{observation_id}/similar")
+    def similar(
+        p: CurrentUser, observation_id: str, k: Annotated[int, Query(ge=1, le=50)] = 10
+    ) -> list[dict[str, Any]]:
+        """Camera evidence whose frames look most like this one's (CLIP image embeddings,
+        cosine), best first, within the incidents this user may see: where else, and when
+        before, the same thing was seen."""
+        row = ctx.store.evidence_row(observation_id)
+        if row is None:
+            raise HTTPException(404, f"no evidence {observation_id}")
+        ctx.visible(p, row.incident_id)  # 404 unless the user may see its incident
+        if not row.embedding:
+            raise HTTPException(422, "this evidence has no image embedding (tickets have none)")
+        out = []
+        for e, score in ctx.store.similar_evidence(observation_id, k=4 * k):
+            view = ctx.ws.view(e.incident_id)
+            if view is None or not p.may_see(view.department):
+                continue
+            out.append({**evidence_json(e, p.sees_ticket_text), "incident_id": e.incident_id,
+                        "similarity": score})  # fmt: skip
+            if len(out) == k:
+                break
+        return out
+
     @r.get("/hotspots")
-    def hotspots(p: CurrentUser, open_only: bool = True, limit: PageSize = 100) -> list[dict[str, Any]]:
+    def hotspots(
+        p: CurrentUser, open_only: bool = True, limit: PageSize = 100
+    ) -> list[dict[str, Any]]:
         """Hot-spot alerts: tickets about one matter in one area growing unusually fast."""
         return [hotspot_json(h) for h in ctx.store.hotspots(open_only=open_only, limit=limit)]
 

@@ -147,3 +147,6 @@ def test_scene_scores_from_clip_open_a_camera_event(settings: Settings, city: Ci
     assert obs and {o.category for o in obs} == {"flooding"}
     assert obs[0].rule_state == "opened" and obs[0].detections == ()
     assert obs[0].scene_score is not None and obs[0].scene_score >= 0.6
+    # the frame's CLIP embedding travels with the evidence, for similarity search
+    emb = np.asarray(obs[0].embedding)
+    assert emb.shape == (clip.text_projection.shape[1],) and abs(np.linalg.norm(emb) - 1) < 1e-3
