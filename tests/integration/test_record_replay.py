@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from citybrain.cli import app
 from citybrain.config import Settings
+from citybrain.config.rules import Rule
 from citybrain.replay.diff import diff_runs
 from citybrain.replay.errors import ArchiveError, EmptySelection, NamespaceNotEmpty
 from citybrain.replay.play import ReplayOptions, namespace_has_data, replay
@@ -58,6 +59,10 @@ def namespace(settings: Settings, broker: EmbeddedBroker, work: Path, name: str)
             # ARCHIVE.md excludes from byte-for-byte comparison.
             "llm": settings.llm.model_copy(update={"enabled": False}),
             "vision": settings.vision.model_copy(update={"batch_size": 4}),
+            # a camera event opens on its first frame: the short recording holds few frames
+            "rules": settings.rules.model_copy(
+                update={"default": Rule(window_n=1, open_k=1, clear_m=1)}
+            ),
             "simulator": settings.simulator.model_copy(
                 update={
                     "duration_s": 900.0,
@@ -163,6 +168,25 @@ def test_replay_gives_identical_outputs_and_a_rule_change_shows(
         app, ["diff", str(work / "run_b"), str(work / "run_c")], env={"COLUMNS": "250"}
     )
     assert "changed department" in table.output
+
+    # The same archive through every job with a camera rule made stricter than the recording
+    # can satisfy (more frames to open an event than any camera sent): camera evidence stops
+    # reaching fusion, and the diff shows what that costs.
+    assert any(i["camera_count"] for i in run_b.incidents), "the run should hold camera evidence"
+    d_ns = namespace(settings, broker, work, "d")
+    replay(work / "archive", d_ns.kafka, ReplayOptions(speed=None))
+    strict = d_ns.rules.model_copy(
+        update={"default": Rule(window_n=9, open_k=9, clear_m=1)}
+    )
+    d_ns = d_ns.model_copy(update={"rules": strict})
+    run_pipelines(d_ns)
+    export_run(Store.from_url(d_ns.store.url), work / "run_d")
+    camera_rule = diff_runs(run_b, load_run(work / "run_d"))
+    assert not camera_rule.empty
+    camera_only = {i["id"] for i in run_b.incidents if i["camera_count"] and not i["ticket_count"]}
+    gone = {x["id"] for x in camera_rule.disappeared}
+    assert camera_only <= gone
+    assert all(i["camera_count"] == 0 for i in load_run(work / "run_d").incidents)
 
 
 def test_replay_refuses_a_busy_namespace_and_bad_archives(
