@@ -46,7 +46,7 @@ class IncidentStage:
         since = datetime.now(UTC) - timedelta(seconds=horizon)
         states = self.store.open_incidents(resolved_since=since)
         self.fuser.load(states)
-        self.hotspots.reload(self.settings.max_clock_skew_s)
+        self.hotspots.reload(self.settings.max_clock_skew_s, self.fuser.watermark)
 
     def process(self, records: list[InRecord]) -> Batch:
         batch = Batch()

@@ -59,3 +59,54 @@ def test_a_stale_copy_never_overwrites_a_dispatchers_resolution(
     stored = store.incident_state(incident_id)
     assert stored is not None and stored.resolved_by == "dispatcher"
     assert b.fuser.incidents[incident_id].resolved_by == "dispatcher"  # B adopted the truth
+
+
+def _noise(i: int, minute: float, base: datetime, at: GeoPoint, category: str = "noise") -> bytes:
+    return Observation(
+        id=f"{category}-{i}", source="ticket", source_id=f"T-{category}-{i}", category=category,
+        confidence=0.9, observed_at=base + timedelta(minutes=minute), location=at,
+        district="beicheng", precision="point", text="loud music at night",
+    ).model_dump_json().encode()  # fmt: skip
+
+
+def test_a_hot_spot_is_closed_by_the_worker_that_holds_its_area(
+    settings: Settings, city: City, tmp_path: Path
+) -> None:
+    """Worker A gets a steady stream of noise tickets in one area (its alert stays hot without
+    growing); worker B, which loaded the alert but gets none of those tickets, sees the area go
+    quiet in its own memory and must not close it. A closes it once the tickets stop."""
+    hot = settings.hotspots.model_copy(
+        update={"bucket_s": 60.0, "window_buckets": 10, "baseline_buckets": 30, "min_count": 5}
+    )
+    s = settings.model_copy(
+        update={
+            "store": settings.store.model_copy(update={"url": f"sqlite:///{tmp_path}/s.db"}),
+            "hotspots": hot,
+        }
+    )
+    store, topics = Store.from_url(s.store.url), Topics("t")
+    base = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
+    x, y = GeoPoint(lon=120.155, lat=30.272), GeoPoint(lon=120.2, lat=30.24)
+
+    def feed(stage: IncidentStage, values: list[bytes]) -> None:
+        stage.process([_record(topics.observations, i, v) for i, v in enumerate(values)])
+        stage.sink()
+
+    a = IncidentStage(s, city, topics, store)
+    feed(a, [_noise(i, i, base, x) for i in range(10)])  # 10 in 10 minutes: hot
+    [alert] = store.hotspots()
+    assert alert.status == "open" and alert.count == 10
+    b = IncidentStage(s, city, topics, store)  # a second worker loads it
+    feed(a, [_noise(i, i, base, x) for i in range(10, 26)])  # steady: hot, not growing
+    feed(b, [_noise(0, 25, base, y, category="pothole")])  # B's own area, time moves on
+    b.tick()
+    b.sink()
+    assert store.hotspot(alert.id).status == "open"  # type: ignore[union-attr]
+    assert b.stats["hotspot_alerts_closed"] == 0
+
+    # the tickets stop; the worker that held the area sees it cool down and closes it
+    feed(a, [_noise(2, 40, base, y, category="pothole")])
+    a.tick()
+    a.sink()
+    assert store.hotspot(alert.id).status == "closed"  # type: ignore[union-attr]
+    assert a.stats["hotspot_alerts_closed"] == 1
