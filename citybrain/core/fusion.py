@@ -90,6 +90,7 @@ class Fuser:
         self._by_district: dict[tuple[str, str | None], set[str]] = {}
         self._unplaced: dict[tuple[str, str | None], set[str]] = {}  # incidents with no point
         self._by_rule: dict[str, set[str]] = {}
+        self._cell_marks: dict[str, datetime] = {}  # newest evidence per cell (lateness)
         self._views = CameraViews(self.city)
         self.load(list(self.incidents.values()))
 
@@ -100,6 +101,9 @@ class Fuser:
         for st in states:
             self.put(self._with_cell(st))
         self._seen = {e: s.id for s in states for e in s.evidence_ids}
+        self._cell_marks = {}
+        for st in self.incidents.values():
+            self._advance(st.cell, st.updated_at)
         newest = max((s.updated_at for s in states), default=None)
         if newest is not None and (self.watermark is None or newest > self.watermark):
             self.watermark = newest
@@ -177,10 +181,18 @@ class Fuser:
         return cell_of(self.city, obs.location, obs.district, self.settings.partition_resolution)
 
     def is_late(self, obs: Observation) -> bool:
-        """Older than the watermark by more than max_lateness_s (and not already applied)."""
-        if obs.id in self._seen or self.watermark is None:
+        """Older than its cell's newest evidence by more than max_lateness_s (and not already
+        applied). Per cell, because a cell is one partition: a worker that holds a backlogged
+        partition beside a current one must not call the backlog late."""
+        mark = self._cell_marks.get(self.cell(obs))
+        if obs.id in self._seen or mark is None:
             return False
-        return obs.observed_at < self.watermark - timedelta(seconds=self.settings.max_lateness_s)
+        return obs.observed_at < mark - timedelta(seconds=self.settings.max_lateness_s)
+
+    def _advance(self, cell: str, at: datetime) -> None:
+        mark = self._cell_marks.get(cell)
+        if mark is None or at > mark:
+            self._cell_marks[cell] = at
 
     def apply(self, obs: Observation) -> FusionResult:
         if obs.id in self._seen:
@@ -188,6 +200,7 @@ class Fuser:
         if self.watermark is None or obs.observed_at > self.watermark:
             self.watermark = obs.observed_at
         cell = self.cell(obs)
+        self._advance(cell, obs.observed_at)
         if obs.rule_state == "cleared":
             return self._clear(obs, cell)
         created, note = False, ""

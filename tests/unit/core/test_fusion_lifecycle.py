@@ -169,6 +169,17 @@ def test_late_observations_are_flagged_by_the_watermark(city: City) -> None:
     assert not f.is_late(ticket("a", 30))  # already applied: a replay, not late
 
 
+def test_lateness_is_judged_within_the_observations_cell(city: City) -> None:
+    """Two partitions on one worker: one current, one backlogged by hours. The backlog is
+    behind its own cell's evidence only, so it is fused, not dead-lettered as late."""
+    f = fuser(city, max_lateness_s=600, partition_resolution=7)
+    here, there = ticket("a", 300), ticket("b", 10, at=CAM03)
+    assert f.cell(here) != f.cell(there)
+    f.apply(here)  # this cell is five hours further on
+    assert not f.is_late(there) and f.apply(there).created
+    assert f.is_late(ticket("c", 280 - 11)) and not f.is_late(ticket("d", 0, at=CAM03))
+
+
 EVENTS = [("cam-01", CAM01), ("cam-03", CAM03)]
 
 
