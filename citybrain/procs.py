@@ -7,6 +7,9 @@ import ctypes.util
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
@@ -31,6 +34,40 @@ class ChildServer:
 
     def start(self) -> Self:
         raise NotImplementedError
+
+    def _spawn(
+        self, args: list[str], log_path: Path | None, env: Mapping[str, str] | None = None
+    ) -> None:
+        """Start the child in its own session, tied to our life, output to `log_path`."""
+        out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self.proc = subprocess.Popen(
+                args,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=dict(env) if env is not None else None,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
+        finally:
+            if out is not subprocess.DEVNULL:
+                out.close()  # type: ignore[union-attr]
+
+    def _wait_ready(
+        self, ready: Callable[[], bool], timeout_s: float, fail: Callable[[str], Exception]
+    ) -> None:
+        """Poll `ready()` until it is true; `fail(why)` is raised if the child exits first or
+        the time runs out (the child is stopped then)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc is None or self.proc.poll() is not None:
+                code = self.proc.returncode if self.proc else None
+                raise fail(f"exited with {code} at start")
+            if ready():
+                return
+            time.sleep(0.2)
+        self.stop()
+        raise fail(f"not ready within {timeout_s}s")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

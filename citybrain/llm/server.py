@@ -10,14 +10,13 @@ import importlib.util
 import logging
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from citybrain.config.llm import LLMSettings
 from citybrain.llm.errors import LLMError
-from citybrain.procs import ChildServer, die_with_parent
+from citybrain.procs import ChildServer
 from citybrain.streams.broker import port_open
 
 log = logging.getLogger(__name__)
@@ -56,7 +55,6 @@ class EmbeddedLLMServer(ChildServer):
         if port_open("127.0.0.1", self.port):
             raise LLMError(f"port {self.port} is already in use; set llm.embedded_port")
         model = Path(self.settings.model_path) if self.settings.model_path else packaged_model()
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         args = [
             sys.executable, "-m", "llama_cpp.server",
             "--model", str(model),
@@ -68,23 +66,14 @@ class EmbeddedLLMServer(ChildServer):
             "--n_threads_batch", str(self.settings.embedded_threads),
             "--seed", str(self.settings.seed),
         ]  # fmt: skip
-        self.proc = subprocess.Popen(
-            args,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=die_with_parent,
-        )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise LLMError(f"model server exited with {self.proc.returncode} at start")
+        self._spawn(args, self.log_path)
+
+        def answers() -> bool:
             try:
-                if httpx.get(f"{self.endpoint}/models", timeout=1.0).status_code == 200:
-                    log.info("model server ready on %s (%s)", self.endpoint, model.name)
-                    return self
+                return httpx.get(f"{self.endpoint}/models", timeout=1.0).status_code == 200
             except httpx.HTTPError:
-                pass
-            time.sleep(0.25)
-        self.stop()
-        raise LLMError(f"model server did not answer on {self.endpoint} within {timeout_s}s")
+                return False
+
+        self._wait_ready(answers, timeout_s, lambda why: LLMError(f"model server {why}"))
+        log.info("model server ready on %s (%s)", self.endpoint, model.name)
+        return self

@@ -10,12 +10,11 @@ import logging
 import os
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 from citybrain.config.kafka import BrokerSettings
 from citybrain.errors import CityBrainError
-from citybrain.procs import ChildServer, die_with_parent
+from citybrain.procs import ChildServer
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +60,7 @@ class EmbeddedBroker(ChildServer):
         if port_open(s.host, s.port):
             raise BrokerError(f"port {s.host}:{s.port} is already in use; stop that process first")
         url = f"tcp://{s.host}:{s.port}"
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.proc = subprocess.Popen(
+        self._spawn(
             [
                 str(tansu_binary()),
                 "broker",
@@ -73,18 +71,10 @@ class EmbeddedBroker(ChildServer):
                 "--storage-engine",
                 s.storage,
             ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=die_with_parent,
+            self.log_path,
         )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise BrokerError(f"broker exited with {self.proc.returncode} at start")
-            if port_open(s.host, s.port):
-                log.info("broker listening on %s", url)
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise BrokerError(f"broker did not listen on {url} within {timeout_s}s")
+        self._wait_ready(
+            lambda: port_open(s.host, s.port), timeout_s, lambda why: BrokerError(f"broker {why}")
+        )
+        log.info("broker listening on %s", url)
+        return self

@@ -14,6 +14,8 @@ from sqlalchemy import create_engine, text
 
 from citybrain.config import Settings
 from citybrain.config.kafka import BrokerSettings, KafkaSettings
+from citybrain.store import Store
+from citybrain.store.models import Base
 from citybrain.streams import inspect
 from citybrain.streams.broker import EmbeddedBroker
 from citybrain.streams.topics import ensure_topics
@@ -117,3 +119,18 @@ def embedded_llm(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -
     log = tmp_path_factory.mktemp("llm") / "server.log"
     with EmbeddedLLMServer(llm, log_path=log) as server:
         yield server.endpoint
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """An empty store on real SQLite, then on real PostgreSQL (a test runs on both)."""
+    url = (
+        f"sqlite:///{tmp_path}/s.db"
+        if request.param == "sqlite"
+        else request.getfixturevalue("pg_url")
+    )
+    s = Store.from_url(url)
+    Base.metadata.drop_all(s.engine)
+    Base.metadata.create_all(s.engine)
+    yield s
+    s.engine.dispose()

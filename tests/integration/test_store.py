@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -19,25 +17,10 @@ from citybrain.core.messages import (
     RoutingDecision,
 )
 from citybrain.store import IncidentWrite, Store, model_step
-from citybrain.store.models import Base
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 RULE = RoutingDecision(department="water_drainage", decided_by="rule", reason="list")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    url = (
-        f"sqlite:///{tmp_path}/s.db"
-        if request.param == "sqlite"
-        else request.getfixturevalue("pg_url")
-    )
-    s = Store.from_url(url)
-    Base.metadata.drop_all(s.engine)
-    Base.metadata.create_all(s.engine)
-    yield s
-    s.engine.dispose()
 
 
 def _obs(oid: str, minutes: int = 0) -> Observation:

@@ -4,9 +4,7 @@ store (SQLite and PostgreSQL) and a real HTTP receiver deliver every dispatch ex
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -14,25 +12,10 @@ from citybrain.config.dispatch import DispatchSettings
 from citybrain.delivery.webhooks import DepartmentSender
 from citybrain.store import Store
 from citybrain.store.model_step import Delivery, add_delivery
-from citybrain.store.models import Base
 
 from .fake_servers import webhook_receiver
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    url = (
-        f"sqlite:///{tmp_path}/s.db"
-        if request.param == "sqlite"
-        else request.getfixturevalue("pg_url")
-    )
-    s = Store.from_url(url)
-    Base.metadata.drop_all(s.engine)
-    Base.metadata.create_all(s.engine)
-    yield s
-    s.engine.dispose()
 
 
 def test_a_claimed_attempt_cannot_be_claimed_twice(store: Store) -> None:
