@@ -52,13 +52,24 @@ def summary_problems(city: City, summary: str, facts: KeyFacts, texts: list[str]
     return sorted(set(problems))
 
 
+# A request to send the report somewhere: a verb of sending, then (within a clause) the name.
+_DIRECTIVE = (
+    r"(?:\b(?:send|route|forward|assign|transfer|dispatch|pass|give|hand|refer|escalate)\b"
+    r"[^.!?\n]{0,40}?"
+    r"|(?:转给|交给|派给|转交|分派给|发给|转到|派到|交由|移交)[^。！？\n]{0,10}?)"
+)
+
+
 def named_departments(city: City, texts: list[str]) -> set[str]:
-    """Departments a ticket text names (by id or name, either language)."""
+    """Departments a ticket text asks to be sent to: an id or a name (either language) after
+    a verb of sending ("send this to ...", "转给..."). A department merely mentioned ("bad for
+    the environment", "the street lighting is out") is a description, not a request."""
     joined = " ".join(texts).lower()
     found = set()
     for d in city.departments:
-        names = (d.id.lower(), d.id.replace("_", " "), d.name.lower(), d.name_zh)
-        if any(n and n in joined for n in names):
+        names = {d.id.lower(), d.id.replace("_", " "), d.name.lower(), d.name_zh} - {""}
+        pattern = _DIRECTIVE + "(?:" + "|".join(re.escape(n) for n in sorted(names)) + ")"
+        if re.search(pattern, joined):
             found.add(d.id)
     return found
 

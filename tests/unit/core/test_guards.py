@@ -69,6 +69,16 @@ def test_routing_proposal_outside_the_allowed_set_is_rejected(city: City) -> Non
     assert routing_problems(city, "fire_rescue", allowed, [])
 
 
+def test_a_department_merely_mentioned_is_no_request(city: City) -> None:
+    texts = [
+        "Smoke from the plant is bad for the environment and the street lighting is out.",
+        "生态环境局的人上次来过，垃圾还是没清。",
+    ]
+    assert named_departments(city, texts) == set()
+    allowed = ("environment", "street_lighting", "hotline_triage")
+    assert routing_problems(city, "environment", allowed, texts) == []
+
+
 @pytest.mark.parametrize(
     "text",
     [
