@@ -1,4 +1,5 @@
-"""Train the demo detector on frames rendered by the synthetic city.
+"""Train the demo models on frames rendered by the synthetic city: the detector here, and with
+`--clip` the CLIP-style scene model too (tools/train_demo_clip.py, same renderer).
 
 No pretrained weights can be fetched where citybrain is built, so the demo model is trained
 from scratch on the simulator's own labelled frames: it learns this city's rendered bins,
@@ -7,7 +8,8 @@ footage (`vision.model`).
 
     python tools/train_demo_models.py --train 2000 --val 300 --epochs 60 --device 0
 
-Writes models/demo/citybrain-yolov8n.pt and models/demo/citybrain-yolov8n.metrics.json.
+Writes models/demo/citybrain-yolov8n.pt and models/demo/citybrain-yolov8n.metrics.json
+(and, with --clip, models/demo/citybrain-clip-tiny.pt with its metrics).
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1))
     ap.add_argument("--work", type=Path, default=ROOT / "var" / "train")
     ap.add_argument("--out", type=Path, default=ROOT / "models" / "demo")
+    ap.add_argument(
+        "--clip", action="store_true", help="then train the CLIP model (its default recipe)"
+    )
     args = ap.parse_args()
 
     from citybrain.config import load_all
@@ -100,6 +105,17 @@ def main() -> None:
     }
     (args.out / "citybrain-yolov8n.metrics.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
+    if args.clip:
+        train_clip()
+
+
+def train_clip() -> None:
+    """tools/train_demo_clip.py with its own defaults (run it directly to change them)."""
+    import runpy
+    import sys
+
+    sys.argv = [str(ROOT / "tools" / "train_demo_clip.py")]
+    runpy.run_path(sys.argv[0], run_name="__main__")
 
 
 if __name__ == "__main__":
