@@ -2,13 +2,17 @@
 device) + YOLO + CLIP image tower, by batch size, printed as a markdown table.
 
     python tools/bench/gpu_vision.py                         # CUDA, 1080p, batches 1..256
+    python tools/bench/gpu_vision.py --markdown docs/BENCHMARKS.md   # ... and write the table
     python tools/bench/gpu_vision.py --device cpu --quick    # smoke run on any machine
 
 The detector is the project's YOLOv8n architecture (models/demo/, trained weights if present,
 else the YAML seeded); CLIP is open_clip's ViT-B/32 image tower, untrained (architecture and
 cost are what matter). fp16 on CUDA. Decode + preprocess use the same preparers as the vision
 job (`citybrain/vision/prepare.py`); on the CPU that is OpenCV + the numba kernel. Each stage
-is timed on its own and the whole chain end to end, after a warm-up batch.
+is timed on its own and the whole chain end to end, after a warm-up batch. The CLIP input is
+the letterbox resized to 224 (the GPU preparer makes no CLIP crop yet): the tower's cost, not
+the pipeline's exact input. `--markdown FILE` replaces the section between the
+`<!-- gpu_vision -->` markers of FILE with this run's table.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float, 
     ap.add_argument("--height", type=int, default=1080)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--model", type=Path, default=None)
+    ap.add_argument("--markdown", type=Path, default=None, help="write the table into this file")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.quick:
@@ -122,15 +127,31 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float, 
         rows.append((b, b / t_prep, b / t_yolo, b / t_clip, b / t_all))
 
     name = torch.cuda.get_device_name() if cuda else f"CPU ({os.cpu_count()} cores)"
-    print(
-        f"\n{name}, torch {torch.__version__}, {args.width}x{args.height} JPEG, "
-        f"YOLO {model.name} at {args.imgsz}, CLIP ViT-B/32 at 224, {'fp16' if cuda else 'fp32'}\n"
-    )
-    print("| batch | decode + letterbox frames/s | YOLO frames/s | CLIP frames/s | all frames/s |")
-    print("| ---: | ---: | ---: | ---: | ---: |")
-    for b, p, y, c, a in rows:
-        print(f"| {b} | {p:,.0f} | {y:,.0f} | {c:,.0f} | {a:,.0f} |")
+    lines = [
+        f"{name}, torch {torch.__version__}, {args.width}x{args.height} JPEG, "
+        f"YOLO {model.name} at {args.imgsz}, CLIP ViT-B/32 at 224, {'fp16' if cuda else 'fp32'}",
+        "",
+        "| batch | decode + letterbox frames/s | YOLO frames/s | CLIP frames/s | all frames/s |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+        *(f"| {b} | {p:,.0f} | {y:,.0f} | {c:,.0f} | {a:,.0f} |" for b, p, y, c, a in rows),
+    ]
+    print("\n" + "\n".join(lines))
+    if args.markdown is not None:
+        write_section(args.markdown, "gpu_vision", "\n".join(lines))
     return rows
+
+
+def write_section(path: Path, marker: str, body: str) -> None:
+    """Replace the text between `<!-- marker -->` and `<!-- /marker -->` (appended if absent)."""
+    start, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    block = f"{start}\n{body}\n{end}"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":
