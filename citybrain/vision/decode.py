@@ -56,10 +56,3 @@ def decode_frame(data: bytes, max_pixels: int) -> np.ndarray:
             raise RejectedRecord("undecodable_jpeg", "JPEG could not be decoded")
     return img
 
-
-def decode_jpeg(data: bytes, max_pixels: int) -> np.ndarray:
-    """BGR image; the JPEG header is checked before decoding so a bomb is never expanded."""
-    img = cv2.imdecode(check_jpeg(data, max_pixels), cv2.IMREAD_COLOR)
-    if img is None:
-        raise RejectedRecord("undecodable_jpeg", "JPEG could not be decoded")
-    return img

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import cv2
 import numba
 import numpy as np
 
@@ -90,7 +91,8 @@ class CpuPreparer:
 
 class CudaPreparer:
     """nvJPEG decode of the whole batch, then per-frame bilinear resize into a device buffer.
-    Frames nvJPEG refuses go through the CPU decoder, which names the precise reason."""
+    Frames nvJPEG refuses go through the CPU decoder: decoded there if OpenCV can (counted in
+    `cpu_fallbacks`), else rejected with the CPU decoder's precise reason."""
 
     device = "cuda"
 
@@ -100,6 +102,18 @@ class CudaPreparer:
         self.settings = settings
         self.torch = torch
         self.dtype = torch.float16 if settings.buffer_dtype == "float16" else torch.float32
+        self.cpu_fallbacks = 0
+
+    def _cpu_decode(self, data: bytes) -> object:
+        """OpenCV's decode of a frame nvJPEG refused, as the RGB [3, H, W] device tensor
+        nvJPEG would have made; RejectedRecord when OpenCV cannot decode it either."""
+        img = decode_frame(data, self.settings.max_frame_pixels)
+        rgb = (
+            cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+            if img.ndim == 2
+            else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        )
+        return self.torch.from_numpy(rgb).permute(2, 0, 1).contiguous().to("cuda")
 
     def prepare(self, jpegs: list[bytes]) -> Prepared:
         torch = self.torch
@@ -123,8 +137,12 @@ class CudaPreparer:
                 try:
                     decoded.append(decode_jpeg(d, mode=ImageReadMode.RGB, device="cuda"))
                 except RuntimeError:
-                    idx.remove(i)
-                    out.rejected.append((i, _cpu_verdict(jpegs[i], self.settings.max_frame_pixels)))
+                    try:
+                        decoded.append(self._cpu_decode(jpegs[i]))
+                        self.cpu_fallbacks += 1
+                    except RejectedRecord as err:
+                        idx.remove(i)
+                        out.rejected.append((i, err))
         s = self.settings.imgsz
         batch = torch.full(
             (len(decoded), 3, s, s), PAD_VALUE / 255.0, dtype=self.dtype, device="cuda"
@@ -144,13 +162,6 @@ class CudaPreparer:
         return out
 
 
-def _cpu_verdict(data: bytes, max_pixels: int) -> RejectedRecord:
-    """Why a frame nvJPEG refused is bad, in the CPU decoder's words."""
-    try:
-        decode_frame(data, max_pixels)
-    except RejectedRecord as e:
-        return e
-    return RejectedRecord("undecodable_jpeg", "nvJPEG could not decode it")
 
 
 def select_preparer(settings: VisionSettings, clip: bool = False) -> FramePreparer:

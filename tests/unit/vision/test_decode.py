@@ -4,7 +4,7 @@ import pytest
 
 from citybrain.core.messages import FrameMeta
 from citybrain.errors import RejectedRecord
-from citybrain.vision.decode import decode_jpeg, parse_meta
+from citybrain.vision.decode import decode_frame, parse_meta
 
 
 def _jpeg(w: int, h: int) -> bytes:
@@ -13,21 +13,23 @@ def _jpeg(w: int, h: int) -> bytes:
     return buf.tobytes()
 
 
-def test_decodes_a_jpeg_to_bgr() -> None:
-    img = decode_jpeg(_jpeg(64, 48), max_pixels=10_000)
+def test_decodes_a_jpeg_to_bgr_and_keeps_grey_frames_grey() -> None:
+    img = decode_frame(_jpeg(64, 48), max_pixels=10_000)
     assert img.shape == (48, 64, 3) and img.dtype == np.uint8
+    ok, grey = cv2.imencode(".jpg", np.full((48, 64), 90, np.uint8))
+    assert ok and decode_frame(grey.tobytes(), max_pixels=10_000).shape == (48, 64)
 
 
 @pytest.mark.parametrize("data", [b"", b"\xff", b"PNG....", b"\xff\xd8garbage" * 10])
 def test_garbage_is_rejected(data: bytes) -> None:
     with pytest.raises(RejectedRecord) as e:
-        decode_jpeg(data, max_pixels=10_000)
+        decode_frame(data, max_pixels=10_000)
     assert e.value.reason == "undecodable_jpeg"
 
 
 def test_decompression_bomb_is_rejected_before_decoding() -> None:
     with pytest.raises(RejectedRecord) as e:
-        decode_jpeg(_jpeg(800, 800), max_pixels=100_000)
+        decode_frame(_jpeg(800, 800), max_pixels=100_000)
     assert e.value.reason == "oversized_frame"
 
 
