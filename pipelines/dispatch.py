@@ -98,8 +98,17 @@ class DispatchStage:
         self.step.run(items)
         for it in items:
             batch.outputs += self._decide(it)
+            if not it.incident.is_open:
+                self._forget(it.incident.id)
         batch.outputs += self._drain_dead()
         return batch
+
+    def _forget(self, incident_id: str) -> None:
+        """A resolved incident leaves the per-incident memory, which would otherwise grow for
+        as long as the job runs. If it reopens, the model is asked again and its dispatch
+        (same id, same idempotency key) is sent again: receivers and the store keep one."""
+        for memory in (self._decided, self._routed, self._summaries, self._retry):
+            memory.pop(incident_id, None)
 
     def tick(self) -> Batch:
         """While no incidents arrive: deliver dead letters, and let the model catch up on

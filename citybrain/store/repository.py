@@ -308,12 +308,14 @@ class Store:
                 row.delivered_at = datetime.now(UTC)
 
     def latest_dispatches(self) -> dict[str, str]:
-        """Incident id -> department of its newest dispatch (the dispatch job's state)."""
+        """Incident id -> department of its newest dispatch, for incidents not resolved (the
+        dispatch job's state; resolved ones leave it, so it does not grow without end)."""
         with self.sessions() as s:
             rows = s.execute(
-                select(DispatchRow.incident_id, DispatchRow.department).order_by(
-                    DispatchRow.created_at, DispatchRow.id
-                )
+                select(DispatchRow.incident_id, DispatchRow.department)
+                .join(IncidentRow, IncidentRow.id == DispatchRow.incident_id)
+                .where(IncidentRow.status != "resolved")
+                .order_by(DispatchRow.created_at, DispatchRow.id)
             ).all()
             return {iid: dept for iid, dept in rows}
 

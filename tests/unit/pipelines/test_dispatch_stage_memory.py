@@ -1,0 +1,58 @@
+"""The dispatch stage's per-incident memory over a real SQLite store (no broker, no model:
+`llm.enabled` off): it holds open incidents only, so a job that runs for months stays small."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from citybrain.config import Settings
+from citybrain.core.city import City
+from citybrain.core.facts import incident_message
+from citybrain.core.fusion import IncidentState
+from citybrain.core.messages import Dispatch, GeoPoint
+from citybrain.core.routing import route
+from citybrain.core.summary import template_summary
+from citybrain.store import IncidentWrite, Store
+from citybrain.streams.records import InRecord
+from citybrain.streams.topics import Topics
+from pipelines.dispatch import DispatchStage
+
+
+def test_resolved_incidents_leave_the_stages_memory(
+    settings: Settings, city: City, tmp_path: Path
+) -> None:
+    s = settings.model_copy(
+        update={
+            "store": settings.store.model_copy(update={"url": f"sqlite:///{tmp_path}/s.db"}),
+            "llm": settings.llm.model_copy(update={"enabled": False}),
+        }
+    )
+    store, topics = Store.from_url(s.store.url), Topics("t")
+    t = datetime.now(UTC) - timedelta(hours=1)
+    inc = IncidentState(
+        id="inc-1", category="flooding", district="xicheng",
+        location=GeoPoint(lon=120.128, lat=30.287), opened_at=t, updated_at=t,
+        evidence_ids=("o1",), ticket_count=1,
+    )  # fmt: skip
+    routing = route(city, inc.category, inc.district)
+    store.write_incidents([IncidentWrite(inc, routing, template_summary(city, inc))])
+
+    def send(state: IncidentState, offset: int) -> list[Dispatch]:
+        msg = incident_message(state, routing, template_summary(city, state))
+        rec = InRecord(topics.incidents, 0, offset, b"inc-1", msg.model_dump_json().encode(), {})
+        batch = stage.process([rec])
+        stage.sink()
+        return [Dispatch.model_validate_json(o.value) for o in batch.outputs]
+
+    stage = DispatchStage(s, city, topics, store, deliver=False)
+    [first] = send(inc, 0)
+    assert first.department == "water_drainage" and "inc-1" in stage._routed
+    assert send(replace(inc, ticket_count=2), 1) == []  # an update: no second dispatch
+    done = replace(inc, status="resolved", resolved_at=t, resolved_by="timeout")
+    store.write_incidents([IncidentWrite(done, routing, template_summary(city, done))])
+    send(done, 2)
+    assert "inc-1" not in stage._routed and "inc-1" not in stage._summaries
+    # a restarted stage loads only incidents still open
+    assert DispatchStage(s, city, topics, store, deliver=False)._routed == {}
