@@ -66,3 +66,24 @@ def test_routing_and_summary_with_the_embedded_model(
         assert summary_problems(city, flooding.summary, flooding.facts, flooding.texts) == []
     else:
         assert flooding.summary.endswith("[template]") and label.note
+
+
+def test_the_same_incident_gets_the_same_answer_twice(
+    settings: Settings, city: City, embedded_llm: str
+) -> None:
+    """What replays rely on (docs/ARCHIVE.md): temperature 0 and a fixed seed give the same
+    response to the same prompt, so a replay's summaries and model routing repeat."""
+    llm = settings.llm.model_copy(update={"timeout_s": 180.0, "batch_budget_s": 400.0})
+    runs = []
+    for _ in range(2):
+        it = item(city, "flooding", "xicheng", "Heping Road underpass flooded, 2 cars stuck")
+        client = LLMClient(llm, embedded_llm)
+        try:
+            ModelStep(city, llm, client).run([it])
+        finally:
+            client.close()
+        runs.append(it)
+    first, second = runs
+    assert [c.response for c in first.calls] == [c.response for c in second.calls]
+    assert first.calls and first.calls[0].response  # the server did answer
+    assert (first.summary, first.label) == (second.summary, second.label)
