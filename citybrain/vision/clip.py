@@ -17,17 +17,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
+
+from citybrain.vision.preprocess import CLIP_MEAN as _MEAN
+from citybrain.vision.preprocess import CLIP_STD as _STD
+from citybrain.vision.preprocess import preprocess_clip
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a pretrained name fails fast instead of retrying
 
 IMAGE_SIZE = 224
 # OpenAI CLIP normalisation (open_clip.constants.OPENAI_DATASET_MEAN / _STD), RGB order.
-CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073], np.float32)
-CLIP_STD = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)
+CLIP_MEAN = np.array(_MEAN, np.float32)  # one source: the kernel's (vision/preprocess.py)
+CLIP_STD = np.array(_STD, np.float32)
 
 # The image tower sees the 224x224 contract input average-pooled to 112x112 (ImageTower):
 # a quarter of the work, which is what lets it train on two CPU cores; synthetic frames lose
@@ -115,20 +118,14 @@ class ImageTower(nn.Module):
 
 
 def preprocess(images_bgr: Sequence[np.ndarray], size: int = IMAGE_SIZE) -> np.ndarray:
-    """BGR frames -> float32 [N,3,size,size], RGB, CLIP-normalised.
+    """BGR (or grey) frames -> float32 [N,3,size,size], RGB, CLIP-normalised: the vision job's
+    own numba kernel, so evaluation sees exactly what serving sees.
 
     The whole frame is resized to a square (no centre crop): street events sit at the frame's
     edges (bins on the left, parked cars on the right) and a crop would cut them off.
     """
     out = np.empty((len(images_bgr), 3, size, size), np.float32)
-    for i, img in enumerate(images_bgr):
-        if img.ndim == 2:
-            img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-        rgb = cv2.cvtColor(
-            cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB
-        )
-        x = (rgb.astype(np.float32) / 255.0 - CLIP_MEAN) / CLIP_STD
-        out[i] = x.transpose(2, 0, 1)
+    preprocess_clip(list(images_bgr), out, mode="resize")
     return out
 
 
