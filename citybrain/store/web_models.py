@@ -52,3 +52,14 @@ class Open311RequestRow(Base):
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
+
+
+class RevokedSessionRow(Base):
+    """A session signed out before it expired: refused by every web server sharing the store
+    until `expires_at`, when it would have expired anyway."""
+
+    __tablename__ = "revoked_sessions"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    revoked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

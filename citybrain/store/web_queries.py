@@ -13,14 +13,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import Select, and_, case, delete, func, select
 from sqlalchemy.orm import Session
 
 from citybrain.core.ids import stable_id
 from citybrain.store.model_step import Delivery, add_delivery
 from citybrain.store.models import DispatchRow, EvidenceRow, IncidentRow
 from citybrain.store.repository import Store, dispatch_from_row
-from citybrain.store.web_models import ActionRow, AssignmentRow, Open311RequestRow
+from citybrain.store.web_models import (
+    ActionRow,
+    AssignmentRow,
+    Open311RequestRow,
+    RevokedSessionRow,
+)
 
 _Q = TypeVar("_Q", bound=Select[*tuple[Any, ...]])
 effective_department = func.coalesce(AssignmentRow.department, IncidentRow.department)
@@ -394,6 +399,21 @@ class WebStore:
     def evidence_of(self, incident_id: str) -> list[EvidenceRow]:
         found = self.store.incident(incident_id)
         return found[1] if found else []
+
+    # --- sessions ---
+    def revoke_session(self, session_id: str, expires_at: datetime) -> None:
+        """Sign a session out everywhere; rows past their expiry are cleared on the way."""
+        now = datetime.now(UTC)
+        with self.sessions.begin() as s:
+            s.execute(delete(RevokedSessionRow).where(RevokedSessionRow.expires_at < now))
+            if s.get(RevokedSessionRow, session_id) is None:
+                s.add(
+                    RevokedSessionRow(session_id=session_id, revoked_at=now, expires_at=expires_at)
+                )
+
+    def session_revoked(self, session_id: str) -> bool:
+        with self.sessions() as s:
+            return s.get(RevokedSessionRow, session_id) is not None
 
     # --- Open311 ---
     def add_open311(self, row: Open311RequestRow) -> None:

@@ -4,6 +4,7 @@ header, or a bearer token from POST /api/token."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -83,6 +84,15 @@ def make_router(ctx: WebContext) -> APIRouter:
         if found is None:
             raise AuthError("wrong username or password")
         return Token(token=ctx.auth.issue(found), expires_in=ctx.web.session_max_age_s)
+
+    @r.post("/token/revoke", status_code=204)
+    def revoke(p: CurrentUser, request: Request) -> Response:
+        """Sign this token (or cookie session) out on every server, before it expires."""
+        if not Auth.csrf_ok(p, request.headers.get(CSRF_HEADER)):
+            raise HTTPException(403, "missing or wrong X-CSRF-Token header")
+        expires = datetime.now(UTC) + timedelta(seconds=ctx.web.session_max_age_s)
+        ctx.ws.revoke_session(p.csrf, expires)
+        return Response(status_code=204)
 
     @r.get("/incidents")
     def incidents(

@@ -1,8 +1,9 @@
 """Who is asking: users from config, argon2 passwords, signed session cookies and API tokens, CSRF.
 
-A session is a signed, timestamped cookie (itsdangerous) holding the username and a CSRF token;
-nothing is kept server-side, so any number of web servers sharing `web.session_secret` accept
-it. API clients may send the same signed payload as a bearer token instead of a cookie; a
+A session is a signed, timestamped cookie (itsdangerous) holding the username and a random
+session id that doubles as its CSRF token; any number of web servers sharing
+`web.session_secret` accept it. Signing out revokes the id in the store (`is_revoked`), so a
+copied cookie or token stops working at once on every server, not when it expires. API clients may send the same signed payload as a bearer token instead of a cookie; a
 bearer request is not exposed to CSRF, so only cookie requests must echo the token.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -65,8 +67,11 @@ class AuthError(Exception):
 
 
 class Auth:
-    def __init__(self, settings: WebSettings) -> None:
+    def __init__(
+        self, settings: WebSettings, is_revoked: Callable[[str], bool] = lambda _sid: False
+    ) -> None:
         self.settings = settings
+        self.is_revoked = is_revoked
         self.users = {u.username: u for u in settings.users}
         secret = settings.session_secret or secrets.token_urlsafe(32)
         self.signer = URLSafeTimedSerializer(secret, salt="citybrain.session")
@@ -101,6 +106,8 @@ class Auth:
         user = self.users.get(str(data.get("u", "")))
         if user is None:
             raise AuthError("unknown user")
+        if self.is_revoked(str(data["c"])):
+            raise AuthError("you signed out of this session; sign in again")
         return Principal(user.username, user.role, user.department, str(data["c"]), via_cookie)
 
     @staticmethod

@@ -79,7 +79,7 @@ class WebContext:
 
     def __post_init__(self) -> None:
         self.ws = WebStore(self.store)
-        self.auth = Auth(self.settings.web)
+        self.auth = Auth(self.settings.web, is_revoked=self.ws.session_revoked)
         self.topics = Topics(self.settings.kafka.topic_prefix)
         self.frames = FrameReader(self.settings.kafka, self.topics.frames)
         self.rates = health.RateTracker()

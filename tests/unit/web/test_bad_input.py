@@ -195,3 +195,26 @@ def test_sla_counts_near_and_past(client_for: ClientFor, city: City, store: Stor
     sla = client_for("operator").get("/api/metrics").json()["sla"]["flooding"]
     assert sla == {"open": 4, "near": 1, "past": 1}
     assert NOW - timedelta(minutes=70) < datetime.now(UTC)
+
+
+def test_signing_out_revokes_every_copy_of_the_session(client_for: ClientFor) -> None:
+    """A copied cookie (another browser, a stolen one) stops working once its owner signs
+    out; so does an API token revoked by its holder."""
+    drainage = client_for("drainage")
+    cookie = drainage.cookies.get(COOKIE)
+    copy = client_for(None)
+    copy.cookies.set(COOKIE, cookie)
+    assert copy.get("/api/incidents").status_code == 200
+    assert drainage.post("/logout", data={"csrf_token": csrf_of(drainage)}).status_code == 303
+    r = copy.get("/api/incidents")
+    assert r.status_code == 401 and "signed out" in r.json()["detail"]
+
+    api = client_for(None)
+    token = api.post("/api/token", json={"username": "roads", "password": "roads-demo"}).json()
+    bearer = {"authorization": f"Bearer {token['token']}"}
+    assert api.get("/api/incidents", headers=bearer).status_code == 200
+    assert api.post("/api/token/revoke", headers=bearer).status_code == 204
+    assert api.get("/api/incidents", headers=bearer).status_code == 401
+    # a fresh sign-in is a new session and works
+    again = client_for("drainage")
+    assert again.get("/api/incidents").status_code == 200
