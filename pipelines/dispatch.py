@@ -68,7 +68,7 @@ class DispatchStage:
         self._dead: queue.SimpleQueue[Output] = queue.SimpleQueue()  # from sender threads
         # incident id -> (category, district, routing) of the last decision, to ask the model once
         self._decided: dict[str, tuple[str, str | None, RoutingDecision]] = {}
-        self._routed: dict[str, str] = {}  # incident id -> department last dispatched to
+        self._sent: dict[str, set[str]] = {}  # incident id -> ids of the dispatches made
         self._summaries: dict[str, tuple[str, GeneratedLabel]] = {}  # incident id -> latest
         self._retry: dict[str, None] = {}  # incidents whose summary waits for the model (ordered)
         self._last_catch_up = 0.0
@@ -82,7 +82,7 @@ class DispatchStage:
 
     def on_assigned(self) -> None:
         """The store knows every dispatch made so far: never dispatch one twice."""
-        self._routed = self.store.latest_dispatches()
+        self._sent = self.store.sent_dispatches()
 
     def process(self, records: list[InRecord]) -> Batch:
         batch = Batch()
@@ -107,7 +107,7 @@ class DispatchStage:
         """A resolved incident leaves the per-incident memory, which would otherwise grow for
         as long as the job runs. If it reopens, the model is asked again and its dispatch
         (same id, same idempotency key) is sent again: receivers and the store keep one."""
-        for memory in (self._decided, self._routed, self._summaries, self._retry):
+        for memory in (self._decided, self._sent, self._summaries, self._retry):
             memory.pop(incident_id, None)
 
     def tick(self) -> Batch:
@@ -218,11 +218,15 @@ class DispatchStage:
             self.stats[f"model_calls.{call.purpose}.{call.outcome}"] += 1
         self._pending.calls += it.calls
         self._pending.decisions.append(Decision(inc.id, routing, it.summary, it.label, it.facts))
-        if self._routed.get(inc.id) == routing.department:
+        # One dispatch per department an incident is routed to, and again when it comes back
+        # after being resolved (a new id, so receivers are told).
+        generation = (inc.reopened,) if inc.reopened else ()
+        dispatch_id = stable_id("dsp", inc.id, routing.department, *generation)
+        if dispatch_id in self._sent.get(inc.id, set()):
             return []
-        self._routed[inc.id] = routing.department
+        self._sent.setdefault(inc.id, set()).add(dispatch_id)
         dispatch = Dispatch(
-            id=stable_id("dsp", inc.id, routing.department),
+            id=dispatch_id,
             incident_id=inc.id,
             department=routing.department,
             category=inc.category,

@@ -104,6 +104,7 @@ def incident_message(inc: IncidentState, routing: RoutingDecision, summary: str)
         summary=summary,
         resolved_by=inc.resolved_by,
         cell=inc.cell or None,
+        reopened=inc.reopened,
     )
 
 
@@ -123,4 +124,5 @@ def incident_state(msg: Incident) -> IncidentState:
         severity=msg.severity,
         cell=msg.cell or "",
         resolved_by=msg.resolved_by,
+        reopened=msg.reopened,
     )

@@ -47,6 +47,7 @@ class IncidentState:
     resolved_by: str | None = None
     camera_events: tuple[str, ...] = ()  # rule ids of camera events open behind it
     cameras: tuple[str, ...] = ()  # cameras whose evidence it holds: their views reach it
+    reopened: int = 0  # times evidence brought it back after it was resolved
 
     @property
     def is_open(self) -> bool:
@@ -346,7 +347,9 @@ class Fuser:
         return replace(inc, severity=self._severity(inc))
 
     def _reopen(self, inc: IncidentState) -> IncidentState:
-        return replace(inc, status="reopened", resolved_at=None, resolved_by=None)
+        return replace(
+            inc, status="reopened", resolved_at=None, resolved_by=None, reopened=inc.reopened + 1
+        )
 
     def _attach(self, inc: IncidentState, obs: Observation) -> IncidentState:
         events = inc.camera_events

@@ -171,6 +171,7 @@ class Incident(_Message):
     cell: str | None = Field(
         None, title="Geo cell that keys its evidence (key feedback with cell:<cell>)"
     )
+    reopened: int = Field(0, ge=0, title="Times it came back after being resolved")
 
 
 class Dispatch(_Message):

@@ -73,6 +73,7 @@ class IncidentRow(Base):
     cell: Mapped[str | None] = mapped_column(String(32), index=True)
     resolved_by: Mapped[str | None] = mapped_column(String(16))
     camera_events: Mapped[list[str] | None] = mapped_column(JSON)
+    reopened: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class EvidenceRow(Base):

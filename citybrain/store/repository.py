@@ -12,6 +12,7 @@ import numpy as np
 from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from citybrain.core.facts import incident_message
 from citybrain.core.fusion import IncidentState
 from citybrain.core.hotspots import HotspotAlert, top_recurring
 from citybrain.core.messages import Dispatch, GeoPoint, Incident, Observation, RoutingDecision
@@ -307,17 +308,19 @@ class Store:
             if status == "delivered":
                 row.delivered_at = datetime.now(UTC)
 
-    def latest_dispatches(self) -> dict[str, str]:
-        """Incident id -> department of its newest dispatch, for incidents not resolved (the
+    def sent_dispatches(self) -> dict[str, set[str]]:
+        """Incident id -> ids of its dispatches so far, for incidents not resolved (the
         dispatch job's state; resolved ones leave it, so it does not grow without end)."""
+        out: dict[str, set[str]] = {}
         with self.sessions() as s:
             rows = s.execute(
-                select(DispatchRow.incident_id, DispatchRow.department)
+                select(DispatchRow.incident_id, DispatchRow.id)
                 .join(IncidentRow, IncidentRow.id == DispatchRow.incident_id)
                 .where(IncidentRow.status != "resolved")
-                .order_by(DispatchRow.created_at, DispatchRow.id)
             ).all()
-            return {iid: dept for iid, dept in rows}
+        for iid, did in rows:
+            out.setdefault(iid, set()).add(did)
+        return out
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
@@ -349,6 +352,7 @@ def _incident_row(st: IncidentState, routing: RoutingDecision, summary: str) -> 
         cell=st.cell or None,
         resolved_by=st.resolved_by,
         camera_events=list(st.camera_events),
+        reopened=st.reopened,
     )
 
 
@@ -457,6 +461,7 @@ def _state(
         resolved_by=r.resolved_by,
         camera_events=tuple(r.camera_events or ()),
         cameras=cameras,
+        reopened=r.reopened or 0,
     )
 
 
@@ -473,29 +478,10 @@ def _point(r: IncidentRow) -> GeoPoint | None:
 
 
 def incident_from_row(r: IncidentRow, evidence_ids: tuple[str, ...]) -> Incident:
-    st = _state(r, evidence_ids)
-    return Incident(
-        id=r.id,
-        category=r.category,
-        status=r.status,
-        severity=r.severity,
-        district=r.district,
-        location=st.location,
-        opened_at=st.opened_at,
-        updated_at=st.updated_at,
-        resolved_at=st.resolved_at,
-        evidence_ids=evidence_ids,
-        camera_count=r.camera_count,
-        ticket_count=r.ticket_count,
-        routing=RoutingDecision(
-            department=r.department,
-            decided_by=r.decided_by,
-            reason=r.routing_reason,
-        ),
-        summary=r.summary,
-        resolved_by=r.resolved_by,
-        cell=r.cell,
+    routing = RoutingDecision(
+        department=r.department, decided_by=r.decided_by, reason=r.routing_reason
     )
+    return incident_message(_state(r, evidence_ids), routing, r.summary)
 
 
 def dispatch_from_row(d: DispatchRow) -> Dispatch:

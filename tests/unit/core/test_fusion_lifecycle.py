@@ -114,7 +114,11 @@ def test_dispatcher_resolve_then_new_evidence_reopens(city: City) -> None:
     assert done is not None and done.resolved_by == "dispatcher"
     assert f.resolve(inc.id, T0 + timedelta(minutes=6), by="dispatcher") is None  # already
     assert f.resolve("inc-nope", T0, by="dispatcher") is None
-    assert f.apply(ticket("b", 7)).note == "reopened"
+    back = f.apply(ticket("b", 7))
+    assert back.note == "reopened" and back.incident is not None
+    assert back.incident.reopened == 1 and back.incident.status == "reopened"
+    later = f.apply(ticket("c", 8)).incident  # more evidence: still the first return
+    assert later is not None and later.reopened == 1
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
-"""The dispatch stage's per-incident memory over a real SQLite store (no broker, no model:
-`llm.enabled` off): it holds open incidents only, so a job that runs for months stays small."""
+"""The dispatch stage over a real SQLite store (no broker, no model: `llm.enabled` off): one
+dispatch per incident and department, a new one when a resolved incident comes back, and a
+memory of open incidents only, so a job that runs for months stays small."""
 
 from __future__ import annotations
 
@@ -48,11 +49,19 @@ def test_resolved_incidents_leave_the_stages_memory(
 
     stage = DispatchStage(s, city, topics, store, deliver=False)
     [first] = send(inc, 0)
-    assert first.department == "water_drainage" and "inc-1" in stage._routed
+    assert first.department == "water_drainage" and "inc-1" in stage._sent
     assert send(replace(inc, ticket_count=2), 1) == []  # an update: no second dispatch
     done = replace(inc, status="resolved", resolved_at=t, resolved_by="timeout")
     store.write_incidents([IncidentWrite(done, routing, template_summary(city, done))])
     send(done, 2)
-    assert "inc-1" not in stage._routed and "inc-1" not in stage._summaries
+    assert "inc-1" not in stage._sent and "inc-1" not in stage._summaries
     # a restarted stage loads only incidents still open
-    assert DispatchStage(s, city, topics, store, deliver=False)._routed == {}
+    assert DispatchStage(s, city, topics, store, deliver=False)._sent == {}
+
+    # the problem comes back: fusion reopens the incident, and its department is told again
+    back = replace(done, status="reopened", resolved_at=None, resolved_by=None, reopened=1)
+    store.write_incidents([IncidentWrite(back, routing, template_summary(city, back))])
+    [again] = send(back, 3)
+    assert again.department == "water_drainage" and again.id != first.id
+    assert send(replace(back, ticket_count=3), 4) == []  # its updates: no third dispatch
+    assert {d.id for d in store.dispatches()} == {first.id, again.id}
