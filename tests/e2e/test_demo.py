@@ -99,9 +99,10 @@ def test_each_reported_event_is_exactly_one_incident_with_the_right_department(
 
 
 def test_camera_only_events_become_incidents_routed_right(demo_run: dict[str, Any]) -> None:
-    """Events nobody called in, seen by the demo detector and CLIP through the camera rules:
-    recall (each became an incident routed to the responsible department) and precision (each
-    ticketless camera incident is a real event) against the simulator's truth."""
+    """Events nobody called in, seen by the demo detector through the camera rules (the sample
+    config leaves CLIP scene rules off): recall (each became an incident routed to the
+    responsible department) and precision (each ticketless camera incident is a real event)
+    against the simulator's truth."""
     store: Store = demo_run["store"]
     evidence = store.evidence()
     report = score_camera_only(
