@@ -17,7 +17,9 @@ _PLACE_WORDS = (
 )
 
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("EMAIL", re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")),
+    # Starts only where a run of address characters starts, and never backtracks into it:
+    # linear in the text, where the plain pattern took seconds on a 100 KB ticket.
+    ("EMAIL", re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]+\.[\w.]+")),
     ("ID", re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")),
     ("PHONE", re.compile(r"(?<!\d)(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}(?!\d)")),
     ("PHONE", re.compile(r"(?<!\d)0\d{2,3}[\s-]?\d{7,8}(?!\d)")),
