@@ -65,15 +65,27 @@ class Store:
         The incident job writes the rules' routing and a template summary with every update;
         the dispatch job's decision (a model's routing, a model summary) must survive those
         writes while what it was decided from (category, district) is unchanged."""
+        items = list(items)
         with self.sessions.begin() as s:
+            ids = [w.state.id for w in items]
+            # one query each for the batch; the loaded rows also spare merge() its own lookups
+            stored = {
+                r.id: r for r in s.scalars(select(IncidentRow).where(IncidentRow.id.in_(ids)))
+            }
+            by_model = set(
+                s.scalars(
+                    select(SummaryRow.incident_id).where(
+                        SummaryRow.incident_id.in_(ids), SummaryRow.generated_by == "model"
+                    )
+                )
+            )
             for w in items:
                 row = _incident_row(w.state, w.routing, w.summary)
-                old = s.get(IncidentRow, row.id)
+                old = stored.get(row.id)
                 if old is not None and (old.category, old.district) == (row.category, row.district):
                     row.department, row.decided_by = old.department, old.decided_by
                     row.routing_reason = old.routing_reason
-                    summary = s.get(SummaryRow, row.id)
-                    if summary is not None and summary.generated_by == "model":
+                    if row.id in by_model:
                         row.summary = old.summary
                 s.merge(row)
                 for obs in w.evidence:
