@@ -103,9 +103,12 @@ def test_incidents_are_summarised_routed_delivered_and_audited(
                 for o in observations
             ],
         )
-        run_job("incidents", s, stop=threading.Event(), idle_exit_s=2.0, first_wait_s=15.0)
+        # first_wait_s bounds only a run that never gets data: joining the group on the dev
+        # broker can take well over 15 s on a loaded machine, and a run that gave up early saw
+        # nothing (the one failure of this test on record: 0 incidents).
+        run_job("incidents", s, stop=threading.Event(), idle_exit_s=2.0, first_wait_s=60.0)
         produce(s.kafka.bootstrap_servers, topics.incidents, [(b"x", b"{not an incident", [])])
-        stats = run_job("dispatch", s, stop=threading.Event(), idle_exit_s=4.0, first_wait_s=15.0)
+        stats = run_job("dispatch", s, stop=threading.Event(), idle_exit_s=4.0, first_wait_s=60.0)
 
     store = Store.from_url(s.store.url)
     incidents = {i.id: i for i in store.incidents()}
