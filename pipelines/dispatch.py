@@ -105,8 +105,9 @@ class DispatchStage:
 
     def _forget(self, incident_id: str) -> None:
         """A resolved incident leaves the per-incident memory, which would otherwise grow for
-        as long as the job runs. If it reopens, the model is asked again and its dispatch
-        (same id, same idempotency key) is sent again: receivers and the store keep one."""
+        as long as the job runs. A message about it that comes again (a replayed batch) sends
+        its dispatch again under the same id and idempotency key: receivers and the store
+        keep one. If it comes back to life, its new dispatch has a new id."""
         for memory in (self._decided, self._sent, self._summaries, self._retry):
             memory.pop(incident_id, None)
 

@@ -6,9 +6,10 @@ recurring issues by district goes to the same topic. Counts are rebuilt from the
 evidence after a restart or rebalance, so a burst that straddles a restart is still seen as one.
 
 Several incident workers each hold some areas (cells key partitions) but load every open alert:
-a worker closes only alerts of areas whose tickets it has received since it loaded, or of
-areas the store has no ticket for in the whole window (no worker is keeping them alive). Digests are keyed by their period (`digest:<n>`), so the
-copies several workers send are one digest to a consumer that keeps the idempotency key.
+a worker closes only alerts of areas whose tickets it has received since it loaded, or of areas
+the store has no ticket for in the whole window (no worker is keeping them alive). Digests are
+keyed by their period (`digest:<n>`), so the copies several workers send are one digest to a
+consumer that keeps the idempotency key.
 """
 
 from __future__ import annotations

@@ -23,21 +23,9 @@ class CameraViews:
     def __init__(self, city: City) -> None:
         lats = [c.lat for c in city.cameras] or [0.0]
         self._kx = M_PER_DEG_LAT * math.cos(math.radians(sum(lats) / len(lats)))
-        self._polygons = {
-            c.id: Polygon([self._xy(lon, lat) for lon, lat in c.view])
-            for c in city.cameras
-            if c.view
-        }
-        self._bounds: dict[str, Bounds] = {
-            c.id: (
-                min(x for x, _ in c.view),
-                min(y for _, y in c.view),
-                max(x for x, _ in c.view),
-                max(y for _, y in c.view),
-            )
-            for c in city.cameras
-            if c.view
-        }
+        seen = [c for c in city.cameras if c.view]
+        self._polygons = {c.id: Polygon([self._xy(lon, lat) for lon, lat in c.view]) for c in seen}
+        self._bounds: dict[str, Bounds] = {c.id: Polygon(c.view).bounds for c in seen}
 
     def _xy(self, lon: float, lat: float) -> tuple[float, float]:
         return lon * self._kx, lat * M_PER_DEG_LAT

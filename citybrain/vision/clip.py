@@ -3,7 +3,8 @@
 No pretrained CLIP weights can be fetched where citybrain is built, so the demo model is a
 deliberately tiny ViT image tower and text transformer trained on the synthetic city
 (tools/train_demo_clip.py, or tools/train_demo_models.py --clip). Production swaps in a bigger
-architecture by writing another checkpoint: the checkpoint carries its own architecture, so nothing here changes.
+architecture by writing another checkpoint: the checkpoint carries its own architecture, so
+nothing here changes.
 
 Checkpoint format (`torch.save` of a dict): `config` (open_clip CLIP arguments),
 `state_dict` (float16 tensors, to keep the file small) and `meta` (free-form, e.g. metrics).

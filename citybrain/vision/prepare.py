@@ -162,8 +162,6 @@ class CudaPreparer:
         return out
 
 
-
-
 def select_preparer(settings: VisionSettings, clip: bool = False) -> FramePreparer:
     """The configured path, or the CPU path with the reason logged when the GPU cannot serve.
     `clip`: also prepare the CLIP input (the CPU path; the GPU path has no CLIP resize yet, so

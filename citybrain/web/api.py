@@ -4,7 +4,6 @@ header, or a bearer token from POST /api/token."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -90,8 +89,7 @@ def make_router(ctx: WebContext) -> APIRouter:
         """Sign this token (or cookie session) out on every server, before it expires."""
         if not Auth.csrf_ok(p, request.headers.get(CSRF_HEADER)):
             raise HTTPException(403, "missing or wrong X-CSRF-Token header")
-        expires = datetime.now(UTC) + timedelta(seconds=ctx.web.session_max_age_s)
-        ctx.ws.revoke_session(p.csrf, expires)
+        ctx.sign_out(p)
         return Response(status_code=204)
 
     @r.get("/incidents")

@@ -103,7 +103,8 @@ def audit_trail(ws: WebStore, incident_id: str) -> list[AuditEntry]:
 def summary_label(row: IncidentRow, stored: SummaryRow | None = None) -> dict[str, Any]:
     """How the summary was made. The dispatch job stores its label (model or template, model
     name, prompt version, verified by whom); without one, the text itself says: the
-    deterministic template ends with a mark (`[template]`, `[模板]`), anything else is an unverified model text."""
+    deterministic template ends with a mark (`[template]`, `[模板]`), anything else is an
+    unverified model text."""
     if stored is not None:
         generated = stored.generated_by == "model"
         if generated:

@@ -3,8 +3,9 @@
 A session is a signed, timestamped cookie (itsdangerous) holding the username and a random
 session id that doubles as its CSRF token; any number of web servers sharing
 `web.session_secret` accept it. Signing out revokes the id in the store (`is_revoked`), so a
-copied cookie or token stops working at once on every server, not when it expires. API clients may send the same signed payload as a bearer token instead of a cookie; a
-bearer request is not exposed to CSRF, so only cookie requests must echo the token.
+copied cookie or token stops working at once on every server, not when it expires. API clients
+may send the same signed payload as a bearer token instead of a cookie; a bearer request is not
+exposed to CSRF, so only cookie requests must echo the token.
 """
 
 from __future__ import annotations

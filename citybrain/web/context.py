@@ -130,6 +130,12 @@ class WebContext:
             self.panel_cache,
         )
 
+    def sign_out(self, p: Principal) -> None:
+        """Revoke the session for every server until it would have expired anyway, so copies
+        of its cookie or token stop working too."""
+        expires = datetime.now(UTC) + timedelta(seconds=self.web.session_max_age_s)
+        self.ws.revoke_session(p.csrf, expires)
+
     def visible(self, p: Principal, incident_id: str) -> IncidentView:
         """The incident if this user may see it; 404 otherwise, so ids of other departments'
         incidents cannot be probed."""

@@ -7,7 +7,6 @@ handle them, and a dispatcher reaches only their own department's incidents (404
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -103,8 +102,7 @@ def make_router(ctx: WebContext) -> APIRouter:
     def logout(p: CurrentUser, csrf_token: Annotated[str, Form()] = "") -> Response:
         if not Auth.csrf_ok(p, csrf_token):
             raise HTTPException(403, "missing or wrong CSRF token")
-        expires = datetime.now(UTC) + timedelta(seconds=ctx.web.session_max_age_s)
-        ctx.ws.revoke_session(p.csrf, expires)  # the cookie's copies stop working too
+        ctx.sign_out(p)
         resp = RedirectResponse("/login", status_code=303)
         resp.delete_cookie(COOKIE)
         return resp
