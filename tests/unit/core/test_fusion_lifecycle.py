@@ -311,3 +311,10 @@ def test_without_a_view_only_the_pole_counts(city: City) -> None:
     f.apply(camera("c1", "opened"))
     far_up = GeoPoint(lon=CAM01.lon, lat=CAM01.lat + 500 / 111_320)
     assert f.apply(ticket("t1", 5, at=far_up)).created
+
+
+def test_a_camera_view_must_be_a_polygon(city: City) -> None:
+    data = city.model_dump()
+    data["cameras"][0]["view"] = [[120.1, 30.2], [120.2, 30.3]]  # a line is no ground
+    with pytest.raises(ValueError, match="a view needs at least 3 points"):
+        City.model_validate(data)
