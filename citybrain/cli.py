@@ -586,6 +586,10 @@ def eval_routing(
         json_out.write_text(json.dumps(result.as_dict(), indent=2, sort_keys=True))
 
 
+from citybrain.cli_router import router_app  # noqa: E402  (the router's own command group)
+
+app.add_typer(router_app, name="router")
+
 audit_app = typer.Typer(help="The model-call audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 

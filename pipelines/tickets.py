@@ -1,45 +1,63 @@
-"""tickets: validate → redact personal data → classify → geolocate → observation."""
+"""tickets: validate → redact personal data → classify (keyword rules; the router trained on
+the city's history when `tickets.router` is set) → geolocate → observation."""
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 from pydantic import ValidationError
 
 from citybrain.config import Settings
 from citybrain.core.cells import cell_of, cell_partition_key
 from citybrain.core.city import City
-from citybrain.core.geocode import Geocoder
+from citybrain.core.geocode import Geocoder, Located
 from citybrain.core.ids import stable_id
-from citybrain.core.messages import Observation, Ticket
-from citybrain.core.redaction import redact
+from citybrain.core.messages import Observation, RouterAdvice, Ticket
+from citybrain.core.redaction import Redaction, redact
 from citybrain.errors import RejectedRecord
 from citybrain.streams.records import InRecord, Output
 from citybrain.streams.topics import Topics
 from citybrain.streams.worker import Batch
 from citybrain.text.classify import KeywordClassifier
+from citybrain.text.router import Router
+
+
+@dataclass(frozen=True)
+class Read:
+    """A validated, redacted and located ticket, before classification."""
+
+    ticket: Ticket
+    red: Redaction
+    place: str  # the address as typed, then the redacted text: what classifiers read
+    loc: Located
 
 
 class TicketStage:
     name = "tickets"
 
-    def __init__(self, settings: Settings, city: City, topics: Topics) -> None:
+    def __init__(
+        self, settings: Settings, city: City, topics: Topics, router: Router | None = None
+    ) -> None:
         self.settings = settings.tickets
         self.topics = topics
         self.city = city
         self.cell_resolution = settings.incidents.partition_resolution
         self.classifier = KeywordClassifier(city)
         self.geocoder = Geocoder(city)
+        self.router = router if router is not None else load_configured_router(settings, city)
         self.stats: Counter[str] = Counter()
 
     def process(self, records: list[InRecord]) -> Batch:
         batch = Batch()
+        parsed: list[Read] = []
         for rec in records:
             try:
-                obs = self.observe(rec.value)
+                parsed.append(self._read(rec.value))
             except RejectedRecord as err:
                 batch.rejected.append((rec, err))
-                continue
+        for read, adv in zip(parsed, self._advise(parsed), strict=True):
+            obs = self._observation(read, adv)
             self.stats["tickets"] += 1
             self.stats[f"precision.{obs.precision}"] += 1
             batch.outputs.append(
@@ -58,6 +76,17 @@ class TicketStage:
         )
 
     def observe(self, raw: bytes) -> Observation:
+        read = self._read(raw)
+        return self._observation(read, self._advise([read])[0])
+
+    def _advise(self, reads: list[Read]) -> list[RouterAdvice | None]:
+        """One router call per batch: vectorising many texts at once is what makes it fast.
+        The router reads what it was trained on: the address as typed, then the text."""
+        if self.router is None or not reads:
+            return [None] * len(reads)
+        return list(self.router.advise([r.place for r in reads], [r.loc.district for r in reads]))
+
+    def _read(self, raw: bytes) -> Read:
         if len(raw) > self.settings.max_ticket_bytes:
             raise RejectedRecord("oversized_ticket", f"{len(raw)} bytes")
         try:
@@ -71,21 +100,31 @@ class TicketStage:
             ) from e
         red = redact(ticket.text, house_numbers=self.settings.redact_house_numbers)
         self.stats["pii_redacted"] += red.total
-        cls = self.classifier.classify(red.text)
         place = " ".join(p for p in (ticket.address, red.text) if p)
-        loc = self.geocoder.locate(place, ticket.location)
+        return Read(ticket, red, place, self.geocoder.locate(place, ticket.location))
+
+    def _observation(self, read: Read, advice: RouterAdvice | None) -> Observation:
+        ticket, red, loc = read.ticket, read.red, read.loc
+        cls = self.classifier.classify(red.text)
+        category, confidence = cls.category, cls.confidence
+        if advice is not None and advice.kind == "category" and advice.top:
+            best = advice.top[0]
+            if advice.auto_threshold is not None and best.p >= advice.auto_threshold:
+                category, confidence = best.label, best.p  # the history outvotes keywords
+                self.stats["category.router"] += 1
         return Observation(
             id=stable_id("obs", "ticket", ticket.ticket_id),
             source="ticket",
             source_id=ticket.ticket_id,
-            category=cls.category,
-            confidence=cls.confidence,
+            category=category,
+            confidence=confidence,
             observed_at=ticket.received_at,
             location=loc.point,
             district=loc.district,
             precision=loc.precision,
             text=red.text,
             language=ticket.language,
+            advice=advice,
         )
 
     def sink(self) -> None:
@@ -96,3 +135,14 @@ class TicketStage:
 
     def on_assigned(self) -> None:
         """Stateless."""
+
+
+def load_configured_router(settings: Settings, city: City) -> Router | None:
+    """The router of `tickets.router`, checked against the city (raises ArtefactError)."""
+    t = settings.tickets
+    if t.router is None:
+        return None
+    from citybrain.text.artefact import load_router
+
+    router, _ = load_router(t.router, city, t.router_min_confidence, t.router_auto_threshold)
+    return router

@@ -22,7 +22,7 @@ Source = Literal["camera", "ticket"]
 Precision = Literal["point", "street", "district", "unlocated"]
 IncidentStatus = Literal["open", "updated", "resolved", "reopened"]
 RuleState = Literal["opened", "continuing", "cleared"]
-DecidedBy = Literal["rule", "model", "fallback", "dispatcher"]
+DecidedBy = Literal["rule", "router", "model", "fallback", "dispatcher"]
 
 FRAME_HEADERS = ("camera_id", "ts_ms", "seq", "width", "height")
 
@@ -73,6 +73,32 @@ class Detection(_Message):
     track_id: int | None = Field(None, title="Multi-object tracker id within its camera")
 
 
+class LabelScore(_Message):
+    label: str = Field(title="Department or category id the router can name")
+    p: float = Field(ge=0, le=1, title="Router probability")
+
+
+class SimilarTicket(_Message):
+    """A past ticket near this one in the router's vectors: evidence a dispatcher can read."""
+
+    text: str = Field(title="Redacted text of the past ticket")
+    label: str = Field(title="Where the city routed it")
+    similarity: float = Field(ge=-1, le=1, title="Cosine similarity of the two tickets")
+
+
+class RouterAdvice(_Message):
+    """What the router trained on the city's history makes of a ticket, and why."""
+
+    router: str = Field(title="Artefact id (training-data fingerprint, shortened)")
+    kind: Literal["department", "category"] = Field(title="What the router's labels name")
+    top: tuple[LabelScore, ...] = Field(title="Most probable labels, best first")
+    similar: tuple[SimilarTicket, ...] = Field((), title="Most similar past tickets")
+    auto_threshold: float | None = Field(
+        None, title="At or above this probability the router dispatches on its own"
+    )
+    min_confidence: float = Field(0.0, title="Below this probability the router is not heard")
+
+
 class Observation(_Message):
     """One piece of evidence that something of `category` is happening at a place and time."""
 
@@ -104,6 +130,7 @@ class Observation(_Message):
     embedding: tuple[float, ...] = Field(
         (), title="CLIP image embedding of the frame (unit vector), kept for similarity search"
     )
+    advice: RouterAdvice | None = Field(None, title="The trained router's view (tickets only)")
 
 
 class RoutingDecision(_Message):
@@ -112,12 +139,15 @@ class RoutingDecision(_Message):
     reason: str
     model: str | None = Field(None, title="Model that proposed the department (decided_by=model)")
     prompt_version: str | None = Field(None, title="Prompt version of that proposal")
+    advice: RouterAdvice | None = Field(
+        None, title="The router's top labels and similar past tickets, when a router is used"
+    )
 
     @model_serializer(mode="wrap")
     def _omit_unset_model(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         """Rule and fallback decisions serialise exactly as before the model fields existed."""
         data: dict[str, Any] = handler(self)
-        for key in ("model", "prompt_version"):
+        for key in ("model", "prompt_version", "advice"):
             if data.get(key) is None:
                 data.pop(key, None)
         return data

@@ -1,0 +1,112 @@
+"""`citybrain router ...`: train a router on a city's ticket history; export corrections."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from citybrain.errors import CityBrainError
+
+router_app = typer.Typer(
+    help="The ticket router learned from the city's own history.", no_args_is_help=True
+)
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Runtime YAML")]
+
+
+@router_app.command("train")
+def router_train(
+    history: Annotated[Path, typer.Argument(help="History CSV: ticket text and its label")],
+    out: Annotated[Path, typer.Option("--out", help="Artefact folder to write")],
+    text_col: Annotated[str, typer.Option("--text-col", help="Column with the ticket text")],
+    label_col: Annotated[
+        str, typer.Option("--label-col", help="Column with the department or category")
+    ],
+    district_col: Annotated[
+        str | None, typer.Option("--district-col", help="Column with the district")
+    ] = None,
+    time_col: Annotated[
+        str | None, typer.Option("--time-col", help="Column with the creation time")
+    ] = None,
+    label_map: Annotated[
+        Path | None, typer.Option("--map", help="YAML: history label -> department id")
+    ] = None,
+    feedback: Annotated[
+        list[Path] | None,
+        typer.Option("--feedback", help="Dispatchers' corrections (`router feedback`), repeatable"),
+    ] = None,
+    folds: Annotated[
+        int, typer.Option("--cv", help="Cross-validation folds for metrics and threshold (0: none)")
+    ] = 5,
+    model: Annotated[str, typer.Option(help="svm (calibrated LinearSVC) or logreg")] = "svm",
+    target: Annotated[
+        float, typer.Option(help="Precision the auto-dispatch threshold must keep")
+    ] = 0.95,
+    config: ConfigOpt = None,
+) -> None:
+    """Train a router on any labelled history; write a versioned artefact for tickets.router."""
+    from citybrain.cli import _settings, _setup_logging
+    from citybrain.config import load_city
+    from citybrain.core.history import Columns, HistoryError
+    from citybrain.replay.eval_routing import load_label_map
+    from citybrain.text.router import RouterOptions
+    from citybrain.text.router_train import train
+
+    _setup_logging()
+    if model not in ("svm", "logreg"):
+        typer.echo("--model is svm or logreg", err=True)
+        raise typer.Exit(2)
+    s = _settings(config)
+    city = load_city(s)
+    cols = Columns(text_col, label_col, district_col, time_col)
+    try:
+        labels = load_label_map(label_map, city) if label_map else None
+        result = train(
+            history, cols, out, city, labels, feedback or [],
+            RouterOptions(model=model),  # type: ignore[arg-type]
+            folds, target, s.tickets.redact_house_numbers,
+        )  # fmt: skip
+    except HistoryError as e:
+        typer.echo(f"error: {e}", err=True)
+        if e.report is not None:
+            typer.echo("\n".join(e.report.lines()), err=True)
+        raise typer.Exit(2) from e
+    except CityBrainError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    typer.echo("\n".join(result.report.lines()))
+    if result.feedback_rows:
+        typer.echo(f"{result.feedback_rows} dispatcher correction(s) included")
+    m = result.manifest
+    typer.echo(f"router {m.router_id}: {len(m.labels)} {m.kind} labels, {m.rows} rows -> {out}")
+    if result.cv is not None:
+        cv = result.cv
+        op = cv.operating
+        typer.echo(
+            f"{cv.folds}-fold CV: accuracy {cv.scores.accuracy:.3f}, macro-F1 "
+            f"{cv.scores.macro_f1:.3f}, top-3 {cv.top3:.3f}; auto-dispatch at >= "
+            f"{op.target:.0%} precision: "
+            + (
+                f"threshold {op.threshold:.3f} covers {op.coverage:.1%} of tickets"
+                if op.threshold is not None
+                else "no threshold reaches it (everything goes to the model or triage)"
+            )
+        )
+
+
+@router_app.command("feedback")
+def router_feedback(
+    out: Annotated[Path, typer.Option("--out", help="CSV to write (text, department, ...)")],
+    config: ConfigOpt = None,
+) -> None:
+    """Export dispatchers' reassignments as labelled examples for `router train --feedback`."""
+    from citybrain.cli import _settings
+    from citybrain.store import Store
+    from citybrain.text.feedback import write_feedback_csv
+
+    s = _settings(config)
+    n = write_feedback_csv(Store.from_url(s.store.url), out)
+    typer.echo(json.dumps({"examples": n, "out": str(out)}))

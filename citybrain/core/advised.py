@@ -1,0 +1,113 @@
+"""Routing with a router trained on the city's history, in a fixed order of authority:
+
+1. the responsibility list, where it names one department for the category and district
+   (decided_by=rule);
+2. the router, where its best department reaches the auto-dispatch threshold measured under
+   cross-validation (decided_by=router);
+3. the model (LLM), between the router's minimum confidence and that threshold, allowed only
+   the router's best candidates and triage (decided_by=model, or fallback if it fails);
+4. triage, below the minimum confidence (decided_by=fallback).
+
+Every decision carries the router's advice, so a dispatcher sees why.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from citybrain.core.ambiguity import RoutingCase, routing_case
+from citybrain.core.city import UNCLASSIFIED, City
+from citybrain.core.messages import (
+    GeoPoint,
+    LabelScore,
+    RouterAdvice,
+    RoutingDecision,
+    SimilarTicket,
+)
+from citybrain.core.routing import route
+
+CANDIDATES = 3
+
+
+def department_scores(
+    city: City, advice: RouterAdvice, district: str | None
+) -> list[tuple[str, float]]:
+    """The advice as departments, best first; a category router's categories go through the
+    responsibility list for the district (split or unlisted categories count for triage)."""
+    scores: dict[str, float] = defaultdict(float)
+    for s in advice.top:
+        dept = s.label if advice.kind == "department" else route(city, s.label, district).department
+        scores[dept] += s.p
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def advised_case(
+    city: City,
+    category: str,
+    district: str | None,
+    advice: RouterAdvice,
+    location: GeoPoint | None = None,
+    border_m: float = 0.0,
+) -> RoutingCase:
+    base = routing_case(city, category, district, location, border_m, unclassified=True)
+    if category != UNCLASSIFIED and not base.ambiguous and base.rule.decided_by == "rule":
+        return RoutingCase(base.rule.model_copy(update={"advice": advice}))
+    ranked = department_scores(city, advice, district)
+    best, p = ranked[0] if ranked else (city.triage_department, 0.0)
+    thr = advice.auto_threshold
+    context = f" ({base.why})" if base.why else ""
+    if thr is not None and p >= thr and best != city.triage_department:
+        return RoutingCase(
+            RoutingDecision(
+                department=best,
+                decided_by="router",
+                reason=f"router: {best} at {p:.2f} >= auto-dispatch threshold {thr:.2f}{context}",
+                advice=advice,
+            )
+        )
+    shown = "none" if thr is None else f"{thr:.2f}"
+    if p >= advice.min_confidence and best != city.triage_department:
+        triage = _triage(city, f"router unsure: {best} at {p:.2f}", advice)
+        candidates = [d for d, _ in ranked[:CANDIDATES]]
+        return RoutingCase(
+            triage,
+            tuple(dict.fromkeys([*candidates, city.triage_department])),
+            f"the router is unsure: {best} at {p:.2f}, below the auto-dispatch threshold {shown}",
+        )
+    return RoutingCase(
+        _triage(city, f"router: best {best} at {p:.2f}, under {advice.min_confidence:.2f}", advice)
+    )
+
+
+def _triage(city: City, why: str, advice: RouterAdvice) -> RoutingDecision:
+    return RoutingDecision(
+        department=city.triage_department,
+        decided_by="fallback",
+        reason=f"{why}: triage",
+        advice=advice,
+    )
+
+
+def combine(advices: Sequence[RouterAdvice], top_k: int = 3, similar_k: int = 3) -> RouterAdvice:
+    """An incident's advice from its tickets': mean probability per label (a label outside a
+    ticket's top counts 0 there), the most similar past tickets over all of them."""
+    if len(advices) == 1:
+        return advices[0]
+    total: dict[str, float] = defaultdict(float)
+    for a in advices:
+        for s in a.top:
+            total[s.label] += s.p / len(advices)
+    top = sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))[:top_k]
+    similar: dict[str, SimilarTicket] = {}
+    for a in advices:
+        for t in a.similar:
+            if t.text not in similar or similar[t.text].similarity < t.similarity:
+                similar[t.text] = t
+    first = advices[0]
+    return first.model_copy(
+        update={
+            "top": tuple(LabelScore(label=k, p=round(min(v, 1.0), 4)) for k, v in top),
+            "similar": tuple(sorted(similar.values(), key=lambda t: -t.similarity)[:similar_k]),
+        }
+    )

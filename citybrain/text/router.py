@@ -1,0 +1,230 @@
+"""A ticket router learned from a city's own history: character n-gram TF-IDF and a linear
+model with probabilities, plus the past tickets nearest to each new one.
+
+Character n-grams (within word boundaries, 1 to 4 characters) read Chinese without word
+segmentation and English with its typos. The same vectors find the most similar past tickets,
+which a dispatcher can read to check a routing. The district, when the history has one, is a
+one-hot feature beside the text: the same complaint goes to different agencies in different
+districts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.svm import LinearSVC
+
+from citybrain.core.history import Example
+from citybrain.core.messages import LabelScore, RouterAdvice, SimilarTicket
+from citybrain.text.errors import RouterError
+
+log = logging.getLogger(__name__)
+
+ModelKind = Literal["logreg", "svm"]
+LabelKind = Literal["department", "category", "label"]
+MAX_NEIGHBOUR_ROWS = 50_000  # past tickets kept for "similar tickets" (the newest)
+SIMILAR_TEXT_CHARS = 300
+
+
+@dataclass(frozen=True)
+class RouterOptions:
+    model: ModelKind = "svm"
+    ngram_min: int = 1
+    ngram_max: int = 4
+    max_features: int = 400_000
+    c: float = 1.0
+    district_weight: float = 0.5
+    seed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+class Featurizer:
+    """Text -> TF-IDF of character n-grams, with the district one-hot beside it."""
+
+    def __init__(self, opts: RouterOptions) -> None:
+        self.tfidf = TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=(opts.ngram_min, opts.ngram_max),
+            sublinear_tf=True,
+            lowercase=True,
+            max_features=opts.max_features,
+            dtype=np.float32,
+        )
+        self.district_weight = opts.district_weight
+        self.districts: dict[str, int] = {}
+
+    def fit(self, texts: Sequence[str], districts: Sequence[str | None]) -> sp.csr_matrix:
+        text_x = self.tfidf.fit_transform(texts)
+        self.districts = {d: i for i, d in enumerate(sorted({d for d in districts if d}))}
+        return self._join(text_x, districts)
+
+    def text_vectors(self, texts: Sequence[str]) -> sp.csr_matrix:
+        return self.tfidf.transform(texts)
+
+    def transform(self, texts: Sequence[str], districts: Sequence[str | None]) -> sp.csr_matrix:
+        return self._join(self.text_vectors(texts), districts)
+
+    def _join(self, text_x: sp.csr_matrix, districts: Sequence[str | None]) -> sp.csr_matrix:
+        if not self.districts:
+            return sp.csr_matrix(text_x)
+        rows, cols = [], []
+        for i, d in enumerate(districts):
+            j = self.districts.get(d) if d else None
+            if j is not None:
+                rows.append(i)
+                cols.append(j)
+        onehot = sp.csr_matrix(
+            (np.full(len(rows), self.district_weight, dtype=np.float32), (rows, cols)),
+            shape=(text_x.shape[0], len(self.districts)),
+        )
+        return sp.hstack([text_x, onehot], format="csr")
+
+
+def make_classifier(opts: RouterOptions, min_per_label: int) -> Any:
+    """Calibrated probabilities: LinearSVC under sigmoid calibration (folds limited by the
+    rarest label), or multinomial logistic regression."""
+    if opts.model == "logreg":
+        return LogisticRegression(C=opts.c * 10, max_iter=300, random_state=opts.seed)
+    folds = max(2, min(3, min_per_label))
+    return CalibratedClassifierCV(
+        LinearSVC(C=opts.c * 0.5, random_state=opts.seed), method="sigmoid", cv=folds
+    )
+
+
+class Model:
+    """Featurizer and classifier: fit on examples, probabilities for texts."""
+
+    def __init__(self, opts: RouterOptions) -> None:
+        self.opts = opts
+        self.features = Featurizer(opts)
+        self.clf: Any = None
+        self.labels: tuple[str, ...] = ()
+
+    def fit(self, examples: Sequence[Example]) -> sp.csr_matrix:
+        """Returns the training matrix (text part first) for the neighbour index."""
+        y = [e.label for e in examples]
+        counts: dict[str, int] = {}
+        for lab in y:
+            counts[lab] = counts.get(lab, 0) + 1
+        if len(counts) < 2:
+            raise RouterError("a router needs examples of at least two labels")
+        x = self.features.fit([e.text for e in examples], [e.district for e in examples])
+        self.clf = make_classifier(self.opts, min(counts.values()))
+        self.clf.fit(x, y)
+        self.labels = tuple(str(c) for c in self.clf.classes_)
+        return x
+
+    def proba(self, texts: Sequence[str], districts: Sequence[str | None]) -> np.ndarray:
+        x = self.features.transform(texts, districts)
+        return np.asarray(self.clf.predict_proba(x), dtype=np.float64)
+
+
+class Neighbours:
+    """The newest past tickets as unit TF-IDF rows; cosine similarity is one sparse product."""
+
+    def __init__(self, vectors: sp.csr_matrix, texts: Sequence[str], labels: Sequence[str]):
+        self.vectors = sp.csr_matrix(vectors, dtype=np.float32)
+        self.texts = [t[:SIMILAR_TEXT_CHARS] for t in texts]
+        self.labels = list(labels)
+
+    @classmethod
+    def build(cls, model: Model, examples: Sequence[Example]) -> Neighbours:
+        keep = list(examples)
+        if len(keep) > MAX_NEIGHBOUR_ROWS:
+            dated = sorted(range(len(keep)), key=lambda i: (keep[i].at is not None, keep[i].at))
+            keep = [keep[i] for i in sorted(dated[-MAX_NEIGHBOUR_ROWS:])]
+        vec = model.features.text_vectors([e.text for e in keep])
+        return cls(vec, [e.text for e in keep], [e.label for e in keep])
+
+    def nearest(self, queries: sp.csr_matrix, k: int) -> list[list[tuple[int, float]]]:
+        if self.vectors.shape[0] == 0 or k <= 0:
+            return [[] for _ in range(queries.shape[0])]
+        sims = (queries @ self.vectors.T).toarray()
+        k = min(k, sims.shape[1])
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        out = []
+        for row, idx in zip(sims, top, strict=True):
+            order = idx[np.argsort(-row[idx])]
+            out.append([(int(j), float(row[j])) for j in order])
+        return out
+
+
+class Router:
+    """A trained model with its neighbour index; `advise` is what the ticket job calls."""
+
+    def __init__(
+        self,
+        model: Model,
+        neighbours: Neighbours | None,
+        kind: LabelKind,
+        router_id: str,
+        auto_threshold: float | None,
+        min_confidence: float = 0.0,
+    ) -> None:
+        self.model = model
+        self.neighbours = neighbours
+        self.kind = kind
+        self.router_id = router_id
+        self.auto_threshold = auto_threshold
+        self.min_confidence = min_confidence
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.model.labels
+
+    def predict(
+        self, texts: Sequence[str], districts: Sequence[str | None] | None = None
+    ) -> tuple[list[str], np.ndarray]:
+        """Best label and its probability for each text."""
+        proba = self.model.proba(texts, districts or [None] * len(texts))
+        best = proba.argmax(axis=1)
+        return [self.labels[i] for i in best], proba[np.arange(len(best)), best]
+
+    def advise(
+        self,
+        texts: Sequence[str],
+        districts: Sequence[str | None] | None = None,
+        top_k: int = 3,
+        similar_k: int = 3,
+    ) -> list[RouterAdvice]:
+        if self.kind == "label":
+            raise RouterError("this router's labels are no departments or categories")
+        dist = list(districts) if districts is not None else [None] * len(texts)
+        proba = self.model.proba(texts, dist)
+        near: list[list[tuple[int, float]]] = [[] for _ in texts]
+        if self.neighbours is not None and similar_k > 0:
+            near = self.neighbours.nearest(self.model.features.text_vectors(texts), similar_k)
+        out = []
+        for row, hits in zip(proba, near, strict=True):
+            order = np.argsort(-row)[:top_k]
+            nb = self.neighbours
+            out.append(
+                RouterAdvice(
+                    router=self.router_id,
+                    kind=self.kind,
+                    top=tuple(
+                        LabelScore(label=self.labels[i], p=round(float(row[i]), 4)) for i in order
+                    ),
+                    similar=tuple(
+                        SimilarTicket(
+                            text=nb.texts[j], label=nb.labels[j], similarity=round(min(s, 1.0), 4)
+                        )
+                        for j, s in hits
+                    )
+                    if nb is not None
+                    else (),
+                    auto_threshold=self.auto_threshold,
+                    min_confidence=self.min_confidence,
+                )
+            )
+        return out

@@ -1,0 +1,68 @@
+"""Routing with a trained router: list, then router, then the model, then triage."""
+
+from __future__ import annotations
+
+from citybrain.core.advised import advised_case, combine, department_scores
+from citybrain.core.city import UNCLASSIFIED, City
+from citybrain.core.messages import LabelScore, RouterAdvice, SimilarTicket
+
+
+def _advice(*top: tuple[str, float], kind: str = "department", thr: float = 0.8) -> RouterAdvice:
+    return RouterAdvice(
+        router="r1",
+        kind=kind,  # type: ignore[arg-type]
+        top=tuple(LabelScore(label=lab, p=p) for lab, p in top),
+        similar=(SimilarTicket(text="路灯不亮", label="street_lighting", similarity=0.9),),
+        auto_threshold=thr,
+        min_confidence=0.2,
+    )
+
+
+def test_an_explicit_line_wins_over_the_router(city: City) -> None:
+    adv = _advice(("city_roads", 0.99))
+    case = advised_case(city, "flooding", "xicheng", adv)
+    assert not case.ambiguous and case.rule.decided_by == "rule"
+    assert case.rule.department == "water_drainage" and case.rule.advice == adv
+
+
+def test_a_confident_router_dispatches_on_its_own(city: City) -> None:
+    case = advised_case(city, UNCLASSIFIED, None, _advice(("street_lighting", 0.91)))
+    assert not case.ambiguous and case.rule.decided_by == "router"
+    assert case.rule.department == "street_lighting" and "0.91 >= " in case.rule.reason
+
+
+def test_an_unsure_router_leaves_its_candidates_to_the_model(city: City) -> None:
+    adv = _advice(("street_lighting", 0.5), ("city_roads", 0.3), ("environment", 0.1))
+    case = advised_case(city, UNCLASSIFIED, None, adv)
+    assert case.ambiguous and case.candidates == (
+        "street_lighting",
+        "city_roads",
+        "environment",
+        city.triage_department,
+    )
+    assert case.rule.department == city.triage_department and case.rule.advice == adv
+
+
+def test_below_the_minimum_confidence_is_triage(city: City) -> None:
+    case = advised_case(city, UNCLASSIFIED, None, _advice(("street_lighting", 0.1)))
+    assert not case.ambiguous and case.rule.decided_by == "fallback"
+    assert case.rule.department == city.triage_department and "under 0.20" in case.rule.reason
+
+
+def test_a_shared_category_without_district_asks_the_router(city: City) -> None:
+    case = advised_case(city, "illegal_parking", None, _advice(("traffic_police_south", 0.95)))
+    assert case.rule.decided_by == "router" and "district is unknown" in case.rule.reason
+
+
+def test_category_routers_go_through_the_list_per_district(city: City) -> None:
+    adv = _advice(("overflowing_bin", 0.6), ("pothole", 0.3), kind="category")
+    assert department_scores(city, adv, "xicheng")[0] == ("sanitation_west", 0.6)
+    assert department_scores(city, adv, "dongcheng")[0] == ("sanitation_east", 0.6)
+
+
+def test_an_incident_combines_its_tickets() -> None:
+    a = _advice(("street_lighting", 0.9), ("city_roads", 0.1))
+    b = _advice(("city_roads", 0.6), ("street_lighting", 0.4))
+    both = combine([a, b])
+    assert [(s.label, s.p) for s in both.top] == [("street_lighting", 0.65), ("city_roads", 0.35)]
+    assert len(both.similar) == 1 and combine([a]) is a
