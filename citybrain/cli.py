@@ -507,6 +507,7 @@ def eval_incidents(
     else:
         print_incident_eval(result, Console())
 
+
 models_app = typer.Typer(no_args_is_help=True, help="Model files: export for serving.")
 app.add_typer(models_app, name="models")
 
@@ -543,21 +544,39 @@ def models_export(
     for path, digest in digests.items():
         typer.echo(f"{digest[:12]}  {target / path}")
 
+
 @eval_app.command("routing")
 def eval_routing(
     file: Annotated[Path, typer.Argument(help="Labelled CSV of tickets")],
     text_col: Annotated[str, typer.Option("--text-col", help="Column with the ticket text")],
     label_col: Annotated[str, typer.Option("--label-col", help="Column with the true label")],
-    label_map: Annotated[Path, typer.Option("--map", help="YAML: label -> department id")],
+    label_map: Annotated[
+        Path | None, typer.Option("--map", help="YAML: label -> department id")
+    ] = None,
+    folds: Annotated[
+        int | None, typer.Option("--cv", help="Cross-validate a router trained on FILE, K folds")
+    ] = None,
+    router_dir: Annotated[
+        Path | None, typer.Option("--router", help="Evaluate this trained router artefact")
+    ] = None,
+    district_col: Annotated[
+        str | None, typer.Option("--district-col", help="District column (router only)")
+    ] = None,
     config: ConfigOpt = None,
     llm: Annotated[bool, typer.Option(help="Let the model decide ambiguous tickets")] = True,
     limit: Annotated[int | None, typer.Option(help="Only the first N rows")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the scores")] = None,
 ) -> None:
     """Route every ticket of a labelled CSV as the pipeline would; print accuracy, macro-F1,
-    the confusion matrix and how each decision was made."""
+    the confusion matrix and how each decision was made. `--cv K` cross-validates a router
+    trained on the file itself; `--router DIR` scores a trained router (and, with --map, the
+    pipeline's decision order with it). Both report the coverage-precision curve."""
+    from rich.console import Console
+
     from citybrain.config import load_city
+    from citybrain.core.history import Columns
     from citybrain.llm.session import model_client
+    from citybrain.replay.eval_router import cv_on_file, cv_tables, trained_on_file
     from citybrain.replay.eval_routing import (
         evaluate_routing,
         load_label_map,
@@ -570,20 +589,41 @@ def eval_routing(
     if not llm:
         s = s.model_copy(update={"llm": s.llm.model_copy(update={"enabled": False})})
     city = load_city(s)
+    cols = Columns(text_col, label_col, district_col)
+    console = Console()
+    out: dict[str, object] = {}
     try:
-        labels = load_label_map(label_map, city)
-        with model_client(s.llm) as client:
-            result = evaluate_routing(
-                read_rows(file, limit), text_col, label_col, labels, s, city, client
-            )
+        labels = load_label_map(label_map, city) if label_map else None
+        if folds is not None:
+            cv, report = cv_on_file(file, cols, folds, labels)
+            console.print(*cv_tables(cv, report, f"router, {folds}-fold cross-validation"))
+            out = {**cv.as_dict(), "history": report.as_dict()}
+        router = None
+        if router_dir is not None:
+            from citybrain.text.artefact import load_router
+
+            router, manifest = load_router(router_dir)
+            res, report, at_thr = trained_on_file(file, cols, router, labels)
+            console.print(*cv_tables(res, report, f"router {manifest.router_id}"))
+            console.print(f"at the router's own threshold: {at_thr}")
+            out["router"] = {**res.as_dict(), "at_router_threshold": at_thr}
+        if folds is None and (router_dir is None or labels is not None):
+            if labels is None:
+                raise CityBrainError("--map is needed to route as the pipeline does")
+            if router is not None and router.kind == "label":
+                raise CityBrainError("the router's labels are not this city's departments")
+            with model_client(s.llm) as client:
+                result = evaluate_routing(
+                    read_rows(file, limit), text_col, label_col, labels, s, city, client,
+                    router=router,
+                )  # fmt: skip
+            console.print(*report_table(result, city))
+            out = {**result.as_dict(), **out} if out else result.as_dict()
     except CityBrainError as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2) from e
-    from rich.console import Console
-
-    Console().print(*report_table(result, city))
     if json_out:
-        json_out.write_text(json.dumps(result.as_dict(), indent=2, sort_keys=True))
+        json_out.write_text(json.dumps(out, indent=2, sort_keys=True, ensure_ascii=False))
 
 
 from citybrain.cli_router import router_app  # noqa: E402  (the router's own command group)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from citybrain.config import Settings
+from citybrain.core.advised import category_of
 from citybrain.core.cells import cell_of, cell_partition_key
 from citybrain.core.city import City
 from citybrain.core.geocode import Geocoder, Located
@@ -106,12 +107,9 @@ class TicketStage:
     def _observation(self, read: Read, advice: RouterAdvice | None) -> Observation:
         ticket, red, loc = read.ticket, read.red, read.loc
         cls = self.classifier.classify(red.text)
-        category, confidence = cls.category, cls.confidence
-        if advice is not None and advice.kind == "category" and advice.top:
-            best = advice.top[0]
-            if advice.auto_threshold is not None and best.p >= advice.auto_threshold:
-                category, confidence = best.label, best.p  # the history outvotes keywords
-                self.stats["category.router"] += 1
+        category, confidence = category_of(cls.category, cls.confidence, advice)
+        if category != cls.category:
+            self.stats["category.router"] += 1
         return Observation(
             id=stable_id("obs", "ticket", ticket.ticket_id),
             source="ticket",

@@ -30,6 +30,19 @@ from citybrain.core.routing import route
 CANDIDATES = 3
 
 
+def category_of(
+    keyword_category: str, keyword_confidence: float, advice: RouterAdvice | None
+) -> tuple[str, float]:
+    """A category router above its auto-dispatch threshold outvotes the keyword rules: it has
+    read the city's history, they only know the words someone wrote down."""
+    if advice is None or advice.kind != "category" or not advice.top:
+        return keyword_category, keyword_confidence
+    best = advice.top[0]
+    if advice.auto_threshold is not None and best.p >= advice.auto_threshold:
+        return best.label, best.p
+    return keyword_category, keyword_confidence
+
+
 def department_scores(
     city: City, advice: RouterAdvice, district: str | None
 ) -> list[tuple[str, float]]:
@@ -57,7 +70,7 @@ def advised_case(
     best, p = ranked[0] if ranked else (city.triage_department, 0.0)
     thr = advice.auto_threshold
     context = f" ({base.why})" if base.why else ""
-    if thr is not None and p >= thr and best != city.triage_department:
+    if thr is not None and p >= thr:  # triage too: the history says it is no one's
         return RoutingCase(
             RoutingDecision(
                 department=best,
@@ -67,7 +80,7 @@ def advised_case(
             )
         )
     shown = "none" if thr is None else f"{thr:.2f}"
-    if p >= advice.min_confidence and best != city.triage_department:
+    if p >= advice.min_confidence:
         triage = _triage(city, f"router unsure: {best} at {p:.2f}", advice)
         candidates = [d for d, _ in ranked[:CANDIDATES]]
         return RoutingCase(

@@ -124,6 +124,7 @@ class ModelStep:
                         reason=f"model ({it.case.why}): {reason}",
                         model=self.model,
                         prompt_version=PROMPT_VERSION,
+                        advice=it.case.rule.advice,  # the router's candidates it chose from
                     )
         if decision is None:
             decision = _fallback(it.case, f"model answer unusable ({outcome}: {detail})"[:300])
@@ -215,4 +216,5 @@ def _fallback(case: RoutingCase, why: str) -> RoutingDecision:
         department=case.rule.department,
         decided_by="fallback",
         reason=f"{case.why}; {why}; {case.rule.reason}",
+        advice=case.rule.advice,
     )

@@ -1,8 +1,9 @@
 """Routing evaluation over any labelled CSV of tickets (the synthetic city's, or a city's 311).
 
-Each row runs the ticket path the pipelines run: redaction, keyword classification,
-geocoding, the responsibility list, and the model where the list cannot decide. Labels are
-mapped to department ids by a YAML file, so any dataset's own label names can be scored.
+Each row runs the ticket path the pipelines run: redaction, keyword classification (and the
+trained router, when one is given), geocoding, the responsibility list, and the model where
+neither can decide. Labels are mapped to department ids by a YAML file, so any dataset's own
+label names can be scored.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import yaml
 
 from citybrain.config import Settings
+from citybrain.core.advised import advised_case, category_of
 from citybrain.core.ambiguity import routing_case
 from citybrain.core.city import City
 from citybrain.core.facts import EvidenceItem, key_facts
@@ -30,6 +32,7 @@ from citybrain.errors import CityBrainError
 from citybrain.llm.client import LLMClient
 from citybrain.llm.step import Item, ModelStep
 from citybrain.text.classify import KeywordClassifier
+from citybrain.text.router import Router
 
 csv.field_size_limit(sys.maxsize)  # 311 exports carry long free text
 
@@ -81,6 +84,7 @@ def evaluate_routing(
     city: City,
     client: LLMClient | None,
     chunk: int = 8,
+    router: Router | None = None,
 ) -> RoutingEval:
     classifier = KeywordClassifier(city)
     geocoder = Geocoder(city)
@@ -91,6 +95,7 @@ def evaluate_routing(
     truth: list[str] = []
     items: list[Item] = []
     now = datetime.now(UTC)
+    kept: list[tuple[int, str, str]] = []
     for i, row in enumerate(rows):
         if text_col not in row or label_col not in row:
             raise CityBrainError(f"CSV has no column {text_col!r} or {label_col!r}")
@@ -98,21 +103,33 @@ def evaluate_routing(
         if label not in labels:
             skipped["unmapped_label"] += 1
             continue
-        text = redact(row[text_col] or "", settings.tickets.redact_house_numbers).text
+        kept.append(
+            (i, redact(row[text_col] or "", settings.tickets.redact_house_numbers).text, label)
+        )
+    located = [geocoder.locate(text, None) for _, text, _ in kept]
+    advice = (
+        router.advise([t for _, t, _ in kept], [loc.district for loc in located])
+        if router is not None and kept
+        else [None] * len(kept)
+    )
+    for (i, text, label), loc, adv in zip(kept, located, advice, strict=True):
         cls = classifier.classify(text)
-        loc = geocoder.locate(text, None)
+        category, _ = category_of(cls.category, cls.confidence, adv)
         inc = IncidentState(
             id=f"row-{i}",
-            category=cls.category,
+            category=category,
             district=loc.district,
             location=loc.point,
             opened_at=now,
             updated_at=now,
             ticket_count=1,
         )
-        case = routing_case(
-            city, cls.category, loc.district, loc.point, llm.border_m, llm.route_unclassified
-        )
+        if adv is not None:
+            case = advised_case(city, category, loc.district, adv, loc.point, llm.border_m)
+        else:
+            case = routing_case(
+                city, category, loc.district, loc.point, llm.border_m, llm.route_unclassified
+            )
         evidence = [EvidenceItem("ticket", inc.id, text)]
         items.append(
             Item(inc, key_facts(city, inc, evidence), [text], case, want_model_summary=False)

@@ -12,7 +12,12 @@ def test_curve_is_cumulative_from_the_most_confident() -> None:
     ok = [True, True, False, True, False]
     curve = coverage_curve(conf, ok)
     # equal confidences enter together: no threshold can split them
-    assert [(p.threshold, p.coverage) for p in curve] == [(0.99, 0.2), (0.9, 0.6), (0.6, 0.8), (0.3, 1.0)]
+    assert [(p.threshold, p.coverage) for p in curve] == [
+        (0.99, 0.2),
+        (0.9, 0.6),
+        (0.6, 0.8),
+        (0.3, 1.0),
+    ]
     assert [round(p.precision, 3) for p in curve] == [1.0, 0.667, 0.75, 0.6]
 
 

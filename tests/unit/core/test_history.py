@@ -77,7 +77,10 @@ def test_gbk_bytes_and_mojibake_are_repaired() -> None:
 def test_a_label_that_changed_meaning_keeps_the_newest() -> None:
     rows = [_row("Bulky Items", "BOS", f"2017-0{m}-01", id=str(m)) for m in range(1, 6)]
     rows += [_row("Bulky Items", "LASAN", f"2018-0{m}-01", id=f"n{m}") for m in range(1, 4)]
-    rows += [_row("Graffiti", "OCB", "2017-01-01", id="g1"), _row("Graffiti", "OCB", "2018-01-01", id="g2")]
+    rows += [
+        _row("Graffiti", "OCB", "2017-01-01", id="g1"),
+        _row("Graffiti", "OCB", "2018-01-01", id="g2"),
+    ]
     examples, report = clean_history(rows, COLS)
     assert {e.label for e in examples if e.text == "Bulky Items"} == {"LASAN"}
     assert report.dropped["label superseded by a newer one for the same text"] == 5
