@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from citybrain.config import Settings
+from citybrain.core.advised import advised_case, combine
 from citybrain.core.ambiguity import RoutingCase, routing_case
 from citybrain.core.city import City
 from citybrain.core.facts import EvidenceItem, incident_state, key_facts
@@ -26,6 +27,7 @@ from citybrain.core.messages import (
     Dispatch,
     GeneratedLabel,
     Incident,
+    RouterAdvice,
     RoutingDecision,
 )
 from citybrain.delivery.webhooks import WebhookDispatcher, webhook_urls
@@ -35,7 +37,7 @@ from citybrain.llm.step import Item, ModelStep
 from citybrain.store import Store
 from citybrain.store.model_step import Decision, Delivery, DispatchStep
 from citybrain.store.models import DeliveryRow
-from citybrain.store.repository import incident_from_row
+from citybrain.store.repository import incident_from_row, routing_of
 from citybrain.streams.records import InRecord, Output
 from citybrain.streams.topics import Topics
 from citybrain.streams.worker import Batch
@@ -135,9 +137,7 @@ class DispatchStage:
                 self._retry.pop(iid, None)
                 continue
             row, evidence = found
-            routing = decided[2] if decided else RoutingDecision(
-                department=row.department, decided_by=row.decided_by, reason=row.routing_reason
-            )  # fmt: skip
+            routing = decided[2] if decided else routing_of(row)
             inc = incident_state(incident_from_row(row, tuple(e.observation_id for e in evidence)))
             ev = [EvidenceItem(e.source, e.source_id, e.text) for e in evidence]
             items.append(
@@ -180,10 +180,16 @@ class DispatchStage:
         evidence = [EvidenceItem(e.source, e.source_id, e.text) for e in found[1]] if found else []
         texts = [e.text for e in evidence if e.text is not None]
         llm = self.settings.llm
-        case = routing_case(
-            self.city, inc.category, inc.district, inc.location, llm.border_m,
-            llm.route_unclassified,
-        )  # fmt: skip
+        advice = [RouterAdvice.model_validate(e.advice) for e in found[1] if e.advice] if found else []
+        if advice:  # the router was heard in the ticket job: its order of authority applies
+            case = advised_case(
+                self.city, inc.category, inc.district, combine(advice), inc.location, llm.border_m
+            )
+        else:
+            case = routing_case(
+                self.city, inc.category, inc.district, inc.location, llm.border_m,
+                llm.route_unclassified,
+            )  # fmt: skip
         prev = self._decided.get(inc.id)
         if case.ambiguous and prev is not None and prev[:2] == (inc.category, inc.district):
             case = type(case)(rule=prev[2])  # the model already decided this one: keep it

@@ -29,3 +29,6 @@ def city(settings_and_city: tuple[Settings, City]) -> City:
 @pytest.fixture(scope="session")
 def settings(settings_and_city: tuple[Settings, City]) -> Settings:
     return settings_and_city[0]
+
+
+pytest_plugins = ["tests.unit.router_fixtures"]  # a synthetic history and a router trained on it

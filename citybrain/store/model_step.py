@@ -78,6 +78,9 @@ def write_step(s: Session, step: DispatchStep, dispatch_row: Any) -> None:
                 department=d.routing.department,
                 decided_by=d.routing.decided_by,
                 routing_reason=d.routing.reason,
+                routing_advice=(
+                    d.routing.advice.model_dump(mode="json") if d.routing.advice else None
+                ),
                 summary=d.summary,
             )
         )

@@ -74,6 +74,8 @@ class IncidentRow(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(16))
     camera_events: Mapped[list[str] | None] = mapped_column(JSON)
     reopened: Mapped[int] = mapped_column(Integer, default=0)
+    # the router's top labels and similar past tickets behind the routing (RouterAdvice)
+    routing_advice: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class EvidenceRow(Base):
@@ -96,6 +98,7 @@ class EvidenceRow(Base):
     rule: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # camera rule decision, if any
     # CLIP image embedding of the frame (camera evidence with scene scores on), for similarity
     embedding: Mapped[list[float] | None] = mapped_column(JSON, nullable=True)
+    advice: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # tickets
 
 
 class DispatchRow(Base):

@@ -15,7 +15,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from citybrain.core.facts import incident_message
 from citybrain.core.fusion import IncidentState
 from citybrain.core.hotspots import HotspotAlert, top_recurring
-from citybrain.core.messages import Dispatch, GeoPoint, Incident, Observation, RoutingDecision
+from citybrain.core.messages import (
+    Dispatch,
+    GeoPoint,
+    Incident,
+    Observation,
+    RouterAdvice,
+    RoutingDecision,
+)
 from citybrain.store import model_step
 from citybrain.store.models import (
     Base,
@@ -85,6 +92,7 @@ class Store:
                 if old is not None and (old.category, old.district) == (row.category, row.district):
                     row.department, row.decided_by = old.department, old.decided_by
                     row.routing_reason = old.routing_reason
+                    row.routing_advice = old.routing_advice
                     if row.id in by_model:
                         row.summary = old.summary
                 s.merge(row)
@@ -360,6 +368,7 @@ def _incident_row(st: IncidentState, routing: RoutingDecision, summary: str) -> 
         department=routing.department,
         decided_by=routing.decided_by,
         routing_reason=routing.reason,
+        routing_advice=_advice_json(routing),
         summary=summary,
         cell=st.cell or None,
         resolved_by=st.resolved_by,
@@ -385,6 +394,7 @@ def _evidence_row(o: Observation, incident_id: str) -> EvidenceRow:
         detections=[d.model_dump(mode="json") for d in o.detections] or None,
         embedding=list(o.embedding) or None,
         rule=_rule(o),
+        advice=o.advice.model_dump(mode="json") if o.advice else None,
     )
 
 
@@ -489,10 +499,19 @@ def _point(r: IncidentRow) -> GeoPoint | None:
     return GeoPoint(lon=r.lon, lat=r.lat) if r.lon is not None and r.lat is not None else None
 
 
-def incident_from_row(r: IncidentRow, evidence_ids: tuple[str, ...]) -> Incident:
-    routing = RoutingDecision(
-        department=r.department, decided_by=r.decided_by, reason=r.routing_reason
+def _advice_json(routing: RoutingDecision) -> dict[str, Any] | None:
+    return routing.advice.model_dump(mode="json") if routing.advice else None
+
+
+def routing_of(r: IncidentRow) -> RoutingDecision:
+    advice = RouterAdvice.model_validate(r.routing_advice) if r.routing_advice else None
+    return RoutingDecision(
+        department=r.department, decided_by=r.decided_by, reason=r.routing_reason, advice=advice
     )
+
+
+def incident_from_row(r: IncidentRow, evidence_ids: tuple[str, ...]) -> Incident:
+    routing = routing_of(r)
     return incident_message(_state(r, evidence_ids), routing, r.summary)
 
 

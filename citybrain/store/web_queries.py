@@ -77,7 +77,9 @@ class IncidentView:
     def closed(self) -> bool:
         return self.row.status == "resolved" or self.state == "resolved"
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, ticket_text: bool = False) -> dict[str, Any]:
+        """`ticket_text`: whether the reader may see citizens' (redacted) words, which the
+        router's similar past tickets are."""
         r = self.row
         return {
             "id": r.id,
@@ -95,6 +97,7 @@ class IncidentView:
                 "department": r.department,
                 "decided_by": r.decided_by,
                 "reason": r.routing_reason,
+                "advice": _advice_for(r.routing_advice, ticket_text),
             },
             "camera_count": r.camera_count,
             "ticket_count": r.ticket_count,
@@ -454,3 +457,9 @@ class WebStore:
                 for v in _views(s.execute(iq.where(IncidentRow.id.in_(set(links.values())))).all())
             }
         return [(r, views.get(links.get(r.id, ""))) for r in reqs]
+
+
+def _advice_for(advice: dict[str, Any] | None, ticket_text: bool) -> dict[str, Any] | None:
+    if advice is None or ticket_text:
+        return advice
+    return {**advice, "similar": []}

@@ -65,7 +65,7 @@ def action_json(a: Any) -> dict[str, Any]:
 def incident_detail(ctx: WebContext, p: Principal, incident_id: str) -> dict[str, Any]:
     v = ctx.visible(p, incident_id)
     return {
-        **v.as_json(),
+        **v.as_json(p.sees_ticket_text),
         "summary_label": summary_label(v.row, ctx.store.summary(v.id)),
         "evidence": [evidence_json(e, p.sees_ticket_text) for e in ctx.ws.evidence_of(v.id)],
         "actions": [action_json(a) for a in ctx.ws.actions(v.id)],
@@ -108,7 +108,7 @@ def make_router(ctx: WebContext) -> APIRouter:
         scope = ctx.scope(p, category, district, range, department)
         rows, total = ctx.ws.page(scope, page, page_size, open_only=status == "open")
         response.headers["X-Total-Count"] = str(total)
-        return [v.as_json() for v in rows]
+        return [v.as_json(p.sees_ticket_text) for v in rows]
 
     @r.get("/incidents/{incident_id}")
     def incident(p: CurrentUser, incident_id: str) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""A small ticket history of the synthetic city and a router trained on it, once per session."""
+"""A small ticket history of the synthetic city and a router trained on it, once per session
+(a pytest plugin, loaded by tests/conftest.py)."""
 
 from __future__ import annotations
 
