@@ -66,15 +66,15 @@ class Featurizer:
     def fit(self, texts: Sequence[str], districts: Sequence[str | None]) -> sp.csr_matrix:
         text_x = self.tfidf.fit_transform(texts)
         self.districts = {d: i for i, d in enumerate(sorted({d for d in districts if d}))}
-        return self._join(text_x, districts)
+        return self.join(text_x, districts)
 
     def text_vectors(self, texts: Sequence[str]) -> sp.csr_matrix:
         return self.tfidf.transform(texts)
 
     def transform(self, texts: Sequence[str], districts: Sequence[str | None]) -> sp.csr_matrix:
-        return self._join(self.text_vectors(texts), districts)
+        return self.join(self.text_vectors(texts), districts)
 
-    def _join(self, text_x: sp.csr_matrix, districts: Sequence[str | None]) -> sp.csr_matrix:
+    def join(self, text_x: sp.csr_matrix, districts: Sequence[str | None]) -> sp.csr_matrix:
         if not self.districts:
             return sp.csr_matrix(text_x)
         rows, cols = [], []
@@ -125,7 +125,10 @@ class Model:
         return x
 
     def proba(self, texts: Sequence[str], districts: Sequence[str | None]) -> np.ndarray:
-        x = self.features.transform(texts, districts)
+        return self.proba_of(self.features.text_vectors(texts), districts)
+
+    def proba_of(self, text_x: sp.csr_matrix, districts: Sequence[str | None]) -> np.ndarray:
+        x = self.features.join(text_x, districts)
         return np.asarray(self.clf.predict_proba(x), dtype=np.float64)
 
 
@@ -134,6 +137,7 @@ class Neighbours:
 
     def __init__(self, vectors: sp.csr_matrix, texts: Sequence[str], labels: Sequence[str]):
         self.vectors = sp.csr_matrix(vectors, dtype=np.float32)
+        self._by_feature = self.vectors.T.tocsr()  # one transpose, not one per query batch
         self.texts = [t[:SIMILAR_TEXT_CHARS] for t in texts]
         self.labels = list(labels)
 
@@ -149,7 +153,7 @@ class Neighbours:
     def nearest(self, queries: sp.csr_matrix, k: int) -> list[list[tuple[int, float]]]:
         if self.vectors.shape[0] == 0 or k <= 0:
             return [[] for _ in range(queries.shape[0])]
-        sims = (queries @ self.vectors.T).toarray()
+        sims = (queries @ self._by_feature).toarray()
         k = min(k, sims.shape[1])
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         out = []
@@ -200,10 +204,11 @@ class Router:
         if self.kind == "label":
             raise RouterError("this router's labels are no departments or categories")
         dist = list(districts) if districts is not None else [None] * len(texts)
-        proba = self.model.proba(texts, dist)
+        text_x = self.model.features.text_vectors(texts)  # once, for labels and neighbours
+        proba = self.model.proba_of(text_x, dist)
         near: list[list[tuple[int, float]]] = [[] for _ in texts]
         if self.neighbours is not None and similar_k > 0:
-            near = self.neighbours.nearest(self.model.features.text_vectors(texts), similar_k)
+            near = self.neighbours.nearest(text_x, similar_k)
         out = []
         for row, hits in zip(proba, near, strict=True):
             order = np.argsort(-row)[:top_k]
