@@ -4,8 +4,9 @@ model with probabilities, plus the past tickets nearest to each new one.
 Character n-grams (within word boundaries, 1 to 4 characters) read Chinese without word
 segmentation and English with its typos. The same vectors find the most similar past tickets,
 which a dispatcher can read to check a routing. The district, when the history has one, is a
-one-hot feature beside the text: the same complaint goes to different agencies in different
-districts.
+one-hot feature beside the text, and so is the pair (district, text) for texts the history
+repeats verbatim (structured request types): the same complaint goes to different units in
+different districts, which a sum of text and district features alone cannot express.
 """
 
 from __future__ import annotations
@@ -62,30 +63,41 @@ class Featurizer:
         )
         self.district_weight = opts.district_weight
         self.districts: dict[str, int] = {}
+        self.pairs: dict[tuple[str, str], int] = {}  # (district, text) seen at least twice
 
     def fit(self, texts: Sequence[str], districts: Sequence[str | None]) -> sp.csr_matrix:
         text_x = self.tfidf.fit_transform(texts)
         self.districts = {d: i for i, d in enumerate(sorted({d for d in districts if d}))}
-        return self.join(text_x, districts)
+        seen: dict[tuple[str, str], int] = {}
+        for d, t in zip(districts, texts, strict=True):
+            if d:
+                seen[(d, t)] = seen.get((d, t), 0) + 1
+        repeated = sorted(k for k, n in seen.items() if n >= 2)
+        self.pairs = {k: len(self.districts) + i for i, k in enumerate(repeated)}
+        return self.join(text_x, districts, texts)
 
     def text_vectors(self, texts: Sequence[str]) -> sp.csr_matrix:
         return self.tfidf.transform(texts)
 
     def transform(self, texts: Sequence[str], districts: Sequence[str | None]) -> sp.csr_matrix:
-        return self.join(self.text_vectors(texts), districts)
+        return self.join(self.text_vectors(texts), districts, texts)
 
-    def join(self, text_x: sp.csr_matrix, districts: Sequence[str | None]) -> sp.csr_matrix:
+    def join(
+        self, text_x: sp.csr_matrix, districts: Sequence[str | None], texts: Sequence[str]
+    ) -> sp.csr_matrix:
         if not self.districts:
             return sp.csr_matrix(text_x)
         rows, cols = [], []
-        for i, d in enumerate(districts):
-            j = self.districts.get(d) if d else None
-            if j is not None:
-                rows.append(i)
-                cols.append(j)
+        for i, (d, t) in enumerate(zip(districts, texts, strict=True)):
+            if not d:
+                continue
+            for j in (self.districts.get(d), self.pairs.get((d, t))):
+                if j is not None:
+                    rows.append(i)
+                    cols.append(j)
         onehot = sp.csr_matrix(
             (np.full(len(rows), self.district_weight, dtype=np.float32), (rows, cols)),
-            shape=(text_x.shape[0], len(self.districts)),
+            shape=(text_x.shape[0], len(self.districts) + len(self.pairs)),
         )
         return sp.hstack([text_x, onehot], format="csr")
 
@@ -125,10 +137,12 @@ class Model:
         return x
 
     def proba(self, texts: Sequence[str], districts: Sequence[str | None]) -> np.ndarray:
-        return self.proba_of(self.features.text_vectors(texts), districts)
+        return self.proba_of(self.features.text_vectors(texts), districts, texts)
 
-    def proba_of(self, text_x: sp.csr_matrix, districts: Sequence[str | None]) -> np.ndarray:
-        x = self.features.join(text_x, districts)
+    def proba_of(
+        self, text_x: sp.csr_matrix, districts: Sequence[str | None], texts: Sequence[str]
+    ) -> np.ndarray:
+        x = self.features.join(text_x, districts, texts)
         return np.asarray(self.clf.predict_proba(x), dtype=np.float64)
 
 
@@ -205,7 +219,7 @@ class Router:
             raise RouterError("this router's labels are no departments or categories")
         dist = list(districts) if districts is not None else [None] * len(texts)
         text_x = self.model.features.text_vectors(texts)  # once, for labels and neighbours
-        proba = self.model.proba_of(text_x, dist)
+        proba = self.model.proba_of(text_x, dist, texts)
         near: list[list[tuple[int, float]]] = [[] for _ in texts]
         if self.neighbours is not None and similar_k > 0:
             near = self.neighbours.nearest(text_x, similar_k)
