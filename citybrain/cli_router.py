@@ -110,3 +110,23 @@ def router_feedback(
     s = _settings(config)
     n = write_feedback_csv(Store.from_url(s.store.url), out)
     typer.echo(json.dumps({"examples": n, "out": str(out)}))
+
+
+@router_app.command("history")
+def router_history(
+    out: Annotated[Path, typer.Argument(help="CSV to write (and OUT.labels.yaml beside it)")],
+    seeds: Annotated[int, typer.Option(help="Simulated cities (about 30 tickets each)")] = 100,
+    first: Annotated[int, typer.Option(help="First seed (hold out a range for testing)")] = 0,
+    config: ConfigOpt = None,
+) -> None:
+    """Write the synthetic city's ticket history: text (typos, two languages, personal data),
+    district, time and the department that handled it, with a label map."""
+    from citybrain.cli import _settings
+    from citybrain.config import load_city
+    from citybrain.sim.labelled_tickets import write_labelled_csv
+
+    s = _settings(config)
+    csv_path, labels = write_labelled_csv(
+        load_city(s), s.simulator, out, range(first, first + seeds)
+    )
+    typer.echo(f"{csv_path} (labels: {labels})")

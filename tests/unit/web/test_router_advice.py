@@ -1,0 +1,70 @@
+"""The router's reason, shown where a dispatcher decides: top-3 departments with
+probabilities and the most similar past tickets, in the inbox, the incident page and the API."""
+
+from __future__ import annotations
+
+from citybrain.core.city import City
+from citybrain.core.facts import incident_state, key_facts
+from citybrain.core.messages import (
+    GeneratedLabel,
+    LabelScore,
+    RouterAdvice,
+    RoutingDecision,
+    SimilarTicket,
+)
+from citybrain.store import Store
+from citybrain.store.model_step import Decision, DispatchStep
+from citybrain.store.repository import incident_from_row
+
+from .conftest import ClientFor
+
+ADVICE = RouterAdvice(
+    router="abc123def456",
+    kind="department",
+    top=(
+        LabelScore(label="water_drainage", p=0.87),
+        LabelScore(label="city_roads", p=0.08),
+        LabelScore(label="hotline_triage", p=0.03),
+    ),
+    similar=(
+        SimilarTicket(text="新华路地道积水，车过不去", label="water_drainage", similarity=0.71),
+    ),
+    auto_threshold=0.8,
+)
+
+
+def _decide(store: Store, city: City) -> None:
+    routing = RoutingDecision(
+        department="water_drainage",
+        decided_by="router",
+        reason="router: water_drainage at 0.87 >= auto-dispatch threshold 0.80",
+        advice=ADVICE,
+    )
+    found = store.incident("flood-1")
+    assert found is not None
+    inc = incident_state(incident_from_row(found[0], ("o-flood-1",)))
+    step = DispatchStep(
+        decisions=[
+            Decision("flood-1", routing, "summary", GeneratedLabel(generated_by="template"),
+                     key_facts(city, inc, []))
+        ]
+    )  # fmt: skip
+    store.write_dispatch_step(step)
+
+
+def test_inbox_page_and_api_show_the_routers_reason(
+    client_for: ClientFor, store: Store, city: City
+) -> None:
+    _decide(store, city)
+    drainage = client_for("drainage")
+    inbox = drainage.get("/inbox").text
+    assert "routed by router" in inbox and "Drainage Office 87%" in inbox
+    assert "新华路地道积水" in inbox and "similarity 0.71" in inbox
+    page = drainage.get("/incidents/flood-1", headers={"accept": "text/html"}).text
+    assert "router abc123def456" in page and "Municipal Roads Office 8%" in page
+    api = drainage.get("/api/incidents/flood-1").json()["routing"]
+    assert api["decided_by"] == "router" and api["advice"]["top"][0]["p"] == 0.87
+    assert api["advice"]["similar"][0]["label"] == "water_drainage"
+    # an operator sees the probabilities, not citizens' words
+    seen = client_for("operator").get("/api/incidents/flood-1").json()["routing"]["advice"]
+    assert seen["top"] and seen["similar"] == []
