@@ -154,7 +154,11 @@ def run(
     if metrics_port is not None:
         workers = settings.workers.model_copy(update={"metrics_port": metrics_port})
         settings = settings.model_copy(update={"workers": workers})
-    counters = run_job(job, settings, idle_exit_s=idle_exit)
+    try:
+        counters = run_job(job, settings, idle_exit_s=idle_exit)
+    except CityBrainError as e:  # e.g. a router artefact that does not fit this city
+        typer.echo(f"{job}: cannot start: {e}", err=True)
+        raise typer.Exit(2) from e
     typer.echo(json.dumps({"job": job, **counters}, sort_keys=True))
 
 
@@ -562,6 +566,7 @@ def eval_routing(
     district_col: Annotated[
         str | None, typer.Option("--district-col", help="District column (router only)")
     ] = None,
+    model: Annotated[str, typer.Option(help="With --cv: svm (calibrated) or logreg")] = "svm",
     config: ConfigOpt = None,
     llm: Annotated[bool, typer.Option(help="Let the model decide ambiguous tickets")] = True,
     limit: Annotated[int | None, typer.Option(help="Only the first N rows")] = None,
@@ -583,6 +588,7 @@ def eval_routing(
         read_rows,
         report_table,
     )
+    from citybrain.text.router import RouterOptions
 
     _setup_logging()
     s = _settings(config)
@@ -595,7 +601,10 @@ def eval_routing(
     try:
         labels = load_label_map(label_map, city) if label_map else None
         if folds is not None:
-            cv, report = cv_on_file(file, cols, folds, labels)
+            if model not in ("svm", "logreg"):
+                raise CityBrainError("--model is svm or logreg")
+            opts = RouterOptions(model=model)  # type: ignore[arg-type]
+            cv, report = cv_on_file(file, cols, folds, labels, opts)
             console.print(*cv_tables(cv, report, f"router, {folds}-fold cross-validation"))
             out = {**cv.as_dict(), "history": report.as_dict()}
         router = None

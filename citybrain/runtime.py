@@ -36,8 +36,8 @@ def run_job(
     stop = stop or stop_on_signals()
     city = load_city(settings)
     store = Store.from_url(settings.store.url)
+    stage, topics = build_stage(job, settings, city, store)  # refuses a misfit router at once
     ensure_topics(settings.kafka)
-    stage, topics = build_stage(job, settings, city, store)
     batch = settings.vision.batch_size if job == "vision" else 200
     if job == "dispatch":
         batch = settings.dispatch.batch_size  # model calls are slow; polls must stay frequent

@@ -96,6 +96,10 @@ def train(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.fit(examples)
+    sample = examples[:: max(1, len(examples) // 2000)]
+    seen = set(model.proba([e.text for e in sample], [e.district for e in sample]).argmax(axis=1))
+    if len(seen) < 2:
+        raise RouterError("the fitted router predicts one label only: no router written")
     neighbours = Neighbours.build(model, examples)
     metrics = cv.as_dict() if cv else {}
     manifest = save_router(

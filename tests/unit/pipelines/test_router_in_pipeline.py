@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from citybrain.cli import app
 from citybrain.config import Settings
 from citybrain.core.city import City
 from citybrain.core.facts import incident_message
@@ -98,3 +100,14 @@ def test_a_router_with_labels_the_city_lacks_stops_the_job_at_start(
     train(src, Columns("text", "dept"), tmp_path / "r", city, folds=2)
     with pytest.raises(ArtefactError, match="not this city's departments"):
         TicketStage(_settings(settings, tmp_path / "r", tmp_path), city, Topics("t"))
+
+
+def test_run_tickets_refuses_a_missing_router_before_touching_kafka(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        f"tickets: {{router: {tmp_path / 'nowhere'}}}\n"
+        f"store: {{url: 'sqlite:///{tmp_path}/s.db'}}\n"
+        "kafka: {bootstrap_servers: '127.0.0.1:1'}\n"
+    )
+    res = CliRunner().invoke(app, ["run", "tickets", "--config", str(cfg)])
+    assert res.exit_code == 2 and "no router artefact here" in res.output
