@@ -566,7 +566,7 @@ def eval_routing(
     district_col: Annotated[
         str | None, typer.Option("--district-col", help="District column (router only)")
     ] = None,
-    model: Annotated[str, typer.Option(help="With --cv: svm (calibrated) or logreg")] = "svm",
+    model: Annotated[str, typer.Option(help="With --cv: logreg or svm (calibrated)")] = "logreg",
     config: ConfigOpt = None,
     llm: Annotated[bool, typer.Option(help="Let the model decide ambiguous tickets")] = True,
     limit: Annotated[int | None, typer.Option(help="Only the first N rows")] = None,

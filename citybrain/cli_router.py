@@ -41,7 +41,7 @@ def router_train(
     folds: Annotated[
         int, typer.Option("--cv", help="Cross-validation folds for metrics and threshold (0: none)")
     ] = 5,
-    model: Annotated[str, typer.Option(help="svm (calibrated LinearSVC) or logreg")] = "svm",
+    model: Annotated[str, typer.Option(help="logreg or svm (calibrated LinearSVC)")] = "logreg",
     target: Annotated[
         float, typer.Option(help="Precision the auto-dispatch threshold must keep")
     ] = 0.95,
