@@ -130,3 +130,33 @@ def router_history(
         load_city(s), s.simulator, out, range(first, first + seeds)
     )
     typer.echo(f"{csv_path} (labels: {labels})")
+
+
+@router_app.command("duplicates")
+def router_duplicates(
+    file: Annotated[Path, typer.Argument(help="CSV of tickets or letters")],
+    text_col: Annotated[str, typer.Option("--text-col", help="Column with the text")],
+    router_dir: Annotated[Path, typer.Option("--router", help="Trained router artefact")],
+    threshold: Annotated[float, typer.Option(help="Cosine at which two texts join")] = 0.2,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the groups")] = None,
+) -> None:
+    """Group near-duplicate texts (the same problem in other words) by the router's vectors."""
+    from citybrain.core.history import Columns
+    from citybrain.core.redaction import redact
+    from citybrain.text.artefact import load_router
+    from citybrain.text.duplicates import near_duplicate_groups
+    from citybrain.text.history_io import read_history
+
+    try:
+        rows = read_history(file, Columns(text_col, text_col))
+        router, _ = load_router(router_dir)
+    except CityBrainError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    texts = [redact(r.get(text_col, "")).text for r in rows]
+    groups = near_duplicate_groups(router, texts, threshold)
+    for g in groups:
+        typer.echo(f"{len(g)} texts: " + " | ".join(texts[i][:60] for i in g[:5]))
+    typer.echo(f"{len(groups)} group(s) of near-duplicates in {len(texts)} texts")
+    if json_out:
+        json_out.write_text(json.dumps([[texts[i] for i in g] for g in groups], ensure_ascii=False))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from citybrain.core.advised import advised_case, combine, department_scores
+from citybrain.core.advised import advised_case, category_of, combine, department_scores
 from citybrain.core.city import UNCLASSIFIED, City
 from citybrain.core.messages import LabelScore, RouterAdvice, SimilarTicket
 
@@ -66,3 +66,12 @@ def test_an_incident_combines_its_tickets() -> None:
     both = combine([a, b])
     assert [(s.label, s.p) for s in both.top] == [("street_lighting", 0.65), ("city_roads", 0.35)]
     assert len(both.similar) == 1 and combine([a]) is a
+
+
+def test_a_confident_category_router_outvotes_the_keywords() -> None:
+    adv = _advice(("pothole", 0.9), ("flooding", 0.05), kind="category")
+    assert category_of(UNCLASSIFIED, 0.0, adv) == ("pothole", 0.9)
+    unsure = _advice(("pothole", 0.5), kind="category")
+    assert category_of("flooding", 0.7, unsure) == ("flooding", 0.7)
+    # a department router never changes the category
+    assert category_of("flooding", 0.7, _advice(("city_roads", 0.99))) == ("flooding", 0.7)
