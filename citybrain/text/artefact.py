@@ -7,6 +7,9 @@
     metrics.json    the full cross-validation result (per-label F1, confusion, curve)
     report.json     what the history held and what was dropped or repaired, and why
 
+model.joblib is a pickle: load only artefacts this deployment trained. Its sha256 in the
+manifest catches damage and a swapped file, not a forged folder.
+
 A folder from another format version, another scikit-learn minor version (pickles do not
 travel between them), with a damaged model file, or naming labels the city does not have
 is refused with the reason, before the job consumes anything.

@@ -81,6 +81,14 @@ def train(
             "the labels are not this city's department or category ids: the ticket job will "
             "refuse this router (give --map labels.yaml to map them)"
         )
+    if city is not None and cols.district:
+        unknown = {e.district for e in examples if e.district} - set(city.district_by_id)
+        if unknown and kind != "label":
+            report.notes.append(
+                f"{len(unknown)} district value(s) are not this city's district ids (e.g. "
+                f"{sorted(unknown)[0]!r}): the ticket job passes district ids, so the router "
+                "will not recognise them there"
+            )
     cv: CVResult | None = None
     if folds >= 2:
         log.info("cross-validating on %d rows, %d folds", len(examples), folds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -9,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from citybrain.core.city import City
+from citybrain.replay.eval_routing import load_label_map
 from citybrain.text.artefact import FORMAT_VERSION, load_router, read_manifest
 from citybrain.text.errors import ArtefactError
-from citybrain.text.router_train import TrainResult
+from citybrain.text.router_train import TrainResult, train
+from tests.unit.router_fixtures import COLS
 
 
 def test_training_writes_a_versioned_artefact(trained: tuple[Path, TrainResult]) -> None:
@@ -82,3 +85,19 @@ def test_a_damaged_model_file_is_refused(trained: tuple[Path, TrainResult], tmp_
         load_router(art)
     with pytest.raises(ArtefactError, match="no router artefact"):
         load_router(tmp_path / "nowhere")
+
+
+def test_district_values_the_city_lacks_are_reported(
+    history: Path, city: City, tmp_path: Path
+) -> None:
+    rows = list(csv.DictReader(history.open(encoding="utf-8")))
+    for r in rows:
+        r["district"] = "CD13" if r["district"] else ""
+    src = tmp_path / "h.csv"
+    with src.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    labels = load_label_map(history.with_suffix(".labels.yaml"), city)
+    res = train(src, COLS, tmp_path / "r", city, labels, folds=0)
+    assert any("not this city's district ids (e.g. 'CD13')" in n for n in res.report.notes)
