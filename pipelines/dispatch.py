@@ -180,7 +180,9 @@ class DispatchStage:
         evidence = [EvidenceItem(e.source, e.source_id, e.text) for e in found[1]] if found else []
         texts = [e.text for e in evidence if e.text is not None]
         llm = self.settings.llm
-        advice = [RouterAdvice.model_validate(e.advice) for e in found[1] if e.advice] if found else []
+        advice = (
+            [RouterAdvice.model_validate(e.advice) for e in found[1] if e.advice] if found else []
+        )
         if advice:  # the router was heard in the ticket job: its order of authority applies
             case = advised_case(
                 self.city, inc.category, inc.district, combine(advice), inc.location, llm.border_m

@@ -43,7 +43,9 @@ def write_labelled_csv(
             )
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=["ticket_id", "text", "district", "created_at", "department"])
+        w = csv.DictWriter(
+            f, fieldnames=["ticket_id", "text", "district", "created_at", "department"]
+        )
         w.writeheader()
         w.writerows(rows)
     labels = out.with_suffix(".labels.yaml")
