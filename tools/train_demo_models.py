@@ -56,6 +56,15 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
     ap.add_argument("--work", type=Path, default=ROOT / "var" / "train")
     ap.add_argument("--out", type=Path, default=ROOT / "models" / "demo")
+    ap.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="start from these ultralytics weights instead of the COCO start (a second stage, "
+        "e.g. --init models/demo/citybrain-yolov5n.pt --freeze 0)",
+    )
+    ap.add_argument("--lr0", type=float, default=None, help="initial learning rate (SGD)")
+    ap.add_argument("--name", default="detector", help="run folder under WORK/runs")
     ap.add_argument("--resume", action="store_true", help="continue the last run's training")
     ap.add_argument("--fresh", action="store_true", help="rebuild the data and start over")
     ap.add_argument("--clip", action="store_true", help="then train the CLIP model")
@@ -181,13 +190,14 @@ def start_checkpoint(work: Path, names: list[str]) -> Path:
 def train(args: argparse.Namespace, data_yaml: Path) -> Path:
     from ultralytics import YOLO
 
-    run = args.work / "runs" / "detector"
+    run = args.work / "runs" / args.name
     last = run / "weights" / "last.pt"
     if args.resume and last.exists():
         YOLO(str(last)).train(resume=True)
         return last
     names = yaml.safe_load(MODEL_YAML.read_text())["names"]
-    start = start_checkpoint(args.work, names)
+    start = args.init or start_checkpoint(args.work, names)
+    extra = {"optimizer": "SGD", "lr0": args.lr0, "warmup_epochs": 0} if args.lr0 else {}
     YOLO(str(start), task="detect").train(
         data=str(data_yaml),
         epochs=args.epochs,
@@ -200,19 +210,21 @@ def train(args: argparse.Namespace, data_yaml: Path) -> Path:
         val=False,  # validated once at the end (and by `citybrain eval detections`)
         close_mosaic=max(1, args.epochs // 4),
         project=str(args.work / "runs"),
-        name="detector",
+        name=args.name,
         exist_ok=True,
         seed=args.seed,
         deterministic=True,
         amp=False,  # the AMP self-check wants to download a reference model
         plots=False,
         verbose=True,
+        **extra,
     )
     return last
 
 
 def publish(args: argparse.Namespace, last: Path, train_s: float) -> None:
-    """The trained weights without optimizer state, and the recipe beside them."""
+    """The trained weights without optimizer state, and the recipe beside them (a second
+    stage's recipe lists the first's under `earlier_stages`)."""
     import shutil
 
     from ultralytics.utils.torch_utils import strip_optimizer
@@ -222,6 +234,11 @@ def publish(args: argparse.Namespace, last: Path, train_s: float) -> None:
     shutil.copy(last, target)
     strip_optimizer(str(target))
     data_report = json.loads((args.work / "dataset" / "report.json").read_text())
+    previous = args.out / "citybrain-yolov5n.recipe.json"
+    stages: list[dict[str, object]] = []
+    if args.init and previous.exists():
+        old = json.loads(previous.read_text())
+        stages = [*old.pop("earlier_stages", []), old["recipe"]]
     recipe = {
         "architecture": "YOLOv5n (ultralytics, anchor-free head), backbone and neck from COCO YOLOv5n v6.1",
         "data": data_report,
@@ -232,7 +249,10 @@ def publish(args: argparse.Namespace, last: Path, train_s: float) -> None:
             "freeze": args.freeze,
             "device": args.device,
             "train_s": round(train_s, 1),
+            "init": str(args.init) if args.init else "COCO YOLOv5n backbone and neck",
+            "lr0": args.lr0,
         },
+        "earlier_stages": stages,
     }
     (args.out / "citybrain-yolov5n.recipe.json").write_text(json.dumps(recipe, indent=2) + "\n")
     print(json.dumps(recipe, indent=2))

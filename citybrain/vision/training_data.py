@@ -180,3 +180,19 @@ def write_item(out: Path, split: str, stem: str, item: Labelled, index: dict[str
 
 def with_extra_boxes(item: Labelled, classes: Sequence[str], boxes: Sequence[Box]) -> Labelled:
     return Labelled(item.image, item.size, item.classes + tuple(classes), item.boxes + tuple(boxes))
+
+
+def scene_category(item: Labelled, category_of: dict[str, str]) -> str | None:
+    """The one taxonomy category an image's own labels name (its scene label), else None.
+    People and vehicles marked by pseudo-labels are no scene label: pass only real labels."""
+    cats = {category_of[c] for c in item.classes if c in category_of}
+    return next(iter(cats)) if len(cats) == 1 else None
+
+
+def real_sources(shared: Path, maps: Path, detector: Sequence[str]) -> list[Source]:
+    """The shared real photo sets that have a class map under `maps` (config/datasets)."""
+    return [
+        Source.load(m.stem, shared / m.stem, m, detector)
+        for m in sorted(maps.glob("*.yaml"))
+        if (shared / m.stem / "data.yaml").exists()
+    ]
