@@ -457,8 +457,9 @@ def eval_detections(
             if labels not in ("yolo", "coco"):
                 typer.echo("--labels must be yolo or coco", err=True)
                 raise typer.Exit(2)
-            if map_ is None:
-                typer.echo("--map classes.yaml is required", err=True)
+            is_data_yaml = images_dir.suffix in (".yaml", ".yml")
+            if map_ is None and not is_data_yaml:
+                typer.echo("--map classes.yaml is required (optional with a data.yaml)", err=True)
                 raise typer.Exit(2)
             if split not in (None, "train", "val"):
                 typer.echo("--split must be train or val", err=True)
@@ -468,9 +469,13 @@ def eval_detections(
             detector = Detector.load(s.vision)
             classes = [detector.names[i] for i in sorted(detector.names)]
             dataset_names = None
-            if images_dir.suffix in (".yaml", ".yml"):
+            if is_data_yaml:
                 images_dir, dataset_names = lab.load_data_yaml(images_dir)
-            cmap = lab.ClassMap.load(map_, set(classes), dataset_names)
+            cmap = (
+                lab.ClassMap.load(map_, set(classes), dataset_names)
+                if map_ is not None
+                else lab.ClassMap(dataset_names or {}, {}, frozenset(classes))
+            )
             items = (
                 lab.load_yolo(images_dir, cmap, split)
                 if labels == "yolo"
