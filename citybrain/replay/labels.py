@@ -147,20 +147,23 @@ def load_yolo(folder: Path, cmap: ClassMap, split: str | None = None) -> list[La
 
 
 def load_data_yaml(data_yaml: Path) -> tuple[Path, dict[int, str]]:
-    """A YOLO dataset's `data.yaml`: its images folder and class names (ultralytics' layout:
-    `path`, `train`/`val` relative to it, `names` as a list or index -> name mapping)."""
+    """A YOLO dataset's `data.yaml`: the images to evaluate and the class names. A set with its
+    own `val` folder (ultralytics' layout: relative to `path`) is evaluated on it; a set of
+    one `images/` folder as a whole (then `--split` picks the fixed validation share)."""
     try:
         data = yaml.safe_load(Path(data_yaml).read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as e:
         raise LabelError(f"{data_yaml}: {e}") from e
-    raw = data.get("names") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        raise LabelError(f"{data_yaml}: not a dataset description")
+    raw = data.get("names")
     names = dict(enumerate(raw)) if isinstance(raw, list) else raw
     if not isinstance(names, dict) or not names:
         raise LabelError(f"{data_yaml}: no `names`")
     root = Path(data_yaml).parent
     folder = root / "images"
-    if not folder.is_dir() and isinstance(data.get("train"), str):
-        folder = (root / str(data.get("path", "."))) / data["train"]
+    if isinstance(data.get("val"), str):
+        folder = root / str(data.get("path", ".")) / data["val"]
     return folder, {int(k): str(v) for k, v in names.items()}
 
 
