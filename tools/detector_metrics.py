@@ -49,7 +49,9 @@ def merged_ap(items: list[Any], detect: Any, classes: list[str]) -> dict[str, An
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--model", type=Path, default=ROOT / "models" / "demo" / "citybrain-yolov5n.pt")
+    ap.add_argument(
+        "--model", type=Path, default=ROOT / "models" / "demo" / "citybrain-yolov5n-city.pt"
+    )
     ap.add_argument("--synthetic", type=Path, default=None, help="data.yaml of synthetic frames")
     ap.add_argument("--out", type=Path, default=None, help="write the JSON here too")
     args = ap.parse_args()

@@ -37,7 +37,7 @@ def main() -> None:
         split_of,
     )
 
-    names = yaml.safe_load((ROOT / "models" / "demo" / "citybrain-yolov5n.yaml").read_text())[
+    names = yaml.safe_load((ROOT / "models" / "demo" / "citybrain-yolov5n-city.yaml").read_text())[
         "names"
     ]
     _, city = load_all(ROOT / "config" / "citybrain.yaml")

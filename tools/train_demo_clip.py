@@ -71,7 +71,7 @@ def real_split(city, split: str):  # type: ignore[no-untyped-def]
         split_of,
     )
 
-    names = yaml.safe_load((ROOT / "models" / "demo" / "citybrain-yolov5n.yaml").read_text())
+    names = yaml.safe_load((ROOT / "models" / "demo" / "citybrain-yolov5n-city.yaml").read_text())
     category_of = {cls: c.id for c in city.categories for cls in c.detector_classes}
     shared = ROOT.parent / "shared" / "datasets"
     images, shown = [], []

@@ -35,9 +35,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 REAL_SOURCES = ("garbage", "fire_smoke", "pothole")
-MODEL_YAML = ROOT / "models" / "demo" / "citybrain-yolov5n.yaml"
+MODEL_YAML = ROOT / "models" / "demo" / "citybrain-yolov5n-city.yaml"
 COCO = SHARED / "weights" / "yolov5n-coco.pt"
-WEIGHTS = "citybrain-yolov5n.pt"
+WEIGHTS = (
+    "citybrain-yolov5n-city.pt"  # not `...yolov5n.pt`: ultralytics reads that as its own v5 release
+)
 
 
 def main() -> None:
@@ -61,7 +63,7 @@ def main() -> None:
         type=Path,
         default=None,
         help="start from these ultralytics weights instead of the COCO start (a second stage, "
-        "e.g. --init models/demo/citybrain-yolov5n.pt --freeze 0)",
+        "e.g. --init models/demo/citybrain-yolov5n-city.pt --freeze 0)",
     )
     ap.add_argument("--lr0", type=float, default=None, help="initial learning rate (SGD)")
     ap.add_argument("--name", default="detector", help="run folder under WORK/runs")
@@ -234,7 +236,7 @@ def publish(args: argparse.Namespace, last: Path, train_s: float) -> None:
     shutil.copy(last, target)
     strip_optimizer(str(target))
     data_report = json.loads((args.work / "dataset" / "report.json").read_text())
-    previous = args.out / "citybrain-yolov5n.recipe.json"
+    previous = args.out / "citybrain-yolov5n-city.recipe.json"
     stages: list[dict[str, object]] = []
     if args.init and previous.exists():
         old = json.loads(previous.read_text())
@@ -254,7 +256,9 @@ def publish(args: argparse.Namespace, last: Path, train_s: float) -> None:
         },
         "earlier_stages": stages,
     }
-    (args.out / "citybrain-yolov5n.recipe.json").write_text(json.dumps(recipe, indent=2) + "\n")
+    (args.out / "citybrain-yolov5n-city.recipe.json").write_text(
+        json.dumps(recipe, indent=2) + "\n"
+    )
     print(json.dumps(recipe, indent=2))
 
 

@@ -58,7 +58,7 @@ class VisionSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: Path = Field(
-        Path("models/demo/citybrain-yolov5n.pt"),
+        Path("models/demo/citybrain-yolov5n-city.pt"),
         title="Detector: an ultralytics .pt weights file, original YOLOv5 weights as plain "
         "tensors (anchor head), or a model .yaml (untrained)",
     )

@@ -45,7 +45,7 @@ def test_anchor_head_decodes_like_yolov5() -> None:
 
 def test_an_ultralytics_checkpoint_is_not_taken_for_an_anchor_one(tmp_path: Path) -> None:
     assert not is_anchor_checkpoint(Path("models/demo/citybrain-yolov8n.yaml"))
-    assert not is_anchor_checkpoint(Path("models/demo/citybrain-yolov5n.pt"))
+    assert not is_anchor_checkpoint(Path("models/demo/citybrain-yolov5n-city.pt"))
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
     assert not is_anchor_checkpoint(junk)
