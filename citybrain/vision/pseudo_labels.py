@@ -10,7 +10,7 @@ pseudo-label never invents a class.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +52,7 @@ def keep_boxes(
 class PseudoLabeller:
     def __init__(
         self,
-        detect: object,
+        detect: Callable[[list[np.ndarray]], list[Detections]],
         names: Sequence[str],
         min_conf: float,
         mapping: Mapping[str, str] = COCO_TO_CITY,
@@ -75,11 +75,16 @@ class PseudoLabeller:
         settings = VisionSettings(
             model=coco_weights, imgsz=PSEUDO_IMGSZ, conf_threshold=min_conf, batch_size=16
         )
-        return cls(Detector.load(settings, config_dir), names, min_conf)
+        return cls(Detector.load(settings, config_dir).detect, names, min_conf)
 
     def label(self, images: Sequence[Path]) -> list[tuple[list[str], list[Box]]]:
         import cv2
 
-        frames = [cv2.imread(str(p)) for p in images]
-        dets = self.detect.detect(frames)  # type: ignore[attr-defined]
+        frames = []
+        for path in images:  # read_source kept only readable ones; a file gone since is an error
+            img = cv2.imread(str(path))
+            if img is None:
+                raise ValueError(f"{path}: not a readable image")
+            frames.append(img)
+        dets = self.detect(frames)
         return [keep_boxes(d, self.names, self.min_conf, self.mapping) for d in dets]

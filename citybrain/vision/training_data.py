@@ -108,16 +108,11 @@ class BuildReport:
 
 
 def image_size(path: Path) -> tuple[int, int] | None:
-    """(width, height), or None for a file that is no readable or a blank (one-colour) image."""
-    img = cv2.imread(str(path), cv2.IMREAD_REDUCED_GRAYSCALE_4)
-    if img is None or img.size == 0:
+    """(width, height), or None for a file that is not a readable image or is one colour."""
+    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if img is None or img.size == 0 or float(img[::4, ::4].std()) < BLANK_STD:
         return None
-    if float(img.std()) < BLANK_STD:
-        return None
-    full = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
-    if full is None:
-        return None
-    return int(full.shape[1]), int(full.shape[0])
+    return int(img.shape[1]), int(img.shape[0])
 
 
 def read_source(src: Source, report: BuildReport) -> Iterable[Labelled]:

@@ -118,11 +118,12 @@ def render(
                 out[y1:y2, x1:x2] = img[y1:y2, x1:x2]
         img = out
     private = [
-        (str(d.get("cls")), tuple(float(v) for v in d["box"]))
+        (str(d.get("cls")), (float(x1), float(y1), float(x2), float(y2)))
         for d in [*detections, *(privacy_boxes or [])]
         if len(d.get("box", ())) == 4
+        for x1, y1, x2, y2 in [d["box"]]
     ]
-    hide_private(img, private, person_classes, plate_classes)  # type: ignore[arg-type]
+    hide_private(img, private, person_classes, plate_classes)
     if camera is not None:
         for i, z in enumerate(camera.zones):
             pts = np.array([[int(x * w), int(y * h)] for x, y in z.polygon], np.int32)

@@ -33,4 +33,4 @@ def test_confident_people_and_vehicles_are_kept_and_renamed() -> None:
 
 def test_a_mapping_to_a_class_the_detector_lacks_is_refused() -> None:
     with pytest.raises(ValueError, match="cyclist"):
-        PseudoLabeller(object(), NAMES, 0.3, {"bicycle": "cyclist"})
+        PseudoLabeller(lambda images: [], NAMES, 0.3, {"bicycle": "cyclist"})
