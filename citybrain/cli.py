@@ -418,7 +418,9 @@ app.add_typer(eval_app, name="eval")
 
 @eval_app.command("detections")
 def eval_detections(
-    images_dir: Annotated[Path, typer.Argument(help="Folder of labelled images")],
+    images_dir: Annotated[
+        Path, typer.Argument(help="Folder of labelled images, or a YOLO dataset's data.yaml")
+    ],
     config: ConfigOpt = None,
     labels: Annotated[str, typer.Option(help="yolo | coco")] = "yolo",
     map_: Annotated[
@@ -430,6 +432,10 @@ def eval_detections(
     scene: Annotated[
         bool, typer.Option(help="Evaluate CLIP scene categories (one sub-folder per category)")
     ] = False,
+    split: Annotated[
+        str | None,
+        typer.Option(help="Only the images of this fixed file-name split (train | val; YOLO)"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
 ) -> None:
     """Per-class precision, recall and AP50 of the detector, plus frames/s."""
@@ -455,16 +461,27 @@ def eval_detections(
             if labels not in ("yolo", "coco"):
                 typer.echo("--labels must be yolo or coco", err=True)
                 raise typer.Exit(2)
-            if map_ is None:
-                typer.echo("--map classes.yaml is required", err=True)
+            is_data_yaml = images_dir.suffix in (".yaml", ".yml")
+            if map_ is None and not is_data_yaml:
+                typer.echo("--map classes.yaml is required (optional with a data.yaml)", err=True)
+                raise typer.Exit(2)
+            if split not in (None, "train", "val"):
+                typer.echo("--split must be train or val", err=True)
                 raise typer.Exit(2)
             from citybrain.vision.detector import Detector
 
             detector = Detector.load(s.vision)
             classes = [detector.names[i] for i in sorted(detector.names)]
-            cmap = lab.ClassMap.load(map_, set(classes))
+            dataset_names = None
+            if is_data_yaml:
+                images_dir, dataset_names = lab.load_data_yaml(images_dir)
+            cmap = (
+                lab.ClassMap.load(map_, set(classes), dataset_names)
+                if map_ is not None
+                else lab.ClassMap(dataset_names or {}, {}, frozenset(classes))
+            )
             items = (
-                lab.load_yolo(images_dir, cmap)
+                lab.load_yolo(images_dir, cmap, split)
                 if labels == "yolo"
                 else lab.load_coco(images_dir, annotations or images_dir / "annotations.json", cmap)
             )

@@ -58,8 +58,9 @@ class VisionSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: Path = Field(
-        Path("models/demo/citybrain-yolov8n.pt"),
-        title="Detector: an ultralytics .pt weights file or a model .yaml (untrained)",
+        Path("models/demo/citybrain-yolov5n-city.pt"),
+        title="Detector: an ultralytics .pt weights file, original YOLOv5 weights as plain "
+        "tensors (anchor head), or a model .yaml (untrained)",
     )
     imgsz: int = Field(320, ge=32, title="Detector input size (square, letterboxed)")
     batch_size: int = Field(8, ge=1, title="Frames per inference batch")

@@ -53,12 +53,16 @@ class WebSettings(BaseModel):
     )
     snapshot_blur: Literal["background", "people"] = Field(
         "background",
-        title="background: blur all but the evidence boxes (no people detector needed); "
-        "people: blur only boxes of person classes",
+        title="background: blur all but the evidence boxes; people: only people and plates "
+        "(hidden in both modes)",
     )
     person_classes: tuple[str, ...] = Field(
         ("person", "pedestrian", "cyclist"),
         title="Detector classes that are people (always blurred)",
+    )
+    plate_classes: tuple[str, ...] = Field(
+        ("vehicle", "car", "truck", "bus", "motorcycle"),
+        title="Detector classes that carry number plates (their lower half is always blurred)",
     )
     open311_api_keys: tuple[str, ...] = Field(
         (), title="Keys an Open311 client must send to submit requests; empty = no key needed"

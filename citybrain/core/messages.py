@@ -114,6 +114,9 @@ class Observation(_Message):
     text: str | None = Field(None, title="Redacted ticket text (never the original)")
     language: Literal["zh", "en"] | None = None
     detections: tuple[Detection, ...] = ()
+    privacy_boxes: tuple[Detection, ...] = Field(
+        (), title="People and vehicles in the frame: hidden wherever the frame is shown"
+    )
     frame_ref: str | None = Field(None, title="topic/partition/offset of the frame")
     # What a camera event rule decided (camera observations only; see core/camera_rules.py).
     rule_id: str | None = Field(None, title="Camera rule: category@camera/zone")

@@ -23,7 +23,9 @@ import numpy as np
 import yaml
 
 from citybrain.replay.errors import LabelError
+from citybrain.vision.training_data import parse_yolo_line, split_of
 
+_ANY_CLASS = 1 << 31
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
@@ -41,7 +43,13 @@ class ClassMap:
     detector_classes: frozenset[str]
 
     @classmethod
-    def load(cls, path: Path, detector_classes: set[str] | frozenset[str]) -> ClassMap:
+    def load(
+        cls,
+        path: Path,
+        detector_classes: set[str] | frozenset[str],
+        dataset_names: dict[int, str] | None = None,
+    ) -> ClassMap:
+        """`dataset_names` (a data.yaml's) apply where the map file has no `names`."""
         try:
             data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as e:
@@ -63,6 +71,8 @@ class ClassMap:
                 f"{path}: map targets that are not detector classes: {', '.join(bad)} "
                 f"(the detector has {', '.join(sorted(detector_classes))})"
             )
+        if not names and dataset_names:
+            names = dataset_names
         return cls(
             names={int(k): str(v) for k, v in names.items()},
             mapping={str(k): (None if v is None else str(v)) for k, v in mapping.items()},
@@ -103,12 +113,15 @@ def _yolo_label_path(img: Path, root: Path) -> Path:
     return img.with_suffix(".txt")
 
 
-def load_yolo(folder: Path, cmap: ClassMap) -> list[LabelledImage]:
-    """Images under `folder`; an image without a label file has no objects."""
+def load_yolo(folder: Path, cmap: ClassMap, split: str | None = None) -> list[LabelledImage]:
+    """Images under `folder` (only those of `split` by the fixed file-name split, if given); an
+    image without a label file has no objects. Polygon lines count as their extent's box."""
     if not cmap.names:
         raise LabelError("YOLO labels need `names` (class index -> name) in the class map")
     out = []
     for img in _images(folder):
+        if split is not None and split_of(img.name) != split:
+            continue
         lp = _yolo_label_path(img, folder)
         boxes, classes = [], []
         if lp.exists():
@@ -117,18 +130,41 @@ def load_yolo(folder: Path, cmap: ClassMap) -> list[LabelledImage]:
                     continue
                 where = f"{lp}:{n}"
                 try:
-                    idx, cx, cy, w, h = (float(x) for x in line.split()[:5])
+                    idx, box = parse_yolo_line(line, _ANY_CLASS)  # the map says which exist
                 except ValueError as e:
-                    raise LabelError(f"{where}: expected `class cx cy w h`: {line!r}") from e
-                if int(idx) not in cmap.names:
-                    raise LabelError(f"{where}: class index {int(idx)} is not in the class map")
-                target = cmap.target(cmap.names[int(idx)], where)
+                    raise LabelError(
+                        f"{where}: {e} (expected `class cx cy w h` or a polygon): {line!r}"
+                    ) from e
+                if idx not in cmap.names:
+                    raise LabelError(f"{where}: class index {idx} is not in the class map")
+                target = cmap.target(cmap.names[idx], where)
                 if target is None:
                     continue
-                boxes.append((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
+                boxes.append(box)
                 classes.append(target)
         out.append(LabelledImage(img, np.array(boxes, np.float32).reshape(-1, 4), tuple(classes)))
     return out
+
+
+def load_data_yaml(data_yaml: Path) -> tuple[Path, dict[int, str]]:
+    """A YOLO dataset's `data.yaml`: the images to evaluate and the class names. A set with its
+    own `val` folder (ultralytics' layout: relative to `path`) is evaluated on it; a set of
+    one `images/` folder as a whole (then `--split` picks the fixed validation share)."""
+    try:
+        data = yaml.safe_load(Path(data_yaml).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise LabelError(f"{data_yaml}: {e}") from e
+    if not isinstance(data, dict):
+        raise LabelError(f"{data_yaml}: not a dataset description")
+    raw = data.get("names")
+    names = dict(enumerate(raw)) if isinstance(raw, list) else raw
+    if not isinstance(names, dict) or not names:
+        raise LabelError(f"{data_yaml}: no `names`")
+    root = Path(data_yaml).parent
+    folder = root / "images"
+    if isinstance(data.get("val"), str):
+        folder = root / str(data.get("path", ".")) / data["val"]
+    return folder, {int(k): str(v) for k, v in names.items()}
 
 
 def load_coco(folder: Path, annotations: Path, cmap: ClassMap) -> list[LabelledImage]:

@@ -94,6 +94,8 @@ class EvidenceRow(Base):
     text: Mapped[str | None] = mapped_column(Text)
     frame_ref: Mapped[str | None] = mapped_column(String(256))
     detections: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    # people and vehicles in the frame, so a shown snapshot can hide them (web/privacy.py)
+    privacy_boxes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
 
     rule: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # camera rule decision, if any
     # CLIP image embedding of the frame (camera evidence with scene scores on), for similarity

@@ -392,6 +392,7 @@ def _evidence_row(o: Observation, incident_id: str) -> EvidenceRow:
         text=o.text,
         frame_ref=o.frame_ref,
         detections=[d.model_dump(mode="json") for d in o.detections] or None,
+        privacy_boxes=[d.model_dump(mode="json") for d in o.privacy_boxes] or None,
         embedding=list(o.embedding) or None,
         rule=_rule(o),
         advice=o.advice.model_dump(mode="json") if o.advice else None,

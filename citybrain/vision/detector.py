@@ -13,6 +13,7 @@ import yaml
 
 from citybrain.config.vision import VisionSettings
 from citybrain.vision.detections import Detections
+from citybrain.vision.yolov5_anchor import is_anchor_checkpoint, load_anchor_checkpoint
 
 if TYPE_CHECKING:
     from ultralytics import YOLO
@@ -67,8 +68,9 @@ class Detector:
 def load_yolo(
     path: Path, config_dir: Path = Path("var/ultralytics")
 ) -> tuple[YOLO, dict[int, str]]:
-    """An ultralytics YOLO from a .pt (trained) or .yaml (untrained, seeded) file, offline, with
-    its class names (a YAML's `names` list wins)."""
+    """An ultralytics YOLO from a .pt (trained ultralytics, or original YOLOv5 weights as plain
+    tensors) or .yaml (untrained, seeded) file, offline, with its class names (a YAML's `names`
+    list wins)."""
     prepare_ultralytics_offline(config_dir)
     import torch
     from ultralytics import YOLO
@@ -76,6 +78,11 @@ def load_yolo(
     if not path.exists():
         raise FileNotFoundError(f"detector model not found: {path}")
     torch.manual_seed(0)  # an untrained model built from YAML is the same in every worker
+    if is_anchor_checkpoint(path):  # original YOLOv5 weights: ultralytics' layers, anchor head
+        net, names = load_anchor_checkpoint(path)
+        model = YOLO("yolov5n.yaml", task="detect")  # a shell whose network is replaced
+        model.model = net  # type: ignore[assignment]
+        return model, names
     model = YOLO(str(path), task="detect")
     names = {int(k): str(v) for k, v in model.names.items()}
     if path.suffix in (".yaml", ".yml"):

@@ -32,6 +32,7 @@ class CameraEvents:
         self.rules = CameraRules(city, settings.rules)
         self.trackers = CameraTrackers()
         self.cell_resolution = settings.incidents.partition_resolution
+        self.private_classes = frozenset(settings.web.person_classes + settings.web.plate_classes)
         self.stats = stats
         self._last_ts_ms: dict[str, int] = {}
 
@@ -66,13 +67,26 @@ class CameraEvents:
         decisions = self.rules.step(camera.id, at, evidence, scene_scores)
         out = []
         kept = tuple(round(float(x), 5) for x in embedding) if embedding is not None else ()
+        private = self._private(dets) if decisions else ()
         for d in decisions:
-            obs = self._observation(camera, meta, d, frame_ref, kept)
+            obs = self._observation(camera, meta, d, frame_ref, kept, private)
             self.stats["observations"] += 1
             self.stats[f"camera_events.{d.state}"] += 1
             cell = cell_of(self.city, obs.location, obs.district, self.cell_resolution)
             out.append((cell_partition_key(cell), obs))
         return out
+
+    def _private(self, dets: Detections) -> tuple[Detection, ...]:
+        """The frame's people and vehicles, for whoever shows the frame to hide them."""
+        return tuple(
+            Detection(
+                cls=c,
+                confidence=round(float(p), 4),
+                box=tuple(round(float(v), 5) for v in b),
+            )
+            for c, p, b in zip(dets.class_names, dets.confidence, dets.xyxyn, strict=True)
+            if c in self.private_classes
+        )
 
     def _observation(
         self,
@@ -81,6 +95,7 @@ class CameraEvents:
         d: RuleDecision,
         frame_ref: str | None,
         embedding: tuple[float, ...] = (),
+        private: tuple[Detection, ...] = (),
     ) -> Observation:
         return Observation(
             id=stable_id("obs", "camera", camera.id, meta.seq, d.category, d.zone),
@@ -93,6 +108,7 @@ class CameraEvents:
             district=camera.district,
             precision="point",
             detections=d.detections,
+            privacy_boxes=private if d.state != "cleared" else (),
             frame_ref=frame_ref,
             rule_id=d.rule_id,
             rule_state=d.state,

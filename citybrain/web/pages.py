@@ -190,6 +190,8 @@ def make_router(ctx: WebContext) -> APIRouter:
             ctx.city.camera_by_id.get(ev.source_id),
             ctx.web.snapshot_blur,
             ctx.web.person_classes,
+            ctx.web.plate_classes,
+            ev.privacy_boxes,
         )
         if out is None:
             raise HTTPException(404, "the frame could not be decoded")

@@ -5,10 +5,10 @@ than copied into the store: the only copy of a raw frame stays in the frames top
 retention, nothing unblurred is ever written by the web, and the vision hot path does no extra
 work. When retention has dropped the frame, the page says so.
 
-People: OpenCV 5's wheel no longer ships the HOG people detector, and the demo detector has no
-person class, so the default (`web.snapshot_blur: background`) blurs everything except the
-evidence boxes, which hides any person who is not the evidence itself; boxes of person classes
-are blurred in every mode.
+People and plates: the vision job keeps the frame's person and vehicle boxes with each
+observation (`privacy_boxes`), and every mode hides people whole and the lower half of every
+vehicle (web/privacy.py states the rule). The default (`web.snapshot_blur: background`) also
+blurs everything outside the evidence boxes, which covers a person the detector missed.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from citybrain.config.kafka import KafkaSettings
 from citybrain.core.city import Camera
+from citybrain.web.privacy import hide_private
 
 log = logging.getLogger(__name__)
 _BLUR = (51, 51)
@@ -91,6 +92,8 @@ def render(
     camera: Camera | None,
     mode: str,
     person_classes: tuple[str, ...],
+    plate_classes: tuple[str, ...] = (),
+    privacy_boxes: list[dict[str, Any]] | None = None,
 ) -> bytes | None:
     """JPEG with privacy blur first, then zones and boxes on top; None if it does not decode."""
     img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
@@ -114,9 +117,13 @@ def render(
             if d.get("cls") not in person_classes and x2 > x1 and y2 > y1:
                 out[y1:y2, x1:x2] = img[y1:y2, x1:x2]
         img = out
-    for d, (x1, y1, x2, y2) in boxes:
-        if d.get("cls") in person_classes and x2 > x1 and y2 > y1:
-            img[y1:y2, x1:x2] = cv2.GaussianBlur(img[y1:y2, x1:x2], _BLUR, 0)
+    private = [
+        (str(d.get("cls")), (float(x1), float(y1), float(x2), float(y2)))
+        for d in [*detections, *(privacy_boxes or [])]
+        if len(d.get("box", ())) == 4
+        for x1, y1, x2, y2 in [d["box"]]
+    ]
+    hide_private(img, private, person_classes, plate_classes)
     if camera is not None:
         for i, z in enumerate(camera.zones):
             pts = np.array([[int(x * w), int(y * h)] for x, y in z.polygon], np.int32)

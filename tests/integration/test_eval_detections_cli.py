@@ -74,3 +74,31 @@ def test_eval_scene_scores_the_demo_clip_on_rendered_frames(city: City, tmp_path
     cv2.imwrite(str(tmp_path / "scenes" / "unicorns" / "x.jpg"), img)
     bad = CliRunner().invoke(app, ["eval", "detections", str(tmp_path / "scenes"), "--scene"])
     assert bad.exit_code == 1 and "not a scene category" in bad.output
+
+
+def test_eval_detections_on_a_shared_real_set_with_its_own_data_yaml() -> None:
+    """The shipped detector on the pothole set's fixed validation split, read through the set's
+    own data.yaml and the committed class map (the model card's command): it finds potholes
+    on real photos it never saw."""
+    from tests.shared_data import DATASETS, require
+
+    data_yaml = require(DATASETS / "pothole" / "data.yaml")
+    res = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "detections",
+            str(data_yaml),
+            "--map",
+            "config/datasets/pothole.yaml",
+            "--split",
+            "val",
+            "--json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    r = json.loads(res.output[res.output.index("{") :])
+    assert r["images"] == 108  # the fixed 15 % split of 720 photos
+    pothole = next(c for c in r["classes"] if c["name"] == "pothole")
+    assert pothole["instances"] == 311 and pothole["categories"] == ["pothole"]
+    assert pothole["ap50"] > 0.3  # the untrained or synthetic-only detector scores ~0 here

@@ -41,6 +41,7 @@ from citybrain.vision.export import (
 )
 from citybrain.vision.triton_server import TritonServer, free_port
 from pipelines.vision import VisionStage
+from tests.shared_data import COCO_YOLOV5N, require
 
 pytestmark = pytest.mark.integration
 
@@ -74,9 +75,20 @@ def server(
     clip_spec = ModelSpec("clip_image", "images", (3, IMAGE_SIZE, IMAGE_SIZE), "embeddings", (64,))
     slow_spec = ModelSpec("clip_slow", "images", (3, IMAGE_SIZE, IMAGE_SIZE), "embeddings", (64,))
     clip_example = torch.randn(2, 3, IMAGE_SIZE, IMAGE_SIZE)
+    extra = {}
+    if COCO_YOLOV5N.exists():  # original YOLOv5 weights (anchor head) served the same way
+        coco, coco_names = detector_module(VisionSettings(model=COCO_YOLOV5N, imgsz=IMGSZ))
+        with torch.no_grad():
+            coco_dims = tuple(coco(torch.rand(1, 3, IMGSZ, IMGSZ)).shape[1:])
+        spec = ModelSpec(
+            "coco_detector", "images", (3, IMGSZ, IMGSZ), "output0", coco_dims, coco_names
+        )
+        extra["coco_detector"] = (coco, spec, torch.rand(2, 3, IMGSZ, IMGSZ))
+        modules["coco_detector"] = coco
     export_repository(
         root / "repo",
         {
+            **extra,
             "detector": (
                 modules["detector"],
                 ModelSpec(
@@ -116,7 +128,9 @@ def local(module: nn.Module, x: np.ndarray) -> np.ndarray:
 
 
 def test_detector_through_triton_equals_local_torch(
-    backend: TritonBackend, modules: dict[str, nn.Module]
+    backend: TritonBackend,
+    modules: dict[str, nn.Module],
+    detector: tuple[nn.Module, tuple[str, ...]],
 ) -> None:
     rng = np.random.default_rng(0)
     for n in (1, 3):  # two batch sizes; the second call reuses (and grows) the regions
@@ -124,8 +138,21 @@ def test_detector_through_triton_equals_local_torch(
         out = backend.infer("detector", {"images": x})
         assert set(out) == {"output0"}
         want = local(modules["detector"], x)
-        assert out["output0"].shape == want.shape == (n, 13, want.shape[2])
+        assert out["output0"].shape == want.shape
+        assert want.shape[:2] == (n, 4 + len(detector[1]))
         np.testing.assert_allclose(out["output0"], want, atol=ATOL, rtol=RTOL)
+
+
+def test_yolov5_anchor_weights_through_triton_equal_local_torch(
+    backend: TritonBackend, modules: dict[str, nn.Module]
+) -> None:
+    require(COCO_YOLOV5N)
+    x = np.random.default_rng(2).random((2, 3, IMGSZ, IMGSZ), dtype=np.float32)
+    out = backend.infer("coco_detector", {"images": x})["output0"]
+    want = local(modules["coco_detector"], x)
+    assert out.shape == want.shape and want.shape[1] == 4 + 80
+    np.testing.assert_allclose(out, want, atol=1e-3, rtol=RTOL)
+    assert backend.labels("coco_detector")[0] == "person"
 
 
 def test_the_repository_carries_the_detectors_class_names(

@@ -1,6 +1,6 @@
 """Frames/s of JPEG decode + the vision stage's detector at several batch sizes.
 
-    python tools/bench/detector_batches.py --device 0 --model models/demo/citybrain-yolov8n.pt
+    python tools/bench/detector_batches.py --device 0 --model models/demo/citybrain-yolov5n-city.pt
 
 Decode is OpenCV on one CPU core; inference is ultralytics' own predict path, kept as the
 reference `Detector` (its letterbox, forward, NMS). The baseline is batch 1 on the
@@ -25,7 +25,7 @@ from citybrain.vision.detector import Detector
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--model", type=Path, default=Path("models/demo/citybrain-yolov8n.pt"))
+    ap.add_argument("--model", type=Path, default=Path("models/demo/citybrain-yolov5n-city.pt"))
     ap.add_argument("--imgsz", type=int, default=320)
     ap.add_argument("--frames", type=int, default=256)
     ap.add_argument("--batches", default="1,16,64")

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float, 
     model = args.model or next(
         p
         for p in (
-            Path("models/demo/citybrain-yolov8n.pt"),
+            Path("models/demo/citybrain-yolov5n-city.pt"),
             Path("models/demo/citybrain-yolov8n.yaml"),
         )
         if p.exists()

@@ -150,3 +150,31 @@ def test_scene_scores_from_clip_open_a_camera_event(settings: Settings, city: Ci
     # the frame's CLIP embedding travels with the evidence, for similarity search
     emb = np.asarray(obs[0].embedding)
     assert emb.shape == (clip.text_projection.shape[1],) and abs(np.linalg.norm(emb) - 1) < 1e-3
+
+
+def test_big_real_photo_and_blank_frames_pass_with_the_shipped_detector(
+    settings: Settings, city: City
+) -> None:
+    """A 4000x3000 street photo, an all-black and an all-grey frame: processed, none dead-
+    lettered, and the shipped detector finds the photo's potholes at its full size."""
+    from citybrain.vision.backends.local import load_detector
+    from tests.shared_data import DATASETS, require
+
+    photo = sorted(require(DATASETS / "pothole" / "images").glob("*.jpg"))[0]
+    big = cv2.resize(cv2.imread(str(photo)), (4000, 3000), interpolation=cv2.INTER_CUBIC)
+    frames = [big, np.zeros((1080, 1920, 3), np.uint8), np.full((1080, 1920, 3), 128, np.uint8)]
+    records = []
+    for i, img in enumerate(frames):
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        assert ok
+        h, w = img.shape[:2]
+        meta = FrameMeta(camera_id="cam-01", ts_ms=1000 * (i + 1), seq=i, width=w, height=h)
+        records.append(
+            InRecord("t.frames", 0, i, b"cam-01", buf.tobytes(), dict(meta.to_headers()))
+        )
+    model, names = load_detector(settings.vision.model)
+    s = settings.model_copy(update={"vision": settings.vision.model_copy(update={"batch_size": 3})})
+    st = VisionStage(s, city, Topics("t"), LocalBackend({"detector": model}), names, clock=Clock())
+    st.process(records)  # a full batch: inferred at once
+    assert st.stats["frames"] == 3 and st.stats.get("dlq", 0) == 0
+    assert st.stats["detections"] >= 1  # the potholes of the big photo

@@ -82,3 +82,21 @@ def test_a_late_frame_is_counted_and_kept_from_the_tracker(settings: Settings, c
     opened = ev.observe(cam, frame(3), dets(PARKED), "f/0/3")
     assert [o.rule_state for _, o in opened] == ["opened"]
     assert opened[0][1].track_ids == (1,)  # the parked car kept its track; no new id was born
+
+
+def test_observations_carry_the_frames_people_and_vehicles_for_hiding(
+    settings: Settings, city: City
+) -> None:
+    ev = events(settings, city)
+    cam = city.camera_by_id["cam-01"]
+    person = [0.1, 0.2, 0.15, 0.4]
+    out = []
+    for seq in range(5):
+        d = dets(PARKED, person)
+        d = Detections(d.xyxyn, d.confidence, ("vehicle", "person"))
+        out += [o for _, o in ev.observe(cam, frame(seq), d, f"f/0/{seq}")]
+    opened = next(o for o in out if o.rule_state == "opened")
+    assert sorted(b.cls for b in opened.privacy_boxes) == ["person", "vehicle"]
+    np.testing.assert_allclose(
+        next(b for b in opened.privacy_boxes if b.cls == "person").box, person, atol=1e-5
+    )

@@ -86,3 +86,16 @@ def test_rates_and_health(city: City) -> None:
     assert cams["cam-02"]["status"] == "stale" and cams["cam-02"]["frames"] == 3
     assert cams["cam-02"]["seen_s_ago"] == 120.0
     assert cams["cam-03"]["status"] == "never"
+
+
+def test_people_and_plates_from_the_frame_are_hidden_in_every_mode(city: City) -> None:
+    evidence = [{"cls": "vehicle", "confidence": 0.9, "box": [0.5, 0.2, 0.9, 0.8], "zone": "kerb"}]
+    private = [{"cls": "person", "confidence": 0.7, "box": [0.05, 0.1, 0.2, 0.5]}]
+    for mode in ("background", "people"):
+        out = render(_frame(), evidence, None, mode, ("person",), ("vehicle",), private)
+        assert out is not None
+        img = cv2.imdecode(np.frombuffer(out, np.uint8), cv2.IMREAD_COLOR)
+        upper = _std(img, (170, 40, 280, 85))  # the vehicle's upper half stays as evidence
+        plate = _std(img, (170, 95, 280, 140))  # its lower half, where the plate is
+        person = _std(img, (20, 25, 60, 85))
+        assert plate < upper / 3 and person < upper / 3, mode
