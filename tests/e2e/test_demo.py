@@ -133,14 +133,15 @@ def test_no_personal_data_reaches_the_store(demo_run: dict[str, Any]) -> None:
 def test_dispatches_and_live_web(demo_run: dict[str, Any]) -> None:
     s = demo_run["summary"]
     assert sum(s["dispatched"].values()) == s["incidents"]["total"] > 0
-    # every incident went through the model step: routed (by rule, model or fallback) with a
-    # labelled summary, and every model call is in the audit log
+    # every incident went through the model step: routed (by rule, the demo's router, model or
+    # fallback) with a labelled summary, and every model call is in the audit log
     store: Store = demo_run["store"]
     assert sum(s["decided_by"].values()) >= s["incidents"]["total"]
+    assert s["decided_by"].get("router", 0) > 0  # the demo trains one and the jobs use it
     for inc in store.incidents(limit=100_000):
         label = store.summary(inc.id)
         assert label is not None and label.generated_by in ("model", "template"), inc.id
-        assert inc.decided_by in ("rule", "model", "fallback") and inc.routing_reason
+        assert inc.decided_by in ("rule", "router", "model", "fallback") and inc.routing_reason
     assert len(store.model_calls(limit=100_000)) == sum(s["model_calls"].values())
     live = demo_run["live"]
     assert live.get("incidents"), "the web server never answered during the run"
