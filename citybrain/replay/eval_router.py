@@ -12,6 +12,7 @@ import numpy as np
 from citybrain.core.coverage import coverage_curve, curve_summary, operating_point
 from citybrain.core.history import Columns, Example, HistoryReport, clean_history
 from citybrain.core.metrics import score
+from citybrain.replay.eval_routing import confusion_table
 from citybrain.text.history_io import read_history
 from citybrain.text.router import Router, RouterOptions
 from citybrain.text.router_cv import TARGET_PRECISION, CVResult, cross_validate
@@ -93,11 +94,5 @@ def cv_tables(result: CVResult, report: HistoryReport, title: str) -> list[Any]:
         per.add_row(lab, f"{f:.3f}", str(support[lab]))
     out: list[Any] = [head, curve, per]
     if len(s.labels) <= 15:
-        matrix = Table(title="confusion matrix (rows: truth, columns: predicted)")
-        matrix.add_column("truth \\ predicted")
-        for lab in s.labels:
-            matrix.add_column(lab[:14], justify="right")
-        for t in s.labels:
-            matrix.add_row(t, *[str(s.confusion.get((t, p), "")) for p in s.labels])
-        out.append(matrix)
+        out.append(confusion_table(s))
     return out

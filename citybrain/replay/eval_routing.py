@@ -179,10 +179,17 @@ def report_table(result: RoutingEval, city: City) -> list[Any]:
         how.add_row(by, str(n), f"{n / max(s.n, 1):.1%}", f"{result.correct_by[by] / n:.1%}")
     for outcome, n in sorted(result.model_calls.items()):
         how.add_row(f"  model calls: {outcome}", str(n), "", "")
+    return [head, how, confusion_table(s)]
+
+
+def confusion_table(s: Scores) -> Any:
+    """Rows: truth, columns: predicted (labels cut to 14 characters)."""
+    from rich.table import Table
+
     matrix = Table(title="confusion matrix (rows: truth, columns: predicted)")
     matrix.add_column("truth \\ predicted")
     for lab in s.labels:
         matrix.add_column(lab[:14], justify="right")
     for t in s.labels:
         matrix.add_row(t, *[str(s.confusion.get((t, p), "")) for p in s.labels])
-    return [head, how, matrix]
+    return matrix
