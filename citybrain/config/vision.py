@@ -72,6 +72,12 @@ class VisionSettings(BaseModel):
     max_frame_pixels: int = Field(
         7680 * 4320, ge=64, title="Decoded frames above this many pixels (8K UHD) are dead-lettered"
     )
+    max_progressive_pixels: int = Field(
+        3840 * 2160,
+        ge=64,
+        title="Progressive JPEGs above this many pixels (4K UHD) are dead-lettered: cameras "
+        "stream baseline JPEG, and a progressive decode holds the whole image's coefficients",
+    )
 
     # --- runtime: backend, batch buffers, batching, rate limits ---
     backend: Literal["local", "triton"] = Field(

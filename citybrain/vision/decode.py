@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 from pydantic import ValidationError
@@ -21,31 +23,83 @@ def parse_meta(headers: dict[str, bytes]) -> FrameMeta:
 
 
 _MAGIC = {b"\x89PNG": "a PNG image", b"GIF8": "a GIF image", b"RIFF": "a RIFF/WebP file"}
+# Start-of-frame markers (C4 DHT, C8 JPG and CC DAC share the range but are not frames).
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_PROGRESSIVE = frozenset({0xC2, 0xC6, 0xCA, 0xCE})
 
 
-def check_jpeg(data: bytes, max_pixels: int) -> np.ndarray:
+@dataclass(frozen=True)
+class JpegHeader:
+    width: int
+    height: int
+    progressive: bool
+
+
+def read_jpeg_header(data: bytes) -> JpegHeader:
+    """The frame size from the start-of-frame segment, found by walking the marker segments:
+    no pixel is decoded, so a 282-byte file that claims 60000x60000 costs nothing."""
+    i, n = 2, len(data)
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            raise RejectedRecord("undecodable_jpeg", f"corrupt JPEG marker at byte {i}")
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            i += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
+            i += 2
+            continue
+        if marker in (0xD9, 0xDA):  # end of image, or scan data, before any frame header
+            break
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if length < 2:
+            raise RejectedRecord("undecodable_jpeg", f"corrupt JPEG segment at byte {i}")
+        if marker in _SOF:
+            if i + 9 > n:
+                break
+            height = int.from_bytes(data[i + 5 : i + 7], "big")
+            width = int.from_bytes(data[i + 7 : i + 9], "big")
+            if not (width and height):
+                raise RejectedRecord("undecodable_jpeg", f"JPEG frame header says {width}x{height}")
+            return JpegHeader(width, height, marker in _PROGRESSIVE)
+        i += 2 + length
+    raise RejectedRecord("undecodable_jpeg", "no JPEG frame header before the image data")
+
+
+def check_jpeg(
+    data: bytes, max_pixels: int, max_progressive_pixels: int | None = None
+) -> np.ndarray:
     """The frame's bytes as a buffer once its magic and header size pass; a bomb is refused
-    from the header alone, before anything is expanded."""
+    from the header bytes alone, before anything is expanded.
+
+    Progressive JPEGs (cameras stream baseline) are decoded by holding the whole image's
+    coefficients at once, so they get a smaller bound, `max_progressive_pixels`."""
     if len(data) < 4 or data[:2] != b"\xff\xd8":
         what = next((name for magic, name in _MAGIC.items() if data.startswith(magic)), None)
         raise RejectedRecord("undecodable_jpeg", f"not a JPEG: {what or 'bad magic bytes'}")
+    head = read_jpeg_header(data)
+    limit = max_pixels
+    if head.progressive and max_progressive_pixels is not None:
+        limit = min(limit, max_progressive_pixels)
+    if head.width * head.height > limit:
+        kind = "progressive " if head.progressive else ""
+        raise RejectedRecord(
+            "oversized_frame", f"{kind}JPEG of {head.width}x{head.height} > {limit} pixels"
+        )
     buf = np.frombuffer(data, np.uint8)
     ended = data.rstrip(b"\0").endswith(b"\xff\xd9")
-    header = cv2.imdecode(buf, cv2.IMREAD_REDUCED_GRAYSCALE_8)
-    if header is None:
+    if cv2.imdecode(buf, cv2.IMREAD_REDUCED_GRAYSCALE_8) is None:  # bounded by the size now
         hint = "" if ended else " (no end-of-image marker: truncated?)"
         raise RejectedRecord("undecodable_jpeg", f"JPEG could not be decoded{hint}")
-    if header.shape[0] * header.shape[1] * 64 > max_pixels:
-        raise RejectedRecord(
-            "oversized_frame", f"about {header.shape[1] * 8}x{header.shape[0] * 8}"
-        )
     return buf
 
 
-def decode_frame(data: bytes, max_pixels: int) -> np.ndarray:
+def decode_frame(
+    data: bytes, max_pixels: int, max_progressive_pixels: int | None = None
+) -> np.ndarray:
     """uint8 BGR (H, W, 3), or (H, W) for a greyscale JPEG: the preprocessing takes both, so a
     grey frame is never expanded to three channels first."""
-    img = cv2.imdecode(check_jpeg(data, max_pixels), cv2.IMREAD_UNCHANGED)
+    img = cv2.imdecode(check_jpeg(data, max_pixels, max_progressive_pixels), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise RejectedRecord("undecodable_jpeg", "JPEG could not be decoded")
     if img.dtype != np.uint8:
@@ -55,4 +109,3 @@ def decode_frame(data: bytes, max_pixels: int) -> np.ndarray:
         if img is None:
             raise RejectedRecord("undecodable_jpeg", "JPEG could not be decoded")
     return img
-

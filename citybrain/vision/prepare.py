@@ -52,6 +52,10 @@ class FramePreparer(Protocol):
     def prepare(self, jpegs: list[bytes]) -> Prepared: ...
 
 
+def frame_limits(settings: VisionSettings) -> tuple[int, int]:
+    return settings.max_frame_pixels, settings.max_progressive_pixels
+
+
 class CpuPreparer:
     device = "cpu"
 
@@ -68,7 +72,7 @@ class CpuPreparer:
         frames = []
         for i, data in enumerate(jpegs):
             try:
-                img = decode_frame(data, self.settings.max_frame_pixels)
+                img = decode_frame(data, *frame_limits(self.settings))
             except RejectedRecord as err:
                 out.rejected.append((i, err))
                 continue
@@ -107,7 +111,7 @@ class CudaPreparer:
     def _cpu_decode(self, data: bytes) -> object:
         """OpenCV's decode of a frame nvJPEG refused, as the RGB [3, H, W] device tensor
         nvJPEG would have made; RejectedRecord when OpenCV cannot decode it either."""
-        img = decode_frame(data, self.settings.max_frame_pixels)
+        img = decode_frame(data, *frame_limits(self.settings))
         rgb = (
             cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
             if img.ndim == 2
@@ -123,7 +127,7 @@ class CudaPreparer:
         datas, idx = [], []
         for i, data in enumerate(jpegs):
             try:
-                check_jpeg(data, self.settings.max_frame_pixels)
+                check_jpeg(data, *frame_limits(self.settings))
             except RejectedRecord as err:
                 out.rejected.append((i, err))
                 continue
