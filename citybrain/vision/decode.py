@@ -70,7 +70,9 @@ def check_jpeg(
     data: bytes, max_pixels: int, max_progressive_pixels: int | None = None
 ) -> np.ndarray:
     """The frame's bytes as a buffer once its magic and header size pass; a bomb is refused
-    from the header bytes alone, before anything is expanded.
+    from the header bytes alone, before anything is expanded. Whether the pixels decode is
+    the decoder's to say (OpenCV's or nvJPEG's): a probe decode here would decode every good
+    frame twice.
 
     Progressive JPEGs (cameras stream baseline) are decoded by holding the whole image's
     coefficients at once, so they get a smaller bound, `max_progressive_pixels`."""
@@ -86,12 +88,13 @@ def check_jpeg(
         raise RejectedRecord(
             "oversized_frame", f"{kind}JPEG of {head.width}x{head.height} > {limit} pixels"
         )
-    buf = np.frombuffer(data, np.uint8)
+    return np.frombuffer(data, np.uint8)
+
+
+def _undecodable(data: bytes) -> RejectedRecord:
     ended = data.rstrip(b"\0").endswith(b"\xff\xd9")
-    if cv2.imdecode(buf, cv2.IMREAD_REDUCED_GRAYSCALE_8) is None:  # bounded by the size now
-        hint = "" if ended else " (no end-of-image marker: truncated?)"
-        raise RejectedRecord("undecodable_jpeg", f"JPEG could not be decoded{hint}")
-    return buf
+    hint = "" if ended else " (no end-of-image marker: truncated?)"
+    return RejectedRecord("undecodable_jpeg", f"JPEG could not be decoded{hint}")
 
 
 def decode_frame(
@@ -101,11 +104,11 @@ def decode_frame(
     grey frame is never expanded to three channels first."""
     img = cv2.imdecode(check_jpeg(data, max_pixels, max_progressive_pixels), cv2.IMREAD_UNCHANGED)
     if img is None:
-        raise RejectedRecord("undecodable_jpeg", "JPEG could not be decoded")
+        raise _undecodable(data)
     if img.dtype != np.uint8:
         raise RejectedRecord("unsupported_pixels", f"{img.dtype} samples, expected 8-bit")
     if img.ndim == 3 and img.shape[2] != 3:  # e.g. CMYK: let OpenCV convert it
         img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if img is None:
-            raise RejectedRecord("undecodable_jpeg", "JPEG could not be decoded")
+            raise _undecodable(data)
     return img
