@@ -13,7 +13,7 @@ import yaml
 
 from citybrain.config.vision import VisionSettings
 from citybrain.vision.detections import Detections
-from citybrain.vision.yolov5_anchor import is_anchor_checkpoint, load_anchor_checkpoint
+from citybrain.vision.yolov5_anchor import anchor_model, read_anchor_checkpoint
 
 if TYPE_CHECKING:
     from ultralytics import YOLO
@@ -78,8 +78,9 @@ def load_yolo(
     if not path.exists():
         raise FileNotFoundError(f"detector model not found: {path}")
     torch.manual_seed(0)  # an untrained model built from YAML is the same in every worker
-    if is_anchor_checkpoint(path):  # original YOLOv5 weights: ultralytics' layers, anchor head
-        net, names = load_anchor_checkpoint(path)
+    anchor = read_anchor_checkpoint(path)
+    if anchor is not None:  # original YOLOv5 weights: ultralytics' layers, anchor head
+        net, names = anchor_model(anchor, path)
         model = YOLO("yolov5n.yaml", task="detect")  # a shell whose network is replaced
         model.model = net  # type: ignore[assignment]
         return model, names

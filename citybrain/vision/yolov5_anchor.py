@@ -66,15 +66,21 @@ class AnchorDetect(nn.Module):
         return torch.cat(out, 1).permute(0, 2, 1).contiguous(), list(xs)
 
 
-def is_anchor_checkpoint(path: Path) -> bool:
-    """A plain-tensor YOLOv5 checkpoint (its head has anchors), not an ultralytics .pt."""
+def read_anchor_checkpoint(path: Path) -> dict[str, Any] | None:
+    """The contents of a plain-tensor YOLOv5 checkpoint (its head has anchors), or None for
+    anything else, an ultralytics .pt included."""
     if path.suffix != ".pt":
-        return False
+        return None
     try:
         ck = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # an ultralytics .pt pickles classes: weights_only refuses it
-        return False
-    return isinstance(ck, dict) and "state_dict" in ck and "yaml" in ck and "names" in ck
+        return None
+    ok = isinstance(ck, dict) and "state_dict" in ck and "yaml" in ck and "names" in ck
+    return ck if ok else None
+
+
+def is_anchor_checkpoint(path: Path) -> bool:
+    return read_anchor_checkpoint(path) is not None
 
 
 def _scale_name(cfg: dict[str, Any]) -> str:
@@ -86,12 +92,11 @@ def _scale_name(cfg: dict[str, Any]) -> str:
     return scales[key]
 
 
-def load_anchor_checkpoint(path: Path) -> tuple[nn.Module, dict[int, str]]:
-    """The whole YOLOv5 detector from a plain-tensor checkpoint: ultralytics' backbone and neck
-    for layers 0..N-2 and `AnchorDetect` in place of the anchor-free head."""
+def anchor_model(ck: dict[str, Any], path: Path) -> tuple[nn.Module, dict[int, str]]:
+    """The whole YOLOv5 detector from a plain-tensor checkpoint read from `path`: ultralytics'
+    backbone and neck for layers 0..N-2 and `AnchorDetect` in place of the anchor-free head."""
     from ultralytics.nn.tasks import DetectionModel
 
-    ck = torch.load(path, map_location="cpu", weights_only=True)
     cfg, sd = ck["yaml"], ck["state_dict"]
     names = ck["names"]
     names = dict(enumerate(names)) if isinstance(names, list | tuple) else dict(names)
