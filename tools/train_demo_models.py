@@ -34,7 +34,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
-REAL_SOURCES = ("garbage", "fire_smoke", "pothole")
+MAPS = ROOT / "config" / "datasets"  # one class map per real photo set
 MODEL_YAML = ROOT / "models" / "demo" / "citybrain-yolov5n-city.yaml"
 COCO = SHARED / "weights" / "yolov5n-coco.pt"
 WEIGHTS = (
@@ -75,7 +75,7 @@ def main() -> None:
     from citybrain.vision.detector import prepare_ultralytics_offline
 
     prepare_ultralytics_offline(args.work / "ultralytics")
-    for need in [COCO, *(SHARED / "datasets" / s for s in REAL_SOURCES)]:
+    for need in [COCO, *(SHARED / "datasets" / m.stem / "data.yaml" for m in MAPS.glob("*.yaml"))]:
         if not need.exists():
             raise SystemExit(f"{need} is missing: the real training data lives in ../shared/")
     names = yaml.safe_load(MODEL_YAML.read_text())["names"]
@@ -108,8 +108,8 @@ def build_dataset(args: argparse.Namespace, names: list[str]) -> dict[str, objec
     from citybrain.vision.pseudo_labels import PseudoLabeller
     from citybrain.vision.training_data import (
         BuildReport,
-        Source,
         read_source,
+        real_sources,
         split_of,
         with_extra_boxes,
         write_item,
@@ -124,10 +124,8 @@ def build_dataset(args: argparse.Namespace, names: list[str]) -> dict[str, objec
         COCO, names, min_conf=args.pseudo_conf, config_dir=args.work / "ultralytics"
     )
     pseudo = Counter[str]()
-    for name in REAL_SOURCES:
-        src = Source.load(
-            name, SHARED / "datasets" / name, ROOT / "config" / "datasets" / f"{name}.yaml", names
-        )
+    for src in real_sources(SHARED / "datasets", MAPS, names):
+        name = src.name
         items = list(read_source(src, report))
         for start in range(0, len(items), 16):
             chunk = items[start : start + 16]
