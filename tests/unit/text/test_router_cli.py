@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from citybrain.cli import app
 from citybrain.text.router_train import TrainResult
+from tests.shared_data import DATASETS
 
-ROOT = Path(__file__).resolve().parents[3]
-LA311 = ROOT.parent / "shared" / "datasets" / "la311"
+LA311 = DATASETS / "la311"
 TRAIN = ["router", "train"]
 
 
