@@ -13,7 +13,8 @@ from typing import Any
 import jsonschema
 import yaml
 from kubernetes_validate.utils import schema_contents
-from referencing import Registry, Resource as SchemaResource
+from referencing import Registry
+from referencing import Resource as SchemaResource
 
 from citybrain.streams.topics import Topics
 from tests.deploy.render import Resource, split_image
@@ -206,10 +207,16 @@ def topic_errors(resources: Iterable[Resource], prefix: str = PREFIX) -> list[st
     names = [topic_name(t) for t in of_kind(resources, "KafkaTopic")]
     expected = set(Topics(prefix).all())
     problems = [f"KafkaTopic {n}: not under the prefix {prefix}." for n in names if "." not in n]
-    problems += [f"KafkaTopic {n}: not under the prefix {prefix}." for n in names
-                 if "." in n and not n.startswith(f"{prefix}.")]
-    problems += [f"KafkaTopic {n}: no such topic in citybrain/streams/topics.py"
-                 for n in names if n.startswith(f"{prefix}.") and n not in expected]
+    problems += [
+        f"KafkaTopic {n}: not under the prefix {prefix}."
+        for n in names
+        if "." in n and not n.startswith(f"{prefix}.")
+    ]
+    problems += [
+        f"KafkaTopic {n}: no such topic in citybrain/streams/topics.py"
+        for n in names
+        if n.startswith(f"{prefix}.") and n not in expected
+    ]
     problems += [f"topic {n}: no KafkaTopic" for n in sorted(expected - set(names))]
     return problems
 
@@ -366,10 +373,14 @@ def crossref_errors(resources: list[Resource]) -> list[str]:
     secrets |= operator_secrets(resources)
     maps = {r["metadata"]["name"] for r in of_kind(resources, "ConfigMap")}
     for r in resources:
-        problems += [f"{kn(r)}: Secret {n} is not defined" for n in referenced_secrets(r)
-                     if n not in secrets]
-        problems += [f"{kn(r)}: ConfigMap {n} is not defined" for n in referenced_configmaps(r)
-                     if n not in maps]
+        problems += [
+            f"{kn(r)}: Secret {n} is not defined" for n in referenced_secrets(r) if n not in secrets
+        ]
+        problems += [
+            f"{kn(r)}: ConfigMap {n} is not defined"
+            for n in referenced_configmaps(r)
+            if n not in maps
+        ]
     # every citybrain workload is fenced in both directions by a NetworkPolicy
     policies = of_kind(resources, "NetworkPolicy")
     for w in resources:
@@ -377,7 +388,8 @@ def crossref_errors(resources: list[Resource]) -> list[str]:
             continue
         labels = w["spec"]["template"]["metadata"].get("labels", {})
         fenced = [
-            p for p in policies
+            p
+            for p in policies
             if _selects(p["spec"]["podSelector"].get("matchLabels", {}), labels)
             and set(p["spec"].get("policyTypes", [])) == {"Ingress", "Egress"}
         ]

@@ -34,8 +34,10 @@ FIXTURES = Path(__file__).parent / "fixtures"
         ),
         (
             "port-mismatch",
-            ["Service/citybrain-web: port http -> 8081: no such container port in "
-             "Deployment/citybrain-web"],
+            [
+                "Service/citybrain-web: port http -> 8081: no such container port in "
+                "Deployment/citybrain-web"
+            ],
         ),
         ("unprefixed-topic", ["KafkaTopic frames: not under the prefix city."]),
     ],

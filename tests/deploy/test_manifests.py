@@ -68,7 +68,9 @@ def test_production_scales_to_the_partitions(manifests: dict[str, list[Resource]
     for s in scaled.values():
         [trigger] = s["spec"]["triggers"]
         assert trigger["type"] == "kafka"
-        assert trigger["metadata"]["consumerGroup"] == f"citybrain.city.{s['metadata']['name'][10:]}"
+        assert (
+            trigger["metadata"]["consumerGroup"] == f"citybrain.city.{s['metadata']['name'][10:]}"
+        )
         assert s["spec"]["maxReplicaCount"] == parts[trigger["metadata"]["topic"]]
     assert one(prod, "Deployment", "citybrain-vision")["spec"]["replicas"] == parts["city.frames"]
     dev = manifests["dev"]
@@ -158,7 +160,9 @@ def test_config_map_is_valid_citybrain_config_without_credentials(
     cfg = tmp_path / "citybrain.yaml"
     cfg.write_text(text)
     secret = one(resources, "Secret", "citybrain-web")
-    stand_in = {"citybrain-web": {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}}
+    stand_in = {
+        "citybrain-web": {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+    }
     checked = []
     for w in of_kind(resources, "Deployment"):
         for c in containers(w):

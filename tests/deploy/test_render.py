@@ -88,7 +88,10 @@ def test_json6902_patch_on_every_resource_of_a_kind(tmp_path: Path) -> None:
     patch = "- {op: replace, path: /spec/replicas, value: 1}\n"
     write(
         tmp_path,
-        {"resources": ["app.yaml"], "patches": [{"target": {"kind": "Deployment"}, "patch": patch}]},
+        {
+            "resources": ["app.yaml"],
+            "patches": [{"target": {"kind": "Deployment"}, "patch": patch}],
+        },
         app_yaml=[DEPLOY, other],
     )
     assert [d["spec"]["replicas"] for d in render(tmp_path)] == [1, 1]
@@ -125,7 +128,7 @@ def test_generators_configmap_files_and_secret_envs(tmp_path: Path) -> None:
             "generatorOptions": {"disableNameSuffixHash": True},
         },
         a_yaml="k: v\n",
-        s_env="# comment\n\nuser=[{\"a\":\"$argon2id$x\"}]\nempty=\n",
+        s_env='# comment\n\nuser=[{"a":"$argon2id$x"}]\nempty=\n',
     )
     cm, secret = render(tmp_path)
     assert cm == {
