@@ -344,6 +344,14 @@ def crossref_errors(resources: list[Resource]) -> list[str]:
         group = f"citybrain.{PREFIX}.{job}"
         if user is not None and not _grants(user, "group", group, "Read"):
             problems.append(f"{kn(user)}: may not join the consumer group {group}")
+        # at start a job lists the namespace's topics and creates the missing ones
+        # (runtime.run_job -> ensure_topics): a topic it cannot see would look missing
+        if user is not None:
+            problems += [
+                f"{kn(user)}: may not describe {t}, which job {job} lists at start"
+                for t in Topics(PREFIX).all()
+                if not _grants(user, "topic", t, "Describe")
+            ]
         # a workload without an autoscaler: its fixed replicas bound by the partitions
         scaled = {s["spec"]["scaleTargetRef"]["name"] for s in of_kind(resources, "ScaledObject")}
         if w["metadata"]["name"] not in scaled:

@@ -4,7 +4,9 @@ docs/DEPLOYMENT.md says they say. Offline: no cluster, no kustomize binary."""
 from __future__ import annotations
 
 import base64
+import copy
 import shutil
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -188,3 +190,47 @@ def test_dev_users_are_the_demo_accounts() -> None:
     users = yaml.safe_load((ROOT / "config" / "citybrain.yaml").read_text())["web"]["users"]
     env = (ROOT / "k8s" / "overlays" / "dev" / "web.env").read_text()
     assert all(u["password_hash"] in env for u in users)
+
+
+def _drop_describe(rs: list[Resource]) -> None:
+    user = one(rs, "KafkaUser", "citybrain-vision")
+    user["spec"]["authorization"]["acls"] = [
+        a for a in user["spec"]["authorization"]["acls"] if a["resource"]["name"] != "city."
+    ]
+
+
+def _unknown_secret(rs: list[Resource]) -> None:
+    pod = one(rs, "Deployment", "citybrain-web")["spec"]["template"]["spec"]
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    env["CITYBRAIN_WEB__USERS"]["valueFrom"]["secretKeyRef"]["name"] = "citybrain-web-users"
+
+
+def _too_many_replicas(rs: list[Resource]) -> None:
+    one(rs, "ScaledObject", "citybrain-incidents")["spec"]["maxReplicaCount"] = 4
+
+
+def _unequal_copartitions(rs: list[Resource]) -> None:
+    one(rs, "KafkaTopic", "city.feedback")["spec"]["partitions"] = 6
+
+
+def _missing_input_topic(rs: list[Resource]) -> None:
+    rs.remove(one(rs, "KafkaTopic", "city.incidents"))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (_drop_describe, "KafkaUser/citybrain-vision: may not describe city.tickets"),
+        (_unknown_secret, "Deployment/citybrain-web: Secret citybrain-web-users is not defined"),
+        (_too_many_replicas, "maxReplicaCount 4 > 3 partitions of city.observations"),
+        (_unequal_copartitions, "city.feedback and city.observations need equal partitions"),
+        (_missing_input_topic, "job dispatch: reads city.incidents, which is no KafkaTopic"),
+    ],
+)
+def test_cross_reference_mistakes_are_reported(
+    manifests: dict[str, list[Resource]], mutate: Callable[[list[Resource]], None], expected: str
+) -> None:
+    rs = copy.deepcopy(manifests["dev"])
+    mutate(rs)
+    problems = all_errors(rs)
+    assert any(expected in p for p in problems), problems
