@@ -32,6 +32,7 @@ COPY config ./config
 COPY models/demo ./models/demo
 COPY docker/entrypoint.py /usr/local/bin/citybrain-entrypoint
 ENV PATH=/opt/citybrain/bin:$PATH \
+    HOME=/tmp \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     NUMBA_CACHE_DIR=/tmp/numba \

@@ -165,6 +165,9 @@ def test_config_map_is_valid_citybrain_config_without_credentials(
     stand_in = {
         "citybrain-web": {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
     }
+    broker_max = one(resources, "Kafka", "citybrain-kafka")["spec"]["kafka"]["config"][
+        "message.max.bytes"
+    ]
     checked = []
     for w in of_kind(resources, "Deployment"):
         for c in containers(w):
@@ -179,6 +182,7 @@ def test_config_map_is_valid_citybrain_config_without_credentials(
                 m.setenv("CITYBRAIN_CONFIG", str(cfg))
                 s = load_settings()
             assert s.kafka.security_protocol == "SASL_SSL"
+            assert s.kafka.max_request_bytes == broker_max  # larger records: refused by Kafka
             assert s.kafka.sasl_username == w["metadata"]["name"]
             assert s.vision.backend == "triton" and s.llm.embedded is False
             if c["args"] == ["web"]:
