@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from google.protobuf import text_format
 from sqlalchemy.engine import make_url
 from torch import nn
@@ -259,3 +260,14 @@ def test_incomplete_repository_is_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(triton_repository.LayoutError, match=r"clip_image: no 1/model\.pt"):
         triton_repository.to_libtorch(repo)
     assert triton_repository.main([str(tmp_path / "empty")]) == 1
+
+
+def test_pod_config_fits_the_exported_models() -> None:
+    """The Triton image exports with config/citybrain.yaml; the vision pod runs with
+    k8s/base/citybrain.yaml: same detector input size, batches within max_batch_size."""
+    exported = yaml.safe_load((ROOT / "config" / "citybrain.yaml").read_text())["vision"]
+    served = yaml.safe_load((ROOT / "k8s" / "base" / "citybrain.yaml").read_text())["vision"]
+    assert served["imgsz"] == exported["imgsz"]
+    [max_batch] = re.findall(r"--max-batch (\d+)", (DOCKER / "triton.Dockerfile").read_text())
+    assert served["batch_size"] <= int(max_batch)
+    assert served["backend"] == "triton" and served["triton"]["url"].startswith("127.0.0.1:")
