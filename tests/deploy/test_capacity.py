@@ -78,3 +78,9 @@ def test_cli_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "| vision pods = GPUs (or MIG slices) | 60 |" in out
     assert "| Kafka brokers | 6 |" in out
+
+
+def test_the_sizing_table_in_the_deployment_guide_is_the_models_output() -> None:
+    a = capacity.Assumptions()
+    guide = (ROOT / "docs" / "DEPLOYMENT.md").read_text()
+    assert capacity.table(a, capacity.plan(a)) in guide
