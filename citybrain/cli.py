@@ -144,7 +144,7 @@ def run(
 ) -> None:
     """Run one pipeline as a member of its Kafka consumer group until SIGINT/SIGTERM."""
     from citybrain.runtime import run_job
-    from pipelines import JOBS
+    from citybrain.streams.jobs import JOBS
 
     if job not in JOBS:
         typer.echo(f"unknown job {job!r}; choose one of {', '.join(JOBS)}", err=True)

@@ -32,8 +32,8 @@ from citybrain.errors import CityBrainError
 from citybrain.procs import die_with_parent
 from citybrain.store import Store
 from citybrain.streams.broker import EmbeddedBroker, port_open
+from citybrain.streams.jobs import JOBS
 from citybrain.streams.topics import ensure_topics
-from pipelines import JOBS
 
 log = logging.getLogger(__name__)
 # Jobs exit 0 on SIGTERM; uvicorn shuts down gracefully and then re-raises the signal.

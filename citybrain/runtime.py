@@ -11,6 +11,7 @@ from types import FrameType
 
 from citybrain.config import Settings, load_city
 from citybrain.store import Store
+from citybrain.streams.jobs import job_spec
 from citybrain.streams.kafka_io import make_consumer, make_producer
 from citybrain.streams.metrics import serve_metrics
 from citybrain.streams.topics import Topics, ensure_topics
@@ -31,23 +32,21 @@ def run_job(
     first_wait_s: float = 120.0,
 ) -> dict[str, int]:
     """Build the stage, join the group, loop; returns the stage's counters at exit."""
-    from pipelines import build_stage
-
+    spec = job_spec(job)
     stop = stop or stop_on_signals()
     city = load_city(settings)
     store = Store.from_url(settings.store.url)
-    stage, topics = build_stage(job, settings, city, store)  # refuses a misfit router at once
+    names = Topics(settings.kafka.topic_prefix)
+    stage = spec.build(settings, city, store, names)  # refuses a misfit router at once
+    topics = spec.inputs(names)
     ensure_topics(settings.kafka)
-    batch = settings.vision.batch_size if job == "vision" else 200
-    if job == "dispatch":
-        batch = settings.dispatch.batch_size  # model calls are slow; polls must stay frequent
     name = worker_name(job)
     worker = StreamWorker(
-        consumer=make_consumer(settings.kafka, job, max_records=batch),
+        consumer=make_consumer(settings.kafka, job, max_records=spec.max_poll_records(settings)),
         producer=make_producer(settings.kafka),
         stage=stage,
         topics=topics,
-        dlq_topic=Topics(settings.kafka.topic_prefix).dlq,
+        dlq_topic=names.dlq,
         poll_timeout_ms=settings.kafka.poll_timeout_ms,
         report=lambda _job, counters: store.write_stats(name, counters),
     )

@@ -38,6 +38,7 @@ from citybrain.store import Store
 from citybrain.store.model_step import Decision, Delivery, DispatchStep
 from citybrain.store.models import DeliveryRow
 from citybrain.store.repository import incident_from_row, routing_of
+from citybrain.streams.jobs import JobSpec
 from citybrain.streams.records import InRecord, Output
 from citybrain.streams.topics import Topics
 from citybrain.streams.worker import Batch
@@ -310,3 +311,11 @@ def build_dispatch_stage(
     if server is not None:
         stage.owned.append(server)
     return stage
+
+
+SPEC = JobSpec(
+    name="dispatch",
+    inputs=lambda t: [t.incidents],
+    max_poll_records=lambda s: s.dispatch.batch_size,  # model calls are slow: poll often
+    build=lambda settings, city, store, topics: build_dispatch_stage(settings, city, topics, store),
+)

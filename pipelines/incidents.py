@@ -18,6 +18,7 @@ from citybrain.core.routing import route
 from citybrain.core.summary import template_summary
 from citybrain.errors import RejectedRecord
 from citybrain.store import IncidentWrite, Store
+from citybrain.streams.jobs import JobSpec
 from citybrain.streams.records import InRecord, Output
 from citybrain.streams.topics import Topics
 from citybrain.streams.worker import Batch
@@ -168,3 +169,11 @@ class IncidentStage:
                 value=incident_message(inc, routing, summary).model_dump_json().encode(),
             )
         ]
+
+
+SPEC = JobSpec(
+    name="incidents",
+    inputs=lambda t: [t.observations, t.feedback],
+    max_poll_records=lambda s: 200,
+    build=lambda settings, city, store, topics: IncidentStage(settings, city, topics, store),
+)

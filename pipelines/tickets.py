@@ -13,6 +13,7 @@ from citybrain.core.city import City
 from citybrain.core.messages import Observation, RouterAdvice, Ticket
 from citybrain.core.ticket_path import ReadTicket, TicketPath
 from citybrain.errors import RejectedRecord
+from citybrain.streams.jobs import JobSpec
 from citybrain.streams.records import InRecord, Output
 from citybrain.streams.topics import Topics
 from citybrain.streams.worker import Batch
@@ -114,3 +115,11 @@ def load_configured_router(settings: Settings, city: City) -> Router | None:
 
     router, _ = load_router(t.router, city, t.router_min_confidence, t.router_auto_threshold)
     return router
+
+
+SPEC = JobSpec(
+    name="tickets",
+    inputs=lambda t: [t.tickets],
+    max_poll_records=lambda s: 200,
+    build=lambda settings, city, _store, topics: TicketStage(settings, city, topics),
+)

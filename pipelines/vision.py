@@ -21,6 +21,7 @@ from citybrain.core.city import City
 from citybrain.core.messages import FrameMeta
 from citybrain.core.zones import class_categories
 from citybrain.errors import RejectedRecord
+from citybrain.streams.jobs import JobSpec
 from citybrain.streams.offsets import OffsetTracker
 from citybrain.streams.records import InRecord, Output
 from citybrain.streams.topics import Topics
@@ -268,3 +269,22 @@ class VisionStage:
         if dropped:
             self.stats["requeued.rebalance"] += len(dropped)
             log.info("%s: %d waiting frames left to be re-consumed", self.name, len(dropped))
+
+
+def build_vision_stage(
+    settings: Settings, city: City, store: object, topics: Topics
+) -> VisionStage:
+    """The stage with its inference backend (local torch or Triton) and the CLIP scene head."""
+    from citybrain.vision.backends.factory import build_backend, load_scene_head
+
+    scene = load_scene_head(settings.vision, city)
+    backend, names = build_backend(settings.vision, scene[0] if scene else None)
+    return VisionStage(settings, city, topics, backend, names, scene=scene and scene[1])
+
+
+SPEC = JobSpec(
+    name="vision",
+    inputs=lambda t: [t.frames],
+    max_poll_records=lambda s: s.vision.batch_size,
+    build=build_vision_stage,
+)

@@ -3,7 +3,6 @@ assert both that the real manifests pass and that a seeded mistake is reported."
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Iterable, Iterator
 from functools import cache
@@ -225,29 +224,10 @@ def topic_errors(resources: Iterable[Resource], prefix: str = PREFIX) -> list[st
 
 
 def job_inputs() -> dict[str, list[str]]:
-    """Topics each job consumes, read from pipelines/__init__.py (`topics.<name>` in each
-    `if job == "..."` branch of build_stage), so the test follows the code."""
-    tree = ast.parse((ROOT / "pipelines" / "__init__.py").read_text())
-    out: dict[str, list[str]] = {}
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.If)
-            and isinstance(node.test, ast.Compare)
-            and isinstance(node.test.left, ast.Name)
-            and node.test.left.id == "job"
-            and isinstance(node.test.comparators[0], ast.Constant)
-        ):
-            job = str(node.test.comparators[0].value)
-            out[job] = [
-                getattr(Topics(PREFIX), n.attr)
-                for stmt in node.body
-                if isinstance(stmt, ast.Return)
-                for n in ast.walk(stmt)
-                if isinstance(n, ast.Attribute)
-                and isinstance(n.value, ast.Name)
-                and n.value.id == "topics"
-            ]
-    return out
+    """Topics each job consumes, from each job's own JobSpec, so the test follows the code."""
+    from citybrain.streams.jobs import JOBS, job_spec
+
+    return {job: job_spec(job).inputs(Topics(PREFIX)) for job in JOBS}
 
 
 def job_workloads(resources: Iterable[Resource]) -> dict[str, tuple[Resource, dict[str, Any]]]:
