@@ -195,7 +195,7 @@ def web(config: ConfigOpt = None) -> None:
 
     _setup_logging()
     s = _settings(config)
-    bus = KafkaBus(s.kafka)
+    bus = KafkaBus(s.kafka, s.web.kafka_timeout_s, s.web.kafka_retry_after_s)
     try:
         application = create_app(load_city(s), Store.from_url(s.store.url), s, bus)
     except ConfigError as e:

@@ -59,7 +59,7 @@ def _birth_date_ok(yyyy: int, mm: int, dd: int) -> bool:
 
 
 def _is_id(digits: str, x_suffix: bool) -> bool:
-    if x_suffix and len(digits) == 17 or not x_suffix and len(digits) == 18:
+    if (x_suffix and len(digits) == 17) or (not x_suffix and len(digits) == 18):
         body = digits[:17]
         return body[0] in "12345678" and _birth_date_ok(
             int(body[6:10]), int(body[10:12]), int(body[12:14])
@@ -94,10 +94,10 @@ def _strong(groups: list[str], x_suffix: bool) -> str | None:
         and 7 <= len(digits) - len(groups[0]) <= 8
     ):
         return "PHONE"
-    if 16 <= len(digits) <= 19 and digits[0] in "23456":
-        # Written in fours it is a card whatever its check digit; run together, only by Luhn.
-        if len(groups) >= 4 and all(len(g) == 4 for g in groups[:-1]) or _luhn(digits):
-            return "CARD"
+    # Written in fours it is a card whatever its check digit; run together, only by Luhn.
+    in_fours = len(groups) >= 4 and all(len(g) == 4 for g in groups[:-1])
+    if 16 <= len(digits) <= 19 and digits[0] in "23456" and (in_fours or _luhn(digits)):
+        return "CARD"
     return None
 
 
@@ -116,12 +116,14 @@ def _runs(view: str) -> list[Span]:
                 label = _strong(parts, x is not None and j == len(groups))
                 if label:
                     end = x.end() if label == "ID" and x and j == len(groups) else groups[j - 1][1]
-                    out.extend(_catch_all(view, leftover, keyword is not None and i == len(leftover)))
+                    out.extend(
+                        _catch_all(view, leftover, keyword is not None and i == len(leftover))
+                    )
                     leftover = []
                     start = groups[i][0]
-                    if label == "PHONE" and start > 0 and view[start - 1] == "+":
-                        start -= 1
-                    elif start > 0 and view[start - 1] == "(" and ")" in view[start:end]:
+                    if (label == "PHONE" and start > 0 and view[start - 1] == "+") or (
+                        start > 0 and view[start - 1] == "(" and ")" in view[start:end]
+                    ):
                         start -= 1
                     out.append(Span(start, end, label))
                     i = j

@@ -119,8 +119,6 @@ _BRACKET_PHONE = re.compile(r"\(0\d{2,3}\) ?-?\d{3,4}[ -]?\d{4}(?!\d)")
 _US_PHONE = re.compile(r"(?<!\w)(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}(?!\d)")
 
 
-
-
 _EN_NAMES = [
     # Only the introduction is case-blind; a name must be capitalised, and "this is Heping
     # Road" names a place, not a person.
@@ -178,7 +176,9 @@ def zh_names(view: str) -> list[Span]:
     """Chinese names after an introduction or before a title (张先生 → [NAME]先生)."""
     out = []
     for m in _ZH_INTRO.finditer(view):
-        field = bool(m["colon"].strip(" ")) or m[0].startswith(("姓名", "联系人", "报告人", "反映人"))
+        field = bool(m["colon"].strip(" ")) or m[0].startswith(
+            ("姓名", "联系人", "报告人", "反映人")
+        )
         n = _zh_name_at(view, m.end(), field)
         if n:
             out.append(Span(m.end(), m.end() + n, "NAME"))
@@ -190,8 +190,12 @@ _HOUSE_EN = re.compile(r"(?i)\bNo\.\s*\d+[A-Za-z]?(?=\s+[A-Z])")
 _HOUSE_ZH = re.compile(r"(?<=[路街道])\d+号")
 
 
-def HOUSE_NUMBERS(view: str) -> list[Span]:  # noqa: N802 - a rule like the others
-    return [Span(m.start(), m.end(), "ADDRESS") for p in (_HOUSE_EN, _HOUSE_ZH) for m in p.finditer(view)]
+def HOUSE_NUMBERS(view: str) -> list[Span]:
+    return [
+        Span(m.start(), m.end(), "ADDRESS")
+        for p in (_HOUSE_EN, _HOUSE_ZH)
+        for m in p.finditer(view)
+    ]
 
 
 # In order of authority: these before the digit runs, AFTER_RUNS after them (a US-style

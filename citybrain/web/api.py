@@ -77,9 +77,10 @@ def make_router(ctx: WebContext) -> APIRouter:
     r = APIRouter(prefix="/api", tags=["api"])
 
     @r.post("/token", response_model=Token)
-    def token(body: Credentials) -> Token:
+    def token(body: Credentials, request: Request) -> Token:
         """A bearer token for scripts and apps (same lifetime as a session)."""
-        found = ctx.auth.verify(body.username, body.password)
+        host = request.client.host if request.client else "unknown"
+        found = ctx.sign_in(body.username, body.password, host)
         if found is None:
             raise AuthError("wrong username or password")
         return Token(token=ctx.auth.issue(found), expires_in=ctx.web.session_max_age_s)

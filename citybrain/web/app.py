@@ -29,6 +29,7 @@ from citybrain.web import api, open311, pages
 from citybrain.web.auth import AuthError
 from citybrain.web.bus import Bus
 from citybrain.web.context import WebContext
+from citybrain.web.guards import BodyLimit
 
 STATIC = Path(__file__).parent / "static"
 _MACHINE_PREFIXES = ("/api/", "/open311/", "/metrics", "/healthz", "/openapi.json")
@@ -132,12 +133,15 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if _machine(request):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+            )
         return pages.TEMPLATES.TemplateResponse(
             request,
             "error.html",
             {"status": exc.status_code, "detail": exc.detail, "user": None, "city": city},
             status_code=exc.status_code,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -172,4 +176,6 @@ def create_app(
     def favicon() -> Response:
         return Response(status_code=204)
 
+    # Outermost, so no other layer reads a body before its size is known.
+    app.add_middleware(BodyLimit, max_bytes=settings.web.max_body_bytes)
     return app

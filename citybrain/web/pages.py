@@ -7,6 +7,7 @@ handle them, and a dispatcher reaches only their own department's incidents (404
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -39,13 +40,22 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _client_host(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 def make_router(ctx: WebContext) -> APIRouter:
     r = APIRouter(include_in_schema=False)
     mapview = MapView.of(ctx.city)
     colours = category_colours(ctx.city)
 
     def page(
-        request: Request, name: str, p: Principal | None, code: int = 200, **data: Any
+        request: Request,
+        name: str,
+        p: Principal | None,
+        code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        **data: Any,
     ) -> HTMLResponse:
         return TEMPLATES.TemplateResponse(
             request,
@@ -60,6 +70,7 @@ def make_router(ctx: WebContext) -> APIRouter:
                 **data,
             },
             status_code=code,
+            headers=headers,
         )
 
     @r.get("/login", response_class=HTMLResponse)
@@ -74,7 +85,18 @@ def make_router(ctx: WebContext) -> APIRouter:
         password: Annotated[str, Form(max_length=256)],
         next: Annotated[str, Form()] = "/",
     ) -> Response:
-        found = ctx.auth.verify(username, password)
+        try:
+            found = ctx.sign_in(username, password, _client_host(request))
+        except HTTPException as e:
+            return page(
+                request,
+                "login.html",
+                None,
+                e.status_code,
+                next=_safe_next(next),
+                note=str(e.detail).capitalize() + ".",
+                headers=e.headers,
+            )
         if found is None:
             return page(
                 request,
@@ -94,7 +116,7 @@ def make_router(ctx: WebContext) -> APIRouter:
             max_age=ctx.web.session_max_age_s,
             httponly=True,
             samesite="lax",
-            secure=ctx.web.secure_cookies,
+            secure=ctx.web.cookies_secure,
         )
         return resp
 

@@ -10,7 +10,9 @@ from citybrain.cli import app
 
 
 def test_redact_reads_stdin_and_counts_on_stderr() -> None:
-    res = CliRunner().invoke(app, ["redact"], input="我叫王芳，电话１３８\u200b1234 5678\nlamp out\n")
+    res = CliRunner().invoke(
+        app, ["redact"], input="我叫王芳，电话１３８\u200b1234 5678\nlamp out\n"
+    )
     assert res.exit_code == 0, res.output
     assert res.stdout == "我叫[NAME]，电话[PHONE]\nlamp out\n"
     assert "NAME 1" in res.stderr and "PHONE 1" in res.stderr

@@ -9,8 +9,12 @@ import yaml
 
 from citybrain.core.redaction import redact
 
-_CORPUS = yaml.safe_load((Path(__file__).parent / "data" / "redaction_corpus.yaml").read_text("utf-8"))
-_CASES = [(group, i, text, want) for group, rows in _CORPUS.items() for i, (text, want) in enumerate(rows)]
+_CORPUS = yaml.safe_load(
+    (Path(__file__).parent / "data" / "redaction_corpus.yaml").read_text("utf-8")
+)
+_CASES = [
+    (group, i, text, want) for group, rows in _CORPUS.items() for i, (text, want) in enumerate(rows)
+]
 
 
 def test_corpus_is_large_and_covers_both_directions() -> None:
