@@ -237,6 +237,14 @@ def make_router(ctx: WebContext) -> APIRouter:
         Last-Event-ID (browsers do it themselves) or ?since=<cursor>."""
         scope = ctx.scope(p, category, district, range)
         cursor = parse_cursor(request.headers.get("last-event-id") or since)
+
+        def ended() -> str | None:
+            try:
+                ctx.auth.principal(request)  # signature, expiry, revocation, account
+            except AuthError as e:
+                return e.detail
+            return None
+
         return StreamingResponse(
             event_stream(
                 request,
@@ -245,6 +253,7 @@ def make_router(ctx: WebContext) -> APIRouter:
                 ctx.web.live_interval_s,
                 max_events,
                 on_open=lambda n: ctx.metrics.sse_clients.inc(n),
+                ended=ended,
             ),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

@@ -165,14 +165,23 @@ async def event_stream(
     interval_s: float,
     max_events: int | None = None,
     on_open: Callable[[int], None] | None = None,
+    ended: Callable[[], str | None] = lambda: None,
 ) -> AsyncIterator[str]:
-    """Server-sent events until the client goes away (or after max_events, for scripts)."""
+    """Server-sent events until the client goes away (or after max_events, for scripts).
+
+    `ended` is asked before every update: a session signed out, expired or no longer
+    accepted ends the stream with a `signed_out` event, not when the client happens to leave.
+    """
     sent = 0
     if on_open:
         on_open(1)
     try:
         yield f"retry: {int(interval_s * 1000) + 500}\n\n"
         while not await request.is_disconnected():
+            reason = await asyncio.to_thread(ended)
+            if reason is not None:
+                yield f"event: signed_out\ndata: {json.dumps({'reason': reason})}\n\n"
+                return
             msg, cursor = await asyncio.to_thread(message, make_ctx(), cursor)
             data = json.dumps(msg, separators=(",", ":"), default=str)
             yield f"id: {msg['cursor']}\nevent: update\ndata: {data}\n\n"

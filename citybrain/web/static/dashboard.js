@@ -53,6 +53,11 @@
       }
     };
     source.addEventListener("update", (ev) => apply(JSON.parse(ev.data)));
+    // The server re-checks the session before every update and says when it ended.
+    source.addEventListener("signed_out", () => {
+      source.close();
+      window.location.href = "/login?next=/&expired=1";
+    });
   }
 
   function apply(msg) {
