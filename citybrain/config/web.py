@@ -99,6 +99,11 @@ class WebSettings(BaseModel):
     max_concurrent_hashes: int = Field(
         4, ge=1, title="Password checks at once (argon2 takes 64 MiB each); others wait or 503"
     )
+    metrics_token: str = Field(
+        "",
+        title="Bearer token Prometheus sends for /metrics; empty = /metrics only on a "
+        "loopback-only server (or to operator sessions)",
+    )
     kafka_timeout_s: float = Field(
         5.0, gt=0, le=60, title="A request waits at most this long for Kafka to take its records"
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, case, delete, func, select
+from sqlalchemy import Select, and_, case, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from citybrain.core.ids import stable_id
@@ -364,12 +364,23 @@ class WebStore:
             self.touch(s, incident_id)
         return ActionResult(row, dispatch)
 
-    def actions(self, incident_id: str | None = None, limit: int = 500) -> list[ActionRow]:
+    def actions(
+        self, incident_id: str | None = None, limit: int = 500, department: str | None = None
+    ) -> list[ActionRow]:
+        """The newest `limit` (with `department`: that moved from or to it), oldest first."""
         with self.sessions() as s:
-            q = select(ActionRow).order_by(ActionRow.at, ActionRow.id).limit(limit)
+            q = select(ActionRow)
             if incident_id is not None:
                 q = q.where(ActionRow.incident_id == incident_id)
-            return list(s.scalars(q).all())
+            if department is not None:
+                q = q.where(
+                    or_(
+                        ActionRow.department_from == department,
+                        ActionRow.department_to == department,
+                    )
+                )
+            newest = s.scalars(q.order_by(ActionRow.at.desc(), ActionRow.id.desc()).limit(limit))
+            return list(reversed(newest.all()))
 
     def unemitted(self, limit: int = 500) -> list[ActionRow]:
         with self.sessions() as s:

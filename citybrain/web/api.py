@@ -16,7 +16,7 @@ from citybrain.web.auth import CSRF_HEADER, Auth, AuthError, Principal
 from citybrain.web.bus import feedback_of
 from citybrain.web.context import CurrentUser, WebContext
 from citybrain.web.hotspots import hotspot_json
-from citybrain.web.live import event_stream, message, parse_cursor
+from citybrain.web.live import event_stream, message, parse_cursor, visible_panels
 
 Page = Annotated[int, Query(ge=1, le=100_000)]
 PageSize = Annotated[int, Query(ge=1, le=500)]
@@ -136,9 +136,13 @@ def make_router(ctx: WebContext) -> APIRouter:
         cosine), best first, within the incidents this user may see: where else, and when
         before, the same thing was seen."""
         row = ctx.store.evidence_row(observation_id)
+        missing = HTTPException(404, f"no evidence {observation_id[:64]}")
         if row is None:
-            raise HTTPException(404, f"no evidence {observation_id}")
-        ctx.visible(p, row.incident_id)  # 404 unless the user may see its incident
+            raise missing
+        try:
+            ctx.visible(p, row.incident_id)
+        except HTTPException as hidden:  # the same 404, naming no other department's incident
+            raise missing from hidden
         if not row.embedding:
             raise HTTPException(422, "this evidence has no image embedding (tickets have none)")
         out = []
@@ -193,9 +197,11 @@ def make_router(ctx: WebContext) -> APIRouter:
         """Dispatcher decisions as the Feedback messages sent to `<prefix>.feedback`."""
         if incident_id is not None:
             ctx.visible(p, incident_id)
-        rows = ctx.ws.actions(incident_id, limit=limit)
-        if not p.sees_all:
-            rows = [a for a in rows if p.department in (a.department_from, a.department_to)]
+        # Filtered in SQL, newest first: filtering the first `limit` rows in Python gave a
+        # dispatcher the oldest 500 of everyone's, minus other departments'.
+        rows = ctx.ws.actions(
+            incident_id, limit=limit, department=None if p.sees_all else p.department
+        )
         return [feedback_of(a).model_dump(mode="json") for a in rows]
 
     @r.get("/metrics")
@@ -207,7 +213,7 @@ def make_router(ctx: WebContext) -> APIRouter:
     ) -> dict[str, Any]:
         """The dashboard's figures: counts, SLA, routing quality, camera and pipeline health."""
         scope = ctx.scope(p, category, district, range)
-        msg, _ = message(ctx.panel_context(scope), None)
+        msg, _ = message(ctx.panel_context(scope), None, visible_panels(p))
         return msg["panels"]
 
     @r.get("/stats")
@@ -254,6 +260,7 @@ def make_router(ctx: WebContext) -> APIRouter:
                 max_events,
                 on_open=lambda n: ctx.metrics.sse_clients.inc(n),
                 ended=ended,
+                panels=visible_panels(p),
             ),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

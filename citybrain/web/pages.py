@@ -6,7 +6,6 @@ handle them, and a dispatcher reaches only their own department's incidents (404
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -147,7 +146,7 @@ def make_router(ctx: WebContext) -> APIRouter:
             map=mapview,
             colours=colours,
             ranges=list(TIME_RANGES),
-            config_json=json.dumps(config),
+            config=config,  # rendered with tojson, which escapes <, > and & for HTML
         )
 
     @r.get("/incidents", response_class=HTMLResponse)

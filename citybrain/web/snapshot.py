@@ -112,10 +112,11 @@ def render(
         )
 
     boxes = [(d, px(d["box"])) for d in detections if len(d.get("box", ())) == 4]
-    # "people" trusts the detector to have found every person; a frame with no privacy
-    # record (a detector without person or vehicle classes, or older evidence) cannot show
-    # that, so it is blurred like "background": blurred unless proven harmless.
-    if mode == "background" or not privacy_boxes:
+    # "people" trusts the detector to have found every person; a frame without a privacy
+    # record or a person box (a detector without person or vehicle classes, or older
+    # evidence) cannot show that, so it is blurred like "background" unless proven harmless.
+    vouched = bool(privacy_boxes) or any(d.get("cls") in person_classes for d in detections)
+    if mode == "background" or not vouched:
         out = cv2.GaussianBlur(img, _BLUR, 0)
         for d, (x1, y1, x2, y2) in boxes:
             if d.get("cls") not in person_classes and x2 > x1 and y2 > y1:
