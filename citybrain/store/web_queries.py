@@ -284,17 +284,24 @@ class WebStore:
         reason: str | None = None,
         now: datetime | None = None,
         webhooks: Mapping[str, str] | None = None,
+        as_department: str | None = None,
     ) -> ActionResult:
         """Store one decision and its effect in one transaction (validated by the caller's
         form; this checks only what depends on the incident's current state). A move to a
-        department with a webhook queues its delivery in the same transaction."""
+        department with a webhook queues its delivery in the same transaction.
+
+        `as_department`: the acting dispatcher's department, checked again here under a row
+        lock (PostgreSQL; SQLite serialises writers), so an incident moved away between the
+        caller's access check and this write cannot be acted on by its former holder."""
         now = now or datetime.now(UTC)
         with self.sessions.begin() as s:
-            inc = s.get(IncidentRow, incident_id)
+            inc = s.get(IncidentRow, incident_id, with_for_update=True)
             if inc is None:
                 raise ActionError(f"no incident {incident_id}")
-            asg = s.get(AssignmentRow, incident_id)
+            asg = s.get(AssignmentRow, incident_id, with_for_update=True)
             held_by = asg.department if asg else inc.department
+            if as_department is not None and held_by != as_department:
+                raise ActionError("the incident has moved to another department meanwhile")
             state = effective_state(inc, asg)
             if state == "resolved" or inc.status == "resolved":
                 raise ActionError("the incident is already resolved")
