@@ -4,10 +4,11 @@ header, or a bearer token from POST /api/token."""
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from citybrain.web.actions import ActionIn, take_action
@@ -117,16 +118,26 @@ def make_router(ctx: WebContext) -> APIRouter:
         return incident_detail(ctx, p, incident_id)
 
     @r.post("/incidents/{incident_id}/actions", status_code=201)
-    def act(p: CurrentUser, request: Request, incident_id: str, body: ActionIn) -> dict[str, Any]:
-        """accept | reassign (department, reason) | resolve (reason = note) | reject (reason)."""
+    def act(p: CurrentUser, request: Request, incident_id: str, body: ActionIn) -> Response:
+        """accept | reassign (department, reason) | resolve (reason = note) | reject (reason).
+
+        201 once stored and on Kafka; 202 (`sent: false`, Retry-After) when stored but Kafka
+        did not take it: it stays in the outbox and goes out with the next action, so the
+        client must not repeat it."""
         if not Auth.csrf_ok(p, request.headers.get(CSRF_HEADER)):
             raise HTTPException(403, "missing or wrong X-CSRF-Token header")
         result = take_action(ctx, p, incident_id, body)
-        return {
+        sent = not ctx.ws.unemitted(limit=1) if ctx.bus is not None else None
+        out = {
             "action": action_json(result.action),
             "feedback": feedback_of(result.action).model_dump(mode="json"),
             "dispatch_id": result.dispatch.id if result.dispatch else None,
+            "sent": sent,
         }
+        if sent is False:
+            retry = str(math.ceil(ctx.web.kafka_retry_after_s))
+            return JSONResponse(out, status_code=202, headers={"Retry-After": retry})
+        return JSONResponse(out, status_code=201)
 
     @r.get("/evidence/{observation_id}/similar")
     def similar(

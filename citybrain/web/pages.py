@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -37,6 +37,20 @@ def _safe_next(target: str | None) -> str:
     ):
         return "/"
     return target
+
+
+def _same_site(request: Request) -> bool:
+    """A sign-in posted from another site (login CSRF: signing a victim into the attacker's
+    account) is refused. There is no session yet to carry a token, so the browser's own
+    headers decide: `Sec-Fetch-Site`, else `Origin` against the Host it was sent to (hosts
+    only, so a TLS-terminating proxy does not matter). Clients that send neither (scripts)
+    are not browsers and cannot be forged into posting."""
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        return False
+    origin = request.headers.get("origin")
+    if not origin:
+        return True
+    return origin != "null" and urlsplit(origin).netloc == request.headers.get("host", "")
 
 
 def _client_host(request: Request) -> str:
@@ -84,6 +98,10 @@ def make_router(ctx: WebContext) -> APIRouter:
         password: Annotated[str, Form(max_length=256)],
         next: Annotated[str, Form()] = "/",
     ) -> Response:
+        if not _same_site(request):
+            return page(
+                request, "login.html", None, 403, next="/", note="Sign in from this site's form."
+            )
         try:
             found = ctx.sign_in(username, password, _client_host(request))
         except HTTPException as e:

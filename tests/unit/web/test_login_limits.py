@@ -82,3 +82,16 @@ def test_demo_accounts_and_insecure_cookies_only_on_loopback(
     token = local.post("/api/token", json={"username": "admin", "password": PASSWORDS["admin"]})
     bearer = {"authorization": f"Bearer {token.json()['token']}"}
     assert public.get("/api/incidents", headers=bearer).status_code == 401
+
+
+def test_a_sign_in_posted_from_another_site_is_refused(
+    city: City, store: Store, app_settings: Settings
+) -> None:
+    c = _app(city, store, app_settings)
+    form = {"username": "operator", "password": PASSWORDS["operator"]}
+    evil = c.post("/login", data=form, headers={"origin": "https://evil.example"})
+    assert evil.status_code == 403 and "set-cookie" not in evil.headers
+    assert c.post("/login", data=form, headers={"sec-fetch-site": "cross-site"}).status_code == 403
+    same = c.post("/login", data=form, headers={"origin": "http://testserver"})
+    assert same.status_code == 303
+    assert c.post("/login", data=form).status_code == 303  # no browser headers: a script
