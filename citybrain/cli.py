@@ -629,6 +629,11 @@ def eval_routing(
     district_col: Annotated[
         str | None, typer.Option("--district-col", help="District column (router only)")
     ] = None,
+    address_col: Annotated[
+        str | None, typer.Option("--address-col", help="Column with the address as typed")
+    ] = None,
+    lat_col: Annotated[str | None, typer.Option("--lat-col", help="Reporter's latitude")] = None,
+    lon_col: Annotated[str | None, typer.Option("--lon-col", help="Reporter's longitude")] = None,
     model: Annotated[str, typer.Option(help="With --cv: logreg or svm (calibrated)")] = "logreg",
     config: ConfigOpt = None,
     llm: Annotated[bool, typer.Option(help="Let the model decide ambiguous tickets")] = True,
@@ -646,6 +651,7 @@ def eval_routing(
     from citybrain.llm.session import model_client
     from citybrain.replay.eval_router import cv_on_file, cv_tables, trained_on_file
     from citybrain.replay.eval_routing import (
+        TicketColumns,
         evaluate_routing,
         load_label_map,
         read_rows,
@@ -687,7 +693,7 @@ def eval_routing(
             with model_client(s.llm) as client:
                 result = evaluate_routing(
                     read_rows(file, limit), text_col, label_col, labels, s, city, client,
-                    router=router,
+                    router=router, columns=TicketColumns(address_col, lat_col, lon_col),
                 )  # fmt: skip
             console.print(*report_table(result, city))
             out = {**result.as_dict(), **out} if out else result.as_dict()

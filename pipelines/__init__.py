@@ -1,4 +1,4 @@
-"""The three stream jobs. Each is a short composition of citybrain stages; run one with
+"""The four stream jobs (vision, tickets, incidents, dispatch). Each is a short composition of citybrain stages; run one with
 `citybrain run vision|tickets|incidents|dispatch`."""
 
 from __future__ import annotations

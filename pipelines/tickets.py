@@ -4,34 +4,19 @@ the city's history when `tickets.router` is set) → geolocate → observation."
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 
 from pydantic import ValidationError
 
 from citybrain.config import Settings
-from citybrain.core.advised import category_of
 from citybrain.core.cells import cell_of, cell_partition_key
 from citybrain.core.city import City
-from citybrain.core.geocode import Geocoder, Located
-from citybrain.core.ids import stable_id
 from citybrain.core.messages import Observation, RouterAdvice, Ticket
-from citybrain.core.redaction import Redaction, redact
+from citybrain.core.ticket_path import ReadTicket, TicketPath
 from citybrain.errors import RejectedRecord
 from citybrain.streams.records import InRecord, Output
 from citybrain.streams.topics import Topics
 from citybrain.streams.worker import Batch
-from citybrain.text.classify import KeywordClassifier
 from citybrain.text.router import Router
-
-
-@dataclass(frozen=True)
-class Read:
-    """A validated, redacted and located ticket, before classification."""
-
-    ticket: Ticket
-    red: Redaction
-    place: str  # the address as typed, then the redacted text: what classifiers read
-    loc: Located
 
 
 class TicketStage:
@@ -44,14 +29,13 @@ class TicketStage:
         self.topics = topics
         self.city = city
         self.cell_resolution = settings.incidents.partition_resolution
-        self.classifier = KeywordClassifier(city)
-        self.geocoder = Geocoder(city)
+        self.path = TicketPath(city, settings.tickets.redact_house_numbers)
         self.router = router if router is not None else load_configured_router(settings, city)
         self.stats: Counter[str] = Counter()
 
     def process(self, records: list[InRecord]) -> Batch:
         batch = Batch()
-        parsed: list[Read] = []
+        parsed: list[ReadTicket] = []
         for rec in records:
             try:
                 parsed.append(self._read(rec.value))
@@ -80,50 +64,25 @@ class TicketStage:
         read = self._read(raw)
         return self._observation(read, self._advise([read])[0])
 
-    def _advise(self, reads: list[Read]) -> list[RouterAdvice | None]:
+    def _advise(self, reads: list[ReadTicket]) -> list[RouterAdvice | None]:
         """One router call per batch: vectorising many texts at once is what makes it fast.
         The router reads what it was trained on: the address as typed, then the text."""
         if self.router is None or not reads:
             return [None] * len(reads)
         return list(self.router.advise([r.place for r in reads], [r.loc.district for r in reads]))
 
-    def _read(self, raw: bytes) -> Read:
+    def _read(self, raw: bytes) -> ReadTicket:
         if len(raw) > self.settings.max_ticket_bytes:
             raise RejectedRecord("oversized_ticket", f"{len(raw)} bytes")
-        try:
-            ticket = Ticket.model_validate_json(raw)
-        except ValidationError as e:
-            first = e.errors()[0]
-            reason = "invalid_json" if first["type"] == "json_invalid" else "invalid_ticket"
-            where = ".".join(str(p) for p in first["loc"])
-            raise RejectedRecord(
-                reason, f"{where}: {first['msg']}" if where else first["msg"]
-            ) from e
-        red = redact(ticket.text, house_numbers=self.settings.redact_house_numbers)
-        self.stats["pii_redacted"] += red.total
-        place = " ".join(p for p in (ticket.address, red.text) if p)
-        return Read(ticket, red, place, self.geocoder.locate(place, ticket.location))
+        read = self.path.read(parse_ticket(raw))
+        self.stats["pii_redacted"] += read.red.total
+        return read
 
-    def _observation(self, read: Read, advice: RouterAdvice | None) -> Observation:
-        ticket, red, loc = read.ticket, read.red, read.loc
-        cls = self.classifier.classify(red.text)
-        category, confidence = category_of(cls.category, cls.confidence, advice)
-        if category != cls.category:
+    def _observation(self, read: ReadTicket, advice: RouterAdvice | None) -> Observation:
+        obs = self.path.observe(read, advice)
+        if obs.category != read.keywords.category:
             self.stats["category.router"] += 1
-        return Observation(
-            id=stable_id("obs", "ticket", ticket.ticket_id),
-            source="ticket",
-            source_id=ticket.ticket_id,
-            category=category,
-            confidence=confidence,
-            observed_at=ticket.received_at,
-            location=loc.point,
-            district=loc.district,
-            precision=loc.precision,
-            text=red.text,
-            language=ticket.language,
-            advice=advice,
-        )
+        return obs
 
     def sink(self) -> None:
         """Nothing durable here: observations are produced before the commit."""
@@ -133,6 +92,17 @@ class TicketStage:
 
     def on_assigned(self) -> None:
         """Stateless."""
+
+
+def parse_ticket(raw: bytes) -> Ticket:
+    """The ticket in a record's value, or RejectedRecord naming the first problem."""
+    try:
+        return Ticket.model_validate_json(raw)
+    except ValidationError as e:
+        first = e.errors()[0]
+        reason = "invalid_json" if first["type"] == "json_invalid" else "invalid_ticket"
+        where = ".".join(str(p) for p in first["loc"])
+        raise RejectedRecord(reason, f"{where}: {first['msg']}" if where else first["msg"]) from e
 
 
 def load_configured_router(settings: Settings, city: City) -> Router | None:

@@ -28,12 +28,18 @@ from citybrain.streams.worker import Batch
 from citybrain.vision.backends.base import CLIP_IMAGE, DETECTOR, INPUT, OUTPUTS, InferenceBackend
 from citybrain.vision.backends.local import LocalBackend
 from citybrain.vision.batcher import FrameBatcher
-from citybrain.vision.decode import parse_meta
+from citybrain.vision.decode import check_frame, parse_meta
 from citybrain.vision.detections import Detections
 from citybrain.vision.errors import BackendError, BackendUnavailable
 from citybrain.vision.events import CameraEvents
 from citybrain.vision.heads.yolo import decode_yolo
-from citybrain.vision.prepare import FramePreparer, Prepared, as_numpy, select_preparer
+from citybrain.vision.prepare import (
+    FramePreparer,
+    Prepared,
+    as_numpy,
+    frame_limits,
+    select_preparer,
+)
 from citybrain.vision.scene import SceneScores, ZeroShotHead
 
 log = logging.getLogger(__name__)
@@ -127,6 +133,8 @@ class VisionStage:
         meta = parse_meta(rec.headers)
         if meta.camera_id not in self.city.camera_by_id:
             raise RejectedRecord("unknown_camera", meta.camera_id)
+        # The header walk costs microseconds, so a bomb or a lying frame never waits in a batch.
+        check_frame(rec.value, meta, *frame_limits(self.settings))
         return meta
 
     def _skip(self, frame: _Frame, policy: str) -> None:
@@ -202,12 +210,8 @@ class VisionStage:
         )
         self.stats["batches"] += 1
         self.stats["frames.grey"] += prepared.grey
-        for i, lb, dets, scene in zip(
-            prepared.kept, prepared.letterboxes, found, scenes, strict=True
-        ):
+        for i, dets, scene in zip(prepared.kept, found, scenes, strict=True):
             frame = frames[i]
-            if (lb.height, lb.width) != (frame.meta.height, frame.meta.width):
-                self.stats["size_mismatch"] += 1  # headers lie; the pixels are what we analyse
             self.stats["frames"] += 1
             self.stats["detections"] += len(dets)
             # Camera health on the dashboard: frames, newest capture time, when last processed.

@@ -37,7 +37,9 @@ def merged_ap(items: list[Any], detect: Any, classes: list[str]) -> dict[str, An
 
     def detect_one(images: list[Any]) -> list[Detections]:
         return [
-            Detections(d.xyxyn, d.confidence, tuple(one.get(c, c) for c in d.class_names))
+            Detections.from_named(
+                d.xyxyn, d.confidence, tuple(one.get(c, c) for c in d.class_names)
+            )
             for d in detect(images)
         ]
 

@@ -89,7 +89,7 @@ def _detections(
         rows.append((names[int(rng.integers(0, len(names)))], (x, y, x + 0.1, y + 0.1)))
     if not rows:
         return Detections.empty()
-    return Detections(
+    return Detections.from_named(
         np.array([r[1] for r in rows], np.float32),
         np.full(len(rows), 0.9, np.float32),
         tuple(r[0] for r in rows),

@@ -1,6 +1,8 @@
 """Kafka connection, topic namespace and consumer tuning."""
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 
 class KafkaSettings(BaseModel):
@@ -24,6 +26,43 @@ class KafkaSettings(BaseModel):
         64 * 1024 * 1024, ge=1024, title="Largest record the producers send or consumers fetch"
     )
     poll_timeout_ms: int = Field(500, ge=10, title="How long one poll waits for records")
+    # A cluster broker (Strimzi, k8s/) wants TLS and a user per job; the embedded one none.
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", title="How clients connect: SASL_SSL for a cluster with users and ACLs"
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, title="SASL mechanism (with SASL_*), e.g. SCRAM-SHA-512 for Strimzi's KafkaUsers"
+    )
+    sasl_username: str | None = Field(None, title="SASL user (with SASL_*)")
+    sasl_password: SecretStr | None = Field(
+        None, title="SASL password (with SASL_*); from a Secret, never the YAML"
+    )
+    ssl_cafile: str | None = Field(None, title="CA bundle that signs the brokers' certificates")
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> "KafkaSettings":
+        if self.security_protocol.startswith("SASL_") and not (
+            self.sasl_mechanism and self.sasl_username and self.sasl_password
+        ):
+            raise ValueError(
+                f"security_protocol {self.security_protocol} needs sasl_mechanism, "
+                "sasl_username and sasl_password"
+            )
+        return self
+
+    def client_options(self) -> dict[str, Any]:
+        """Connection keywords every kafka-python client of this cluster takes."""
+        opts: dict[str, Any] = {"security_protocol": self.security_protocol}
+        if self.security_protocol.startswith("SASL_"):
+            assert self.sasl_password is not None  # checked by _sasl_complete
+            opts |= {
+                "sasl_mechanism": self.sasl_mechanism,
+                "sasl_plain_username": self.sasl_username,
+                "sasl_plain_password": self.sasl_password.get_secret_value(),
+            }
+        if self.security_protocol in ("SSL", "SASL_SSL") and self.ssl_cafile:
+            opts["ssl_cafile"] = self.ssl_cafile
+        return opts
 
 
 class BrokerSettings(BaseModel):

@@ -1,7 +1,8 @@
 """Geo cells (H3) that key observations to incident workers.
 
-A coarse cell (resolution 5: hexagons ~10 km edge) is far larger than the fusion radius, so
-almost all evidence about one place shares a cell, and so a Kafka partition and one worker.
+A coarse cell (`incidents.partition_resolution`, default 4: hexagons ~26 km across) is far
+larger than the fusion radius, so almost all evidence about one place shares a cell, and so a
+Kafka partition and one worker.
 What remains: evidence within the fusion radius of a cell border lands in two cells and can
 become two incidents, and a report that names only a district is keyed by the cell of the
 district's representative point, which need not be the cell where the problem is.

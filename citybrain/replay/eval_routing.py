@@ -1,8 +1,8 @@
 """Routing evaluation over any labelled CSV of tickets (the synthetic city's, or a city's 311).
 
-Each row runs the ticket path the pipelines run: redaction, keyword classification (and the
-trained router, when one is given), geocoding, the responsibility list, and the model where
-neither can decide. Labels are mapped to department ids by a YAML file, so any dataset's own
+Each row runs the ticket path the pipelines run (core/ticket_path.py): redaction, keyword
+classification (and the trained router, when one is given), geocoding of the address, text and
+point, the responsibility list, and the model where neither can decide. Labels are mapped to department ids by a YAML file, so any dataset's own
 label names can be scored.
 """
 
@@ -18,20 +18,20 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from citybrain.config import Settings
-from citybrain.core.advised import advised_case, category_of
+from citybrain.core.advised import advised_case
 from citybrain.core.ambiguity import routing_case
 from citybrain.core.city import City
 from citybrain.core.facts import EvidenceItem, key_facts
 from citybrain.core.fusion import IncidentState
-from citybrain.core.geocode import Geocoder
+from citybrain.core.messages import GeoPoint, Ticket
 from citybrain.core.metrics import Scores, score
-from citybrain.core.redaction import redact
+from citybrain.core.ticket_path import ReadTicket, TicketPath
 from citybrain.errors import CityBrainError
 from citybrain.llm.client import LLMClient
 from citybrain.llm.step import Item, ModelStep
-from citybrain.text.classify import KeywordClassifier
 from citybrain.text.router import Router
 
 csv.field_size_limit(sys.maxsize)  # 311 exports carry long free text
@@ -75,6 +75,31 @@ def load_label_map(path: Path, city: City) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()}
 
 
+@dataclass(frozen=True)
+class TicketColumns:
+    """Where a CSV row keeps what a ticket carries besides its text (None: not in the file)."""
+
+    address: str | None = None
+    lat: str | None = None
+    lon: str | None = None
+
+
+def row_ticket(row: dict[str, str], i: int, text: str, cols: TicketColumns, at: datetime) -> Ticket:
+    """A CSV row as the ticket the pipeline would receive: its text, typed address and the
+    point the reporter's app attached, when the file has them. ValidationError as the ticket
+    job would refuse it."""
+    point = None
+    if cols.lat and cols.lon:
+        try:
+            point = GeoPoint(lat=float(row.get(cols.lat) or ""), lon=float(row.get(cols.lon) or ""))
+        except ValueError:  # blank or not a number: a ticket without a point
+            point = None
+    address = (row.get(cols.address) or "").strip()[:500] if cols.address else ""
+    return Ticket(
+        ticket_id=f"row-{i}", received_at=at, text=text, address=address or None, location=point
+    )
+
+
 def evaluate_routing(
     rows: list[dict[str, str]],
     text_col: str,
@@ -85,9 +110,12 @@ def evaluate_routing(
     client: LLMClient | None,
     chunk: int = 8,
     router: Router | None = None,
+    columns: TicketColumns = TicketColumns(),
 ) -> RoutingEval:
-    classifier = KeywordClassifier(city)
-    geocoder = Geocoder(city)
+    """Each row through the ticket job's own path (core/ticket_path.py), then the dispatch
+    job's routing: redaction, keywords, geocoding of the address, text and point, the
+    router's advice, the responsibility list, and the model where neither can decide."""
+    path = TicketPath(city, settings.tickets.redact_house_numbers)
     # no stream to keep moving here: each chunk may wait for the model as long as it needs
     llm = settings.llm.model_copy(update={"batch_budget_s": 10 * settings.llm.timeout_s})
     step = ModelStep(city, llm, client, settings.tickets.redact_house_numbers)
@@ -95,7 +123,7 @@ def evaluate_routing(
     truth: list[str] = []
     items: list[Item] = []
     now = datetime.now(UTC)
-    kept: list[tuple[int, str, str]] = []
+    kept: list[tuple[ReadTicket, str]] = []
     for i, row in enumerate(rows):
         if text_col not in row or label_col not in row:
             raise CityBrainError(f"CSV has no column {text_col!r} or {label_col!r}")
@@ -103,33 +131,35 @@ def evaluate_routing(
         if label not in labels:
             skipped["unmapped_label"] += 1
             continue
-        kept.append(
-            (i, redact(row[text_col] or "", settings.tickets.redact_house_numbers).text, label)
-        )
-    located = [geocoder.locate(text, None) for _, text, _ in kept]
+        try:
+            ticket = row_ticket(row, i, row[text_col] or "", columns, now)
+        except ValidationError:  # e.g. no text: the ticket job dead-letters it
+            skipped["invalid_ticket"] += 1
+            continue
+        kept.append((path.read(ticket), label))
     advice = (
-        router.advise([t for _, t, _ in kept], [loc.district for loc in located])
+        router.advise([r.place for r, _ in kept], [r.loc.district for r, _ in kept])
         if router is not None and kept
         else [None] * len(kept)
     )
-    for (i, text, label), loc, adv in zip(kept, located, advice, strict=True):
-        cls = classifier.classify(text)
-        category, _ = category_of(cls.category, cls.confidence, adv)
+    for (read, label), adv in zip(kept, advice, strict=True):
+        obs = path.observe(read, adv)
         inc = IncidentState(
-            id=f"row-{i}",
-            category=category,
-            district=loc.district,
-            location=loc.point,
+            id=read.ticket.ticket_id,
+            category=obs.category,
+            district=obs.district,
+            location=obs.location,
             opened_at=now,
             updated_at=now,
             ticket_count=1,
         )
         if adv is not None:
-            case = advised_case(city, category, loc.district, adv, loc.point, llm.border_m)
+            case = advised_case(city, obs.category, obs.district, adv, obs.location, llm.border_m)
         else:
             case = routing_case(
-                city, category, loc.district, loc.point, llm.border_m, llm.route_unclassified
+                city, obs.category, obs.district, obs.location, llm.border_m, llm.route_unclassified
             )
+        text = obs.text or ""
         evidence = [EvidenceItem("ticket", inc.id, text)]
         items.append(
             Item(inc, key_facts(city, inc, evidence), [text], case, want_model_summary=False)

@@ -17,6 +17,7 @@ def make_producer(settings: KafkaSettings, **overrides: Any) -> KafkaProducer:
         linger_ms=5,
         retries=5,
         max_request_size=settings.max_request_bytes,
+        **settings.client_options(),
         **overrides,
     )
 
@@ -38,4 +39,5 @@ def make_consumer(settings: KafkaSettings, job: str, max_records: int) -> KafkaC
         heartbeat_interval_ms=max(1000, settings.session_timeout_ms // 4),
         fetch_max_bytes=settings.max_request_bytes,
         max_partition_fetch_bytes=settings.max_request_bytes,
+        **settings.client_options(),
     )

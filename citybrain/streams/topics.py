@@ -73,7 +73,9 @@ def ensure_topics(settings: KafkaSettings, retries: int = 20) -> list[str]:
     last: Exception | None = None
     for _ in range(retries):
         try:
-            admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+            admin = KafkaAdminClient(
+                bootstrap_servers=settings.bootstrap_servers, **settings.client_options()
+            )
             try:
                 existing = set(admin.list_topics())
                 missing = [n for n in names if n not in existing]

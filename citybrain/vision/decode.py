@@ -66,13 +66,11 @@ def read_jpeg_header(data: bytes) -> JpegHeader:
     raise RejectedRecord("undecodable_jpeg", "no JPEG frame header before the image data")
 
 
-def check_jpeg(
+def check_header(
     data: bytes, max_pixels: int, max_progressive_pixels: int | None = None
-) -> np.ndarray:
-    """The frame's bytes as a buffer once its magic and header size pass; a bomb is refused
-    from the header bytes alone, before anything is expanded. Whether the pixels decode is
-    the decoder's to say (OpenCV's or nvJPEG's): a probe decode here would decode every good
-    frame twice.
+) -> JpegHeader:
+    """The JPEG's own frame header once its magic and size pass: a bomb is refused from the
+    header bytes alone, before anything is expanded.
 
     Progressive JPEGs (cameras stream baseline) are decoded by holding the whole image's
     coefficients at once, so they get a smaller bound, `max_progressive_pixels`."""
@@ -88,6 +86,32 @@ def check_jpeg(
         raise RejectedRecord(
             "oversized_frame", f"{kind}JPEG of {head.width}x{head.height} > {limit} pixels"
         )
+    return head
+
+
+def check_frame(
+    data: bytes, meta: FrameMeta, max_pixels: int, max_progressive_pixels: int | None = None
+) -> JpegHeader:
+    """`check_header`, and the JPEG's size must be the one its Kafka headers declare. A camera
+    whose frames disagree with their own headers is misconfigured or the record was altered
+    on the way; either way its headers cannot be trusted, so the frame goes to the DLQ (where
+    the camera's error count shows it) rather than being analysed."""
+    head = check_header(data, max_pixels, max_progressive_pixels)
+    if (head.width, head.height) != (meta.width, meta.height):
+        raise RejectedRecord(
+            "frame_size_mismatch",
+            f"JPEG is {head.width}x{head.height}, headers say {meta.width}x{meta.height}",
+        )
+    return head
+
+
+def check_jpeg(
+    data: bytes, max_pixels: int, max_progressive_pixels: int | None = None
+) -> np.ndarray:
+    """The frame's bytes as a buffer once `check_header` passes. Whether the pixels decode is
+    the decoder's to say (OpenCV's or nvJPEG's): a probe decode here would decode every good
+    frame twice."""
+    check_header(data, max_pixels, max_progressive_pixels)
     return np.frombuffer(data, np.uint8)
 
 

@@ -53,16 +53,15 @@ class CameraEvents:
             self.stats["stale_frames"] += 1
             return []
         self._last_ts_ms[camera.id] = meta.ts_ms
-        track_ids = self.trackers.update(camera.id, dets)
-        evidence: dict[str, list[Detection]] = {}
-        for c, p, b, tid in zip(
-            dets.class_names, dets.confidence, dets.xyxyn, track_ids, strict=True
-        ):
-            row = (c, float(p), (float(b[0]), float(b[1]), float(b[2]), float(b[3])))
-            for category, found in evidence_by_category(camera, [row], self.classes).items():
-                evidence.setdefault(category, []).extend(
-                    d.model_copy(update={"track_id": tid}) for d in found
-                )
+        tracked = self.trackers.update(camera.id, dets)
+        evidence = evidence_by_category(
+            camera,
+            tracked.class_names,
+            tracked.confidence,
+            tracked.xyxyn,
+            self.classes,
+            tracked.tracker_id,
+        )
         at = datetime.fromtimestamp(meta.ts_ms / 1000, UTC)
         decisions = self.rules.step(camera.id, at, evidence, scene_scores)
         out = []
@@ -78,14 +77,14 @@ class CameraEvents:
 
     def _private(self, dets: Detections) -> tuple[Detection, ...]:
         """The frame's people and vehicles, for whoever shows the frame to hide them."""
+        mine = dets[dets.class_mask(self.private_classes)]
         return tuple(
             Detection(
                 cls=c,
                 confidence=round(float(p), 4),
                 box=tuple(round(float(v), 5) for v in b),
             )
-            for c, p, b in zip(dets.class_names, dets.confidence, dets.xyxyn, strict=True)
-            if c in self.private_classes
+            for c, p, b in zip(mine.class_names, mine.confidence, mine.xyxyn, strict=True)
         )
 
     def _observation(

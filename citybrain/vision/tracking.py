@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import numpy as np
 from ultralytics.trackers.byte_tracker import BYTETracker
 
+from citybrain.core.zones import NO_TRACK
 from citybrain.vision.detections import Detections
 
 # Boxes are normalised (0..1); the Kalman filter is better conditioned on pixel-like numbers.
@@ -51,11 +52,10 @@ class CameraTrackers:
     def __init__(self, settings: TrackerSettings | None = None) -> None:
         self.settings = settings or TrackerSettings()
         self._trackers: dict[str, BYTETracker] = {}
-        self._class_ids: dict[str, int] = {}
 
-    def update(self, camera_id: str, dets: Detections) -> list[int | None]:
-        """Track ids for the detections of one frame, in their order (None: not tracked yet,
-        e.g. an object's first sighting, which ByteTrack confirms on the next frame)."""
+    def update(self, camera_id: str, dets: Detections) -> Detections:
+        """The frame's detections with their track ids (NO_TRACK: not tracked yet, e.g. an
+        object's first sighting, which ByteTrack confirms on the next frame)."""
         tracker = self._trackers.get(camera_id)
         if tracker is None:
             tracker = self._trackers[camera_id] = BYTETracker(
@@ -63,27 +63,20 @@ class CameraTrackers:
             )
         n = len(dets)
         boxes = dets.xyxyn.astype(np.float32).reshape(-1, 4) * _SCALE
-        xywh = (
-            np.stack(
-                [
-                    (boxes[:, 0] + boxes[:, 2]) / 2,
-                    (boxes[:, 1] + boxes[:, 3]) / 2,
-                    boxes[:, 2] - boxes[:, 0],
-                    boxes[:, 3] - boxes[:, 1],
-                ],
-                axis=1,
-            )
-            if n
-            else np.zeros((0, 4), np.float32)
+        xywh = np.stack(
+            [
+                (boxes[:, 0] + boxes[:, 2]) / 2,
+                (boxes[:, 1] + boxes[:, 3]) / 2,
+                boxes[:, 2] - boxes[:, 0],
+                boxes[:, 3] - boxes[:, 1],
+            ],
+            axis=1,
         )
-        cls = np.array(
-            [self._class_ids.setdefault(c, len(self._class_ids)) for c in dets.class_names],
-            dtype=np.float32,
-        )
+        cls = dets.class_id.astype(np.float32)
         out = tracker.update(_Boxes(xywh, dets.confidence.astype(np.float32), cls))
-        ids: list[int | None] = [None] * n
+        ids = np.full(n, NO_TRACK, np.int64)
         for row in out.reshape(-1, 8) if len(out) else ():
             idx = int(row[7])
             if 0 <= idx < n:
                 ids[idx] = int(row[4])
-        return ids
+        return dets.with_tracker_ids(ids)

@@ -67,6 +67,7 @@ class FrameReader:
                 fetch_max_bytes=self.settings.max_request_bytes,
                 max_partition_fetch_bytes=self.settings.max_request_bytes,
                 request_timeout_ms=int(timeout_s * 1000) + 1000,
+                **self.settings.client_options(),
             )
         except Exception as e:  # broker unreachable: the page shows "not available"
             log.warning("frame %s/%s: %s", tp, offset, e)

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from citybrain.config import load_all
 from citybrain.core.camera_rules import CameraRules
 from citybrain.core.fusion import Fuser
-from citybrain.core.messages import Detection, GeoPoint, Observation
+from citybrain.core.messages import GeoPoint, Observation
 from citybrain.core.zones import class_categories, evidence_by_category
 
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
@@ -79,19 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     frames = []
     for i in range(args.observations // 10):
         cam = city.cameras[i % len(city.cameras)]
-        rows = [
-            ("vehicle", 0.9, (0.88, 0.62, 0.98, 0.95)),
-            ("bin_overflow", 0.8, (0.05, 0.6, 0.15, 0.9)),
-        ]
-        frames.append((cam, T0 + timedelta(seconds=60 * (i // 12)), rows))
-    zones = rate(lambda f: evidence_by_category(f[0], f[2], classes), frames)
+        frames.append((cam, T0 + timedelta(seconds=60 * (i // 12))))
+    names = ("vehicle", "bin_overflow")
+    conf = np.array([0.9, 0.8], np.float32)
+    boxes = np.array([(0.88, 0.62, 0.98, 0.95), (0.05, 0.6, 0.15, 0.9)], np.float32)
+    zones = rate(lambda f: evidence_by_category(f[0], names, conf, boxes, classes), frames)
     rules = CameraRules(city, settings.rules)
 
     def step(f: tuple) -> None:  # type: ignore[type-arg]
-        ev = evidence_by_category(f[0], f[2], classes)
-        tracked = {
-            c: [Detection(**{**d.model_dump(), "track_id": 1}) for d in ds] for c, ds in ev.items()
-        }
+        tracked = evidence_by_category(f[0], names, conf, boxes, classes, np.array([1, 2]))
         rules.step(f[0].id, f[1], tracked)
 
     stepped = rate(step, frames)

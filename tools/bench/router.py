@@ -22,6 +22,7 @@ from pathlib import Path
 from citybrain.config import Settings, load_all
 from citybrain.core.city import City
 from citybrain.core.history import Columns
+from citybrain.core.keywords import KeywordClassifier
 from citybrain.core.messages import Ticket
 from citybrain.replay.eval_routing import load_label_map
 from citybrain.sim.labelled_tickets import write_labelled_csv
@@ -29,7 +30,6 @@ from citybrain.sim.stream import simulate
 from citybrain.streams.records import InRecord
 from citybrain.streams.topics import Topics
 from citybrain.text.artefact import load_router
-from citybrain.text.classify import KeywordClassifier
 from citybrain.text.router_train import train
 from pipelines.tickets import TicketStage
 

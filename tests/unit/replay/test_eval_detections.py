@@ -55,7 +55,7 @@ def detector_of(outputs: dict[str, list[tuple[str, float, tuple[float, ...]]]]):
         for _ in images:
             rows = queue.pop(0)
             out.append(
-                Detections(
+                Detections.from_named(
                     np.array([r[2] for r in rows], np.float32).reshape(-1, 4),
                     np.array([r[1] for r in rows], np.float32),
                     tuple(r[0] for r in rows),

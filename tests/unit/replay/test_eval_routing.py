@@ -54,3 +54,34 @@ def test_cli(settings: Settings, city: City, tmp_path: Path) -> None:
               "--map", str(labels_path), "--no-llm"],
     )  # fmt: skip
     assert bad.exit_code == 2 and "no column 'nope'" in bad.output
+
+
+def test_rows_run_the_ticket_jobs_path_with_their_address_and_point(
+    settings: Settings, city: City
+) -> None:
+    """The evaluation locates a row as the ticket job locates a ticket: by its typed address
+    and the point an app attached, not by the text alone. Illegal parking is routed by
+    district, so a row placed only by its address or point is routed by the list."""
+    from citybrain.replay.eval_routing import TicketColumns
+
+    text = "A car is illegally parked on the pavement again"
+    rows = [
+        {"text": text, "addr": "", "lat": "30.272", "lon": "120.115", "dept": "north"},
+        {
+            "text": text,
+            "addr": "Gongye Road and Renmin Road",
+            "lat": "",
+            "lon": "",
+            "dept": "north",
+        },
+        {"text": "", "addr": "", "lat": "", "lon": "", "dept": "north"},  # refused by the job too
+    ]
+    labels = {"north": "traffic_police_north"}
+    s = settings.model_copy(update={"llm": settings.llm.model_copy(update={"enabled": False})})
+    placed = evaluate_routing(
+        rows, "text", "dept", labels, s, city, None, columns=TicketColumns("addr", "lat", "lon")
+    )
+    assert placed.skipped["invalid_ticket"] == 1
+    assert placed.decided_by["rule"] == 2 and placed.scores.accuracy == 1.0
+    text_only = evaluate_routing(rows, "text", "dept", labels, s, city, None)
+    assert text_only.decided_by["fallback"] == 2 and text_only.scores.accuracy == 0.0

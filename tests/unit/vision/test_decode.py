@@ -101,3 +101,20 @@ def test_broken_marker_structure_is_undecodable(data: bytes) -> None:
     with pytest.raises(RejectedRecord) as e:
         decode_frame(data, max_pixels=10_000)
     assert e.value.reason == "undecodable_jpeg"
+
+
+def test_a_frame_whose_size_disagrees_with_its_headers_is_refused() -> None:
+    from citybrain.vision.decode import check_frame
+
+    meta = FrameMeta(camera_id="cam-01", ts_ms=5, seq=2, width=64, height=48)
+    assert check_frame(_jpeg(64, 48), meta, max_pixels=10_000).width == 64
+    with pytest.raises(RejectedRecord) as e:
+        check_frame(_jpeg(48, 64), meta, max_pixels=10_000)
+    assert e.value.reason == "frame_size_mismatch"
+    assert "48x64" in e.value.detail and "64x48" in e.value.detail
+    # The bomb is still refused as a bomb, from the header alone, whatever the headers say.
+    bomb = _claiming(_jpeg(64, 48), 60000, 60000)
+    big = meta.model_copy(update={"width": 16384, "height": 16384})
+    with pytest.raises(RejectedRecord) as e:
+        check_frame(bomb, big, max_pixels=7680 * 4320)
+    assert e.value.reason == "oversized_frame"

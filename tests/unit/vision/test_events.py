@@ -28,7 +28,7 @@ def frame(seq: int) -> FrameMeta:
 
 
 def dets(*boxes: list[float]) -> Detections:
-    return Detections(
+    return Detections.from_named(
         np.array(boxes, np.float32).reshape(-1, 4),
         np.full(len(boxes), 0.9, np.float32),
         ("vehicle",) * len(boxes),
@@ -93,7 +93,7 @@ def test_observations_carry_the_frames_people_and_vehicles_for_hiding(
     out = []
     for seq in range(5):
         d = dets(PARKED, person)
-        d = Detections(d.xyxyn, d.confidence, ("vehicle", "person"))
+        d = Detections.from_named(d.xyxyn, d.confidence, ("vehicle", "person"))
         out += [o for _, o in ev.observe(cam, frame(seq), d, f"f/0/{seq}")]
     opened = next(o for o in out if o.rule_state == "opened")
     assert sorted(b.cls for b in opened.privacy_boxes) == ["person", "vehicle"]

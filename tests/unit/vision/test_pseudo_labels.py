@@ -13,7 +13,7 @@ NAMES = ["vehicle", "person", "garbage"]
 
 
 def test_confident_people_and_vehicles_are_kept_and_renamed() -> None:
-    det = Detections(
+    det = Detections.from_named(
         np.array(
             [
                 [0.1, 0.1, 0.2, 0.3],

@@ -1,7 +1,7 @@
 import pytest
 
 from citybrain.core.city import UNCLASSIFIED, City
-from citybrain.text.classify import KeywordClassifier
+from citybrain.core.keywords import KeywordClassifier
 
 
 @pytest.mark.parametrize(

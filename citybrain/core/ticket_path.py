@@ -1,0 +1,60 @@
+"""What the ticket job does to one ticket, as pure functions: redact, classify by keywords,
+locate, and (given the router's advice, which is batched outside) the observation.
+
+`eval routing` runs exactly these, so an evaluation measures the path the pipeline runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from citybrain.core.advised import category_of
+from citybrain.core.city import City
+from citybrain.core.geocode import Geocoder, Located
+from citybrain.core.ids import stable_id
+from citybrain.core.keywords import Classification, KeywordClassifier
+from citybrain.core.messages import Observation, RouterAdvice, Ticket
+from citybrain.core.redaction import Redaction, redact
+
+
+@dataclass(frozen=True)
+class ReadTicket:
+    """A validated ticket, redacted, classified by keywords and located."""
+
+    ticket: Ticket
+    red: Redaction
+    place: str  # the address as typed, then the redacted text: what the router reads
+    loc: Located
+    keywords: Classification
+
+
+class TicketPath:
+    def __init__(self, city: City, redact_house_numbers: bool = False) -> None:
+        self.classifier = KeywordClassifier(city)
+        self.geocoder = Geocoder(city)
+        self.redact_house_numbers = redact_house_numbers
+
+    def read(self, ticket: Ticket) -> ReadTicket:
+        red = redact(ticket.text, house_numbers=self.redact_house_numbers)
+        place = " ".join(p for p in (ticket.address, red.text) if p)
+        loc = self.geocoder.locate(place, ticket.location)
+        return ReadTicket(ticket, red, place, loc, self.classifier.classify(red.text))
+
+    def observe(self, read: ReadTicket, advice: RouterAdvice | None) -> Observation:
+        """The observation; the router's advice, when there is one, may override the keyword
+        category (core/advised.py says when)."""
+        ticket, loc, kw = read.ticket, read.loc, read.keywords
+        category, confidence = category_of(kw.category, kw.confidence, advice)
+        return Observation(
+            id=stable_id("obs", "ticket", ticket.ticket_id),
+            source="ticket",
+            source_id=ticket.ticket_id,
+            category=category,
+            confidence=confidence,
+            observed_at=ticket.received_at,
+            location=loc.point,
+            district=loc.district,
+            precision=loc.precision,
+            text=read.red.text,
+            language=ticket.language,
+            advice=advice,
+        )
