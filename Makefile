@@ -6,7 +6,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 ARGS    ?=
 
-.PHONY: venv demo test test-fast lint bench schemas clean
+.PHONY: venv demo test test-fast fuzz lint bench schemas clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,15 @@ test: $(STAMP)
 	$(PY) -m mypy citybrain pipelines
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q $(ARGS)
+
+# Hostile-input fuzzing (hypothesis): redaction, frame decoder, ticket parser, Open311 and the
+# JSON API. `make test` runs the same targets briefly (profile ci); this runs FUZZ_EXAMPLES per
+# target, stopped after FUZZ_SECONDS in any case.
+FUZZ_EXAMPLES ?= 3000
+FUZZ_SECONDS  ?= 900
+fuzz: $(STAMP)
+	CITYBRAIN_FUZZ_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) timeout $(FUZZ_SECONDS) \
+		$(PY) -m pytest -q -p no:cacheprovider tests/fuzz $(ARGS)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not integration and not e2e" $(ARGS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import sys
@@ -194,7 +195,7 @@ def web(config: ConfigOpt = None) -> None:
 
     _setup_logging()
     s = _settings(config)
-    bus = KafkaBus(s.kafka)
+    bus = KafkaBus(s.kafka, s.web.kafka_timeout_s, s.web.kafka_retry_after_s)
     try:
         application = create_app(load_city(s), Store.from_url(s.store.url), s, bus)
     except ConfigError as e:
@@ -221,6 +222,51 @@ def hash_password() -> None:
 
     password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     typer.echo(argon2_hash(password))
+
+
+@app.command()
+def redact(
+    file: Annotated[
+        Path | None, typer.Argument(help="Text file to redact (default: standard input)")
+    ] = None,
+    house_numbers: Annotated[
+        bool, typer.Option(help="Also redact house numbers, as tickets.redact_house_numbers does")
+    ] = False,
+    encoding: Annotated[str, typer.Option(help="Encoding of the input")] = "utf-8",
+) -> None:
+    """Print the text as it leaves the building: the ticket path's redaction, line by line.
+
+    What was removed is counted on standard error, so the output stays pipeable."""
+    from collections import Counter
+
+    from citybrain.core.redaction import redact as redact_text
+
+    counts: Counter[str] = Counter()
+    try:
+        stream = (
+            file.open(encoding=encoding, newline="")
+            if file
+            else io.TextIOWrapper(sys.stdin.buffer, encoding=encoding, newline="")
+        )
+    except (OSError, LookupError) as e:
+        typer.echo(f"cannot read {file or 'stdin'}: {e}", err=True)
+        raise typer.Exit(2) from e
+    try:
+        for line in stream:
+            r = redact_text(line, house_numbers=house_numbers)
+            counts.update(r.counts)
+            sys.stdout.write(r.text)
+    except UnicodeDecodeError as e:
+        typer.echo(f"{file or 'stdin'} is not {encoding}: {e} (try --encoding gb18030)", err=True)
+        raise typer.Exit(2) from e
+    finally:
+        if file:
+            stream.close()
+        else:
+            stream.detach()  # standard input stays open for whoever owns it
+    sys.stdout.flush()
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing"
+    typer.echo(f"redacted: {summary}", err=True)
 
 
 @app.command()

@@ -1,6 +1,6 @@
 """Dispatch delivery: per-department webhooks with retries and a dead-letter path."""
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class DispatchSettings(BaseModel):
@@ -10,6 +10,11 @@ class DispatchSettings(BaseModel):
         default_factory=dict,
         title="Department id -> URL that receives its dispatches (over the city file's webhook)",
     )
+    webhook_secrets: dict[str, list[str]] = Field(
+        default_factory=dict,
+        title="Department id -> HMAC secret(s) that sign its webhooks (new first while "
+        "rotating; set via CITYBRAIN_DISPATCH__WEBHOOK_SECRETS, never in the YAML file)",
+    )
     webhook_timeout_s: float = Field(5.0, gt=0, title="One delivery attempt's timeout")
     max_attempts: int = Field(6, ge=1, title="Attempts before a delivery is dead-lettered")
     backoff_s: float = Field(1.0, gt=0, title="Delay after the first failure; doubles each time")
@@ -18,3 +23,10 @@ class DispatchSettings(BaseModel):
     batch_size: int = Field(
         16, ge=1, title="Incidents per poll (small: model calls are slow, polls must stay frequent)"
     )
+
+    @field_validator("webhook_secrets", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: object) -> object:
+        if isinstance(v, dict):
+            return {k: [x] if isinstance(x, str) else x for k, x in v.items()}
+        return v

@@ -2,7 +2,8 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from limits import parse as parse_limit
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Role = Literal["operator", "dispatcher", "admin"]
 
@@ -36,7 +37,11 @@ class WebSettings(BaseModel):
         "(set it, e.g. via CITYBRAIN_WEB__SESSION_SECRET, when running several web servers)",
     )
     session_max_age_s: int = Field(8 * 3600, ge=1, title="A session expires after this long")
-    secure_cookies: bool = Field(False, title="Send the session cookie over HTTPS only")
+    secure_cookies: bool | None = Field(
+        None,
+        title="Send the session cookie over HTTPS only; unset = yes unless the server listens "
+        "on loopback only",
+    )
     live_interval_s: float = Field(1.0, gt=0, title="Seconds between live dashboard updates")
     map_max_markers: int = Field(
         500, ge=1, title="Newest open incidents drawn on the map; the rest are counted only"
@@ -65,5 +70,69 @@ class WebSettings(BaseModel):
         title="Detector classes that carry number plates (their lower half is always blurred)",
     )
     open311_api_keys: tuple[str, ...] = Field(
-        (), title="Keys an Open311 client must send to submit requests; empty = no key needed"
+        (),
+        title="Keys an Open311 client must send (api_key) to submit requests; empty = no key "
+        "needed on loopback (the demo), intake closed on any other interface",
     )
+    max_body_bytes: int = Field(
+        64 * 1024, ge=1024, title="Larger request bodies are refused (413) before they are read"
+    )
+    open311_rate_per_client: str = Field(
+        "10/minute;100/hour", title="Open311 submissions per client address (limits notation)"
+    )
+    open311_rate_per_key: str = Field(
+        "600/minute", title="Open311 submissions per api_key (limits notation)"
+    )
+    open311_public_decimals: int = Field(
+        2,
+        ge=0,
+        le=6,
+        title="Decimals of lat/long shown to callers without a key (2 ≈ 1 km); keyed callers "
+        "see the point as submitted",
+    )
+    login_rate_per_client: str = Field(
+        "20/minute;200/hour", title="Sign-in attempts (/login, /api/token) per client address"
+    )
+    login_rate_per_account: str = Field(
+        "5/minute;30/hour", title="Failed sign-in attempts per username"
+    )
+    max_concurrent_hashes: int = Field(
+        4, ge=1, title="Password checks at once (argon2 takes 64 MiB each); others wait or 503"
+    )
+    metrics_token: str = Field(
+        "",
+        title="Bearer token Prometheus sends for /metrics; empty = /metrics only on a "
+        "loopback-only server (or to operator sessions)",
+    )
+    kafka_timeout_s: float = Field(
+        5.0, gt=0, le=60, title="A request waits at most this long for Kafka to take its records"
+    )
+    kafka_retry_after_s: float = Field(
+        15.0, gt=0, title="After Kafka failed, requests answer 503 at once for this long"
+    )
+
+    @field_validator(
+        "open311_rate_per_client",
+        "open311_rate_per_key",
+        "login_rate_per_client",
+        "login_rate_per_account",
+    )
+    @classmethod
+    def _rate(cls, v: str) -> str:
+        for part in v.split(";"):
+            try:
+                parse_limit(part)
+            except ValueError as e:
+                raise ValueError(
+                    f"{v!r} is not a rate like '10/minute' or '5/minute;30/hour'"
+                ) from e
+        return v
+
+    @property
+    def loopback(self) -> bool:
+        """Served to this machine only: demo accounts and keyless Open311 are allowed."""
+        return self.host in ("127.0.0.1", "::1", "localhost")
+
+    @property
+    def cookies_secure(self) -> bool:
+        return self.secure_cookies if self.secure_cookies is not None else not self.loopback

@@ -9,10 +9,12 @@ describe problems, the responsibility list decides who fixes them.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from citybrain.core.city import City
 from citybrain.core.facts import place_names
 from citybrain.core.messages import KeyFacts
+from citybrain.core.summary import TEMPLATE_MARKS
 
 _NUMBER = re.compile(r"(?<![\d.])\d+(?![\d.])")
 
@@ -24,6 +26,9 @@ def summary_problems(city: City, summary: str, facts: KeyFacts, texts: list[str]
         return ["empty summary"]
     problems: list[str] = []
     low = text.lower()
+    if any(mark.lower() in low for mark in TEMPLATE_MARKS):
+        # The mark tells readers a text was built by rule; a model may not borrow it.
+        problems.append("carries the template mark")
     evidence = " ".join([*texts, *facts.places, facts.district_name or ""]).lower()
     allowed_places = set(facts.places)
     for name, canon in place_names(city).items():
@@ -54,17 +59,27 @@ def summary_problems(city: City, summary: str, facts: KeyFacts, texts: list[str]
 
 # A request to send the report somewhere: a verb of sending, then (within a clause) the name.
 _DIRECTIVE = (
-    r"(?:\b(?:send|route|forward|assign|transfer|dispatch|pass|give|hand|refer|escalate)\b"
+    r"(?:\b(?:send|route|forward|assign|transfer|dispatch|pass|give|hand|refer|escalate"
+    r"|handled?|belongs?|responsib\w*)\b"
     r"[^.!?\n]{0,40}?"
-    r"|(?:转给|交给|派给|转交|分派给|发给|转到|派到|交由|移交)[^。！？\n]{0,10}?)"
+    r"|(?:转给|交给|派给|转交|分派给|发给|转到|派到|交由|移交)[^。！？\n]{0,10}?"
+    # "请环卫西片站处理", "应由…负责": close by, within the clause; "由于" is "because".
+    r"|(?:请|让|应由|由(?!于)|归)[^。！？，,\n]{0,4}?)"
 )
+
+
+def _plain(text: str) -> str:
+    """Lower case, NFKC, without invisible format characters: "water\u200bdrainage" and
+    full-width letters must not slip a department's name past the guard."""
+    kept = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    return unicodedata.normalize("NFKC", kept).lower()
 
 
 def named_departments(city: City, texts: list[str]) -> set[str]:
     """Departments a ticket text asks to be sent to: an id or a name (either language) after
     a verb of sending ("send this to ...", "转给..."). A department merely mentioned ("bad for
     the environment", "the street lighting is out") is a description, not a request."""
-    joined = " ".join(texts).lower()
+    joined = _plain(" ".join(texts))
     found = set()
     for d in city.departments:
         names = {d.id.lower(), d.id.replace("_", " "), d.name.lower(), d.name_zh} - {""}

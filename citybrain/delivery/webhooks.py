@@ -5,7 +5,8 @@ lost if a process dies; each department then has its own sender thread, so one d
 endpoint being down delays only that department. Each POST carries the dispatch id as the
 `Idempotency-Key` header (a receiver that sees it twice does the work once); failures back off
 exponentially, and after `max_attempts` the delivery is dead-lettered. Dispatch workers scaled
-out share the outbox: each attempt is claimed first, so only one worker sends it.
+out share the outbox: each attempt is claimed first, so only one worker sends it. Every attempt
+is signed with the department's secret(s) and the time of sending (`signing.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import httpx
 
 from citybrain.config.dispatch import DispatchSettings
 from citybrain.core.city import City
+from citybrain.delivery.signing import sign
 from citybrain.store import Store
 from citybrain.store.models import DeliveryRow
 
@@ -55,6 +57,9 @@ class DepartmentSender:
         self.on_dead = on_dead
         self.stats = stats if stats is not None else {}
         self.http = httpx.Client(timeout=settings.webhook_timeout_s)
+        self.secrets = list(settings.webhook_secrets.get(department, []))
+        if not self.secrets:
+            log.warning("%s: no dispatch.webhook_secrets entry: webhooks go unsigned", department)
 
     def send_due(self) -> int:
         """One pass over what is due; returns how many were delivered."""
@@ -72,14 +77,16 @@ class DepartmentSender:
             self._count("webhook.claimed_elsewhere")
             return False  # another dispatch worker is sending it; the order waits for them
         attempts = row.attempts + 1
+        body = row.payload.encode()
         try:
             resp = self.http.post(
                 row.url,
-                content=row.payload.encode(),
+                content=body,
                 headers={
                     "Content-Type": "application/json",
                     "Idempotency-Key": row.id,
                     "X-Citybrain-Attempt": str(attempts),
+                    **sign(self.secrets, body),  # signed per attempt: a fresh timestamp
                 },
             )
             ok, error = resp.is_success, f"HTTP {resp.status_code}"

@@ -184,12 +184,35 @@ def index_path(topic: str, partition: int) -> str:
 
 
 # --- reading and verification ---------------------------------------------------------------
+def inside(root: Path, rel: str) -> Path:
+    """`root / rel` for a path the archive itself names, refused unless it stays inside the
+    archive: no absolute path, no `..`, no symbolic link on the way (an archive is data from
+    elsewhere; it must not make a replay read /etc/passwd or a file beside it)."""
+    parts = Path(rel).parts
+    if not rel or Path(rel).is_absolute() or Path(rel).drive or ".." in parts or "\\" in rel:
+        raise ArchiveError(f"{root}: {rel!r} points outside the archive")
+    at = root
+    for part in parts:
+        at = at / part
+        if at.is_symlink():
+            raise ArchiveError(f"{root}: {rel!r} goes through a symbolic link")
+    if not at.resolve().is_relative_to(root.resolve()):
+        raise ArchiveError(f"{root}: {rel!r} points outside the archive")
+    return at
+
+
 def open_archive(root: Path, verify: bool = True) -> Manifest:
     """The manifest of a complete archive; with `verify`, every checksum is checked first, so a
     replay never starts on an archive it cannot finish."""
     m = read_manifest(root)
     if not m.complete:
         raise ArchiveError(f"{root}: the recording is incomplete; rerun `citybrain record` on it")
+    unsummed = [
+        f"{short}/p{p}" for short, e in m.topics.items() for p, st in e.partitions.items()
+        if not st.sha256
+    ]  # fmt: skip
+    if unsummed:  # a complete recording sums every index: a missing sum is a forged manifest
+        raise ArchiveError(f"{root}: complete, but no sha256 for {', '.join(unsummed)}")
     if verify:
         for short, entry in m.topics.items():
             for p, st in entry.partitions.items():
@@ -202,7 +225,7 @@ def iter_partition(
     root: Path, topic: str, partition: int, st: PartitionState, check_frames: bool = True
 ) -> Iterator[ArchivedRecord]:
     """Records of one partition in offset order, each checked against its checksum."""
-    path = root / st.index
+    path = inside(root, st.index)
     if not path.is_file():
         raise ArchiveError(f"{path}: index file missing")
     if path.stat().st_size != st.index_bytes:
@@ -236,13 +259,15 @@ def iter_partition(
 
 
 def _frame_bytes(root: Path, line: dict[str, Any], check: bool) -> bytes:
-    fpath = root / str(line["file"])
+    fpath = inside(root, str(line["file"]))
     try:
         value = fpath.read_bytes()
     except OSError as e:
         raise ArchiveError(f"{fpath}: frame file missing") from e
     if check and (
-        len(value) != line["size"] or hashlib.sha256(value).hexdigest() != line["sha256"]
+        len(value) != line["size"]
+        or not isinstance(line.get("sha256"), str)
+        or hashlib.sha256(value).hexdigest() != line["sha256"]
     ):
         raise ArchiveError(f"{fpath}: checksum mismatch (the frame was changed after recording)")
     return value

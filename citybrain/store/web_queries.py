@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, case, delete, func, select
+from sqlalchemy import Select, and_, case, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from citybrain.core.ids import stable_id
@@ -284,17 +284,24 @@ class WebStore:
         reason: str | None = None,
         now: datetime | None = None,
         webhooks: Mapping[str, str] | None = None,
+        as_department: str | None = None,
     ) -> ActionResult:
         """Store one decision and its effect in one transaction (validated by the caller's
         form; this checks only what depends on the incident's current state). A move to a
-        department with a webhook queues its delivery in the same transaction."""
+        department with a webhook queues its delivery in the same transaction.
+
+        `as_department`: the acting dispatcher's department, checked again here under a row
+        lock (PostgreSQL; SQLite serialises writers), so an incident moved away between the
+        caller's access check and this write cannot be acted on by its former holder."""
         now = now or datetime.now(UTC)
         with self.sessions.begin() as s:
-            inc = s.get(IncidentRow, incident_id)
+            inc = s.get(IncidentRow, incident_id, with_for_update=True)
             if inc is None:
                 raise ActionError(f"no incident {incident_id}")
-            asg = s.get(AssignmentRow, incident_id)
+            asg = s.get(AssignmentRow, incident_id, with_for_update=True)
             held_by = asg.department if asg else inc.department
+            if as_department is not None and held_by != as_department:
+                raise ActionError("the incident has moved to another department meanwhile")
             state = effective_state(inc, asg)
             if state == "resolved" or inc.status == "resolved":
                 raise ActionError("the incident is already resolved")
@@ -364,12 +371,23 @@ class WebStore:
             self.touch(s, incident_id)
         return ActionResult(row, dispatch)
 
-    def actions(self, incident_id: str | None = None, limit: int = 500) -> list[ActionRow]:
+    def actions(
+        self, incident_id: str | None = None, limit: int = 500, department: str | None = None
+    ) -> list[ActionRow]:
+        """The newest `limit` (with `department`: that moved from or to it), oldest first."""
         with self.sessions() as s:
-            q = select(ActionRow).order_by(ActionRow.at, ActionRow.id).limit(limit)
+            q = select(ActionRow)
             if incident_id is not None:
                 q = q.where(ActionRow.incident_id == incident_id)
-            return list(s.scalars(q).all())
+            if department is not None:
+                q = q.where(
+                    or_(
+                        ActionRow.department_from == department,
+                        ActionRow.department_to == department,
+                    )
+                )
+            newest = s.scalars(q.order_by(ActionRow.at.desc(), ActionRow.id.desc()).limit(limit))
+            return list(reversed(newest.all()))
 
     def unemitted(self, limit: int = 500) -> list[ActionRow]:
         with self.sessions() as s:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kafka import KafkaConsumer, KafkaProducer
 
 from citybrain.config.kafka import KafkaSettings
 
 
-def make_producer(settings: KafkaSettings) -> KafkaProducer:
+def make_producer(settings: KafkaSettings, **overrides: Any) -> KafkaProducer:
+    """``overrides``: further KafkaProducer options (the web bus bounds ``max_block_ms``)."""
     return KafkaProducer(
         bootstrap_servers=settings.bootstrap_servers,
         acks="all",
@@ -15,6 +18,7 @@ def make_producer(settings: KafkaSettings) -> KafkaProducer:
         retries=5,
         max_request_size=settings.max_request_bytes,
         **settings.client_options(),
+        **overrides,
     )
 
 

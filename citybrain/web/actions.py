@@ -8,6 +8,7 @@ from typing import Literal
 from fastapi import HTTPException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from citybrain.core.redaction import redact
 from citybrain.delivery.webhooks import webhook_urls
 from citybrain.store.web_queries import ActionError, ActionResult
 from citybrain.web.auth import Principal
@@ -59,8 +60,9 @@ def take_action(ctx: WebContext, p: Principal, incident_id: str, a: ActionIn) ->
             p.username,
             triage_department=ctx.city.triage_department,
             department=a.department,
-            reason=a.reason,
+            reason=redact(a.reason).text if a.reason else None,  # it travels to other departments
             webhooks=webhook_urls(ctx.city, ctx.settings.dispatch),
+            as_department=None if p.sees_all else p.department,
         )
     except ActionError as e:
         raise HTTPException(409, str(e)) from e

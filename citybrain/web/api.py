@@ -4,10 +4,11 @@ header, or a bearer token from POST /api/token."""
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from citybrain.web.actions import ActionIn, take_action
@@ -16,7 +17,7 @@ from citybrain.web.auth import CSRF_HEADER, Auth, AuthError, Principal
 from citybrain.web.bus import feedback_of
 from citybrain.web.context import CurrentUser, WebContext
 from citybrain.web.hotspots import hotspot_json
-from citybrain.web.live import event_stream, message, parse_cursor
+from citybrain.web.live import event_stream, message, parse_cursor, visible_panels
 
 Page = Annotated[int, Query(ge=1, le=100_000)]
 PageSize = Annotated[int, Query(ge=1, le=500)]
@@ -77,9 +78,10 @@ def make_router(ctx: WebContext) -> APIRouter:
     r = APIRouter(prefix="/api", tags=["api"])
 
     @r.post("/token", response_model=Token)
-    def token(body: Credentials) -> Token:
+    def token(body: Credentials, request: Request) -> Token:
         """A bearer token for scripts and apps (same lifetime as a session)."""
-        found = ctx.auth.verify(body.username, body.password)
+        host = request.client.host if request.client else "unknown"
+        found = ctx.sign_in(body.username, body.password, host)
         if found is None:
             raise AuthError("wrong username or password")
         return Token(token=ctx.auth.issue(found), expires_in=ctx.web.session_max_age_s)
@@ -116,16 +118,26 @@ def make_router(ctx: WebContext) -> APIRouter:
         return incident_detail(ctx, p, incident_id)
 
     @r.post("/incidents/{incident_id}/actions", status_code=201)
-    def act(p: CurrentUser, request: Request, incident_id: str, body: ActionIn) -> dict[str, Any]:
-        """accept | reassign (department, reason) | resolve (reason = note) | reject (reason)."""
+    def act(p: CurrentUser, request: Request, incident_id: str, body: ActionIn) -> Response:
+        """accept | reassign (department, reason) | resolve (reason = note) | reject (reason).
+
+        201 once stored and on Kafka; 202 (`sent: false`, Retry-After) when stored but Kafka
+        did not take it: it stays in the outbox and goes out with the next action, so the
+        client must not repeat it."""
         if not Auth.csrf_ok(p, request.headers.get(CSRF_HEADER)):
             raise HTTPException(403, "missing or wrong X-CSRF-Token header")
         result = take_action(ctx, p, incident_id, body)
-        return {
+        sent = not ctx.ws.unemitted(limit=1) if ctx.bus is not None else None
+        out = {
             "action": action_json(result.action),
             "feedback": feedback_of(result.action).model_dump(mode="json"),
             "dispatch_id": result.dispatch.id if result.dispatch else None,
+            "sent": sent,
         }
+        if sent is False:
+            retry = str(math.ceil(ctx.web.kafka_retry_after_s))
+            return JSONResponse(out, status_code=202, headers={"Retry-After": retry})
+        return JSONResponse(out, status_code=201)
 
     @r.get("/evidence/{observation_id}/similar")
     def similar(
@@ -135,9 +147,13 @@ def make_router(ctx: WebContext) -> APIRouter:
         cosine), best first, within the incidents this user may see: where else, and when
         before, the same thing was seen."""
         row = ctx.store.evidence_row(observation_id)
+        missing = HTTPException(404, f"no evidence {observation_id[:64]}")
         if row is None:
-            raise HTTPException(404, f"no evidence {observation_id}")
-        ctx.visible(p, row.incident_id)  # 404 unless the user may see its incident
+            raise missing
+        try:
+            ctx.visible(p, row.incident_id)
+        except HTTPException as hidden:  # the same 404, naming no other department's incident
+            raise missing from hidden
         if not row.embedding:
             raise HTTPException(422, "this evidence has no image embedding (tickets have none)")
         out = []
@@ -192,9 +208,11 @@ def make_router(ctx: WebContext) -> APIRouter:
         """Dispatcher decisions as the Feedback messages sent to `<prefix>.feedback`."""
         if incident_id is not None:
             ctx.visible(p, incident_id)
-        rows = ctx.ws.actions(incident_id, limit=limit)
-        if not p.sees_all:
-            rows = [a for a in rows if p.department in (a.department_from, a.department_to)]
+        # Filtered in SQL, newest first: filtering the first `limit` rows in Python gave a
+        # dispatcher the oldest 500 of everyone's, minus other departments'.
+        rows = ctx.ws.actions(
+            incident_id, limit=limit, department=None if p.sees_all else p.department
+        )
         return [feedback_of(a).model_dump(mode="json") for a in rows]
 
     @r.get("/metrics")
@@ -206,7 +224,7 @@ def make_router(ctx: WebContext) -> APIRouter:
     ) -> dict[str, Any]:
         """The dashboard's figures: counts, SLA, routing quality, camera and pipeline health."""
         scope = ctx.scope(p, category, district, range)
-        msg, _ = message(ctx.panel_context(scope), None)
+        msg, _ = message(ctx.panel_context(scope), None, visible_panels(p))
         return msg["panels"]
 
     @r.get("/stats")
@@ -236,6 +254,14 @@ def make_router(ctx: WebContext) -> APIRouter:
         Last-Event-ID (browsers do it themselves) or ?since=<cursor>."""
         scope = ctx.scope(p, category, district, range)
         cursor = parse_cursor(request.headers.get("last-event-id") or since)
+
+        def ended() -> str | None:
+            try:
+                ctx.auth.principal(request)  # signature, expiry, revocation, account
+            except AuthError as e:
+                return e.detail
+            return None
+
         return StreamingResponse(
             event_stream(
                 request,
@@ -244,6 +270,8 @@ def make_router(ctx: WebContext) -> APIRouter:
                 ctx.web.live_interval_s,
                 max_events,
                 on_open=lambda n: ctx.metrics.sse_clients.inc(n),
+                ended=ended,
+                panels=visible_panels(p),
             ),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -25,10 +25,11 @@ from citybrain.config import Settings
 from citybrain.core.city import City
 from citybrain.errors import ConfigError
 from citybrain.store import Store
-from citybrain.web import api, open311, pages
+from citybrain.web import access, api, open311, pages
 from citybrain.web.auth import AuthError
 from citybrain.web.bus import Bus
 from citybrain.web.context import WebContext
+from citybrain.web.guards import SECURITY_HEADERS, BodyLimit
 
 STATIC = Path(__file__).parent / "static"
 _MACHINE_PREFIXES = ("/api/", "/open311/", "/metrics", "/healthz", "/openapi.json")
@@ -101,6 +102,7 @@ def create_app(
         description="Incidents, dispatches, dispatcher feedback, metrics and Open311 GeoReport v2.",
         docs_url=None,  # the Swagger page loads assets from a CDN; /openapi.json is the spec
         redoc_url=None,
+        dependencies=[Depends(access.enforce)],  # who may read what: web/access.py
     )
     registry = CollectorRegistry()
     registry.register(_StoreCollector(store))
@@ -114,6 +116,8 @@ def create_app(
     ) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
         route = request.scope.get("route")
         name = getattr(route, "path", "unmatched")
         ctx.metrics.requests.labels(request.method, name, str(response.status_code)).inc()
@@ -132,12 +136,15 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if _machine(request):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+            )
         return pages.TEMPLATES.TemplateResponse(
             request,
             "error.html",
             {"status": exc.status_code, "detail": exc.detail, "user": None, "city": city},
             status_code=exc.status_code,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -172,4 +179,6 @@ def create_app(
     def favicon() -> Response:
         return Response(status_code=204)
 
+    # Outermost, so no other layer reads a body before its size is known.
+    app.add_middleware(BodyLimit, max_bytes=settings.web.max_body_bytes)
     return app

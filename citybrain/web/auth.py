@@ -11,6 +11,7 @@ exposed to CSRF, so only cookie requests must echo the token.
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,15 @@ COOKIE = "citybrain_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 _HASHER = PasswordHasher()
+log = logging.getLogger(__name__)
+
+
+def is_demo_password(user: WebUser) -> bool:
+    """The sample accounts' passwords are documented (`<username>-demo`, docs/OPERATIONS.md)."""
+    try:
+        return _HASHER.verify(user.password_hash, f"{user.username}-demo")
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def hash_password(password: str) -> str:
@@ -74,6 +84,16 @@ class Auth:
         self.settings = settings
         self.is_revoked = is_revoked
         self.users = {u.username: u for u in settings.users}
+        # Accounts whose passwords anyone can read in the docs work on loopback only.
+        self.refused = (
+            set()
+            if settings.loopback
+            else {u.username for u in settings.users if is_demo_password(u)}
+        )
+        for name in sorted(self.refused):
+            log.warning(
+                "web.users: %s has the documented demo password: refused off loopback", name
+            )
         secret = settings.session_secret or secrets.token_urlsafe(32)
         self.signer = URLSafeTimedSerializer(secret, salt="citybrain.session")
         # Spent on unknown usernames too, so timing does not tell which names exist.
@@ -85,7 +105,7 @@ class Auth:
             _HASHER.verify(user.password_hash if user else self._dummy_hash, password)
         except (VerificationError, InvalidHashError):
             return None
-        return user
+        return None if username in self.refused else user
 
     def issue(self, user: WebUser) -> str:
         return self.signer.dumps({"u": user.username, "c": secrets.token_urlsafe(16)})
@@ -105,7 +125,7 @@ class Auth:
         except BadSignature as e:
             raise AuthError("invalid session") from e
         user = self.users.get(str(data.get("u", "")))
-        if user is None:
+        if user is None or user.username in self.refused:
             raise AuthError("unknown user")
         if self.is_revoked(str(data["c"])):
             raise AuthError("you signed out of this session; sign in again")

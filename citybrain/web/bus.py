@@ -1,20 +1,31 @@
 """Dispatcher actions out to Kafka: `<prefix>.feedback`, and `<prefix>.dispatch` for a move.
 
 Actions are stored first with `emitted=False` (an outbox); `emit_pending` sends every
-unsent one and marks it, so an action taken while Kafka is down goes out with the next one.
+unsent one and marks it only once the broker acknowledged every record, so an action taken
+while Kafka is down goes out with the next one.
+
+Sends are checked: `flush` raises `BusUnavailable` unless every record sent since the last
+flush was acknowledged (kafka-python's own flush returns quietly when a record failed). After a
+failure the bus answers at once, without trying, until `retry_after_s` has passed: a web
+request never waits on a broker already known to be down, and callers answer 503 with a
+`Retry-After` of what is left.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+import threading
+import time
+from typing import Any, Protocol
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 
 from citybrain.config.kafka import KafkaSettings
 from citybrain.core.cells import cell_partition_key
 from citybrain.core.ids import stable_id
 from citybrain.core.messages import Feedback
+from citybrain.errors import CityBrainError
 from citybrain.store.models import DispatchRow, IncidentRow
 from citybrain.store.repository import dispatch_from_row
 from citybrain.store.web_models import ActionRow
@@ -24,33 +35,75 @@ from citybrain.streams.topics import Topics
 log = logging.getLogger(__name__)
 
 
+class BusUnavailable(CityBrainError):
+    """Kafka did not take the records; try again after `retry_after_s` seconds."""
+
+    def __init__(self, detail: str, retry_after_s: float) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
 class Bus(Protocol):
     def send(self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> None:
-        """Queue one record."""
+        """Queue one record (raises BusUnavailable if it cannot even be queued)."""
 
     def flush(self) -> None:
-        """Block until every queued record is acknowledged (raises if it cannot be)."""
+        """Block until every queued record is acknowledged; raises BusUnavailable otherwise."""
 
 
 class KafkaBus:
     """A producer made on first use, so the web server starts even while Kafka is down."""
 
-    def __init__(self, settings: KafkaSettings) -> None:
+    def __init__(
+        self, settings: KafkaSettings, timeout_s: float = 5.0, retry_after_s: float = 15.0
+    ) -> None:
         self.settings = settings
+        self.timeout_s = timeout_s
+        self.retry_after_s = retry_after_s
         self._producer: KafkaProducer | None = None
+        self._pending: list[Any] = []
+        self._down_until = 0.0
+        self._lock = threading.Lock()
 
     def _p(self) -> KafkaProducer:
         if self._producer is None:
             from citybrain.streams.kafka_io import make_producer
 
-            self._producer = make_producer(self.settings)
+            # A send waits for topic metadata at most this long (kafka-python's default: 60 s).
+            self._producer = make_producer(self.settings, max_block_ms=int(self.timeout_s * 1000))
         return self._producer
 
+    def _check_up(self) -> None:
+        left = self._down_until - time.monotonic()
+        if left > 0:
+            raise BusUnavailable("Kafka was unreachable moments ago", left)
+
+    def _down(self, e: BaseException) -> BusUnavailable:
+        self._down_until = time.monotonic() + self.retry_after_s
+        return BusUnavailable(f"Kafka did not take the records: {e}", self.retry_after_s)
+
     def send(self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> None:
-        self._p().send(topic, key=key, value=value, headers=headers)
+        self._check_up()
+        try:
+            future = self._p().send(topic, key=key, value=value, headers=headers)
+        except KafkaError as e:
+            raise self._down(e) from e
+        with self._lock:
+            self._pending.append(future)
 
     def flush(self) -> None:
-        self._p().flush(timeout=10)
+        with self._lock:
+            pending, self._pending = self._pending, []
+        if not pending:
+            return
+        try:
+            self._p().flush(timeout=self.timeout_s)
+        except KafkaError as e:
+            raise self._down(e) from e
+        failed = [f for f in pending if not f.is_done or f.failed()]
+        if failed:
+            first = failed[0]
+            raise self._down(first.exception if first.is_done else TimeoutError("no ack"))
 
     def close(self) -> None:
         if self._producer is not None:

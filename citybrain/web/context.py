@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -11,6 +12,7 @@ from fastapi import Depends, HTTPException, Request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from citybrain.config import Settings
+from citybrain.config.web import WebUser
 from citybrain.core.city import City
 from citybrain.store import Store
 from citybrain.store.web_queries import IncidentView, Scope, WebStore
@@ -18,6 +20,7 @@ from citybrain.streams.topics import Topics
 from citybrain.web import health
 from citybrain.web.auth import Auth, Principal
 from citybrain.web.bus import Bus, emit_pending
+from citybrain.web.guards import HashSlots, RateLimits
 from citybrain.web.live import PanelCache, PanelContext
 from citybrain.web.snapshot import FrameReader
 
@@ -76,8 +79,12 @@ class WebContext:
     rates: health.RateTracker = field(init=False)
     metrics: WebMetrics = field(init=False)
     panel_cache: PanelCache = field(init=False)
+    limits: RateLimits = field(init=False)
+    hashes: HashSlots = field(init=False)
 
     def __post_init__(self) -> None:
+        self.limits = RateLimits()
+        self.hashes = HashSlots(self.settings.web.max_concurrent_hashes)
         self.ws = WebStore(self.store)
         self.auth = Auth(self.settings.web, is_revoked=self.ws.session_revoked)
         self.topics = Topics(self.settings.kafka.topic_prefix)
@@ -129,6 +136,28 @@ class WebContext:
             self.rates,
             self.panel_cache,
         )
+
+    def sign_in(self, username: str, password: str, host: str) -> WebUser | None:
+        """Check a password within the budgets: attempts per client address, failures per
+        account (429 + Retry-After past either), and at most `max_concurrent_hashes` argon2
+        checks at once (503 when none frees up in time)."""
+        web = self.web
+        wait = self.limits.hit(web.login_rate_per_client, "login.client", host)
+        if wait is None:
+            wait = self.limits.blocked(web.login_rate_per_account, "login.account", username)
+        if wait is not None:
+            raise HTTPException(
+                429,
+                "too many sign-in attempts; try again later",
+                headers={"Retry-After": str(math.ceil(wait))},
+            )
+        with self.hashes.slot() as got:
+            if not got:
+                raise HTTPException(503, "busy checking passwords", headers={"Retry-After": "5"})
+            user = self.auth.verify(username, password)
+        if user is None:
+            self.limits.spend(web.login_rate_per_account, "login.account", username)
+        return user
 
     def sign_out(self, p: Principal) -> None:
         """Revoke the session for every server until it would have expired anyway, so copies

@@ -31,6 +31,8 @@ from citybrain.core.city import City
 from citybrain.store import Store
 from citybrain.store.web_queries import Scope, WebStore
 from citybrain.web import health
+from citybrain.web.access import panel_allowed
+from citybrain.web.auth import Principal
 from citybrain.web.hotspots import hotspot_json
 
 OVERLAP = timedelta(seconds=2)
@@ -134,6 +136,11 @@ def parse_cursor(raw: str | None) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
+def visible_panels(p: Principal) -> list[Panel]:
+    """The panels this user's role may see (web/access.py decides)."""
+    return [x for x in PANELS if panel_allowed(p, x.name)]
+
+
 def message(
     ctx: PanelContext, cursor: datetime | None, panels: list[Panel] | None = None
 ) -> tuple[dict[str, Any], datetime]:
@@ -165,15 +172,25 @@ async def event_stream(
     interval_s: float,
     max_events: int | None = None,
     on_open: Callable[[int], None] | None = None,
+    ended: Callable[[], str | None] = lambda: None,
+    panels: list[Panel] | None = None,
 ) -> AsyncIterator[str]:
-    """Server-sent events until the client goes away (or after max_events, for scripts)."""
+    """Server-sent events until the client goes away (or after max_events, for scripts).
+
+    `ended` is asked before every update: a session signed out, expired or no longer
+    accepted ends the stream with a `signed_out` event, not when the client happens to leave.
+    """
     sent = 0
     if on_open:
         on_open(1)
     try:
         yield f"retry: {int(interval_s * 1000) + 500}\n\n"
         while not await request.is_disconnected():
-            msg, cursor = await asyncio.to_thread(message, make_ctx(), cursor)
+            reason = await asyncio.to_thread(ended)
+            if reason is not None:
+                yield f"event: signed_out\ndata: {json.dumps({'reason': reason})}\n\n"
+                return
+            msg, cursor = await asyncio.to_thread(message, make_ctx(), cursor, panels)
             data = json.dumps(msg, separators=(",", ":"), default=str)
             yield f"id: {msg['cursor']}\nevent: update\ndata: {data}\n\n"
             sent += 1

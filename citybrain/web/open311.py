@@ -5,11 +5,19 @@ hotline call, so it is redacted, classified, located and fused by the same pipel
 reporter's contact fields (email, names, phone, device and account ids) are accepted as the
 spec allows and dropped: citybrain keeps no personal data it does not need. Status comes from
 the incident the ticket joined (evidence table), once the pipelines have placed it.
+
+Intake is guarded: a body over `web.max_body_bytes` is refused before it is read (413,
+`guards.BodyLimit`); a key (`api_key`, or the `X-API-Key` header) is required unless the
+server listens on loopback only (the demo); submissions are rate-limited per key, and per
+client address for keyless or wrongly keyed callers (429 + Retry-After); a Kafka that does
+not acknowledge the ticket gets a fast 503 + Retry-After, never a 201. Public reads show
+coordinates rounded to `web.open311_public_decimals` (2 ≈ 1 km, as GeoReport v2 allows a
+city to withhold or generalise them); a caller with a key sees them as submitted.
 """
 
 from __future__ import annotations
 
-import json
+import hmac
 import math
 import uuid
 from datetime import UTC, datetime
@@ -22,16 +30,24 @@ from starlette.concurrency import run_in_threadpool
 from citybrain.core.messages import GeoPoint, Ticket
 from citybrain.store.web_models import Open311RequestRow
 from citybrain.store.web_queries import IncidentView
+from citybrain.web.bus import BusUnavailable
 from citybrain.web.context import WebContext
 
 MAX_DESCRIPTION = 4000
+_TEXT_FIELDS = ("service_code", "description", "address_string", "api_key")
 
 
-def _error(status: int, description: str) -> JSONResponse:
-    return JSONResponse([{"code": status, "description": description}], status_code=status)
+def _error(status: int, description: str, retry_after_s: float | None = None) -> JSONResponse:
+    headers = {"Retry-After": str(math.ceil(retry_after_s))} if retry_after_s else None
+    return JSONResponse(
+        [{"code": status, "description": description}], status_code=status, headers=headers
+    )
 
 
 def _float(raw: Any, name: str, lo: float, hi: float) -> float:
+    # JSON true is no latitude, though Python would call it 1.0.
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise ValueError(f"{name} must be a number")
     try:
         v = float(raw)
     except (TypeError, ValueError) as e:
@@ -52,7 +68,19 @@ def make_router(ctx: WebContext) -> APIRouter:
     r = APIRouter(prefix="/open311/v2", tags=["open311"])
     services = {c.id: c for c in ctx.city.categories}
 
-    def request_json(req: Open311RequestRow, v: IncidentView | None) -> dict[str, Any]:
+    def keyed(key: str | None) -> bool:
+        if not key:
+            return False
+        return any(hmac.compare_digest(key.encode(), k.encode()) for k in ctx.web.open311_api_keys)
+
+    def key_of(request: Request, data: dict[str, Any] | None = None) -> str | None:
+        key = (data or {}).get("api_key") or request.query_params.get("api_key")
+        return str(key or request.headers.get("x-api-key") or "") or None
+
+    def coord(x: float | None, exact: bool) -> float | None:
+        return x if x is None or exact else round(x, ctx.web.open311_public_decimals)
+
+    def request_json(req: Open311RequestRow, v: IncidentView | None, exact: bool) -> dict[str, Any]:
         cat = services.get(req.service_code)
         if v is None:
             status, notes, agency, updated = "open", "received; being processed", None, None
@@ -72,8 +100,8 @@ def make_router(ctx: WebContext) -> APIRouter:
             "agency_responsible": agency,
             "requested_datetime": req.requested_at.isoformat(),
             "updated_datetime": updated,
-            "lat": req.lat,
-            "long": req.lon,
+            "lat": coord(req.lat, exact),
+            "long": coord(req.lon, exact),
         }
 
     @r.get("/services.json")
@@ -95,27 +123,47 @@ def make_router(ctx: WebContext) -> APIRouter:
     @r.post("/requests.json")
     async def submit(request: Request) -> JSONResponse:
         """Form-encoded (or JSON) service request: service_code, lat+long or address_string,
-        description."""
+        description; api_key unless the server is loopback-only."""
         if request.headers.get("content-type", "").startswith("application/json"):
             try:
                 body = await request.json()
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # not JSON, or nested past the parser
                 return _error(400, "body is not valid JSON")
             if not isinstance(body, dict):
                 return _error(400, "body must be a JSON object")
             data = {k: v for k, v in body.items() if v is not None}
         else:
             data = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        host = request.client.host if request.client else "unknown"
         # Producing to Kafka and writing the store block: off the event loop, so a slow
         # broker cannot freeze the live dashboards served by the same process.
-        return await run_in_threadpool(accept, data)
+        return await run_in_threadpool(accept, data, key_of(request, data), host)
 
-    def accept(data: dict[str, Any]) -> JSONResponse:
-        if ctx.web.open311_api_keys and data.get("api_key") not in ctx.web.open311_api_keys:
+    def admit(key: str | None, host: str) -> JSONResponse | None:
+        """The key and rate checks: None when the request may go on."""
+        web = ctx.web
+        if not web.open311_api_keys and not web.loopback:
+            return _error(403, "intake needs web.open311_api_keys on a public interface")
+        if keyed(key):
+            wait = ctx.limits.hit(web.open311_rate_per_key, "open311.key", str(key))
+        else:  # keyless (loopback demo) and wrongly keyed callers are counted per address
+            wait = ctx.limits.hit(web.open311_rate_per_client, "open311.client", host)
+        if wait is not None:
+            return _error(429, "too many requests; slow down", wait)
+        if web.open311_api_keys and not keyed(key):
             return _error(403, "a valid api_key is required")
+        return None
+
+    def accept(data: dict[str, Any], key: str | None, host: str) -> JSONResponse:
+        refused = admit(key, host)
+        if refused is not None:
+            return refused
+        wrong = [f for f in _TEXT_FIELDS if f in data and not isinstance(data[f], str)]
+        if wrong:
+            return _error(400, f"{wrong[0]} must be a string")
         code = str(data.get("service_code", "")).strip()
         if code not in services:
-            return _error(400, f"service_code {code!r} is not a known service")
+            return _error(400, f"service_code {code[:64]!r} is not a known service")
         description = str(data.get("description", "")).strip()
         if not description:
             return _error(400, "description is required")
@@ -137,7 +185,11 @@ def make_router(ctx: WebContext) -> APIRouter:
         if point is None and address is None:
             return _error(400, "a location is required: lat and long, or address_string")
         if ctx.bus is None:
-            return _error(503, "intake is not connected to the stream; try again later")
+            return _error(
+                503,
+                "intake is not connected to the stream; try again later",
+                ctx.web.kafka_retry_after_s,
+            )
         now = datetime.now(UTC)
         rid = f"311-{uuid.uuid4().hex[:16]}"
         # The chosen service is part of the report, so the classifier sees it too.
@@ -156,9 +208,15 @@ def make_router(ctx: WebContext) -> APIRouter:
                 value=ticket.model_dump_json().encode(),
                 headers=[],
             )
-            ctx.bus.flush()
+            ctx.bus.flush()  # raises unless the broker acknowledged the ticket
+        except BusUnavailable as e:
+            return _error(503, "the ticket stream is unavailable; try again later", e.retry_after_s)
         except Exception:
-            return _error(503, "the ticket stream is unavailable; try again later")
+            return _error(
+                503,
+                "the ticket stream is unavailable; try again later",
+                ctx.web.kafka_retry_after_s,
+            )
         ctx.ws.add_open311(
             Open311RequestRow(
                 id=rid,
@@ -181,14 +239,15 @@ def make_router(ctx: WebContext) -> APIRouter:
         )
 
     @r.get("/requests/{request_id}.json")
-    def one(request_id: str) -> JSONResponse:
+    def one(request: Request, request_id: str) -> JSONResponse:
         found = ctx.ws.open311(ids=[request_id])
         if not found:
-            return _error(404, f"no service request {request_id}")
-        return JSONResponse([request_json(*found[0])])
+            return _error(404, f"no service request {request_id[:64]}")
+        return JSONResponse([request_json(*found[0], exact=keyed(key_of(request)))])
 
     @r.get("/requests.json")
     def many(
+        request: Request,
         service_request_id: str | None = None,
         service_code: str | None = None,
         start_date: str | None = None,
@@ -202,8 +261,9 @@ def make_router(ctx: WebContext) -> APIRouter:
         except ValueError:
             return _error(400, "start_date and end_date must be ISO 8601 (w3c) dates")
         ids = [i.strip() for i in service_request_id.split(",")] if service_request_id else None
+        exact = keyed(key_of(request))
         rows = [
-            request_json(req, v)
+            request_json(req, v, exact)
             for req, v in ctx.ws.open311(ids, service_code, start, end, limit=1000)
         ]
         return JSONResponse([x for x in rows if status is None or x["status"] == status])

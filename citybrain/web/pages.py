@@ -6,10 +6,10 @@ handle them, and a dispatcher reaches only their own department's incidents (404
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -39,13 +39,36 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _same_site(request: Request) -> bool:
+    """A sign-in posted from another site (login CSRF: signing a victim into the attacker's
+    account) is refused. There is no session yet to carry a token, so the browser's own
+    headers decide: `Sec-Fetch-Site`, else `Origin` against the Host it was sent to (hosts
+    only, so a TLS-terminating proxy does not matter). Clients that send neither (scripts)
+    are not browsers and cannot be forged into posting."""
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        return False
+    origin = request.headers.get("origin")
+    if not origin:
+        return True
+    return origin != "null" and urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+def _client_host(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 def make_router(ctx: WebContext) -> APIRouter:
     r = APIRouter(include_in_schema=False)
     mapview = MapView.of(ctx.city)
     colours = category_colours(ctx.city)
 
     def page(
-        request: Request, name: str, p: Principal | None, code: int = 200, **data: Any
+        request: Request,
+        name: str,
+        p: Principal | None,
+        code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        **data: Any,
     ) -> HTMLResponse:
         return TEMPLATES.TemplateResponse(
             request,
@@ -60,6 +83,7 @@ def make_router(ctx: WebContext) -> APIRouter:
                 **data,
             },
             status_code=code,
+            headers=headers,
         )
 
     @r.get("/login", response_class=HTMLResponse)
@@ -74,7 +98,22 @@ def make_router(ctx: WebContext) -> APIRouter:
         password: Annotated[str, Form(max_length=256)],
         next: Annotated[str, Form()] = "/",
     ) -> Response:
-        found = ctx.auth.verify(username, password)
+        if not _same_site(request):
+            return page(
+                request, "login.html", None, 403, next="/", note="Sign in from this site's form."
+            )
+        try:
+            found = ctx.sign_in(username, password, _client_host(request))
+        except HTTPException as e:
+            return page(
+                request,
+                "login.html",
+                None,
+                e.status_code,
+                next=_safe_next(next),
+                note=str(e.detail).capitalize() + ".",
+                headers=e.headers,
+            )
         if found is None:
             return page(
                 request,
@@ -94,7 +133,7 @@ def make_router(ctx: WebContext) -> APIRouter:
             max_age=ctx.web.session_max_age_s,
             httponly=True,
             samesite="lax",
-            secure=ctx.web.secure_cookies,
+            secure=ctx.web.cookies_secure,
         )
         return resp
 
@@ -125,7 +164,7 @@ def make_router(ctx: WebContext) -> APIRouter:
             map=mapview,
             colours=colours,
             ranges=list(TIME_RANGES),
-            config_json=json.dumps(config),
+            config=config,  # rendered with tojson, which escapes <, > and & for HTML
         )
 
     @r.get("/incidents", response_class=HTMLResponse)

@@ -8,7 +8,8 @@ work. When retention has dropped the frame, the page says so.
 People and plates: the vision job keeps the frame's person and vehicle boxes with each
 observation (`privacy_boxes`), and every mode hides people whole and the lower half of every
 vehicle (web/privacy.py states the rule). The default (`web.snapshot_blur: background`) also
-blurs everything outside the evidence boxes, which covers a person the detector missed.
+blurs everything outside the evidence boxes, which covers a person the detector missed; `people`
+mode falls back to it for any frame without a privacy record (a detector without a person class).
 """
 
 from __future__ import annotations
@@ -112,7 +113,11 @@ def render(
         )
 
     boxes = [(d, px(d["box"])) for d in detections if len(d.get("box", ())) == 4]
-    if mode == "background":
+    # "people" trusts the detector to have found every person; a frame without a privacy
+    # record or a person box (a detector without person or vehicle classes, or older
+    # evidence) cannot show that, so it is blurred like "background" unless proven harmless.
+    vouched = bool(privacy_boxes) or any(d.get("cls") in person_classes for d in detections)
+    if mode == "background" or not vouched:
         out = cv2.GaussianBlur(img, _BLUR, 0)
         for d, (x1, y1, x2, y2) in boxes:
             if d.get("cls") not in person_classes and x2 > x1 and y2 > y1:

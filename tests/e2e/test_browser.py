@@ -212,8 +212,12 @@ def test_operator_watches_incidents_arrive_live_and_after_a_lost_connection(
     )
     tickets = [t.ticket for t in simulate(stack.city, stack.settings.simulator, start).tickets]
     stack.produce_tickets(tickets)
-    page.wait_for_function(
-        "document.querySelectorAll('#markers circle').length > 0", timeout=90_000
+    # Polled from here: the page's CSP (script-src 'self') forbids the eval that
+    # wait_for_function uses; page.evaluate goes through the debugger protocol instead.
+    wait_for(
+        lambda: page.evaluate("document.querySelectorAll('#markers circle').length > 0"),
+        90,
+        "the first marker",
     )
     first = page.locator("#markers circle").first.get_attribute("data-incident")
     assert first and any(i.id == first for i in stack.store.incidents(limit=10_000))
@@ -238,10 +242,14 @@ def test_operator_watches_incidents_arrive_live_and_after_a_lost_connection(
     assert page.evaluate("window.__citybrain.updates") > 2
     # Filters narrow the live view without a reload.
     page.select_option("select[name=category]", "smoke_fire")
-    page.wait_for_function(
-        "[...document.querySelectorAll('#markers circle')].every(c => c.dataset.category === 'smoke_fire')"
-        " && document.querySelectorAll('#markers circle').length > 0",
-        timeout=15_000,
+    wait_for(
+        lambda: page.evaluate(
+            "[...document.querySelectorAll('#markers circle')]"
+            ".every(c => c.dataset.category === 'smoke_fire')"
+            " && document.querySelectorAll('#markers circle').length > 0"
+        ),
+        15,
+        "only smoke_fire markers",
     )
     assert page.evaluate("window.__citybrain.loadedAt") == loaded_at
     page.context.close()

@@ -92,7 +92,13 @@ class _HookHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.server.requests.append(
-            {"key": self.headers["Idempotency-Key"], "body": json.loads(body), "at": time.time()}
+            {
+                "key": self.headers["Idempotency-Key"],
+                "body": json.loads(body),
+                "at": time.time(),
+                "raw": body,
+                "headers": dict(self.headers.items()),
+            }
         )
         self.send_response(self.server.status)
         self.send_header("Content-Length", "0")

@@ -160,3 +160,54 @@ def test_speed_parsing() -> None:
     for bad in ("0", "-1", "fast"):
         with pytest.raises(ValueError, match="positive number or 'max'"):
             parse_speed(bad)
+
+
+@pytest.mark.parametrize("where", ["index", "frame"])
+@pytest.mark.parametrize("how", ["absolute", "dotdot", "symlink"])
+def test_paths_out_of_the_archive_are_refused(tmp_path: Path, where: str, how: str) -> None:
+    root = tmp_path / "archive"
+    m = build(root)
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"not yours")
+    target = {"absolute": str(secret), "dotdot": "../secret.txt", "symlink": "link.txt"}[how]
+    if how == "symlink":
+        (root / "link.txt").symlink_to(secret)
+    if where == "index":
+        st = m.topics["tickets"].partitions[0].model_copy(update={"index": target})
+        with pytest.raises(ArchiveError, match=r"outside the archive|symbolic link"):
+            list(iter_partition(root, "tickets", 0, st))
+    else:
+        index = root / "frames" / "p0.jsonl"
+        lines = [json.loads(x) for x in index.read_bytes().splitlines()]
+        lines[0]["file"] = target
+        index.write_bytes(b"".join(json.dumps(x).encode() + b"\n" for x in lines))
+        st = (
+            m.topics["frames"]
+            .partitions[0]
+            .model_copy(update={"index_bytes": index.stat().st_size, "sha256": sha256_file(index)})
+        )
+        with pytest.raises(ArchiveError, match=r"outside the archive|symbolic link"):
+            list(iter_partition(root, "frames", 0, st))
+
+
+def test_a_complete_archive_without_checksums_is_refused(tmp_path: Path) -> None:
+    m = build(tmp_path)
+    topics = dict(m.topics)
+    entry = topics["tickets"]
+    topics["tickets"] = entry.model_copy(
+        update={"partitions": {0: entry.partitions[0].model_copy(update={"sha256": None})}}
+    )
+    write_manifest(tmp_path, m.model_copy(update={"topics": topics}))
+    with pytest.raises(ArchiveError, match="no sha256 for tickets/p0"):
+        open_archive(tmp_path)
+    index = tmp_path / "frames" / "p0.jsonl"
+    lines = [json.loads(x) for x in index.read_bytes().splitlines()]
+    lines[0]["sha256"] = None
+    index.write_bytes(b"".join(json.dumps(x).encode() + b"\n" for x in lines))
+    st = (
+        m.topics["frames"]
+        .partitions[0]
+        .model_copy(update={"index_bytes": index.stat().st_size, "sha256": sha256_file(index)})
+    )
+    with pytest.raises(ArchiveError, match="checksum mismatch"):
+        list(iter_partition(tmp_path, "frames", 0, st))
