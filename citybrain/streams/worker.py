@@ -278,7 +278,12 @@ class StreamWorker:
     def _finish(self, batch: Batch, commit: bool) -> None:
         name = self.stage.name
         self.stage.sink()
-        crash_point(f"{name}.after_sink")
+
+        def crash_at(point: str) -> None:  # fault injection counts batches of records only
+            if commit or batch.commit:
+                crash_point(f"{name}.{point}")
+
+        crash_at("after_sink")
         pending = self.outbox.take() if self.outbox is not None else []
         outputs = [p.output for p in pending] + list(batch.outputs)
         for rec, err in batch.rejected:
@@ -287,7 +292,7 @@ class StreamWorker:
             self.stage.stats["dlq"] += 1
             self.stage.stats[f"dlq.{err.reason}"] += 1
         if outputs:
-            crash_point(f"{name}.before_send")
+            crash_at("before_send")
             try:
                 sent = self.sender.send_all(outputs)
             except SendFailed as e:
@@ -300,11 +305,11 @@ class StreamWorker:
                     self.stage.stats[f"out.{outputs[i].topic.rsplit('.', 1)[-1]}"] += 1
             self.stage.stats["dlq.record_too_large"] += len(sent.too_large)
             self.stage.stats["dlq"] += len(sent.too_large)
-            crash_point(f"{name}.after_send")
+            crash_at("after_send")
             if pending:
                 assert self.outbox is not None
                 self.outbox.mark_sent(p.seq for p in pending)
-                crash_point(f"{name}.after_mark_sent")
+                crash_at("after_mark_sent")
         if batch.commit is not None:
             if batch.commit:
                 self.consumer.commit(
@@ -315,8 +320,7 @@ class StreamWorker:
                 )
         elif commit:
             self.consumer.commit()
-        if commit or batch.commit:
-            crash_point(f"{name}.after_commit")
+        crash_at("after_commit")
 
     def close(self) -> None:
         try:

@@ -113,7 +113,10 @@ def server(
 def settings(**kw: object) -> TritonSettings:
     # a generous budget: these tests set each deadline themselves
     base: dict[str, object] = {
-        "timeout_s": 30.0, "retries": 2, "backoff_s": 0.05, "retry_budget_s": 600.0
+        "timeout_s": 30.0,
+        "retries": 2,
+        "backoff_s": 0.05,
+        "retry_budget_s": 600.0,
     }
     return TritonSettings(**(base | kw))  # type: ignore[arg-type]
 
