@@ -191,6 +191,7 @@ class StreamWorker:
         for r in records:
             self._next[(r.topic, r.partition)] = r.offset + 1
         if records:
+            crash_point(f"{self.stage.name}.after_poll")
             self.stage.stats["consumed"] += len(records)
             batch = self.stage.process(records)
             crash_point(f"{self.stage.name}.after_process")
