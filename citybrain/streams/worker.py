@@ -304,8 +304,9 @@ class StreamWorker:
             for i in sent.delivered:
                 if i not in sent.too_large:
                     self.stage.stats[f"out.{outputs[i].topic.rsplit('.', 1)[-1]}"] += 1
-            self.stage.stats["dlq.record_too_large"] += len(sent.too_large)
-            self.stage.stats["dlq"] += len(sent.too_large)
+            if sent.too_large:
+                self.stage.stats["dlq.record_too_large"] += len(sent.too_large)
+                self.stage.stats["dlq"] += len(sent.too_large)
             crash_at("after_send")
             if pending:
                 assert self.outbox is not None
