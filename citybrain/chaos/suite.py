@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +54,15 @@ class Receiver:
         self.accepted: Counter[str] = Counter()
         self.refused = 0
         self.fail_until = 0.0
+        self.fail_next_s = 0.0  # armed: the next request starts a failure of this many seconds
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if receiver.fail_next_s:
+                    receiver.fail_until = time.monotonic() + receiver.fail_next_s
+                    receiver.fail_next_s = 0.0
                 if time.monotonic() < receiver.fail_until:
                     receiver.refused += 1
                     self.send_response(503)
@@ -152,7 +157,8 @@ class Supervisor:
     reached: list[str] = field(default_factory=list)
     not_reached: list[str] = field(default_factory=list)
     failed_starts: int = 0
-    producing: threading.Event = field(default_factory=threading.Event)
+    producing: threading.Event = field(default_factory=threading.Event)  # upstream still at work
+    done: threading.Event = field(default_factory=threading.Event)
 
     def run_once(self) -> None:
         """One start without a crash point, until idle (the drain)."""
@@ -178,6 +184,7 @@ class Supervisor:
                 )
             if point is None:
                 if rc == 0:
+                    self.done.set()
                     return
                 self.failed_starts += 1
             elif rc == -9:
@@ -262,7 +269,7 @@ def main(out_dir: Path = Path("var/chaos")) -> int:
     began = time.monotonic()
     out_dir.mkdir(parents=True, exist_ok=True)
     base = load_settings()
-    sim = base.simulator.model_copy(update={"events": 30, "unrelated_tickets": 15})
+    sim = base.simulator.model_copy(update={"events": 40, "unrelated_tickets": 20})
     base = base.model_copy(update={"simulator": sim})
     city = load_city(base)
     start = datetime.fromtimestamp(time.time() - sim.duration_s, UTC).replace(microsecond=0)
@@ -293,21 +300,32 @@ def main(out_dir: Path = Path("var/chaos")) -> int:
         env = env_of(s)
         producing = threading.Event()
         producing.set()
-        sups = [Supervisor(j, env, out_dir / f"{j}.log", 20.0, producing=producing) for j in PLAN]
+        sups: list[Supervisor] = []
+        for j in PLAN:  # a job retries a point its work has not reached while upstream works
+            sups.append(Supervisor(j, env, out_dir / f"{j}.log", 20.0, producing=producing))
+            producing = threading.Event()
+            producing.set()
         threads = [threading.Thread(target=x.run) for x in sups]
         for t in threads:
             t.start()
 
+        def until_done(up: Supervisor, down: Supervisor) -> None:
+            up.done.wait()
+            down.producing.clear()
+
+        for up, down in pairwise(sups):
+            threading.Thread(target=until_done, args=(up, down), daemon=True).start()
+
         def produce() -> None:
-            send_tickets(s, start, 240.0)
-            producing.clear()
+            send_tickets(s, start, 300.0)
+            sups[0].producing.clear()
 
         producer = threading.Thread(target=produce)
         producer.start()
         wait_until = time.monotonic() + 180
         while not receiver.accepted and time.monotonic() < wait_until:
             time.sleep(1)  # the faults start once deliveries flow
-        receiver.fail_until = time.monotonic() + 60
+        receiver.fail_next_s = 60.0  # from the next delivery attempt on
         time.sleep(10)
         pg.stop()
         time.sleep(30)
