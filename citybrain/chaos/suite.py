@@ -22,12 +22,12 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from citybrain.chaos.postgres import PrivatePostgres
+from citybrain.chaos.receiver import Receiver, free_port
 from citybrain.config import Settings, load_city, load_settings
 from citybrain.config.kafka import BrokerSettings
 from citybrain.runtime import run_job
@@ -44,47 +44,6 @@ PLAN: dict[str, list[str]] = {
     "incidents": [*COMMON, "after_mark_sent"],
     "dispatch": [*COMMON, "after_mark_sent", "webhook_after_post"],
 }
-
-
-class Receiver:
-    """A department's webhook endpoint: counts accepted deliveries by Idempotency-Key and
-    answers 503 while told to fail."""
-
-    def __init__(self, port: int) -> None:
-        self.accepted: Counter[str] = Counter()
-        self.refused = 0
-        self.fail_until = 0.0
-        self.fail_next_s = 0.0  # armed: the next request starts a failure of this many seconds
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if receiver.fail_next_s:
-                    receiver.fail_until = time.monotonic() + receiver.fail_next_s
-                    receiver.fail_next_s = 0.0
-                if time.monotonic() < receiver.fail_until:
-                    receiver.refused += 1
-                    self.send_response(503)
-                else:
-                    receiver.accepted[self.headers.get("Idempotency-Key", "")] += 1
-                    self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.url = f"http://127.0.0.1:{port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def send_tickets(settings: Settings, start: datetime, seconds: float) -> list[str]:
