@@ -98,6 +98,7 @@ def test_invalid_section_is_reported_not_crashed_on(tmp_path: Path) -> None:
         load_all(cfg)
     assert any("departments.yaml:22: responsibilities" in p for p in e.value.problems)
 
+
 def test_camera_rules_must_name_what_the_city_has(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text(
