@@ -6,7 +6,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 ARGS    ?=
 
-.PHONY: venv demo test test-fast fuzz lint bench schemas clean
+.PHONY: venv demo test test-fast fuzz lint bench chaos schemas clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ fuzz: $(STAMP)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not integration and not e2e" $(ARGS)
+
+# Fault injection (not part of `make test`): kills, a PostgreSQL outage, a failing webhook
+# receiver; writes var/chaos/report.json (docs/RELIABILITY.md).
+chaos: $(STAMP)
+	$(PY) -m citybrain.chaos.suite $(ARGS)
 
 bench: $(STAMP)
 	$(PY) tools/bench/pipeline_throughput.py $(ARGS)

@@ -10,7 +10,7 @@ import threading
 from types import FrameType
 
 from citybrain.config import Settings, load_city
-from citybrain.store import Store
+from citybrain.store import TRANSIENT_ERRORS, Store
 from citybrain.streams.jobs import job_spec
 from citybrain.streams.kafka_io import make_consumer, make_producer
 from citybrain.streams.metrics import serve_metrics
@@ -49,6 +49,8 @@ def run_job(
         dlq_topic=names.dlq,
         poll_timeout_ms=settings.kafka.poll_timeout_ms,
         report=lambda _job, counters: store.write_stats(name, counters),
+        transient=TRANSIENT_ERRORS,
+        retry_max_s=settings.workers.dependency_retry_max_s,
     )
     log.info("%s: consuming %s", name, ", ".join(topics))
     w = settings.workers

@@ -68,6 +68,8 @@ class DispatchStage:
         )
         self.urls = webhook_urls(city, settings.dispatch)
         self._pending = DispatchStep()
+        self._out: list[Output] = []  # dispatch messages: into the outbox with the step's write
+        self.outbox = store.outbox(self.name, settings.workers.outbox_lease_s)
         self._dead: queue.SimpleQueue[Output] = queue.SimpleQueue()  # from sender threads
         # incident id -> (category, district, routing) of the last decision, to ask the model once
         self._decided: dict[str, tuple[str, str | None, RoutingDecision]] = {}
@@ -84,7 +86,10 @@ class DispatchStage:
         self.on_assigned()
 
     def on_assigned(self) -> None:
-        """The store knows every dispatch made so far: never dispatch one twice."""
+        """The store knows every dispatch made so far: never dispatch one twice. What was not
+        written yet (a database outage) is dropped here and comes again from Kafka."""
+        self._pending = DispatchStep()
+        self._out = []
         self._sent = self.store.sent_dispatches()
 
     def process(self, records: list[InRecord]) -> Batch:
@@ -100,7 +105,7 @@ class DispatchStage:
         items = [self._item(m) for m in latest.values()]
         self.step.run(items)
         for it in items:
-            batch.outputs += self._decide(it)
+            self._out += self._decide(it)
             if not it.incident.is_open:
                 self._forget(it.incident.id)
         batch.outputs += self._drain_dead()
@@ -119,7 +124,7 @@ class DispatchStage:
         summaries it could not write in time (the template stands in until then)."""
         outputs = self._drain_dead()
         for it in self._catch_up():
-            outputs += self._decide(it, count=False)
+            self._out += self._decide(it, count=False)
         return Batch(outputs=outputs)
 
     def _catch_up(self) -> list[Item]:
@@ -154,9 +159,10 @@ class DispatchStage:
         return items
 
     def sink(self) -> None:
-        if self._pending:
-            self.store.write_dispatch_step(self._pending)
+        if self._pending or self._out:
+            self.store.write_dispatch_step(self._pending, self.outbox, self._out)
         self._pending = DispatchStep()
+        self._out = []
 
     def close(self) -> None:
         if self.webhooks is not None:

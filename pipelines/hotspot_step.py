@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from citybrain.core.cells import area_cell
 from citybrain.core.hotspots import HotspotAlert, HotspotDetector, area_of
 from citybrain.core.messages import GeoPoint, Observation
 from citybrain.store import Store
+from citybrain.store.outbox import Outbox
 from citybrain.streams.records import Output
 from citybrain.streams.topics import Topics
 
@@ -125,9 +126,10 @@ class HotspotStep:
             )
         ]
 
-    def sink(self) -> None:
-        if self._pending:
-            self.store.write_hotspots(self._pending.values())
+    def sink(self, outbox: Outbox | None = None, messages: Sequence[Output] = ()) -> None:
+        """Store the alerts, with the messages announcing them (in `outbox`, same transaction)."""
+        if self._pending or messages:
+            self.store.write_hotspots(self._pending.values(), outbox, messages)
             self._pending.clear()
 
     def _emit(self, alert: HotspotAlert) -> list[Output]:

@@ -1,6 +1,11 @@
 """incidents: observation → fuse into incidents → store + `<prefix>.incidents`, where the dispatch
 job summarises and routes them; dispatcher feedback (`<prefix>.feedback`) resolves incidents;
-ticket bursts raise hot spots."""
+ticket bursts raise hot spots.
+
+Every message about a change (incident versions, hot-spot alerts, digests) goes through the
+job's transactional outbox: written in the transaction that stores the change, sent by the
+worker after the commit. A crash between the store write and the send therefore cannot lose
+it, though the replayed observation is then recognised as already applied."""
 
 from __future__ import annotations
 
@@ -35,14 +40,22 @@ class IncidentStage:
         self.store = store
         self.fuser = Fuser(city, settings.incidents)
         self.stats: Counter[str] = Counter()
-        # What sink() must write before the commit: incidents with new evidence.
+        # What sink() must write before the commit: incidents with new evidence, and the
+        # messages announcing changes (into the outbox, in the same transactions).
         self._pending: dict[str, IncidentWrite] = {}
+        self._out: list[Output] = []
+        self._hot_out: list[Output] = []
+        self.outbox = store.outbox(self.name, settings.workers.outbox_lease_s)
         self.hotspots = HotspotStep(settings, topics, store, self.stats)
         self.on_assigned()
 
     def on_assigned(self) -> None:
-        """Rebuild incident state from the store: it is the truth after a restart or rebalance.
+        """Rebuild incident state from the store: it is the truth after a restart, a rebalance
+        or a database outage (what was not written is dropped here and replayed from Kafka).
         Recently resolved incidents come too, so returning evidence reopens them."""
+        self._pending.clear()
+        self._out.clear()
+        self._hot_out.clear()
         horizon = self.settings.max_clock_skew_s + self.settings.reopen_s
         since = datetime.now(UTC) - timedelta(seconds=horizon)
         states = self.store.open_incidents(resolved_since=since)
@@ -55,7 +68,7 @@ class IncidentStage:
         for rec in records:
             try:
                 if rec.topic == self.topics.feedback:
-                    batch.outputs += self._feedback(rec.value)
+                    self._out += self._feedback(rec.value)
                     continue
                 obs = self._parse(rec.value, now)
             except RejectedRecord as err:
@@ -64,9 +77,9 @@ class IncidentStage:
             result = self.fuser.apply(obs)
             self._count(result)
             if result.changed and result.incident is not None:
-                batch.outputs += self._record(result.incident, obs)
+                self._out += self._record(result.incident, obs)
             if result.changed and obs.source == "ticket" and obs.category != UNCLASSIFIED:
-                batch.outputs += self.hotspots.add(obs)
+                self._hot_out += self.hotspots.add(obs)
         return batch
 
     def tick(self) -> Batch:
@@ -84,16 +97,18 @@ class IncidentStage:
                 continue
             self.stats["incidents_resolved"] += 1
             self.stats["incidents_resolved.timeout"] += 1
-            batch.outputs += self._record(inc, None)
+            self._out += self._record(inc, None)
         if self.fuser.watermark is not None:
-            batch.outputs += self.hotspots.tick(self.fuser.watermark)
+            self._hot_out += self.hotspots.tick(self.fuser.watermark)
         return batch
 
     def sink(self) -> None:
-        if self._pending:
-            self.store.write_incidents(self._pending.values())
+        if self._pending or self._out:
+            self.store.write_incidents(self._pending.values(), (), self.outbox, self._out)
         self._pending.clear()
-        self.hotspots.sink()
+        self._out.clear()
+        self.hotspots.sink(self.outbox, self._hot_out)
+        self._hot_out.clear()
 
     def _count(self, result: FusionResult) -> None:
         if not result.changed:
@@ -167,8 +182,14 @@ class IncidentStage:
                 topic=self.topics.incidents,
                 key=inc.id.encode(),
                 value=incident_message(inc, routing, summary).model_dump_json().encode(),
+                headers=[("idempotency-key", incident_version(inc).encode())],
             )
         ]
+
+
+def incident_version(inc: IncidentState) -> str:
+    """One key per state an incident passes through: what the outbox sends exactly once."""
+    return f"{inc.id}:{len(inc.evidence_ids)}:{inc.status}:{inc.reopened}"
 
 
 SPEC = JobSpec(

@@ -99,6 +99,13 @@ class CameraRuleSettings(BaseModel):
     overrides: list[RuleOverride] = Field(
         default_factory=list, title="Per camera or camera zone: what differs from the category"
     )
+    continuing_every_s: float = Field(
+        60.0,
+        ge=0,
+        title="At most one 'continuing' observation per camera event per this many seconds of "
+        "event time (a camera at several frames per second would otherwise send one per hit "
+        "frame, and every one becomes stored evidence); 0: one per hit frame",
+    )
     track_gap_s: float = Field(
         180.0,
         gt=0,

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from citybrain.config.dispatch import DispatchSettings
@@ -47,6 +47,20 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings, title="Language model")
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings, title="Dispatch delivery")
     workers: WorkerSettings = Field(default_factory=WorkerSettings, title="Pipeline workers")
+
+    @model_validator(mode="after")
+    def _retries_fit_the_poll_interval(self) -> "Settings":
+        """A vision batch makes up to two Triton calls inside one poll; with their retries
+        they must end well inside max_poll_interval, or a slow server gets the worker
+        evicted from its group (after that the stage pauses its partitions and keeps polling)."""
+        budget = 2 * self.vision.triton.retry_budget_s
+        interval = self.kafka.max_poll_interval_ms / 1000
+        if budget >= interval:
+            raise ValueError(
+                f"vision.triton.retry_budget_s ({self.vision.triton.retry_budget_s:g} s, two "
+                f"calls a batch) must be under half of kafka.max_poll_interval_ms ({interval:g} s)"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -25,6 +25,13 @@ class TritonSettings(BaseModel):
     retries: int = Field(3, ge=0, title="Retries of a call that failed as unavailable or late")
     backoff_s: float = Field(0.1, ge=0, title="First back-off between retries (doubles each time)")
     backoff_max_s: float = Field(2.0, ge=0, title="Longest back-off between retries")
+    retry_budget_s: float = Field(
+        4.0,
+        gt=0,
+        title="Longest one call may take with all its retries and back-off; each attempt's "
+        "deadline is cut to what is left. Must fit inside the consumer's poll interval "
+        "(checked at load): after it the stage applies back-pressure and keeps polling",
+    )
     shared_memory: bool = Field(
         True,
         title="Pass tensors through system shared memory (used only when the url is a loopback "

@@ -16,3 +16,15 @@ class WorkerSettings(BaseModel):
     metrics_host: str = Field(
         "127.0.0.1", title="Address the worker's metrics listen on (0.0.0.0 in a pod)"
     )
+    outbox_lease_s: float = Field(
+        30.0,
+        gt=0,
+        title="How long a worker holds the outbox messages it wrote or claimed before another "
+        "worker of its job may send them (a dead worker's messages go out after this)",
+    )
+    dependency_retry_max_s: float = Field(
+        10.0,
+        gt=0,
+        title="Longest wait between retries while the database is unavailable (consumption "
+        "stays paused; the worker keeps polling and stays in its group)",
+    )

@@ -15,7 +15,7 @@ import math
 from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from citybrain.config.rules import CameraRuleSettings, Rule
 from citybrain.core.city import City
@@ -58,6 +58,7 @@ class _Memory:
     opened_at: datetime | None = None
     event_id: str = ""
     last_at: datetime | None = None
+    sent_at: datetime | None = None  # when the open event last produced a decision
     tracks: dict[int, _Track] = field(default_factory=dict)
 
 
@@ -156,6 +157,10 @@ class CameraRules:
             state: RuleState = "opened"
         elif hit:
             mem.quiet = 0
+            every = timedelta(seconds=self.settings.continuing_every_s)
+            if mem.sent_at is not None and at - mem.sent_at < every:
+                self.stats["continuing_throttled"] += 1
+                return None
             state = "continuing"
         else:
             mem.quiet += 1
@@ -165,6 +170,7 @@ class CameraRules:
             mem.hits.clear()
             state = "cleared"
         assert mem.opened_at is not None
+        mem.sent_at = at
         confs = [d.confidence for d in counted]
         confidence = max([*confs, scene if scene_hit and scene is not None else 0.0])
         return RuleDecision(

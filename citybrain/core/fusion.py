@@ -79,7 +79,10 @@ class Fuser:
     watermark: datetime | None = None
 
     def __post_init__(self) -> None:
+        # observation id -> incident id ("" for a clear that matched nothing): the replay guard.
+        # Entries leave with their incident (expire), so it is bounded by what can still change.
         self._seen: dict[str, str] = {}
+        self._unmatched: dict[str, tuple[datetime, str]] = {}  # the "" entries: time, cell
         self._compatible = _compatibility(self.settings.compatible)
         # Candidate index: a grid of fusion-radius squares per category (3x3 around a point
         # holds everything within the radius), and (category, district) for district-only
@@ -102,6 +105,7 @@ class Fuser:
         for st in states:
             self.put(self._with_cell(st))
         self._seen = {e: s.id for s in states for e in s.evidence_ids}
+        self._unmatched = {}
         self._cell_marks = {}
         for st in self.incidents.values():
             self._advance(st.cell, st.updated_at)
@@ -243,13 +247,44 @@ class Fuser:
                 )
                 self.put(resolved)
                 done.append(resolved)
-            elif not inc.is_open and inc.resolved_at is not None and inc.resolved_at < forget:
-                self.drop(inc.id)
+            elif (
+                not inc.is_open
+                and inc.resolved_at is not None
+                and inc.resolved_at < forget
+                and self._past_lateness(inc.updated_at, inc.cell)
+            ):
+                self.forget(inc.id)
+        for oid in [o for o, (at, c) in self._unmatched.items() if self._past_lateness(at, c)]:
+            del self._unmatched[oid]
+            self._seen.pop(oid, None)
         return done
+
+    def _past_lateness(self, at: datetime, cell: str) -> bool:
+        """Evidence this old is rejected as late in its cell, so it needs no replay guard."""
+        mark = self._cell_marks.get(cell)
+        return mark is not None and at < mark - timedelta(seconds=self.settings.max_lateness_s)
+
+    def forget(self, incident_id: str) -> None:
+        """Drop an incident that can no longer change, with its entries in the replay guard.
+        Only called once all its evidence is past the lateness bound of its cell, so a replay
+        of that evidence is dead-lettered as late, never fused a second time."""
+        inc = self.incidents.get(incident_id)
+        if inc is None:
+            return
+        for e in inc.evidence_ids:
+            if self._seen.get(e) == incident_id:
+                del self._seen[e]
+        self.drop(incident_id)
+
+    @property
+    def seen_count(self) -> int:
+        """Observations remembered as applied (what bounded memory is measured by)."""
+        return len(self._seen)
 
     def _clear(self, obs: Observation, cell: str) -> FusionResult:
         """A camera event cleared: drop it from its incident; the last one resolves it."""
         self._seen[obs.id] = ""
+        self._unmatched[obs.id] = (obs.observed_at, cell)
         for iid in sorted(self._by_rule.get(obs.rule_id or "", ())):
             inc = self.incidents[iid]
             if inc.is_open and obs.rule_id in inc.camera_events and inc.cell == cell:
@@ -268,6 +303,7 @@ class Fuser:
                     note = "resolved"
                 self.put(new)
                 self._seen[obs.id] = inc.id
+                self._unmatched.pop(obs.id, None)
                 return FusionResult(new, changed=True, note=note)
         return FusionResult(None, note="clear_unmatched")
 

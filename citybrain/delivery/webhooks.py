@@ -23,6 +23,7 @@ from citybrain.core.city import City
 from citybrain.delivery.signing import sign
 from citybrain.store import Store
 from citybrain.store.models import DeliveryRow
+from citybrain.streams.crash import crash_point
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class DepartmentSender:
             ok, error = False, f"{type(e).__name__}: {e}"[:300]
         now = datetime.now(UTC)
         if ok:
+            crash_point("dispatch.webhook_after_post")  # fault injection: received, not marked
             self.store.mark_delivery(row.id, "delivered", attempts, now)
             self._count("webhook.delivered")
             return True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine, create_engine, event, func, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from citybrain.core.facts import incident_message
@@ -35,6 +36,12 @@ from citybrain.store.models import (
     PipelineStatsRow,
     SummaryRow,
 )
+from citybrain.store.outbox import Outbox
+from citybrain.streams.records import Output
+
+# Errors that mean "the database is not reachable right now" (down, restarting, locked): a
+# worker pauses and retries on these instead of exiting (streams/worker.py).
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
 
 
 @dataclass
@@ -63,11 +70,21 @@ class Store:
         Base.metadata.create_all(engine)
         return cls(engine)
 
+    def outbox(self, job: str, lease_s: float = 30.0) -> Outbox:
+        """`job`'s transactional outbox (store/outbox.py): pass it with the messages to the
+        write that causes them, and the worker sends them after the commit."""
+        return Outbox(self.sessions, job, lease_s)
+
     # --- writes (one transaction per call; callers batch through write_incidents) ---
     def write_incidents(
-        self, items: Iterable[IncidentWrite], dispatches: Iterable[Dispatch] = ()
+        self,
+        items: Iterable[IncidentWrite],
+        dispatches: Iterable[Dispatch] = (),
+        outbox: Outbox | None = None,
+        messages: Sequence[Output] = (),
     ) -> None:
-        """One transaction: incidents, their new evidence, then dispatches not yet stored.
+        """One transaction: incidents, their new evidence, dispatches not yet stored, and the
+        messages announcing them (into `outbox`, sent after the commit).
 
         The incident job writes the rules' routing and a template summary with every update;
         the dispatch job's decision (a model's routing, a model summary) must survive those
@@ -102,16 +119,26 @@ class Store:
             for d in dispatches:
                 if s.get(DispatchRow, d.id) is None:
                     s.add(_dispatch_row(d))
+            if outbox is not None:
+                outbox.write(s, messages)
 
     def write_stats(self, job: str, counters: dict[str, int]) -> None:
         with self.sessions.begin() as s:
             s.merge(PipelineStatsRow(job=job, updated_at=datetime.now(UTC), counters=counters))
 
-    def write_hotspots(self, alerts: Iterable[HotspotAlert]) -> None:
-        """Upsert hot-spot alerts by id (an alert is updated in place as it grows or closes)."""
+    def write_hotspots(
+        self,
+        alerts: Iterable[HotspotAlert],
+        outbox: Outbox | None = None,
+        messages: Sequence[Output] = (),
+    ) -> None:
+        """Upsert hot-spot alerts by id (an alert is updated in place as it grows or closes),
+        with the messages that announce them."""
         with self.sessions.begin() as s:
             for a in alerts:
                 s.merge(_hotspot_row(a))
+            if outbox is not None:
+                outbox.write(s, messages)
 
     # --- reads ---
     def open_incidents(self, resolved_since: datetime | None = None) -> list[IncidentState]:
@@ -264,10 +291,18 @@ class Store:
             }
 
     # --- the model step: decisions, summaries, audit log, webhook outbox ---
-    def write_dispatch_step(self, step: model_step.DispatchStep) -> None:
-        """One transaction: audit rows, routing and summary decisions, dispatches, deliveries."""
+    def write_dispatch_step(
+        self,
+        step: model_step.DispatchStep,
+        outbox: Outbox | None = None,
+        messages: Sequence[Output] = (),
+    ) -> None:
+        """One transaction: audit rows, routing and summary decisions, dispatches, deliveries,
+        and the dispatch messages (into `outbox`, sent after the commit)."""
         with self.sessions.begin() as s:
             model_step.write_step(s, step, _dispatch_row)
+            if outbox is not None:
+                outbox.write(s, messages)
 
     def model_calls(self, incident_id: str | None = None, limit: int = 500) -> list[ModelCallRow]:
         """The audit log, newest first."""

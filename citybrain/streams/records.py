@@ -9,6 +9,9 @@ from typing import Any
 from citybrain.core.messages import DeadLetter
 from citybrain.errors import RejectedRecord
 
+# What a record costs beside its value, key and headers (batch and record framing), generously.
+DLQ_OVERHEAD = 512
+
 
 @dataclass(frozen=True)
 class Output:
@@ -49,22 +52,30 @@ def dead_letter(
     record: InRecord, err: RejectedRecord, stage: str, dlq_topic: str, max_bytes: int
 ) -> Output:
     """The original bytes with the reason in headers; a huge value keeps its head only, and the
-    headers point at its offset in the source topic, where the whole record still lives."""
-    truncated = len(record.value) > max_bytes
-    meta = DeadLetter(
-        reason=err.reason,
-        detail=err.detail[:500],
-        stage=stage,
-        source_topic=record.topic,
-        source_partition=record.partition,
-        source_offset=record.offset,
-        truncated=truncated,
-        at=datetime.now(UTC),
-    )
+    headers point at its offset in the source topic, where the whole record still lives.
+    `max_bytes` bounds the whole record (value, key, headers and framing), so a dead letter
+    of a record near the broker's limit is not itself refused as too large."""
     original = [(k, v) for k, v in record.headers.items() if not k.startswith("dlq.")]
+
+    def letter(truncated: bool) -> DeadLetter:
+        return DeadLetter(
+            reason=err.reason,
+            detail=err.detail[:500],
+            stage=stage,
+            source_topic=record.topic,
+            source_partition=record.partition,
+            source_offset=record.offset,
+            truncated=truncated,
+            at=datetime.now(UTC),
+        )
+
+    headers = original + letter(True).to_headers()
+    fixed = DLQ_OVERHEAD + len(record.key or b"") + sum(len(k) + len(v) for k, v in headers)
+    room = max(0, max_bytes - fixed)
+    truncated = len(record.value) > room
     return Output(
         topic=dlq_topic,
         key=record.key,
-        value=record.value[:max_bytes] if truncated else record.value,
-        headers=original + meta.to_headers(),
+        value=record.value[:room] if truncated else record.value,
+        headers=original + letter(truncated).to_headers(),
     )

@@ -1,9 +1,16 @@
 """The consume → process → sink → produce → commit loop shared by every pipeline.
 
-Offsets are committed only after the stage's durable sink has written and the producer has
-flushed, so a crash at any point replays records rather than losing them; stages make the
-replay harmless with deterministic ids. A record a stage rejects goes to the DLQ and the
-partition moves on.
+Offsets are committed only after the stage's durable sink has written and every record sent
+for the batch has been acknowledged (checked sends, `send.py`), so a crash or a failed send
+at any point replays records rather than losing them; stages make the replay harmless with
+deterministic ids. What a stage emits because of a store write travels through its
+transactional outbox (`store/outbox.py`): written with the change, sent here after the
+commit, marked sent. A record a stage rejects goes to the DLQ and the partition moves on.
+
+A dependency that is down (the database: `transient` errors) pauses consumption instead of
+killing the job: the worker keeps polling, so it stays in its group, retries with back-off,
+then reloads the stage's state and rewinds to the committed offsets, which replays the batch
+that failed. Writing the counters is best effort and never stops a job.
 """
 
 from __future__ import annotations
@@ -20,7 +27,9 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from citybrain.errors import RejectedRecord
+from citybrain.streams.crash import crash_point
 from citybrain.streams.records import InRecord, Output, dead_letter
+from citybrain.streams.send import CheckedSender, SendFailed
 
 log = logging.getLogger(__name__)
 
@@ -62,16 +71,45 @@ class BackPressure(Protocol):
         ...
 
 
+class PendingMessage(Protocol):
+    seq: int
+    output: Output
+
+
+class Outbox(Protocol):
+    """What the worker needs of a stage's transactional outbox (store/outbox.py)."""
+
+    def take(self, limit: int = 1000) -> list[Any]: ...
+
+    def mark_sent(self, seqs: Any) -> None: ...
+
+
+@runtime_checkable
+class Relaying(Protocol):
+    """A stage whose store writes carry outgoing messages in an outbox."""
+
+    outbox: Outbox
+
+
 class _Rebalance(ConsumerRebalanceListener):
-    def __init__(self, stage: Stage) -> None:
-        self.stage = stage
+    def __init__(self, worker: StreamWorker) -> None:
+        self.worker = worker
 
     def on_partitions_revoked(self, revoked: Any) -> None:
-        log.info("%s: partitions revoked %s", self.stage.name, sorted(str(p) for p in revoked))
+        log.info("%s: partitions revoked %s", self.worker.stage.name, sorted(map(str, revoked)))
 
     def on_partitions_assigned(self, assigned: Any) -> None:
-        log.info("%s: partitions assigned %s", self.stage.name, sorted(str(p) for p in assigned))
-        self.stage.on_assigned()
+        stage = self.worker.stage
+        log.info("%s: partitions assigned %s", stage.name, sorted(str(p) for p in assigned))
+        try:
+            stage.on_assigned()
+        except self.worker.transient as e:  # the client would only log it: reload later
+            log.warning("%s: could not reload state (%s); retrying", stage.name, e)
+            self.worker.reload_needed = True
+
+
+class _ReloadNeeded(Exception):
+    """A rebalance could not reload the stage's state (its dependency was down)."""
 
 
 class StreamWorker:
@@ -85,6 +123,9 @@ class StreamWorker:
         dlq_max_bytes: int = 1024 * 1024,
         poll_timeout_ms: int = 500,
         report: Callable[[str, dict[str, int]], None] | None = None,
+        transient: tuple[type[BaseException], ...] = (),
+        retry_initial_s: float = 0.5,
+        retry_max_s: float = 10.0,
     ) -> None:
         self.consumer = consumer
         self.producer = producer
@@ -93,8 +134,14 @@ class StreamWorker:
         self.dlq_max_bytes = dlq_max_bytes
         self.poll_timeout_ms = poll_timeout_ms
         self.report = report
+        self.transient = transient
+        self.retry_initial_s = retry_initial_s
+        self.retry_max_s = retry_max_s
+        self.reload_needed = False
+        self.sender = CheckedSender(producer, dlq_topic, dlq_max_bytes, stage.name)
+        self.outbox: Outbox | None = stage.outbox if isinstance(stage, Relaying) else None
         self._next: dict[tuple[str, int], int] = {}  # next offset per partition, for lag
-        consumer.subscribe(topics, listener=_Rebalance(stage))
+        consumer.subscribe(topics, listener=_Rebalance(self))
 
     def run(
         self, stop: threading.Event, idle_exit_s: float | None = None, first_wait_s: float = 120.0
@@ -104,30 +151,23 @@ class StreamWorker:
         last_data = time.monotonic()
         seen_data = False
         last_report = 0.0
+        paused_by: tuple[type[BaseException], ...] = (_ReloadNeeded, *self.transient)
         try:
             while not stop.is_set():
-                self._throttle()
-                polled = self.consumer.poll(timeout_ms=self.poll_timeout_ms)
-                records = [
-                    InRecord.from_kafka(r)
-                    for tp in sorted(polled, key=lambda t: (t.topic, t.partition))
-                    for r in polled[tp]
-                ]
-                for r in records:
-                    self._next[(r.topic, r.partition)] = r.offset + 1
-                if records:
-                    seen_data = True
-                    self.stage.stats["consumed"] += len(records)
-                    batch = self.stage.process(records)
-                else:
-                    batch = self.stage.tick()
-                self._finish(batch, commit=bool(records))
+                try:
+                    if self.reload_needed:
+                        raise _ReloadNeeded
+                    got = self._step()
+                except paused_by as e:
+                    self._ride_out(e, stop)
+                    continue
                 now = time.monotonic()
-                if records:  # idle time counts from when the last batch was done, not fetched
+                if got:  # idle time counts from when the last batch was done, not fetched
+                    seen_data = True
                     last_data = now
                 if self.report and now - last_report > 1.0:
                     self.stage.stats["lag"] = self._lag()
-                    self.report(self.stage.name, dict(self.stage.stats))
+                    self._report()
                     last_report = now
                 if (
                     idle_exit_s is not None
@@ -137,7 +177,74 @@ class StreamWorker:
                     break
         finally:
             if self.report:
-                self.report(self.stage.name, dict(self.stage.stats))
+                self._report()
+
+    def _step(self) -> bool:
+        """One poll and its batch, through to the commit; True when records came."""
+        self._throttle()
+        polled = self.consumer.poll(timeout_ms=self.poll_timeout_ms)
+        records = [
+            InRecord.from_kafka(r)
+            for tp in sorted(polled, key=lambda t: (t.topic, t.partition))
+            for r in polled[tp]
+        ]
+        for r in records:
+            self._next[(r.topic, r.partition)] = r.offset + 1
+        if records:
+            crash_point(f"{self.stage.name}.after_poll")
+            self.stage.stats["consumed"] += len(records)
+            batch = self.stage.process(records)
+            crash_point(f"{self.stage.name}.after_process")
+        else:
+            batch = self.stage.tick()
+        self._finish(batch, commit=bool(records))
+        return bool(records)
+
+    def _report(self) -> None:
+        """Counters to the store; best effort, so a database outage never kills the job."""
+        assert self.report is not None
+        try:
+            self.report(self.stage.name, dict(self.stage.stats))
+        except Exception as e:  # statistics must never stop the stream
+            self.stage.stats["stats_write_failed"] += 1
+            log.warning("%s: could not write counters: %s", self.stage.name, e)
+
+    def _ride_out(self, err: BaseException, stop: threading.Event) -> None:
+        """A dependency is down: pause every partition, keep polling (the group keeps this
+        worker), retry the stage's reload with exponential back-off until it works, then
+        rewind to the committed offsets so the failed batch is consumed again."""
+        name = self.stage.name
+        self.stage.stats["dependency_down"] += 1
+        log.warning("%s: dependency unavailable (%s); consumption paused", name, err)
+        delay = self.retry_initial_s
+        while not stop.is_set():
+            self._pause_all()
+            self.consumer.poll(timeout_ms=int(min(delay, self.retry_max_s) * 1000))
+            try:
+                self.reload_needed = False
+                self.stage.on_assigned()
+                break
+            except self.transient as e:
+                self.stage.stats["dependency_retries"] += 1
+                log.info("%s: still unavailable (%s); next try in %.1f s", name, e, delay)
+                delay = min(self.retry_max_s, delay * 2)
+        self._rewind()
+        self.consumer.resume(*self.consumer.paused())
+        log.warning("%s: dependency back; resumed from the committed offsets", name)
+
+    def _pause_all(self) -> None:
+        running = self.consumer.assignment() - self.consumer.paused()
+        if running:
+            self.consumer.pause(*running)
+
+    def _rewind(self) -> None:
+        """Seek every assigned partition back to its committed offset (or the start)."""
+        for tp in self.consumer.assignment():
+            committed = self.consumer.committed(tp)
+            if committed is None:
+                self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, committed)
 
     def _busy(self) -> bool:
         """Records held by the stage, or partitions paused for it: not idle, only waiting."""
@@ -170,18 +277,41 @@ class StreamWorker:
         return lag
 
     def _finish(self, batch: Batch, commit: bool) -> None:
+        name = self.stage.name
         self.stage.sink()
-        for out in batch.outputs:
-            self.producer.send(out.topic, key=out.key, value=out.value, headers=out.headers)
-            self.stage.stats[f"out.{out.topic.rsplit('.', 1)[-1]}"] += 1
+
+        def crash_at(point: str) -> None:  # fault injection counts batches of records only
+            if commit or batch.commit:
+                crash_point(f"{name}.{point}")
+
+        crash_at("after_sink")
+        pending = self.outbox.take() if self.outbox is not None else []
+        outputs = [p.output for p in pending] + list(batch.outputs)
         for rec, err in batch.rejected:
-            log.warning("%s: dead-letter %s: %s", self.stage.name, rec.ref, err)
-            dead = dead_letter(rec, err, self.stage.name, self.dlq_topic, self.dlq_max_bytes)
-            self.producer.send(dead.topic, key=dead.key, value=dead.value, headers=dead.headers)
+            log.warning("%s: dead-letter %s: %s", name, rec.ref, err)
+            outputs.append(dead_letter(rec, err, name, self.dlq_topic, self.dlq_max_bytes))
             self.stage.stats["dlq"] += 1
             self.stage.stats[f"dlq.{err.reason}"] += 1
-        if batch.outputs or batch.rejected:
-            self.producer.flush()
+        if outputs:
+            crash_at("before_send")
+            try:
+                sent = self.sender.send_all(outputs)
+            except SendFailed as e:
+                self.stage.stats["send_failed"] += 1
+                if self.outbox is not None:  # what got through is not sent again
+                    self.outbox.mark_sent(pending[i].seq for i in e.delivered if i < len(pending))
+                raise
+            for i in sent.delivered:
+                if i not in sent.too_large:
+                    self.stage.stats[f"out.{outputs[i].topic.rsplit('.', 1)[-1]}"] += 1
+            if sent.too_large:
+                self.stage.stats["dlq.record_too_large"] += len(sent.too_large)
+                self.stage.stats["dlq"] += len(sent.too_large)
+            crash_at("after_send")
+            if pending:
+                assert self.outbox is not None
+                self.outbox.mark_sent(p.seq for p in pending)
+                crash_at("after_mark_sent")
         if batch.commit is not None:
             if batch.commit:
                 self.consumer.commit(
@@ -192,6 +322,7 @@ class StreamWorker:
                 )
         elif commit:
             self.consumer.commit()
+        crash_at("after_commit")
 
     def close(self) -> None:
         try:

@@ -111,7 +111,13 @@ def server(
 
 
 def settings(**kw: object) -> TritonSettings:
-    base: dict[str, object] = {"timeout_s": 30.0, "retries": 2, "backoff_s": 0.05}
+    # a generous budget: these tests set each deadline themselves
+    base: dict[str, object] = {
+        "timeout_s": 30.0,
+        "retries": 2,
+        "backoff_s": 0.05,
+        "retry_budget_s": 600.0,
+    }
     return TritonSettings(**(base | kw))  # type: ignore[arg-type]
 
 
@@ -237,6 +243,20 @@ def test_server_down_raises_unavailable_after_retries() -> None:
     with pytest.raises(BackendUnavailable, match="after 3 attempts"):
         b.infer("clip_image", {"images": x})
     assert b.retried == 2
+    b.close()
+
+
+def test_retries_stop_when_the_call_budget_is_spent() -> None:
+    """Ten retries with doubling back-off would hold the worker far past its poll interval;
+    the call's budget ends them early and the caller applies back-pressure instead."""
+    slow = settings(retries=10, timeout_s=1.0, backoff_s=0.5, backoff_max_s=8.0)
+    b = TritonBackend.connect(
+        slow.model_copy(update={"retry_budget_s": 1.0}), f"127.0.0.1:{free_port()}"
+    )
+    x = np.zeros((1, 3, IMAGE_SIZE, IMAGE_SIZE), np.float32)
+    with pytest.raises(BackendUnavailable, match="1 s budget spent"):
+        b.infer("clip_image", {"images": x})
+    assert b.retried < 10
     b.close()
 
 

@@ -102,6 +102,7 @@ class TritonBackend:
         self._lock = threading.Lock()
         self._prefix = f"citybrain-{os.getpid()}-{id(self):x}"
         self.retried = 0  # calls repeated after a retryable failure (for the stats)
+        self._deadline: float | None = None  # monotonic end of the current call's budget
 
     @classmethod
     def connect(cls, settings: TritonSettings, url: str | None = None) -> TritonBackend:
@@ -112,14 +113,39 @@ class TritonBackend:
 
     # -- retries -------------------------------------------------------------------------
 
+    def _timeout(self) -> float:
+        """This attempt's deadline: the configured one, cut to what the call's budget leaves."""
+        if self._deadline is None:
+            return self.settings.timeout_s
+        left = self._deadline - time.monotonic()
+        return max(0.05, min(self.settings.timeout_s, left))
+
     def _with_retries(self, what: str, call: Callable[[], T]) -> T:
+        """Retry what may pass, within `retry_budget_s` for the whole call (so a slow server
+        never holds the worker past its poll interval), then BackendUnavailable."""
+        nested = self._deadline is not None
+        if not nested:
+            self._deadline = time.monotonic() + self.settings.retry_budget_s
+        try:
+            return self._attempts(what, call)
+        finally:
+            if not nested:
+                self._deadline = None
+
+    def _attempts(self, what: str, call: Callable[[], T]) -> T:
         s = self.settings
+        assert self._deadline is not None
         last: Exception | None = None
+        tried = 0
         for attempt in range(s.retries + 1):
             if attempt:
-                self.retried += 1
                 pause = min(s.backoff_max_s, s.backoff_s * 2 ** (attempt - 1))
-                time.sleep(pause * random.uniform(0.5, 1.0))  # jitter, not crypto
+                pause *= random.uniform(0.5, 1.0)  # jitter, not crypto
+                if time.monotonic() + pause >= self._deadline:
+                    break  # the budget is spent: back-pressure, not another try
+                self.retried += 1
+                time.sleep(pause)
+            tried += 1
             try:
                 return call()
             except InferenceServerException as e:
@@ -130,7 +156,8 @@ class TritonBackend:
                 log.warning(
                     "%s failed (%s), attempt %d/%d", what, e.status(), attempt + 1, s.retries + 1
                 )
-        raise BackendUnavailable(f"{what}: {last} (after {s.retries + 1} attempts)") from last
+        spent = "" if tried == s.retries + 1 else f", {s.retry_budget_s:g} s budget spent"
+        raise BackendUnavailable(f"{what}: {last} (after {tried} attempts{spent})") from last
 
     # -- metadata ------------------------------------------------------------------------
 
@@ -139,7 +166,7 @@ class TritonBackend:
             raw = self._with_retries(
                 f"metadata of {model}",
                 lambda: self.client.get_model_metadata(
-                    model, as_json=True, client_timeout=self.settings.timeout_s
+                    model, as_json=True, client_timeout=self._timeout()
                 ),
             )
 
@@ -162,7 +189,7 @@ class TritonBackend:
         raw = self._with_retries(
             f"config of {model}",
             lambda: self.client.get_model_config(
-                model, as_json=True, client_timeout=self.settings.timeout_s
+                model, as_json=True, client_timeout=self._timeout()
             ),
         )
         param = raw.get("config", {}).get("parameters", {}).get(LABELS_PARAMETER)
@@ -212,7 +239,7 @@ class TritonBackend:
             i.set_data_from_numpy(a)
             ins.append(i)
         outs = [grpcclient.InferRequestedOutput(n) for n in meta.outputs]
-        res = self.client.infer(model, ins, outputs=outs, client_timeout=self.settings.timeout_s)
+        res = self.client.infer(model, ins, outputs=outs, client_timeout=self._timeout())
         result = {}
         for n in meta.outputs:
             arr = res.as_numpy(n)
@@ -242,7 +269,7 @@ class TritonBackend:
             o.set_shared_memory(region.name, nbytes)
             outs.append(o)
             out_regions[name] = (region, shape, t.dtype)
-        res = self.client.infer(model, ins, outputs=outs, client_timeout=self.settings.timeout_s)
+        res = self.client.infer(model, ins, outputs=outs, client_timeout=self._timeout())
         result = {}
         for name, (region, shape, dtype) in out_regions.items():
             got = res.get_output(name)
@@ -276,7 +303,7 @@ class TritonBackend:
             self._regions[label] = region
         if region.name not in self._registered:
             self.client.register_system_shared_memory(
-                region.name, region.key, region.size, client_timeout=self.settings.timeout_s
+                region.name, region.key, region.size, client_timeout=self._timeout()
             )
             self._registered.add(region.name)
         return region
@@ -295,7 +322,7 @@ class TritonBackend:
             try:
                 if region.name in self._registered:
                     self.client.unregister_system_shared_memory(
-                        region.name, client_timeout=self.settings.timeout_s
+                        region.name, client_timeout=self._timeout()
                     )
                     self._registered.discard(region.name)
                 region.destroy()
@@ -306,9 +333,7 @@ class TritonBackend:
     def _unregister(self, region: _Region) -> None:
         # server down or never had it: nothing to undo there
         with contextlib.suppress(InferenceServerException):
-            self.client.unregister_system_shared_memory(
-                region.name, client_timeout=self.settings.timeout_s
-            )
+            self.client.unregister_system_shared_memory(region.name, client_timeout=self._timeout())
         self._registered.discard(region.name)
 
     def close(self) -> None:

@@ -98,6 +98,7 @@ def test_invalid_section_is_reported_not_crashed_on(tmp_path: Path) -> None:
         load_all(cfg)
     assert any("departments.yaml:22: responsibilities" in p for p in e.value.problems)
 
+
 def test_camera_rules_must_name_what_the_city_has(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text(
@@ -118,3 +119,16 @@ def test_camera_rules_must_name_what_the_city_has(tmp_path: Path) -> None:
         "rules.overrides.1.zone: camera 'cam-01' has no zone 'roof'",
     ]
     assert got[3].startswith("rules.overrides.2:") and "open_k (9) cannot exceed" in got[3]
+
+
+def test_a_triton_retry_schedule_longer_than_the_poll_interval_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two Triton calls a batch, each with its retries, must end inside max_poll_interval, or
+    a slow server gets the vision worker evicted from its group."""
+    monkeypatch.setenv("CITYBRAIN_VISION__TRITON__RETRY_BUDGET_S", "6")
+    with pytest.raises(ConfigError) as e:
+        load_settings(ROOT / "config" / "citybrain.yaml")
+    assert "retry_budget_s" in str(e.value) and "max_poll_interval_ms" in str(e.value)
+    monkeypatch.setenv("CITYBRAIN_KAFKA__MAX_POLL_INTERVAL_MS", "20000")
+    assert load_settings(ROOT / "config" / "citybrain.yaml").vision.triton.retry_budget_s == 6

@@ -202,3 +202,18 @@ def test_events_alternate_and_never_open_on_fewer_than_k_hits(
             assert sum(hits[max(0, i - 4) : i + 1]) >= k and hits[i]
         if s == "continuing":
             assert hits[i]
+
+
+def test_continuing_is_throttled_per_event_by_event_time(city: City) -> None:
+    """A camera at one frame a second hitting for ten minutes: one 'continuing' per
+    continuing_every_s, not one per frame (each would become stored evidence); opening and
+    clearing are never held back."""
+    s = CameraRuleSettings(default=Rule(open_k=1, window_n=1, clear_m=1), continuing_every_s=60)
+    rules = CameraRules(city, s)
+    got = run(rules, [HIT] * 600 + [MISS], step_s=1)
+    assert got[0] == "opened" and got[-1] == "cleared"
+    continuing = [i for i, g in enumerate(got) if g == "continuing"]
+    assert continuing == list(range(60, 600, 60))
+    assert rules.stats["continuing_throttled"] == 599 - len(continuing)
+    every_frame = run(CameraRules(city, s.model_copy(update={"continuing_every_s": 0})), [HIT] * 5)
+    assert every_frame == ["opened"] + ["continuing"] * 4

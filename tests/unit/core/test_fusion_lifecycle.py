@@ -318,3 +318,30 @@ def test_a_camera_view_must_be_a_polygon(city: City) -> None:
     data["cameras"][0]["view"] = [[120.1, 30.2], [120.2, 30.3]]  # a line is no ground
     with pytest.raises(ValueError, match="a view needs at least 3 points"):
         City.model_validate(data)
+
+
+def test_replay_guard_is_pruned_with_the_incidents_it_belongs_to(city: City) -> None:
+    """A day of incidents that open, resolve by timeout and can no longer reopen: the set of
+    observations remembered as applied stays at what can still change, instead of growing
+    with every observation. A replay of pruned evidence is late (dead-lettered), never fused
+    a second time."""
+    f = fuser(city, window_s=600, idle_resolve_s=1800, reopen_s=1800, max_lateness_s=1800)
+    sizes = []
+    for hour in range(24):
+        for i in range(5):  # five tickets an hour about the same place
+            f.apply(ticket(f"h{hour}-{i}", hour * 60 + i))
+        f.expire()
+        sizes.append(f.seen_count)
+    assert max(sizes[4:]) <= 10 and sizes[-1] == sizes[-5]  # flat, not 5 more every hour
+    old = ticket("h0-0", 0)
+    assert f.is_late(old)  # so the stage dead-letters it: no second incident
+    assert f.apply(ticket("h23-0", 23 * 60)).note == "duplicate"  # recent ones still guarded
+
+
+def test_unmatched_clears_leave_the_replay_guard(city: City) -> None:
+    f = fuser(city, max_lateness_s=600)
+    for i in range(50):  # clears whose opening was never seen
+        assert f.apply(camera(f"x{i}", "cleared", i)).note == "clear_unmatched"
+    f.apply(ticket("later", 200))
+    f.expire()
+    assert f.seen_count == 1 + sum(1 for i in range(50) if i >= 200 - 10)

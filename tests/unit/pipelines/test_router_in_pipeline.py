@@ -73,11 +73,11 @@ def test_tickets_to_dispatch_with_the_router(
                  incident_message(w.state, w.routing, "").model_dump_json().encode(), {})
         for i, w in enumerate(writes)
     ]  # fmt: skip
-    out = stage.process(recs)
+    stage.process(recs)
     stage.sink()
     by_ticket = {}
-    for o in out.outputs:
-        d = Dispatch.model_validate_json(o.value)
+    for p in stage.outbox.take():  # dispatches leave through the outbox, after the write
+        d = Dispatch.model_validate_json(p.output.value)
         row, evidence = store.incident(d.incident_id) or (None, [])
         by_ticket[evidence[0].source_id] = d
         assert row is not None and row.routing_advice is not None  # shown in inbox and API

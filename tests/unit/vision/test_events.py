@@ -39,6 +39,7 @@ def events(settings: Settings, city: City) -> CameraEvents:
     rules = CameraRuleSettings(
         default=Rule(open_k=2, window_n=3, clear_m=2),
         categories={"illegal_parking": RulePatch(dwell_s=60)},
+        continuing_every_s=0,  # every frame's decision, to follow the rule frame by frame
     )
     return CameraEvents(settings.model_copy(update={"rules": rules}), city, Counter())
 
