@@ -48,8 +48,43 @@ class LLMSettings(BaseModel):
     batch_budget_s: float = Field(
         6.0,
         gt=0,
-        title="Model time one dispatch batch may spend; later incidents use the fallback",
+        title=(
+            "Routing deadline: model time one dispatch batch may spend on routing help; past "
+            "it the rule or triage decides and the reason says so"
+        ),
     )
+    parallel: int | None = Field(
+        None,
+        ge=1,
+        title=(
+            "Calls the model server runs at once (llama.cpp slots, vLLM batch); the client "
+            "keeps exactly that many in flight. Unset: read from the server's /props or "
+            "/slots, else 1 for the embedded server, else max_concurrency"
+        ),
+    )
+    model_file: str = Field(
+        "SmolLM2-135M-Instruct.Q4_1.gguf",
+        title=(
+            "GGUF file name the embedded server loads, looked up in the installed model "
+            "packages (llm.model_path, when set, wins)"
+        ),
+    )
+    chat_format: str | None = Field(
+        None,
+        title=(
+            "llama-cpp-python chat format for a GGUF without a chat template (e.g. gemma); "
+            "unset: the file's own template"
+        ),
+    )
+    queue_attempts: int = Field(
+        8, ge=1, title="Failed calls of one summary before it is left to the template"
+    )
+    queue_backoff_s: float = Field(2.0, gt=0, title="First back-off of a failed summary call")
+    queue_backoff_max_s: float = Field(60.0, gt=0, title="Longest back-off of a summary call")
+    queue_lease_s: float = Field(
+        120.0, gt=0, title="A claimed summary whose worker died is taken again after this"
+    )
+    queue_poll_s: float = Field(0.5, gt=0, title="How often an idle summary worker looks")
     catch_up_every_s: float = Field(
         2.0,
         gt=0,

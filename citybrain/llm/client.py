@@ -2,8 +2,11 @@
 
 Every call is bounded: a timeout per request, a few retries with exponential back-off on
 transport errors, timeouts and 5xx, a circuit breaker that skips a failing server, and a
-semaphore that caps requests in flight. `many()` submits a batch concurrently up to that cap,
-which is what servers with continuous batching (vLLM) turn into throughput.
+semaphore that caps requests in flight at the server's parallelism (`llm.parallel`, or what
+the server reports), so a call never waits in the server's own queue while its timeout runs.
+A call with a deadline waits for a slot only until its deadline. `many()` submits a batch
+concurrently up to that cap, which is what servers with continuous batching turn into
+throughput.
 """
 
 from __future__ import annotations
@@ -101,7 +104,13 @@ class LLMClient:
             attempts += 1
             budget_cut = False
             try:
-                with self._slots:
+                wait = None if req.deadline is None else req.deadline - time.monotonic()
+                if not self._slots.acquire(timeout=max(wait, 0.0) if wait is not None else None):
+                    self.breaker.release()
+                    raise LLMUnavailable(
+                        "not sent: the batch's model time budget is spent (server slots busy)"
+                    )
+                try:
                     timeout = self.settings.timeout_s
                     if req.deadline is not None:
                         left = req.deadline - time.monotonic()
@@ -111,6 +120,8 @@ class LLMClient:
                         budget_cut = left < timeout
                         timeout = min(timeout, left)
                     resp = self.http.post("/chat/completions", json=body, timeout=timeout)
+                finally:
+                    self._slots.release()
                 if resp.status_code >= 500:
                     raise LLMError(f"HTTP {resp.status_code}: {resp.text[:200]}")
                 if resp.status_code >= 400:
