@@ -554,11 +554,10 @@ def eval_summaries(
     data, language, length; pass rate and failures by kind."""
     from rich.console import Console
 
+    from citybrain.config import load_city
     from citybrain.replay import eval_summaries as ev
     from citybrain.replay.render import print_summary_eval
     from citybrain.replay.runs import load_run
-
-    from citybrain.config import load_city
 
     settings = _settings(config)
     city = load_city(settings)

@@ -36,13 +36,13 @@ from citybrain.delivery.webhooks import WebhookDispatcher, webhook_urls
 from citybrain.errors import RejectedRecord
 from citybrain.llm.client import LLMClient
 from citybrain.llm.step import Item, ModelStep
-from pipelines.summaries import SummaryWorker
 from citybrain.store import Store
 from citybrain.store.model_step import Decision, Delivery, DispatchStep
 from citybrain.store.models import DeliveryRow, SummaryRow
 from citybrain.streams.records import InRecord, Output
 from citybrain.streams.topics import Topics
 from citybrain.streams.worker import Batch
+from pipelines.summaries import SummaryWorker
 
 log = logging.getLogger(__name__)
 
@@ -269,10 +269,10 @@ class DispatchStage:
 
 def _label_of(row: SummaryRow) -> tuple[str, GeneratedLabel]:
     return row.text, GeneratedLabel(
-        generated_by=row.generated_by,  # type: ignore[arg-type]
+        generated_by=row.generated_by,
         model=row.model,
         prompt_version=row.prompt_version,
-        language=row.language,  # type: ignore[arg-type]
+        language=row.language,
         verified=row.verified,
         note=row.note,
     )

@@ -143,7 +143,9 @@ class SummaryWorker:
             self.stats[f"summary_queue.{status}"] += 1
             return
         deliveries = self._follow_ups(it) if it.label.generated_by == "model" else []
-        self.store.write_summary(c.incident_id, it.summary, it.label, it.facts, it.calls, deliveries)
+        self.store.write_summary(
+            c.incident_id, it.summary, it.label, it.facts, it.calls, deliveries
+        )
         latest = self.queue.done(c)
         self.stats[f"summary.queued.{it.label.generated_by}"] += 1
         if not latest:

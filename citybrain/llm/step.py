@@ -217,7 +217,7 @@ class ModelStep:
                             language=lang,
                         )
             it.summary_outcome = outcome
-            if outcome != "ok" and it.label.generated_by != "model":  # a standing one stays
+            if outcome != "ok" and (it.label is None or it.label.generated_by != "model"):
                 it.label = GeneratedLabel(
                     generated_by="template",
                     language=lang,

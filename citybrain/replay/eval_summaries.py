@@ -28,10 +28,10 @@ from citybrain.core.facts import EvidenceItem, key_facts
 from citybrain.core.fusion import IncidentState
 from citybrain.core.guards import problem_kind, summary_problems
 from citybrain.core.messages import KeyFacts
+from citybrain.core.redaction import redact
 from citybrain.core.routing import route
 from citybrain.core.summary import split_template_mark
 from citybrain.llm.client import LLMClient
-from citybrain.llm.outputs import SummaryOut
 from citybrain.llm.step import Item, ModelStep
 from citybrain.replay.runs import Run
 
@@ -175,7 +175,11 @@ def build_set(city: City, settings: Settings, seeds: list[int], per_language: in
                     "first_seen": min(t.received_at for t in tickets).isoformat(),
                     "last_seen": max(t.received_at for t in tickets).isoformat(),
                     "ticket_count": len(tickets),
-                    "texts": [" ".join(p for p in (t.address, t.text) if p) for t in tickets],
+                    # redacted, as the ticket job stores evidence
+                    "texts": [
+                        redact(" ".join(p for p in (t.address, t.text) if p)).text
+                        for t in tickets
+                    ],
                 }
             )
         if all(len(v) >= per_language for v in out.values()):
@@ -248,7 +252,8 @@ def _judged(
     if outcome not in ("ok", "rejected_by_guard"):
         return response, [f"{outcome}: {detail}"]
     try:
-        text = SummaryOut.model_validate_json(response).summary.strip()
-    except ValueError as e:
-        return response, [f"invalid: {e}"[:200]]
+        data = json.loads(response, strict=False)
+        text = data["summary"].strip()
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return response, ["invalid: no summary string in the answer"]
     return text, summary_problems(city, text, facts, texts, lang)

@@ -133,9 +133,7 @@ class SummaryQueue:
             row.status, row.done_at, row.claimed_until, row.last_error = "done", now, None, ""
             return True
 
-    def fail(
-        self, claim: Claim, error: str, max_attempts: int, base_s: float, max_s: float
-    ) -> str:
+    def fail(self, claim: Claim, error: str, max_attempts: int, base_s: float, max_s: float) -> str:
         """A call that did not give a usable summary: back off and try again, or, after
         `max_attempts`, keep the row as failed (the template stays). Returns the new status."""
         now = datetime.now(UTC)

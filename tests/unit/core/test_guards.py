@@ -8,7 +8,12 @@ from datetime import UTC, datetime
 import pytest
 
 from citybrain.core.city import City
-from citybrain.core.guards import named_departments, routing_problems, summary_problems
+from citybrain.core.guards import (
+    named_departments,
+    problem_kind,
+    routing_problems,
+    summary_problems,
+)
 from citybrain.core.messages import KeyFacts
 
 T = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
@@ -93,3 +98,32 @@ def test_a_ticket_cannot_choose_its_department(city: City, text: str) -> None:
         city, "sanitation_west", ("sanitation_east", "sanitation_west"), [text]
     )
     assert problems and "named in the ticket text" in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("summary", "language", "kind"),
+    [
+        ("西城区和平路积水，市民反映3件。", "en", "language"),
+        ("Flooding on Heping Road in Xicheng: 3 citizen reports.", "zh", "language"),
+        ("Flooding on Heping Road, reported by 13812345678.", "en", "personal_data"),
+        ("Flooding on Heping Road since 09:45.", "en", "time"),
+        ("Flooding on Heping Road. " * 12, "en", "length"),
+        ("Flooding on Heping Road: 7 citizen reports.", "en", "count"),
+        ("  ", "en", "empty"),
+    ],
+)
+def test_each_problem_has_its_kind(city: City, summary: str, language: str, kind: str) -> None:
+    problems = summary_problems(city, summary, FACTS, TEXTS, language)
+    assert kind in {problem_kind(p) for p in problems}, problems
+
+
+@pytest.mark.parametrize(
+    ("summary", "language"),
+    [
+        ("西城区和平路积水，市民反映3件，自08:30起。", "zh"),
+        ("Heping Road (和平路) in Xicheng is flooded since 08:30; 3 citizen reports.", "en"),
+        ("Xicheng 和平路积水严重，市民反映3件。", "zh"),
+    ],
+)
+def test_the_right_language_passes(city: City, summary: str, language: str) -> None:
+    assert summary_problems(city, summary, FACTS, TEXTS, language) == []
