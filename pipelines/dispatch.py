@@ -182,6 +182,7 @@ class DispatchStage:
             case=case,
             # a standing model summary that still fits the evidence is kept, not asked again
             want_model_summary=previous is None or previous[1].generated_by != "model",
+            refresh_stale=True,
             previous=previous,
         )
 

@@ -48,6 +48,7 @@ class Item:
     want_model_summary: bool = True
     previous: tuple[str, GeneratedLabel] | None = None  # the summary the dispatcher has now
     queued: bool = False  # the model's summary was queued; the template stands in meanwhile
+    refresh_stale: bool = False  # a standing model summary the evidence outgrew: ask again
     summary_outcome: str = ""  # of the last summary call: ok | invalid | timeout | error | ...
     routing: RoutingDecision | None = None
     summary: str = ""
@@ -164,8 +165,9 @@ class ModelStep:
                         it.label = it.label.model_copy(
                             update={"note": "the evidence changed since the model's summary"}
                         )
-            if standing and not it.want_model_summary:
-                continue
+            if not it.want_model_summary and it.previous is not None:
+                if standing or not it.refresh_stale:
+                    continue
             if self.client is None or not self.settings.summaries:
                 if not standing:
                     it.label = it.label.model_copy(update={"note": "model summaries are off"})
