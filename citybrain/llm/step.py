@@ -165,9 +165,9 @@ class ModelStep:
                         it.label = it.label.model_copy(
                             update={"note": "the evidence changed since the model's summary"}
                         )
-            if not it.want_model_summary and it.previous is not None:
-                if standing or not it.refresh_stale:
-                    continue
+            keep = standing or not it.refresh_stale
+            if not it.want_model_summary and it.previous is not None and keep:
+                continue
             if self.client is None or not self.settings.summaries:
                 if not standing:
                     it.label = it.label.model_copy(update={"note": "model summaries are off"})

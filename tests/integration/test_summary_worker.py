@@ -54,9 +54,7 @@ def stage_for(settings: Settings, store: Store, url: str, **llm: object) -> Disp
                     **llm,
                 }
             ),
-            "dispatch": settings.dispatch.model_copy(
-                update={"webhooks": {"water_drainage": HOOK}}
-            ),
+            "dispatch": settings.dispatch.model_copy(update={"webhooks": {"water_drainage": HOOK}}),
         }
     )
     client = LLMClient(s.llm.model_copy(update={"max_concurrency": 1}), url)
@@ -79,9 +77,15 @@ def put_incident(city: City, store: Store, n: int, text: str, tickets: int = 1) 
     )  # fmt: skip
     obs = [
         Observation(
-            id=f"o-{n}-{k}", source="ticket", source_id=f"T-{n}-{k}", category="flooding",
-            confidence=0.9, observed_at=T, precision="district", text=text,
-        )  # fmt: skip
+            id=f"o-{n}-{k}",
+            source="ticket",
+            source_id=f"T-{n}-{k}",
+            category="flooding",
+            confidence=0.9,
+            observed_at=T,
+            precision="district",
+            text=text,
+        )
         for k in range(tickets)
     ]
     rule = route(city, "flooding", "xicheng")
