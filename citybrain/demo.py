@@ -113,7 +113,8 @@ class Demo:
             sim.start()
             self._watch(store, sim, started, duration_s, drain)
             if drain and s.llm.enabled and s.llm.summaries:
-                self._wait_summaries(store)
+                left = None if duration_s is None else duration_s - (time.monotonic() - started)
+                self._wait_summaries(store, left)
             elapsed = time.monotonic() - started
         finally:
             self.stop.set()
@@ -189,19 +190,23 @@ class Demo:
         )
         return server
 
-    def _wait_summaries(self, store: Store) -> None:
+    def _wait_summaries(self, store: Store, left_s: float | None) -> None:
         """After the streams drained: wait, with a progress bar, until the summary queue is
-        empty (every incident has its model summary or its final template), a child dies, or
-        the demo is stopped (Ctrl-C). What is still queued then counts as pending."""
+        empty (every incident has its model summary or its final template), a child dies,
+        `--duration` is up, or the demo is stopped (Ctrl-C). What is still queued then
+        counts as pending."""
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
         from citybrain.store.summary_queue import SummaryQueue
 
         q = SummaryQueue(store)
         columns = ("summaries", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        until = None if left_s is None else time.monotonic() + max(left_s, 0.0)
         with Progress(*columns, console=self.console, transient=False) as bar:
             task = bar.add_task("summaries", total=None)
             while not self.stop.wait(1.0):
+                if until is not None and time.monotonic() >= until:
+                    break
                 c = q.counts()
                 left = c["pending"] + c["working"]
                 bar.update(task, total=sum(c.values()), completed=c["done"] + c["failed"])

@@ -85,11 +85,6 @@ class LLMSettings(BaseModel):
         120.0, gt=0, title="A claimed summary whose worker died is taken again after this"
     )
     queue_poll_s: float = Field(0.5, gt=0, title="How often an idle summary worker looks")
-    catch_up_every_s: float = Field(
-        2.0,
-        gt=0,
-        title="While the stream is quiet, how often to retry summaries the model could not write",
-    )
     summaries: bool = Field(True, title="Ask the model for summaries (off: template summaries)")
     route_unclassified: bool = Field(
         True,
