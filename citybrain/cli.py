@@ -230,7 +230,10 @@ def demo(
         float | None, typer.Option(help="Stop after this many seconds (default: run until Ctrl-C)")
     ] = None,
     drain: Annotated[
-        bool, typer.Option(help="Stop as soon as everything the simulator produced is processed")
+        bool,
+        typer.Option(
+            help="Stop once everything the simulator produced is processed and summarised"
+        ),
     ] = False,
     workdir: Annotated[
         Path, typer.Option(help="Where the demo keeps its database and logs")

@@ -294,3 +294,51 @@ def test_the_queue_with_the_embedded_model(
             assert stored.note and stored.text.endswith(("[template]", "[模板]"))
             label = GeneratedLabel(generated_by="template", note=stored.note)
             assert label.note.startswith("model summary not used")
+
+
+def test_the_real_server_hanging_then_restarted_mid_queue_loses_nothing(
+    settings: Settings, city: City, db: Store, tmp_path: Path
+) -> None:
+    """The embedded server itself: stopped (SIGSTOP) it hangs without answering, so the call
+    times out and its work stays queued; then it is restarted on the same port and a new
+    worker over the same store finishes the queue."""
+    import os
+    import signal
+
+    from citybrain.llm.server import EmbeddedLLMServer
+
+    from .conftest import free_port
+
+    try:
+        import llama_cpp.server  # noqa: F401
+    except ImportError as e:
+        pytest.skip(f"embedded model not installed: {e}")
+    llm = settings.llm.model_copy(update={"embedded_port": free_port()})
+    server = EmbeddedLLMServer(llm, log_path=tmp_path / "llm.log").start()
+    try:
+        assert server.proc is not None
+        os.kill(server.proc.pid, signal.SIGSTOP)
+        hung = stage_for(settings, db, server.endpoint, timeout_s=1.0)
+        assert hung.summaries is not None
+        hung.process([put_incident(city, db, n, "Heping Road flooded") for n in (30, 31)])
+        hung.sink()
+        assert hung.summaries.run_once() == 1
+        hung.close()
+        row = SummaryQueue(db).row("inc-30")
+        assert row is not None and row.status == "pending" and row.attempts == 1
+        os.kill(server.proc.pid, signal.SIGCONT)
+        server.stop()
+        server = EmbeddedLLMServer(llm, log_path=tmp_path / "llm.log").start()  # same port
+        again = stage_for(settings, db, server.endpoint, timeout_s=180.0)
+        assert again.summaries is not None
+        while again.summaries.run_once():
+            pass
+        again.close()
+    finally:
+        server.stop()
+    assert SummaryQueue(db).counts()["pending"] == 0
+    outcomes = [c.outcome for c in sorted(db.model_calls("inc-30"), key=lambda c: c.at)]
+    assert outcomes[0] == "timeout" and outcomes[-1] in ("ok", "rejected_by_guard", "invalid")
+    for iid in ("inc-30", "inc-31"):
+        stored = db.summary(iid)
+        assert stored is not None and not stored.note.startswith("summary pending")
