@@ -549,7 +549,9 @@ def eval_summaries(
     language: Annotated[
         str | None, typer.Option(help="Language of a run's summaries (default llm.language)")
     ] = None,
-    limit: Annotated[int | None, typer.Option(help="Score only the first N of --set")] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Score only the first N of each language of --set")
+    ] = None,
     config: ConfigOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
 ) -> None:
@@ -577,7 +579,12 @@ def eval_summaries(
         if labelled is not None:
             from citybrain.llm.session import model_client
 
-            cases = ev.load_set(labelled)[:limit]
+            cases = ev.load_set(labelled)
+            if limit is not None:
+                by_lang = {
+                    lang: [c for c in cases if c["language"] == lang] for lang in ("zh", "en")
+                }
+                cases = [c for part in by_lang.values() for c in part[:limit]]
             with model_client(settings.llm) as client:
                 if client is None:
                     typer.echo("error: llm.enabled is off: nothing to ask", err=True)
