@@ -77,5 +77,5 @@ def test_a_call_with_no_usable_answer_fails_as_its_outcome(city: City) -> None:
          "last_seen": "2026-11-23T08:30:00Z"}
     )  # fmt: skip
     assert _judged(city, "timeout", "", facts, [], "en", "timed out")[1] == ["timeout: timed out"]
-    text, problems = _judged(city, "ok", '{"summary": "Flooding', facts, [], "en", "")
+    _, problems = _judged(city, "ok", '{"summary": "Flooding', facts, [], "en", "")
     assert problems == ["invalid: no summary string in the answer"]
