@@ -84,6 +84,9 @@ class SummaryWorker:
     def run_once(self) -> int:
         """Claim up to `parallel` due summaries, ask the model, write; returns how many."""
         llm = self.settings.llm
+        client = self.step.client
+        if client is not None and client.breaker.state == "open":
+            return 0  # the server failed repeatedly: wait for the circuit, spend no attempts
         claims = self.queue.claim(self.parallel, llm.queue_lease_s)
         if not claims:
             return 0

@@ -342,3 +342,20 @@ def test_the_real_server_hanging_then_restarted_mid_queue_loses_nothing(
     for iid in ("inc-30", "inc-31"):
         stored = db.summary(iid)
         assert stored is not None and not stored.note.startswith("summary pending")
+
+
+def test_an_open_circuit_pauses_the_queue_without_spending_attempts(
+    settings: Settings, city: City, db: Store
+) -> None:
+    with misbehaving_llm("error500") as srv:
+        stage = stage_for(settings, db, endpoint(srv), breaker_failures=1, breaker_reset_s=60.0)
+        assert stage.summaries is not None
+        try:
+            stage.process([put_incident(city, db, 40, "Heping Road flooded")])
+            stage.sink()
+            assert stage.summaries.run_once() == 1  # HTTP 500: the circuit opens
+            assert stage.summaries.run_once() == 0  # open: nothing claimed
+        finally:
+            stage.close()
+    row = SummaryQueue(db).row("inc-40")
+    assert row is not None and row.status == "pending" and row.attempts == 1
