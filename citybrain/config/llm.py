@@ -86,6 +86,13 @@ class LLMSettings(BaseModel):
     )
     queue_poll_s: float = Field(0.5, gt=0, title="How often an idle summary worker looks")
     summaries: bool = Field(True, title="Ask the model for summaries (off: template summaries)")
+    facts_retry: bool = Field(
+        True,
+        title=(
+            "A summary the guards reject gets one more call with the facts alone, without "
+            "the reports (a small model copies a report instead of summarising it)"
+        ),
+    )
     route_unclassified: bool = Field(
         True,
         title="Let the model route ticket text with no clear category (off: it goes to triage)",

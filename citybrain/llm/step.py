@@ -182,7 +182,9 @@ class ModelStep:
 
     def ask_summaries(self, asks: list[Item], deadline: float | None = None) -> None:
         """Ask the model for each item's summary (concurrently, at the client's limit); an
-        answer that fails the guards keeps the template, with the reason in the label."""
+        answer the guards reject (or that is not the JSON asked for) gets one second chance
+        with the facts alone (`llm.facts_retry`); what still fails keeps the template, with
+        the reason in the label. Every call is audited."""
         lang = self.settings.language
         if self.client is None:
             return
@@ -190,9 +192,18 @@ class ModelStep:
             if it.label is None:
                 it.summary = localized_template(self.city, it.incident, lang)
                 it.label = GeneratedLabel(generated_by="template", language=lang)
+        self._ask(asks, deadline, facts_only=False)
+        if self.settings.facts_retry:
+            again = [it for it in asks if it.summary_outcome in ("rejected_by_guard", "invalid")]
+            if again:
+                self._ask(again, deadline, facts_only=True)
+
+    def _ask(self, asks: list[Item], deadline: float | None, facts_only: bool) -> None:
+        assert self.client is not None
+        lang = self.settings.language
         reqs = [
             ChatRequest(
-                summary_messages(it.facts, it.texts, lang, self.house_numbers),
+                summary_messages(it.facts, it.texts, lang, self.house_numbers, facts_only),
                 summary_schema(),
                 self.settings.max_tokens_summary,
                 deadline,

@@ -171,8 +171,9 @@ def test_bad_answers_leave_the_template_with_the_reason_audited(
     stored = db.summary("inc-2")
     assert stored is not None and stored.generated_by == "template"
     assert stored.text.endswith("[template]") and why in stored.note
-    [call] = db.model_calls("inc-2")
-    assert call.outcome == outcome and why in call.detail
+    calls = db.model_calls("inc-2")  # the answer, then its second chance with the facts only
+    assert len(calls) == 2 and all(c.outcome == outcome and why in c.detail for c in calls)
+    assert sum("<ticket n=" in c.prompt for c in calls) == 1
     assert not follow  # nothing new to tell the department
     assert SummaryQueue(db).counts()["done"] == 1  # final for this state: not asked again
 
