@@ -35,6 +35,15 @@ class LLMSettings(BaseModel):
     api_key: str | None = Field(None, title="Bearer token for the endpoint, if it needs one")
     language: Literal["zh", "en"] = Field("en", title="Language dispatchers read summaries in")
     timeout_s: float = Field(20.0, gt=0, title="One request's timeout")
+    summary_timeout_s: float | None = Field(
+        90.0,
+        gt=0,
+        title=(
+            "Timeout of one summary call (off the dispatch path, so generous: a call the "
+            "client gives up on still runs to its end on llama.cpp and delays the next); "
+            "unset: timeout_s"
+        ),
+    )
     retries: int = Field(1, ge=0, title="Retries of a failed request (timeouts, 5xx, transport)")
     backoff_s: float = Field(0.5, ge=0, title="First retry delay; doubles each retry")
     max_concurrency: int = Field(2, ge=1, title="Requests in flight at once")

@@ -35,6 +35,7 @@ class ChatRequest:
     schema: dict[str, Any] | None = None
     max_tokens: int = 64
     deadline: float | None = None  # time.monotonic() by which the answer must be back
+    timeout_s: float | None = None  # this request's timeout (default: llm.timeout_s)
 
 
 @dataclass
@@ -111,7 +112,7 @@ class LLMClient:
                         "not sent: the batch's model time budget is spent (server slots busy)"
                     )
                 try:
-                    timeout = self.settings.timeout_s
+                    timeout = req.timeout_s or self.settings.timeout_s
                     if req.deadline is not None:
                         left = req.deadline - time.monotonic()
                         if left < 0.05:

@@ -207,6 +207,7 @@ class ModelStep:
                 summary_schema(),
                 self.settings.max_tokens_summary,
                 deadline,
+                self.settings.summary_timeout_s,
             )
             for it in asks
         ]

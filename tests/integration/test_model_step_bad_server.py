@@ -29,7 +29,13 @@ T = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
 
 
 def fast(**kw: object) -> LLMSettings:
-    base = {"timeout_s": 2.0, "retries": 1, "backoff_s": 0.01, "batch_budget_s": 5.0}
+    base = {
+        "timeout_s": 2.0,
+        "summary_timeout_s": None,
+        "retries": 1,
+        "backoff_s": 0.01,
+        "batch_budget_s": 5.0,
+    }
     return LLMSettings(**{**base, **kw})  # type: ignore[arg-type]
 
 

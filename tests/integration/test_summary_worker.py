@@ -47,6 +47,7 @@ def stage_for(settings: Settings, store: Store, url: str, **llm: object) -> Disp
                     "embedded": False,
                     "endpoint": url,
                     "timeout_s": 2.0,
+                    "summary_timeout_s": None,  # the tests set timeout_s for every call
                     "retries": 0,
                     "queue_backoff_s": 0.001,
                     "queue_backoff_max_s": 0.001,
