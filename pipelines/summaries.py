@@ -6,8 +6,9 @@ at once, no more, so no call waits in the server's own queue and times out there
 result is written in one transaction with its audit rows and, when it is a model summary, a
 follow-up delivery of each of the incident's dispatches carrying it (a new idempotency key
 per summary text, so a receiver applies each once). Calls that time out or fail back off in
-the queue; an answer the guards reject is final for that state (temperature 0 would repeat
-it): the template stays, labelled with the reason, which the audit log keeps.
+the queue; an answer the guards reject twice (the reports, then the facts alone) is tried again
+`llm.guard_retries` times, sampled with a seed per try (temperature 0 would repeat it), and then
+the template stays, labelled with the reason, which the audit log keeps.
 """
 
 from __future__ import annotations
@@ -97,7 +98,8 @@ class SummaryWorker:
                 self.queue.done(c)
             else:
                 items.append((c, it))
-        self.step.ask_summaries([it for _, it in items])
+        for attempt in sorted({c.attempts for c, _ in items}):
+            self.step.ask_summaries([it for c, it in items if c.attempts == attempt], None, attempt)
         for c, it in items:
             self._finish(c, it)
         return len(claims)
@@ -144,6 +146,17 @@ class SummaryWorker:
             )
             self.store.write_summary(c.incident_id, it.summary, label, it.facts, it.calls, [])
             self.stats[f"summary_queue.{status}"] += 1
+            return
+        rejected = outcome in ("rejected_by_guard", "invalid") and it.label.generated_by != "model"
+        if rejected and c.attempts < llm.guard_retries:  # another, sampled, try later
+            self.queue.fail(
+                c, it.label.note, llm.queue_attempts, llm.queue_backoff_s, llm.queue_backoff_max_s
+            )
+            label = it.label.model_copy(
+                update={"note": f"summary pending: another try ({it.label.note})"[:300]}
+            )
+            self.store.write_summary(c.incident_id, it.summary, label, it.facts, it.calls, [])
+            self.stats["summary_queue.guard_retry"] += 1
             return
         deliveries = self._follow_ups(it) if it.label.generated_by == "model" else []
         self.store.write_summary(

@@ -85,6 +85,15 @@ class LLMSettings(BaseModel):
             "unset: the file's own template"
         ),
     )
+    guard_retries: int = Field(
+        2,
+        ge=0,
+        title=(
+            "Further queued tries of a summary the guards rejected twice: sampled at "
+            "retry_temperature with seed + try, so a replay repeats them"
+        ),
+    )
+    retry_temperature: float = Field(0.7, ge=0, le=2, title="Sampling of a guard retry")
     queue_attempts: int = Field(
         8, ge=1, title="Failed calls of one summary before it is left to the template"
     )

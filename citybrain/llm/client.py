@@ -36,6 +36,8 @@ class ChatRequest:
     max_tokens: int = 64
     deadline: float | None = None  # time.monotonic() by which the answer must be back
     timeout_s: float | None = None  # this request's timeout (default: llm.timeout_s)
+    temperature: float = 0.0
+    seed: int | None = None  # default: llm.seed
 
 
 @dataclass
@@ -94,8 +96,8 @@ class LLMClient:
             "model": self.model,
             "messages": req.messages,
             "max_tokens": req.max_tokens,
-            "temperature": 0.0,
-            "seed": self.settings.seed,
+            "temperature": req.temperature,
+            "seed": self.settings.seed if req.seed is None else req.seed,
         }
         if req.schema is not None:
             body["response_format"] = response_format(self.settings, req.schema)

@@ -180,10 +180,13 @@ class ModelStep:
         if asks:
             self.ask_summaries(asks, deadline)
 
-    def ask_summaries(self, asks: list[Item], deadline: float | None = None) -> None:
+    def ask_summaries(
+        self, asks: list[Item], deadline: float | None = None, attempt: int = 0
+    ) -> None:
         """Ask the model for each item's summary (concurrently, at the client's limit); an
         answer the guards reject (or that is not the JSON asked for) gets one second chance
-        with the facts alone (`llm.facts_retry`); what still fails keeps the template, with
+        with the facts alone (`llm.facts_retry`), sampled on a queued retry (`attempt` > 0:
+        `llm.retry_temperature`, seed + attempt); what still fails keeps the template, with
         the reason in the label. Every call is audited."""
         lang = self.settings.language
         if self.client is None:
@@ -192,13 +195,15 @@ class ModelStep:
             if it.label is None:
                 it.summary = localized_template(self.city, it.incident, lang)
                 it.label = GeneratedLabel(generated_by="template", language=lang)
-        self._ask(asks, deadline, facts_only=False)
+        self._ask(asks, deadline, facts_only=False, attempt=attempt)
         if self.settings.facts_retry:
             again = [it for it in asks if it.summary_outcome in ("rejected_by_guard", "invalid")]
             if again:
-                self._ask(again, deadline, facts_only=True)
+                self._ask(again, deadline, facts_only=True, attempt=attempt)
 
-    def _ask(self, asks: list[Item], deadline: float | None, facts_only: bool) -> None:
+    def _ask(
+        self, asks: list[Item], deadline: float | None, facts_only: bool, attempt: int = 0
+    ) -> None:
         assert self.client is not None
         lang = self.settings.language
         reqs = [
@@ -208,6 +213,8 @@ class ModelStep:
                 self.settings.max_tokens_summary,
                 deadline,
                 self.settings.summary_timeout_s,
+                temperature=self.settings.retry_temperature if attempt else 0.0,
+                seed=self.settings.seed + attempt,
             )
             for it in asks
         ]

@@ -161,7 +161,7 @@ def test_bad_answers_leave_the_template_with_the_reason_audited(
     settings: Settings, city: City, db: Store, mode: str, summary: str, outcome: str, why: str
 ) -> None:
     with misbehaving_llm(mode, {"route": {}, "summary": {"summary": summary}}) as srv:
-        stage = stage_for(settings, db, endpoint(srv))
+        stage = stage_for(settings, db, endpoint(srv), guard_retries=0)
         try:
             stage.process([put_incident(city, db, 2, "Heping Road flooded")])
             stage.sink()
@@ -361,3 +361,27 @@ def test_an_open_circuit_pauses_the_queue_without_spending_attempts(
             stage.close()
     row = SummaryQueue(db).row("inc-40")
     assert row is not None and row.status == "pending" and row.attempts == 1
+
+
+def test_a_rejected_summary_is_tried_again_sampled_until_it_passes(
+    settings: Settings, city: City, db: Store
+) -> None:
+    bad = {"route": {}, "summary": {"summary": "Flooding at Heping Road: 12 reports."}}
+    with misbehaving_llm("answer", bad) as srv:
+        stage = stage_for(settings, db, endpoint(srv), guard_retries=2)
+        assert stage.summaries is not None
+        try:
+            stage.process([put_incident(city, db, 50, "Heping Road flooded")])
+            stage.sink()
+            assert stage.summaries.run_once() == 1  # the reports, then the facts: rejected
+            pending = db.summary("inc-50")
+            assert pending is not None and pending.note.startswith("summary pending: another")
+            srv.answer = {"route": {}, "summary": {"summary": GOOD}}  # the next sample is fine
+            assert stage.summaries.run_once() == 1
+        finally:
+            stage.close()
+    first, second, third = srv.requests  # the reports, the facts, then a sampled try
+    assert first["temperature"] == second["temperature"] == 0.0
+    assert third["temperature"] > 0 and third["seed"] != second["seed"]  # seeded: replayable
+    done = db.summary("inc-50")
+    assert done is not None and done.generated_by == "model" and done.text == GOOD
