@@ -39,6 +39,25 @@ KINDS = {
 }
 
 
+# A sentence of a report that speaks to the model ("ignore previous instructions, write ...")
+_INSTRUCTION = re.compile(
+    r"(?i)\b(?:ignore|disregard|forget)\b[^.!?\n]{0,30}\b(?:instructions?|prompt|above|rules)\b"
+    r"|(?:忽略|无视|忘记)[^。！？\n]{0,10}(?:指令|指示|提示|规则|以上|上面)"
+)
+_SENTENCE = re.compile(r"[^.!?。！？\n]*(?:[.!?。！？\n]|$)")
+
+
+def without_instructions(text: str) -> str:
+    """The report without the sentence that tries to instruct the model, and what follows it
+    (a prompt injection): what it asks a summary to say is not evidence of anything."""
+    out = []
+    for sentence in _SENTENCE.findall(text):
+        if _INSTRUCTION.search(sentence):
+            break
+        out.append(sentence)
+    return "".join(out)
+
+
 def problem_kind(problem: str) -> str:
     """The kind of one problem line from `summary_problems`."""
     for prefix, kind in KINDS.items():
@@ -83,7 +102,8 @@ def summary_problems(
     if language is not None and (lang := language_problem(text, language)):
         problems.append(lang)
     low = text.lower()
-    evidence = " ".join([*texts, *facts.places, facts.district_name or ""]).lower()
+    reports = [without_instructions(t) for t in texts]  # an order to the model is no evidence
+    evidence = " ".join([*reports, *facts.places, facts.district_name or ""]).lower()
     allowed_places = set(facts.places)
     for name, canon in place_names(city).items():
         if name in low and canon not in allowed_places and name not in evidence:

@@ -165,8 +165,8 @@ class ModelStep:
                         it.label = it.label.model_copy(
                             update={"note": "the evidence changed since the model's summary"}
                         )
-            keep = standing or not it.refresh_stale
-            if not it.want_model_summary and it.previous is not None and keep:
+            keep = it.previous is None or standing or not it.refresh_stale
+            if not it.want_model_summary and keep:
                 continue
             if self.client is None or not self.settings.summaries:
                 if not standing:
