@@ -177,8 +177,7 @@ def build_set(city: City, settings: Settings, seeds: list[int], per_language: in
                     "ticket_count": len(tickets),
                     # redacted, as the ticket job stores evidence
                     "texts": [
-                        redact(" ".join(p for p in (t.address, t.text) if p)).text
-                        for t in tickets
+                        redact(" ".join(p for p in (t.address, t.text) if p)).text for t in tickets
                     ],
                 }
             )
