@@ -24,7 +24,6 @@ from citybrain.core.ambiguity import RoutingCase
 from citybrain.core.city import City
 from citybrain.core.facts import EvidenceItem, incident_state, key_facts
 from citybrain.core.ids import stable_id
-from citybrain.core.messages import GeneratedLabel
 from citybrain.llm.step import Item, ModelStep
 from citybrain.store import Store
 from citybrain.store.model_step import Delivery
@@ -192,8 +191,3 @@ class SummaryWorker:
                 out.append(Delivery(key, d.department, url, payload))
             self.stats["summary.follow_ups"] += 1
         return out
-
-
-def label_pending(label: GeneratedLabel) -> bool:
-    """The label of a template standing in while the model's summary is queued."""
-    return label.generated_by == "template" and label.note.startswith("summary pending")
