@@ -276,7 +276,10 @@ def demo(
         float | None, typer.Option(help="Stop after this many seconds (default: run until Ctrl-C)")
     ] = None,
     drain: Annotated[
-        bool, typer.Option(help="Stop as soon as everything the simulator produced is processed")
+        bool,
+        typer.Option(
+            help="Stop once everything the simulator produced is processed and summarised"
+        ),
     ] = False,
     workdir: Annotated[
         Path, typer.Option(help="Where the demo keeps its database and logs")
@@ -573,6 +576,80 @@ def eval_incidents(
         typer.echo(json.dumps(result, indent=2))
     else:
         print_incident_eval(result, Console())
+
+
+@eval_app.command("summaries")
+def eval_summaries(
+    run_dir: Annotated[
+        Path | None,
+        typer.Argument(help="Run folder (citybrain export-run) whose model summaries to score"),
+    ] = None,
+    labelled: Annotated[
+        Path | None,
+        typer.Option("--set", help="Labelled incident set (JSONL): ask the configured model"),
+    ] = None,
+    build_set: Annotated[
+        Path | None, typer.Option("--build-set", help="Write the synthetic labelled set here")
+    ] = None,
+    per_language: Annotated[int, typer.Option(help="Incidents per language (--build-set)")] = 30,
+    language: Annotated[
+        str | None, typer.Option(help="Language of a run's summaries (default llm.language)")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Score only the first N of each language of --set")
+    ] = None,
+    config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
+) -> None:
+    """Summaries against their evidence: facts (category, place, count, time), personal
+    data, language, length; pass rate and failures by kind."""
+    from rich.console import Console
+
+    from citybrain.config import load_city
+    from citybrain.replay import eval_summaries as ev
+    from citybrain.replay.render import print_summary_eval
+    from citybrain.replay.runs import load_run
+
+    settings = _settings(config)
+    city = load_city(settings)
+    if build_set is not None:
+        rows = ev.build_set(city, settings, list(range(20_000, 20_400)), per_language)
+        build_set.parent.mkdir(parents=True, exist_ok=True)
+        build_set.write_text(
+            "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows),
+            encoding="utf-8",
+        )
+        typer.echo(f"{len(rows)} labelled incidents -> {build_set}")
+        return
+    try:
+        if labelled is not None:
+            from citybrain.llm.session import model_client
+
+            cases = ev.load_set(labelled)
+            if limit is not None:
+                by_lang = {
+                    lang: [c for c in cases if c["language"] == lang] for lang in ("zh", "en")
+                }
+                cases = [c for part in by_lang.values() for c in part[:limit]]
+            with model_client(settings.llm) as client:
+                if client is None:
+                    typer.echo("error: llm.enabled is off: nothing to ask", err=True)
+                    raise typer.Exit(1)
+                result = ev.evaluate_set(city, settings, client, cases)
+        elif run_dir is not None:
+            result = ev.evaluate_run(city, load_run(run_dir), language or settings.llm.language)
+        else:
+            typer.echo("error: give a RUN folder, --set FILE or --build-set FILE", err=True)
+            raise typer.Exit(2)
+    except (OSError, ValueError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from e
+    except CityBrainError as e:
+        raise _fail(e) from e
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print_summary_eval(result.to_dict(), Console())
 
 
 models_app = typer.Typer(no_args_is_help=True, help="Model files: export for serving.")

@@ -31,6 +31,7 @@ from citybrain.core.evaluation import IncidentFacts, score_against_truth, score_
 from citybrain.errors import CityBrainError
 from citybrain.procs import die_with_parent
 from citybrain.store import Store
+from citybrain.store.summary_queue import summary_counts
 from citybrain.streams.broker import EmbeddedBroker, port_open
 from citybrain.streams.jobs import JOBS
 from citybrain.streams.topics import ensure_topics
@@ -111,6 +112,9 @@ class Demo:
             sim = threading.Thread(target=self._simulate, name="simulator", daemon=True)
             sim.start()
             self._watch(store, sim, started, duration_s, drain)
+            if drain and s.llm.enabled and s.llm.summaries:
+                left = None if duration_s is None else duration_s - (time.monotonic() - started)
+                self._wait_summaries(store, left)
             elapsed = time.monotonic() - started
         finally:
             self.stop.set()
@@ -171,11 +175,43 @@ class Demo:
         from citybrain.llm.server import EmbeddedLLMServer
 
         server = EmbeddedLLMServer(llm, log_path=self.workdir / "llm.log")
-        # children use it as a plain endpoint rather than each starting their own
+        # children use it as a plain endpoint rather than each starting their own; it serves
+        # one call at a time, which they are told (it has no /props to say so itself)
         self.settings = self.settings.model_copy(
-            update={"llm": llm.model_copy(update={"embedded": False, "endpoint": server.endpoint})}
+            update={
+                "llm": llm.model_copy(
+                    update={
+                        "embedded": False,
+                        "endpoint": server.endpoint,
+                        "parallel": llm.parallel or server.slots,
+                    }
+                )
+            }
         )
         return server
+
+    def _wait_summaries(self, store: Store, left_s: float | None) -> None:
+        """After the streams drained: wait, with a progress bar, until the summary queue is
+        empty (every incident has its model summary or its final template), a child dies,
+        `--duration` is up, or the demo is stopped (Ctrl-C). What is still queued then
+        counts as pending."""
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        from citybrain.store.summary_queue import SummaryQueue
+
+        q = SummaryQueue(store)
+        columns = ("summaries", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        until = None if left_s is None else time.monotonic() + max(left_s, 0.0)
+        with Progress(*columns, console=self.console, transient=False) as bar:
+            task = bar.add_task("summaries", total=None)
+            while not self.stop.wait(1.0):
+                if until is not None and time.monotonic() >= until:
+                    break
+                c = q.counts()
+                left = c["pending"] + c["working"]
+                bar.update(task, total=sum(c.values()), completed=c["done"] + c["failed"])
+                if left == 0 or any(p.poll() is not None for p in self.children.values()):
+                    break
 
     def _simulate(self) -> None:
         from citybrain.sim.produce import produce_city
@@ -347,6 +383,7 @@ class Demo:
                 for k, n in p["dispatch"].items()
                 if k.startswith("decided_by.")
             },
+            "summary": summary_counts(store),
             "model_calls": {
                 k.split(".", 1)[1]: n
                 for k, n in p["dispatch"].items()
@@ -416,6 +453,12 @@ class Demo:
         t.add_row("frames/s, tickets/s", f"{s['frames_per_s']}, {s['tickets_per_s']}")
         for how, n in sorted(s.get("decided_by", {}).items()):
             t.add_row(f"routing decisions by {how}", str(n))
+        sc = s.get("summary") or {}
+        if sc:
+            t.add_row(
+                "summaries: model / template / pending",
+                f"{sc['model']} / {sc['template']} / {sc['pending']}",
+            )
         for what, n in sorted(s.get("model_calls", {}).items()):
             t.add_row(f"model calls {what}", str(n))
         codes = s["exit_codes"]

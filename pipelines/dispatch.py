@@ -1,15 +1,17 @@
-"""dispatch: incident → summarise (model, template fallback) → route (rules, model where the
-list cannot decide, fallback) → store + `<prefix>.dispatch` keyed by department + webhooks.
+"""dispatch: incident → route (rules, model where the list cannot decide within its
+deadline, fallback) → labelled template summary + a queued model summary → store +
+`<prefix>.dispatch` keyed by department + webhooks.
 
-Fusion stays fast because the slow model step lives here, in its own consumer group: a slow or
-dead model server delays summaries, never incidents, and every model answer is optional.
+Fusion stays fast because the slow model step lives here, in its own consumer group; and
+routing never waits for a summary: the summary worker (pipelines/summaries.py) works the
+store's durable queue at the server's parallelism and sends a follow-up dispatch with the
+model's summary when it lands.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
-import time
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +20,7 @@ from pydantic import ValidationError
 
 from citybrain.config import Settings
 from citybrain.core.advised import advised_case, combine
-from citybrain.core.ambiguity import RoutingCase, routing_case
+from citybrain.core.ambiguity import routing_case
 from citybrain.core.city import City
 from citybrain.core.facts import EvidenceItem, incident_state, key_facts
 from citybrain.core.ids import stable_id
@@ -36,12 +38,12 @@ from citybrain.llm.client import LLMClient
 from citybrain.llm.step import Item, ModelStep
 from citybrain.store import Store
 from citybrain.store.model_step import Decision, Delivery, DispatchStep
-from citybrain.store.models import DeliveryRow
-from citybrain.store.repository import incident_from_row, routing_of
+from citybrain.store.models import DeliveryRow, SummaryRow
 from citybrain.streams.jobs import JobSpec
 from citybrain.streams.records import InRecord, Output
 from citybrain.streams.topics import Topics
 from citybrain.streams.worker import Batch
+from pipelines.summaries import SummaryWorker
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,7 @@ class DispatchStage:
         store: Store,
         client: LLMClient | None = None,
         deliver: bool = True,
+        parallel: int = 1,
     ) -> None:
         self.settings = settings
         self.city = city
@@ -74,10 +77,13 @@ class DispatchStage:
         # incident id -> (category, district, routing) of the last decision, to ask the model once
         self._decided: dict[str, tuple[str, str | None, RoutingDecision]] = {}
         self._sent: dict[str, set[str]] = {}  # incident id -> ids of the dispatches made
-        self._summaries: dict[str, tuple[str, GeneratedLabel]] = {}  # incident id -> latest
-        self._retry: dict[str, None] = {}  # incidents whose summary waits for the model (ordered)
-        self._last_catch_up = 0.0
         self.owned: list[Any] = []  # processes this stage started and stops (embedded model)
+        self.summaries: SummaryWorker | None = None
+        if self.step.client is not None and settings.llm.summaries:
+            self.summaries = SummaryWorker(
+                settings, city, topics, store, self.step, parallel, self.urls, self.stats,
+                self.outbox,
+            )  # fmt: skip
         self.webhooks: WebhookDispatcher | None = None
         if deliver and self.urls:
             self.webhooks = WebhookDispatcher(
@@ -103,7 +109,7 @@ class DispatchStage:
                 continue
             latest[msg.id] = msg
         items = [self._item(m) for m in latest.values()]
-        self.step.run(items)
+        self.step.run_queued(items)
         for it in items:
             self._out += self._decide(it)
             if not it.incident.is_open:
@@ -111,52 +117,23 @@ class DispatchStage:
         batch.outputs += self._drain_dead()
         return batch
 
+    def start_summaries(self) -> None:
+        """Start the summary worker thread (the job does; tests may call run_once)."""
+        if self.summaries is not None:
+            self.summaries.start()
+
     def _forget(self, incident_id: str) -> None:
         """A resolved incident leaves the per-incident memory, which would otherwise grow for
         as long as the job runs. A message about it that comes again (a replayed batch) sends
         its dispatch again under the same id and idempotency key: receivers and the store
         keep one. If it comes back to life, its new dispatch has a new id."""
-        for memory in (self._decided, self._sent, self._summaries, self._retry):
-            memory.pop(incident_id, None)
+        self._decided.pop(incident_id, None)
+        self._sent.pop(incident_id, None)
 
     def tick(self) -> Batch:
-        """While no incidents arrive: deliver dead letters, and let the model catch up on
-        summaries it could not write in time (the template stands in until then)."""
-        outputs = self._drain_dead()
-        for it in self._catch_up():
-            self._out += self._decide(it, count=False)
-        return Batch(outputs=outputs)
-
-    def _catch_up(self) -> list[Item]:
-        client = self.step.client
-        now = time.monotonic()
-        if not self._retry or client is None or client.breaker.state == "open":
-            return []
-        if now - self._last_catch_up < self.settings.llm.catch_up_every_s:
-            return []
-        self._last_catch_up = now
-        items = []
-        for iid in list(self._retry)[: self.settings.llm.max_concurrency]:
-            found = self.store.incident(iid)
-            decided = self._decided.get(iid)
-            if found is None:
-                self._retry.pop(iid, None)
-                continue
-            row, evidence = found
-            routing = decided[2] if decided else routing_of(row)
-            inc = incident_state(incident_from_row(row, tuple(e.observation_id for e in evidence)))
-            ev = [EvidenceItem(e.source, e.source_id, e.text) for e in evidence]
-            items.append(
-                Item(
-                    incident=inc,
-                    facts=key_facts(self.city, inc, ev),
-                    texts=[e.text for e in ev if e.text is not None],
-                    case=RoutingCase(rule=routing),
-                    previous=self._summaries.get(iid),
-                )
-            )
-        self.step.run(items)
-        return items
+        """While no incidents arrive: deliver dead letters (the summary worker's follow-up
+        dispatches are in the outbox, which the worker sends after every batch and tick)."""
+        return Batch(outputs=self._drain_dead())
 
     def sink(self) -> None:
         if self._pending or self._out:
@@ -165,6 +142,8 @@ class DispatchStage:
         self._out = []
 
     def close(self) -> None:
+        if self.summaries is not None:
+            self.summaries.stop()
         if self.webhooks is not None:
             self.webhooks.stop()
         if self.step.client is not None:
@@ -202,14 +181,16 @@ class DispatchStage:
         prev = self._decided.get(inc.id)
         if case.ambiguous and prev is not None and prev[:2] == (inc.category, inc.district):
             case = type(case)(rule=prev[2])  # the model already decided this one: keep it
-        previous = self._summaries.get(inc.id)
-        retry = previous is not None and _model_unavailable(previous[1])
+        stored = self.store.summary(inc.id)  # the summary worker writes it: read, not kept
+        previous = _label_of(stored) if stored is not None else None
         return Item(
             incident=inc,
             facts=key_facts(self.city, inc, evidence),
             texts=texts,
             case=case,
-            want_model_summary=previous is None or retry or inc.status == "resolved",
+            # a standing model summary that still fits the evidence is kept, not asked again
+            want_model_summary=previous is None or previous[1].generated_by != "model",
+            refresh_stale=True,
             previous=previous,
         )
 
@@ -222,11 +203,8 @@ class DispatchStage:
         )
         if routing.decided_by == "model" or answered:  # ask the model once per incident
             self._decided[inc.id] = (inc.category, inc.district, routing)
-        self._summaries[inc.id] = (it.summary, it.label)
-        if _model_unavailable(it.label):
-            self._retry[inc.id] = None
-        else:
-            self._retry.pop(inc.id, None)
+        if it.queued:
+            self._pending.queued.append(inc.id)
         if count:
             self.stats[f"decided_by.{routing.decided_by}"] += 1
         self.stats[f"summary.{it.label.generated_by}"] += 1
@@ -296,10 +274,14 @@ class DispatchStage:
         return out
 
 
-def _model_unavailable(label: GeneratedLabel) -> bool:
-    """The template stands in because the model timed out or was not asked in time."""
-    return label.generated_by == "template" and any(
-        f"({o}:" in label.note for o in ("timeout", "error")
+def _label_of(row: SummaryRow) -> tuple[str, GeneratedLabel]:
+    return row.text, GeneratedLabel(
+        generated_by=row.generated_by,
+        model=row.model,
+        prompt_version=row.prompt_version,
+        language=row.language,
+        verified=row.verified,
+        note=row.note,
     )
 
 
@@ -308,14 +290,20 @@ def build_dispatch_stage(
 ) -> DispatchStage:
     """The stage with its model client; starts the embedded model server when configured and
     nothing answers at its port yet (the demo starts one for all workers)."""
-    from citybrain.llm.session import start_model
+    from citybrain.llm.session import server_parallelism, start_model
 
     if not settings.llm.enabled:
         return DispatchStage(settings, city, topics, store, None)
     endpoint, server = start_model(settings.llm)
-    stage = DispatchStage(settings, city, topics, store, LLMClient(settings.llm, endpoint))
+    parallel = server_parallelism(settings.llm, endpoint)
+    llm = settings.llm.model_copy(update={"max_concurrency": parallel})
+    log.info("model server %s runs %d call(s) at once", endpoint, parallel)
+    stage = DispatchStage(
+        settings, city, topics, store, LLMClient(llm, endpoint), parallel=parallel
+    )
     if server is not None:
         stage.owned.append(server)
+    stage.start_summaries()
     return stage
 
 

@@ -35,6 +35,15 @@ class LLMSettings(BaseModel):
     api_key: str | None = Field(None, title="Bearer token for the endpoint, if it needs one")
     language: Literal["zh", "en"] = Field("en", title="Language dispatchers read summaries in")
     timeout_s: float = Field(20.0, gt=0, title="One request's timeout")
+    summary_timeout_s: float | None = Field(
+        90.0,
+        gt=0,
+        title=(
+            "Timeout of one summary call (off the dispatch path, so generous: a call the "
+            "client gives up on still runs to its end on llama.cpp and delays the next); "
+            "unset: timeout_s"
+        ),
+    )
     retries: int = Field(1, ge=0, title="Retries of a failed request (timeouts, 5xx, transport)")
     backoff_s: float = Field(0.5, ge=0, title="First retry delay; doubles each retry")
     max_concurrency: int = Field(2, ge=1, title="Requests in flight at once")
@@ -48,14 +57,60 @@ class LLMSettings(BaseModel):
     batch_budget_s: float = Field(
         6.0,
         gt=0,
-        title="Model time one dispatch batch may spend; later incidents use the fallback",
+        title=(
+            "Routing deadline: model time one dispatch batch may spend on routing help; past "
+            "it the rule or triage decides and the reason says so"
+        ),
     )
-    catch_up_every_s: float = Field(
-        2.0,
-        gt=0,
-        title="While the stream is quiet, how often to retry summaries the model could not write",
+    parallel: int | None = Field(
+        None,
+        ge=1,
+        title=(
+            "Calls the model server runs at once (llama.cpp slots, vLLM batch); the client "
+            "keeps exactly that many in flight. Unset: read from the server's /props or "
+            "/slots, else 1 for the embedded server, else max_concurrency"
+        ),
     )
+    model_file: str = Field(
+        "SmolLM2-135M-Instruct.Q4_1.gguf",
+        title=(
+            "GGUF file name the embedded server loads, looked up in the installed model "
+            "packages (llm.model_path, when set, wins)"
+        ),
+    )
+    chat_format: str | None = Field(
+        None,
+        title=(
+            "llama-cpp-python chat format for a GGUF without a chat template (e.g. gemma); "
+            "unset: the file's own template"
+        ),
+    )
+    guard_retries: int = Field(
+        2,
+        ge=0,
+        title=(
+            "Further queued tries of a summary the guards rejected twice: sampled at "
+            "retry_temperature with seed + try, so a replay repeats them"
+        ),
+    )
+    retry_temperature: float = Field(0.7, ge=0, le=2, title="Sampling of a guard retry")
+    queue_attempts: int = Field(
+        8, ge=1, title="Failed calls of one summary before it is left to the template"
+    )
+    queue_backoff_s: float = Field(2.0, gt=0, title="First back-off of a failed summary call")
+    queue_backoff_max_s: float = Field(60.0, gt=0, title="Longest back-off of a summary call")
+    queue_lease_s: float = Field(
+        120.0, gt=0, title="A claimed summary whose worker died is taken again after this"
+    )
+    queue_poll_s: float = Field(0.5, gt=0, title="How often an idle summary worker looks")
     summaries: bool = Field(True, title="Ask the model for summaries (off: template summaries)")
+    facts_retry: bool = Field(
+        True,
+        title=(
+            "A summary the guards reject gets one more call with the facts alone, without "
+            "the reports (a small model copies a report instead of summarising it)"
+        ),
+    )
     route_unclassified: bool = Field(
         True,
         title="Let the model route ticket text with no clear category (off: it goes to triage)",

@@ -1,7 +1,9 @@
 """Checks a model's output must pass before anyone reads it or any routing follows it.
 
-A summary may not name a place the evidence does not mention, name a different category, or
-state a number the facts and reports do not contain. A routing proposal must be one of the
+A summary may not name a place the evidence does not mention, name a different category,
+state a number or a clock time the facts and reports do not contain, carry personal data
+(anything the redactor would replace), be written in another language than asked, or be
+longer than the schema allows. Each problem's kind is `problem_kind(line)`. A routing proposal must be one of the
 allowed departments and must not be a department the ticket text itself asks for: citizens
 describe problems, the responsibility list decides who fixes them.
 """
@@ -14,22 +16,100 @@ import unicodedata
 from citybrain.core.city import City
 from citybrain.core.facts import place_names
 from citybrain.core.messages import KeyFacts
+from citybrain.core.prompts import MAX_SUMMARY_CHARS
+from citybrain.core.redaction import redact
 from citybrain.core.summary import TEMPLATE_MARKS
 
 _NUMBER = re.compile(r"(?<![\d.])\d+(?![\d.])")
+_TIME = re.compile(r"(?<!\d)([01]?\d|2[0-3])[:：]([0-5]\d)(?!\d)")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+# problem line prefix -> kind, for counting failures by kind (eval summaries)
+KINDS = {
+    "empty summary": "empty",
+    "names a place": "place",
+    "names another category": "category",
+    "states a number": "count",
+    "states a time": "time",
+    "contains personal data": "personal_data",
+    "not in ": "language",
+    "longer than": "length",
+    "carries the template mark": "template_mark",
+    "invalid": "invalid",  # the call's own outcomes, when there was no usable answer
+    "timeout": "timeout",
+    "error": "error",
+}
 
 
-def summary_problems(city: City, summary: str, facts: KeyFacts, texts: list[str]) -> list[str]:
-    """Empty when the summary is consistent with the evidence; else one line per problem."""
+# A sentence of a report that speaks to the model ("ignore previous instructions, write ...")
+_INSTRUCTION = re.compile(
+    r"(?i)\b(?:ignore|disregard|forget)\b[^.!?\n]{0,30}\b(?:instructions?|prompt|above|rules)\b"
+    r"|(?:忽略|无视|忘记)[^。！？\n]{0,10}(?:指令|指示|提示|规则|以上|上面)"
+)
+_SENTENCE = re.compile(r"[^.!?。！？\n]*(?:[.!?。！？\n]|$)")
+
+
+def without_instructions(text: str) -> str:
+    """The report without the sentence that tries to instruct the model, and what follows it
+    (a prompt injection): what it asks a summary to say is not evidence of anything."""
+    out = []
+    for sentence in _SENTENCE.findall(text):
+        if _INSTRUCTION.search(sentence):
+            break
+        out.append(sentence)
+    return "".join(out)
+
+
+def problem_kind(problem: str) -> str:
+    """The kind of one problem line from `summary_problems`."""
+    for prefix, kind in KINDS.items():
+        if problem.startswith(prefix):
+            return kind
+    return "other"
+
+
+def language_problem(text: str, language: str) -> str | None:
+    """Chinese wants mostly Han characters, English mostly Latin letters; a Chinese place
+    name inside an English sentence (or a Latin one in a Chinese sentence) is fine."""
+    han, latin = len(_CJK.findall(text)), len(_LATIN.findall(text))
+    if not han + latin:
+        return None
+    # a Han character carries about as much as three Latin letters
+    if language == "zh" and (han < 4 or 3 * han < latin):
+        return "not in Chinese"
+    if language == "en" and latin < 3 * han:
+        return "not in English"
+    return None
+
+
+def summary_problems(
+    city: City,
+    summary: str,
+    facts: KeyFacts,
+    texts: list[str],
+    language: str | None = None,
+) -> list[str]:
+    """Empty when the summary is consistent with the evidence; else one line per problem.
+    `language` (zh | en), when given, is the language the summary must be in."""
     text = summary.strip()
     if not text:
         return ["empty summary"]
     problems: list[str] = []
+    if len(text) > MAX_SUMMARY_CHARS:
+        problems.append(f"longer than {MAX_SUMMARY_CHARS} characters: {len(text)}")
+    found = redact(text).counts
+    if any(found.values()):
+        kinds = ", ".join(sorted(k for k, n in found.items() if n))
+        problems.append(f"contains personal data: {kinds}")
+    if language is not None and (lang := language_problem(text, language)):
+        problems.append(lang)
     low = text.lower()
     if any(mark.lower() in low for mark in TEMPLATE_MARKS):
         # The mark tells readers a text was built by rule; a model may not borrow it.
         problems.append("carries the template mark")
-    evidence = " ".join([*texts, *facts.places, facts.district_name or ""]).lower()
+    reports = [without_instructions(t) for t in texts]  # an order to the model is no evidence
+    evidence = " ".join([*reports, *facts.places, facts.district_name or ""]).lower()
     allowed_places = set(facts.places)
     for name, canon in place_names(city).items():
         if name in low and canon not in allowed_places and name not in evidence:
@@ -51,7 +131,12 @@ def summary_problems(city: City, summary: str, facts: KeyFacts, texts: list[str]
         allowed_numbers |= {t.year, t.month, t.day, t.hour, t.minute}
     for n in _NUMBER.findall(evidence):
         allowed_numbers.add(int(n))
-    for n in _NUMBER.findall(text):
+    allowed_times = {(t.hour, t.minute) for t in (facts.first_seen, facts.last_seen)}
+    allowed_times |= {(int(h), int(m)) for h, m in _TIME.findall(evidence)}
+    for h, m in _TIME.findall(text):
+        if (int(h), int(m)) not in allowed_times:
+            problems.append(f"states a time not in the evidence: {h}:{m}")
+    for n in _NUMBER.findall(_TIME.sub(" ", text)):
         if int(n) not in allowed_numbers:
             problems.append(f"states a number not in the evidence: {n}")
     return sorted(set(problems))

@@ -15,7 +15,7 @@ from citybrain.core.city import City
 from citybrain.core.messages import KeyFacts
 from citybrain.core.redaction import redact
 
-PROMPT_VERSION = "2026-12-01.1"
+PROMPT_VERSION = "2026-12-03.1"
 MAX_TICKETS = 5
 MAX_TICKET_CHARS = 600
 MAX_TOTAL_TICKET_CHARS = 1500
@@ -99,15 +99,22 @@ def _facts_block(facts: KeyFacts) -> str:
 
 
 def summary_messages(
-    facts: KeyFacts, texts: list[str], language: str, house_numbers: bool = False
+    facts: KeyFacts,
+    texts: list[str],
+    language: str,
+    house_numbers: bool = False,
+    facts_only: bool = False,
 ) -> list[Message]:
+    """`facts_only`: the second chance after an answer the guards rejected, without the
+    reports (a small model tends to copy a report, in its language, instead of summarising)."""
     lang = _LANGUAGE.get(language, "English")
+    reports = "" if facts_only else f"\nReports:\n{delimit_tickets(texts, house_numbers)}"
     return [
         {"role": "system", "content": _SUMMARY_SYSTEM.format(language=lang)},
         {
             "role": "user",
-            "content": f"Facts: {_facts_block(facts)}\nReports:\n"
-            f"{delimit_tickets(texts, house_numbers)}\nWrite the summary in {lang}.",
+            "content": f"Facts: {_facts_block(facts)}{reports}\nWrite the summary in {lang}"
+            + (" from these facts only." if facts_only else "."),
         },
     ]
 

@@ -2,8 +2,11 @@
 
 Every call is bounded: a timeout per request, a few retries with exponential back-off on
 transport errors, timeouts and 5xx, a circuit breaker that skips a failing server, and a
-semaphore that caps requests in flight. `many()` submits a batch concurrently up to that cap,
-which is what servers with continuous batching (vLLM) turn into throughput.
+semaphore that caps requests in flight at the server's parallelism (`llm.parallel`, or what
+the server reports), so a call never waits in the server's own queue while its timeout runs.
+A call with a deadline waits for a slot only until its deadline. `many()` submits a batch
+concurrently up to that cap, which is what servers with continuous batching turn into
+throughput.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ class ChatRequest:
     schema: dict[str, Any] | None = None
     max_tokens: int = 64
     deadline: float | None = None  # time.monotonic() by which the answer must be back
+    timeout_s: float | None = None  # this request's timeout (default: llm.timeout_s)
+    temperature: float = 0.0
+    seed: int | None = None  # default: llm.seed
 
 
 @dataclass
@@ -90,8 +96,8 @@ class LLMClient:
             "model": self.model,
             "messages": req.messages,
             "max_tokens": req.max_tokens,
-            "temperature": 0.0,
-            "seed": self.settings.seed,
+            "temperature": req.temperature,
+            "seed": self.settings.seed if req.seed is None else req.seed,
         }
         if req.schema is not None:
             body["response_format"] = response_format(self.settings, req.schema)
@@ -101,8 +107,14 @@ class LLMClient:
             attempts += 1
             budget_cut = False
             try:
-                with self._slots:
-                    timeout = self.settings.timeout_s
+                wait = None if req.deadline is None else req.deadline - time.monotonic()
+                if not self._slots.acquire(timeout=max(wait, 0.0) if wait is not None else None):
+                    self.breaker.release()
+                    raise LLMUnavailable(
+                        "not sent: the batch's model time budget is spent (server slots busy)"
+                    )
+                try:
+                    timeout = req.timeout_s or self.settings.timeout_s
                     if req.deadline is not None:
                         left = req.deadline - time.monotonic()
                         if left < 0.05:
@@ -111,6 +123,8 @@ class LLMClient:
                         budget_cut = left < timeout
                         timeout = min(timeout, left)
                     resp = self.http.post("/chat/completions", json=body, timeout=timeout)
+                finally:
+                    self._slots.release()
                 if resp.status_code >= 500:
                     raise LLMError(f"HTTP {resp.status_code}: {resp.text[:200]}")
                 if resp.status_code >= 400:

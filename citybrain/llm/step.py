@@ -2,8 +2,10 @@
 then summaries; every answer validated and guarded, every call audited, and a fallback for
 each thing that goes wrong, so an incident is always routed and always has a summary.
 
-Requests of one batch go to the server together (concurrently, up to the client's limit) and
-share one time budget: what the budget cannot cover uses the fallback and says so.
+Routing requests of one batch go to the server together (up to the client's limit, the
+server's parallelism) and share one deadline: past it the rules decide and say so. Summaries
+are not raced against it: the dispatch job gives each incident the labelled template and
+queues the summary (`pending`), and the summary worker asks the model (`ask_summaries`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ class Item:
     case: RoutingCase
     want_model_summary: bool = True
     previous: tuple[str, GeneratedLabel] | None = None  # the summary the dispatcher has now
+    queued: bool = False  # the model's summary was queued; the template stands in meanwhile
+    refresh_stale: bool = False  # a standing model summary the evidence outgrew: ask again
+    summary_outcome: str = ""  # of the last summary call: ok | invalid | timeout | error | ...
     routing: RoutingDecision | None = None
     summary: str = ""
     label: GeneratedLabel | None = None
@@ -69,10 +74,18 @@ class ModelStep:
         return self.settings.model
 
     def run(self, items: list[Item]) -> None:
-        """Fill routing, summary and label of every item (in place)."""
+        """Fill routing, summary and label of every item (in place), asking the model for
+        the summaries at once (tools and tests; the dispatch job queues them instead)."""
         deadline = time.monotonic() + self.settings.batch_budget_s
         self.route(items, deadline)
         self.summarise(items, deadline)
+
+    def run_queued(self, items: list[Item]) -> None:
+        """The dispatch job's path: routing (model help within its deadline), then the
+        template or the standing model summary; summaries wanted from the model are marked
+        `queued` for the summary worker, never waited for."""
+        self.route(items, time.monotonic() + self.settings.batch_budget_s)
+        self.summarise(items, None, ask=False)
 
     # --- routing ---
     def route(self, items: list[Item], deadline: float) -> None:
@@ -127,39 +140,81 @@ class ModelStep:
                         advice=it.case.rule.advice,  # the router's candidates it chose from
                     )
         if decision is None:
-            decision = _fallback(it.case, f"model answer unusable ({outcome}: {detail})"[:300])
+            if outcome in ("timeout", "error") and "budget" in detail:
+                why = "no model answer within the routing deadline; the rules decided"
+            else:
+                why = f"model answer unusable ({outcome}: {detail})"
+            decision = _fallback(it.case, why[:300])
         return decision, self._call("routing", it, req, res, outcome, detail)
 
     # --- summaries ---
-    def summarise(self, items: list[Item], deadline: float) -> None:
+    def summarise(self, items: list[Item], deadline: float | None, ask: bool = True) -> None:
         lang = self.settings.language
         asks = []
         for it in items:
             it.summary = localized_template(self.city, it.incident, lang)
             it.label = GeneratedLabel(generated_by="template", language=lang)
-            if not it.want_model_summary and it.previous is not None:
+            standing = False
+            if it.previous is not None:
                 text, label = it.previous
                 # a model summary stays while it still agrees with the grown evidence
                 if label.generated_by == "model" and label.language == lang:
-                    if not summary_problems(self.city, text, it.facts, it.texts):
-                        it.summary, it.label = text, label
+                    if not summary_problems(self.city, text, it.facts, it.texts, lang):
+                        it.summary, it.label, standing = text, label, True
                     else:
                         it.label = it.label.model_copy(
                             update={"note": "the evidence changed since the model's summary"}
                         )
-            elif it.want_model_summary:
-                if self.client is None or not self.settings.summaries:
+            keep = it.previous is None or standing or not it.refresh_stale
+            if not it.want_model_summary and keep:
+                continue
+            if self.client is None or not self.settings.summaries:
+                if not standing:
                     it.label = it.label.model_copy(update={"note": "model summaries are off"})
-                else:
-                    asks.append(it)
-        if not asks or self.client is None:
+            elif not ask:
+                it.queued = True
+                if not standing:
+                    it.label = it.label.model_copy(update={"note": PENDING_NOTE})
+            else:
+                asks.append(it)
+        if asks:
+            self.ask_summaries(asks, deadline)
+
+    def ask_summaries(
+        self, asks: list[Item], deadline: float | None = None, attempt: int = 0
+    ) -> None:
+        """Ask the model for each item's summary (concurrently, at the client's limit); an
+        answer the guards reject (or that is not the JSON asked for) gets one second chance
+        with the facts alone (`llm.facts_retry`), sampled on a queued retry (`attempt` > 0:
+        `llm.retry_temperature`, seed + attempt); what still fails keeps the template, with
+        the reason in the label. Every call is audited."""
+        lang = self.settings.language
+        if self.client is None:
             return
+        for it in asks:
+            if it.label is None:
+                it.summary = localized_template(self.city, it.incident, lang)
+                it.label = GeneratedLabel(generated_by="template", language=lang)
+        self._ask(asks, deadline, facts_only=False, attempt=attempt)
+        if self.settings.facts_retry:
+            again = [it for it in asks if it.summary_outcome in ("rejected_by_guard", "invalid")]
+            if again:
+                self._ask(again, deadline, facts_only=True, attempt=attempt)
+
+    def _ask(
+        self, asks: list[Item], deadline: float | None, facts_only: bool, attempt: int = 0
+    ) -> None:
+        assert self.client is not None
+        lang = self.settings.language
         reqs = [
             ChatRequest(
-                summary_messages(it.facts, it.texts, lang, self.house_numbers),
+                summary_messages(it.facts, it.texts, lang, self.house_numbers, facts_only),
                 summary_schema(),
                 self.settings.max_tokens_summary,
                 deadline,
+                self.settings.summary_timeout_s,
+                temperature=self.settings.retry_temperature if attempt else 0.0,
+                seed=self.settings.seed + attempt,
             )
             for it in asks
         ]
@@ -171,7 +226,7 @@ class ModelStep:
                 except ValidationError as e:
                     outcome, detail = "invalid", str(e.errors()[0]["msg"])
                 else:
-                    problems = summary_problems(self.city, text, it.facts, it.texts)
+                    problems = summary_problems(self.city, text, it.facts, it.texts, lang)
                     if problems:
                         outcome, detail = "rejected_by_guard", "; ".join(problems)
                     else:
@@ -182,7 +237,8 @@ class ModelStep:
                             prompt_version=PROMPT_VERSION,
                             language=lang,
                         )
-            if outcome != "ok":
+            it.summary_outcome = outcome
+            if outcome != "ok" and (it.label is None or it.label.generated_by != "model"):
                 it.label = GeneratedLabel(
                     generated_by="template",
                     language=lang,
@@ -208,6 +264,9 @@ class ModelStep:
             prompt_tokens=res.prompt_tokens,
             completion_tokens=res.completion_tokens,
         )
+
+
+PENDING_NOTE = "summary pending: queued for the model"
 
 
 def _fallback(case: RoutingCase, why: str) -> RoutingDecision:

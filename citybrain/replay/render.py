@@ -139,3 +139,28 @@ def print_incident_eval(r: dict[str, Any], console: Console) -> None:
     for p in s["problems"][:10]:
         t.add_row("  mismatch", p)
     console.print(t)
+
+
+def print_summary_eval(r: dict[str, Any], console: Console) -> None:
+    t = Table(title=f"summaries against their evidence{' — ' + r['model'] if r['model'] else ''}")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    t.add_row("passed the guards", f"{r['passed']} / {r['scored']} ({_fmt(r['pass_rate'])})")
+    for lang, v in r["by_language"].items():
+        t.add_row(f"  {lang}", f"{v['passed']} / {v['n']} ({_fmt(v['pass_rate'])})")
+    for kind, n in r["failures_by_kind"].items():
+        t.add_row(f"failed: {kind}", str(n))
+    for why, n in r["skipped"].items():
+        t.add_row(f"not scored: {why}", str(n))
+    if r["latency_ms"]:
+        lat = r["latency_ms"]
+        t.add_row("latency ms: mean / p50 / p95", f"{lat['mean']} / {lat['p50']} / {lat['p95']}")
+    if r["routing"]:
+        rt = r["routing"]
+        t.add_row(
+            "routing: right / answered / asked",
+            f"{rt.get('right', 0)} / {rt.get('answered', 0)} / {rt.get('asked', 0)}",
+        )
+    for f in r["failures"][:8]:
+        t.add_row(f"  {f['id']}", "; ".join(f["problems"])[:100])
+    console.print(t)

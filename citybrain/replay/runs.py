@@ -72,6 +72,7 @@ def export_run(store: Store, out: Path, source: str = "", force: bool = False) -
             "lon": e.lon,
             "lat": e.lat,
             "confidence": e.confidence,
+            "text": e.text,  # redacted ticket text: what a summary is scored against
         }
         for e in store.evidence()
     ]

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from citybrain.core.messages import Dispatch, GeneratedLabel, KeyFacts, RoutingDecision
 from citybrain.store.models import DeliveryRow, IncidentRow, ModelCallRow, SummaryRow
+from citybrain.store.summary_queue import enqueue
 
 OUTCOMES = ("ok", "invalid", "timeout", "error", "rejected_by_guard")
 
@@ -60,9 +61,12 @@ class DispatchStep:
     dispatches: list[Dispatch] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
     calls: list[ModelCall] = field(default_factory=list)
+    queued: list[str] = field(default_factory=list)  # incidents whose summary goes to the queue
 
     def __bool__(self) -> bool:
-        return bool(self.decisions or self.dispatches or self.deliveries or self.calls)
+        return bool(
+            self.decisions or self.dispatches or self.deliveries or self.calls or self.queued
+        )
 
 
 def write_step(s: Session, step: DispatchStep, dispatch_row: Any) -> None:
@@ -108,6 +112,46 @@ def write_step(s: Session, step: DispatchStep, dispatch_row: Any) -> None:
         if s.get(type(dispatch_row(disp)), disp.id) is None:
             s.add(dispatch_row(disp))
     for dl in step.deliveries:
+        add_delivery(s, dl, now)
+    enqueue(s, step.queued, now)
+
+
+def write_summary(
+    s: Session,
+    incident_id: str,
+    summary: str,
+    label: GeneratedLabel,
+    facts: KeyFacts,
+    calls: list[ModelCall],
+    deliveries: list[Delivery],
+) -> None:
+    """What the summary queue's worker writes, in one transaction: the audit rows, the
+    summary (only that: routing stays the dispatch job's), and the follow-up deliveries."""
+    now = datetime.now(UTC)
+    for c in calls:
+        s.merge(_call_row(c))
+    if s.get(IncidentRow, incident_id) is not None:
+        s.execute(update(IncidentRow).where(IncidentRow.id == incident_id).values(summary=summary))
+    old = s.get(SummaryRow, incident_id)
+    same_text = old is not None and old.text == summary
+    s.merge(
+        SummaryRow(
+            incident_id=incident_id,
+            text=summary,
+            language=label.language,
+            generated_by=label.generated_by,
+            model=label.model,
+            prompt_version=label.prompt_version,
+            verified=bool(old and same_text and old.verified),
+            verified_by=old.verified_by if old and same_text else None,
+            verified_at=old.verified_at if old and same_text else None,
+            note=label.note,
+            facts=facts.model_dump(mode="json"),
+            updated_at=now,
+        )
+    )
+    s.flush()
+    for dl in deliveries:
         add_delivery(s, dl, now)
 
 

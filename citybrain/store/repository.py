@@ -18,8 +18,10 @@ from citybrain.core.fusion import IncidentState
 from citybrain.core.hotspots import HotspotAlert, top_recurring
 from citybrain.core.messages import (
     Dispatch,
+    GeneratedLabel,
     GeoPoint,
     Incident,
+    KeyFacts,
     Observation,
     RouterAdvice,
     RoutingDecision,
@@ -362,6 +364,29 @@ class Store:
             row.status, row.attempts, row.next_at, row.last_error = status, attempts, next_at, error
             if status == "delivered":
                 row.delivered_at = datetime.now(UTC)
+
+    def write_summary(
+        self,
+        incident_id: str,
+        summary: str,
+        label: GeneratedLabel,
+        facts: KeyFacts,
+        calls: list[model_step.ModelCall],
+        deliveries: list[model_step.Delivery],
+        outbox: Outbox | None = None,
+        messages: Sequence[Output] = (),
+    ) -> None:
+        """The summary queue's result for one incident (see model_step.write_summary), with
+        the follow-up messages into `outbox` in the same transaction."""
+        with self.sessions.begin() as s:
+            model_step.write_summary(s, incident_id, summary, label, facts, calls, deliveries)
+            if outbox is not None:
+                outbox.write(s, messages)
+
+    def incident_dispatches(self, incident_id: str) -> list[DispatchRow]:
+        with self.sessions() as s:
+            q = select(DispatchRow).where(DispatchRow.incident_id == incident_id)
+            return list(s.scalars(q.order_by(DispatchRow.created_at)).all())
 
     def sent_dispatches(self) -> dict[str, set[str]]:
         """Incident id -> ids of its dispatches so far, for incidents not resolved (the

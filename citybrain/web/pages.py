@@ -80,6 +80,7 @@ def make_router(ctx: WebContext) -> APIRouter:
                 "dept_name": ctx.department_name,
                 "cat_name": ctx.category_name,
                 "summary_label": summary_label,
+                "summary_of": ctx.store.summary,  # the stored label: model, template, pending
                 **data,
             },
             status_code=code,

@@ -75,6 +75,8 @@ def test_every_record_is_processed_or_dead_lettered(demo_run: dict[str, Any]) ->
     assert vision.get("dlq", 0) == produced["broken_frames"] > 0
     assert tickets.get("dlq", 0) == produced["broken_tickets"] > 0
     assert s["frames_accounted"] and s["tickets_accounted"]
+    # every incident's summary is counted once: the model's, the template, or still queued
+    assert sum(s["summary"].values()) == s["incidents"]["total"]
 
 
 def test_each_reported_event_is_exactly_one_incident_with_the_right_department(

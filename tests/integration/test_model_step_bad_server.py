@@ -29,7 +29,13 @@ T = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
 
 
 def fast(**kw: object) -> LLMSettings:
-    base = {"timeout_s": 2.0, "retries": 1, "backoff_s": 0.01, "batch_budget_s": 5.0}
+    base = {
+        "timeout_s": 2.0,
+        "summary_timeout_s": None,
+        "retries": 1,
+        "backoff_s": 0.01,
+        "batch_budget_s": 5.0,
+    }
     return LLMSettings(**{**base, **kw})  # type: ignore[arg-type]
 
 
@@ -180,8 +186,10 @@ def test_good_answers_are_used_and_labelled(city: City, dialect: str) -> None:
     # a summary naming a category the evidence does not support is replaced by the template
     assert flooding.label is not None and flooding.label.generated_by == "template"
     assert "names another category" in flooding.label.note
-    # rule-decided incidents never ask the model to route
-    assert [c.purpose for c in flooding.calls] == ["summary"]
+    # rule-decided incidents never ask the model to route; the rejected summary had its
+    # second chance with the facts alone (no reports in the prompt)
+    assert [c.purpose for c in flooding.calls] == ["summary", "summary"]
+    assert "<ticket n=" not in flooding.calls[1].prompt[1]["content"]
 
 
 def test_instructions_inside_tickets_do_not_change_routing(city: City) -> None:

@@ -89,12 +89,16 @@ def _fingerprint(city: City) -> str:
     which belong to the city's config, not to the prompt version."""
     routing = routing_messages(city, FACTS, ["bins"], ("city_roads", "hotline_triage"), "shared")
     msgs = [*summary_messages(FACTS, ["积水 at the underpass"], "en"), routing[0]]
+    msgs += summary_messages(FACTS, ["积水"], "en", facts_only=True)  # the second chance
     return hashlib.sha256(json.dumps(msgs, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
 # The prompts' wording, by version. Changing any wording changes the fingerprint: bump
 # PROMPT_VERSION (which every generated text and audited call records) and add a line here.
-FINGERPRINTS = {"2026-12-01.1": "a60b9fe8418e435d"}
+FINGERPRINTS = {
+    "2026-12-01.1": "a60b9fe8418e435d",  # before the facts-only second chance was counted
+    "2026-12-03.1": "85ccbf3086424e95",
+}
 
 
 def test_changed_wording_needs_a_new_prompt_version(city: City) -> None:

@@ -56,7 +56,7 @@ def test_resolved_incidents_leave_the_stages_memory(
     done = replace(inc, status="resolved", resolved_at=t, resolved_by="timeout")
     store.write_incidents([IncidentWrite(done, routing, template_summary(city, done))])
     send(done, 2)
-    assert "inc-1" not in stage._sent and "inc-1" not in stage._summaries
+    assert "inc-1" not in stage._sent and "inc-1" not in stage._decided
     # a restarted stage loads only incidents still open
     assert DispatchStage(s, city, topics, store, deliver=False)._sent == {}
 

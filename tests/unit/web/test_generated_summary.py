@@ -86,3 +86,25 @@ def test_chinese_template_summaries_are_labelled_as_templates(
     inbox = drainage.get("/inbox").text
     row_html = inbox.split('data-incident="flood-1"')[1].split("</tr>")[0]
     assert 'class="label template"' in row_html and "[模板]" not in row_html
+
+
+def test_a_queued_summary_shows_as_pending_on_the_page_and_in_the_inbox(
+    client_for: ClientFor, store: Store
+) -> None:
+    with store.sessions.begin() as s:
+        s.add(
+            SummaryRow(
+                incident_id="flood-1",
+                text="Flooding at the underpass: 2 citizen reports. [template]",
+                language="en",
+                generated_by="template",
+                verified=False,
+                note="summary pending: queued for the model",
+                facts={},
+                updated_at=AT,
+            )
+        )
+    drainage = client_for("drainage")
+    label = drainage.get("/api/incidents/flood-1").json()["summary_label"]
+    assert label["kind"] == "template" and "summary pending" in label["label"]
+    assert "template · summary pending" in drainage.get("/inbox?department=water_drainage").text

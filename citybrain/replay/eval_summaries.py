@@ -1,0 +1,258 @@
+"""`citybrain eval summaries`: generated summaries scored against the evidence they came from.
+
+Every fact a summary states must be in its evidence (category, place, count, clock time), it
+must carry no personal data, be in the language asked for and within the length bound: the
+guards of core/guards.py, which the dispatch job applies before a summary is shown. Scored
+on a run export (what a run's model wrote) or on a labelled set of Chinese and English
+incidents from the synthetic city, for which the configured model is asked here (summary and
+a JSON-schema-constrained routing choice), with latency.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from citybrain.config import Settings
+from citybrain.core.ambiguity import RoutingCase
+from citybrain.core.city import City
+from citybrain.core.facts import EvidenceItem, key_facts
+from citybrain.core.fusion import IncidentState
+from citybrain.core.guards import problem_kind, summary_problems
+from citybrain.core.messages import KeyFacts
+from citybrain.core.redaction import redact
+from citybrain.core.routing import route
+from citybrain.core.summary import split_template_mark
+from citybrain.llm.client import LLMClient
+from citybrain.llm.step import Item, ModelStep
+from citybrain.replay.runs import Run
+
+SET_FORMAT = "citybrain-summary-set"
+
+
+@dataclass
+class SummaryEval:
+    n: int = 0  # summaries scored
+    passed: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)  # templates, unknown incidents
+    by_kind: Counter[str] = field(default_factory=Counter)  # failures by kind
+    by_language: dict[str, Counter[str]] = field(default_factory=dict)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    latency_ms: list[float] = field(default_factory=list)
+    routing: Counter[str] = field(default_factory=Counter)  # asked, right, fallback
+    model: str = ""
+
+    def add(self, case_id: str, language: str, summary: str, problems: list[str]) -> None:
+        self.n += 1
+        lang = self.by_language.setdefault(language, Counter())
+        lang["n"] += 1
+        if not problems:
+            self.passed += 1
+            lang["passed"] += 1
+            return
+        for kind in sorted({problem_kind(p) for p in problems}):
+            self.by_kind[kind] += 1
+        if len(self.failures) < 50:
+            self.failures.append({"id": case_id, "summary": summary, "problems": problems})
+
+    def to_dict(self) -> dict[str, Any]:
+        lat = sorted(self.latency_ms)
+        return {
+            "model": self.model,
+            "scored": self.n,
+            "passed": self.passed,
+            "pass_rate": round(self.passed / self.n, 3) if self.n else None,
+            "by_language": {
+                k: {**v, "pass_rate": round(v["passed"] / v["n"], 3) if v["n"] else None}
+                for k, v in sorted(self.by_language.items())
+            },
+            "failures_by_kind": dict(self.by_kind.most_common()),
+            "skipped": dict(self.skipped),
+            "latency_ms": (
+                {
+                    "mean": round(statistics.fmean(lat), 1),
+                    "p50": round(lat[len(lat) // 2], 1),
+                    "p95": round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 1),
+                }
+                if lat
+                else None
+            ),
+            "routing": dict(self.routing) or None,
+            "failures": self.failures,
+        }
+
+
+def evaluate_run(city: City, run: Run, language: str) -> SummaryEval:
+    """The model summaries of a run export, each against its incident's stored evidence."""
+    incidents = {i["id"]: i for i in run.incidents}
+    evidence: dict[str, list[EvidenceItem]] = {}
+    for e in run.evidence:
+        evidence.setdefault(e["incident_id"], []).append(
+            EvidenceItem(e["source"], e["source_id"], e.get("text"))
+        )
+    out = SummaryEval()
+    for s in run.summaries:
+        text, is_template = split_template_mark(s["summary"])
+        if is_template:
+            out.skipped["template"] += 1
+            continue
+        inc = incidents.get(s["incident_id"])
+        if inc is None:
+            out.skipped["unknown_incident"] += 1
+            continue
+        ev = evidence.get(inc["id"], [])
+        if ev and all(e.text is None for e in ev if e.source == "ticket"):
+            out.skipped["no_evidence_text"] += 1
+        facts = key_facts(city, _state(inc), ev)
+        texts = [e.text for e in ev if e.text]
+        lang = s.get("language") or language
+        out.add(inc["id"], lang, text, summary_problems(city, text, facts, texts, lang))
+    return out
+
+
+def _state(inc: dict[str, Any]) -> IncidentState:
+    return IncidentState(
+        id=inc["id"],
+        category=inc["category"],
+        district=inc.get("district"),
+        location=None,
+        opened_at=datetime.fromisoformat(inc["opened_at"]),
+        updated_at=datetime.fromisoformat(inc["updated_at"]),
+        status=inc.get("status", "open"),
+        severity=inc.get("severity", "medium"),
+        ticket_count=int(inc.get("ticket_count", 0)),
+        camera_count=int(inc.get("camera_count", 0)),
+    )
+
+
+# --- the labelled set ---
+def build_set(city: City, settings: Settings, seeds: list[int], per_language: int) -> list[dict]:
+    """Incidents of simulated runs (one per reported event: its tickets, category, district,
+    department), `per_language` whose tickets are Chinese and as many English; each with
+    three departments to choose from (the right one and two others, fixed order by seed)."""
+    from citybrain.sim.labelled_tickets import START
+    from citybrain.sim.stream import simulate
+
+    out: dict[str, list[dict[str, Any]]] = {"zh": [], "en": []}
+    depts = sorted(d.id for d in city.departments)
+    for seed in seeds:
+        sim = simulate(city, settings.simulator.model_copy(update={"seed": seed}), START)
+        rng = np.random.default_rng(seed)
+        by_event: dict[str, list[Any]] = {}
+        for st in sim.tickets:
+            if st.event_id:
+                by_event.setdefault(st.event_id, []).append(st.ticket)
+        for ev in sim.scenario.events:
+            tickets = by_event.get(ev.id)
+            if not tickets:
+                continue
+            langs = Counter(t.language for t in tickets)
+            lang = "zh" if langs.get("zh", 0) >= langs.get("en", 0) else "en"
+            if len(out[lang]) >= per_language:
+                continue
+            others = [d for d in depts if d != ev.department]
+            picks = [str(x) for x in rng.choice(others, size=2, replace=False)]
+            candidates = sorted([ev.department, *picks])
+            out[lang].append(
+                {
+                    "format": SET_FORMAT,
+                    "id": f"{seed}-{ev.id}",
+                    "language": lang,
+                    "category": ev.category,
+                    "district": ev.district,
+                    "department": ev.department,
+                    "candidates": candidates,
+                    "place_en": ev.place_en,
+                    "place_zh": ev.place_zh,
+                    "first_seen": min(t.received_at for t in tickets).isoformat(),
+                    "last_seen": max(t.received_at for t in tickets).isoformat(),
+                    "ticket_count": len(tickets),
+                    # redacted, as the ticket job stores evidence
+                    "texts": [
+                        redact(" ".join(p for p in (t.address, t.text) if p)).text for t in tickets
+                    ],
+                }
+            )
+        if all(len(v) >= per_language for v in out.values()):
+            break
+    return out["zh"] + out["en"]
+
+
+def load_set(path: Path) -> list[dict[str, Any]]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    if not rows or any(r.get("format") != SET_FORMAT for r in rows):
+        raise ValueError(f"{path}: not a {SET_FORMAT} file (citybrain eval summaries --build-set)")
+    return rows
+
+
+def _case_item(city: City, case: dict[str, Any]) -> Item:
+    inc = IncidentState(
+        id=case["id"],
+        category=case["category"],
+        district=case["district"],
+        location=None,
+        opened_at=datetime.fromisoformat(case["first_seen"]),
+        updated_at=datetime.fromisoformat(case["last_seen"]),
+        ticket_count=int(case["ticket_count"]),
+    )
+    ev = [EvidenceItem("ticket", f"{case['id']}-{i}", t) for i, t in enumerate(case["texts"])]
+    rule = route(city, case["category"], case["district"])
+    why = "evaluation: choose among three departments"
+    return Item(inc, key_facts(city, inc, ev), list(case["texts"]),
+                RoutingCase(rule=rule, candidates=tuple(case["candidates"]), why=why))  # fmt: skip
+
+
+def evaluate_set(
+    city: City, settings: Settings, client: LLMClient, cases: list[dict[str, Any]]
+) -> SummaryEval:
+    """Ask the model for each case's summary (in the case's language) and routing choice,
+    one call at a time (latency is per call on an otherwise idle server); score both."""
+    out = SummaryEval(model=settings.llm.model)
+    for case in cases:
+        lang = case["language"]
+        llm = settings.llm.model_copy(update={"language": lang})
+        step = ModelStep(city, llm, client, settings.tickets.redact_house_numbers)
+        it = _case_item(city, case)
+        step.route([it], deadline=time.monotonic() + 10 * llm.timeout_s)
+        call = it.calls[-1] if it.calls else None
+        out.routing["asked"] += 1
+        if it.routing is not None and it.routing.decided_by == "model":
+            out.routing["answered"] += 1
+            out.routing["right"] += int(it.routing.department == case["department"])
+        elif call is not None:
+            out.routing[f"unusable.{call.outcome}"] += 1
+        step.ask_summaries([it])
+        call = it.calls[-1]
+        out.latency_ms.append(call.latency_ms)
+        out.add(case["id"], lang, *_judged(city, call.outcome, call.response, it.facts, it.texts,
+                                            lang, call.detail))  # fmt: skip
+    return out
+
+
+def _judged(
+    city: City,
+    outcome: str,
+    response: str,
+    facts: KeyFacts,
+    texts: list[str],
+    lang: str,
+    detail: str,
+) -> tuple[str, list[str]]:
+    """The summary text and its problems; a call with no usable answer is one problem of
+    its outcome's kind (invalid, timeout, error)."""
+    if outcome not in ("ok", "rejected_by_guard"):
+        return response, [f"{outcome}: {detail}"]
+    try:
+        data = json.loads(response, strict=False)
+        text = data["summary"].strip()
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return response, ["invalid: no summary string in the answer"]
+    return text, summary_problems(city, text, facts, texts, lang)
