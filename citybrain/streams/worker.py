@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
+from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from citybrain.errors import RejectedRecord
@@ -312,16 +313,25 @@ class StreamWorker:
                 assert self.outbox is not None
                 self.outbox.mark_sent(p.seq for p in pending)
                 crash_at("after_mark_sent")
-        if batch.commit is not None:
-            if batch.commit:
-                self.consumer.commit(
-                    {
-                        TopicPartition(t, p): OffsetAndMetadata(o, "", -1)
-                        for (t, p), o in batch.commit.items()
-                    }
-                )
-        elif commit:
-            self.consumer.commit()
+        try:
+            if batch.commit is not None:
+                if batch.commit:
+                    self.consumer.commit(
+                        {
+                            TopicPartition(t, p): OffsetAndMetadata(o, "", -1)
+                            for (t, p), o in batch.commit.items()
+                        }
+                    )
+            elif commit:
+                self.consumer.commit()
+        except CommitFailedError as e:
+            # The group moved on while this batch ran (it outlasted max.poll.interval): the
+            # next poll rejoins. The batch is already written and sent; if its partitions went
+            # elsewhere it is read again from the last commit, and its writes and messages are
+            # keyed, so the replay changes nothing. Ending the job here would only lose time.
+            self.stage.stats["commit_failed"] += 1
+            log.warning("%s: commit refused after a rebalance (%s); the batch replays", name, e)
+            return
         crash_at("after_commit")
 
     def close(self) -> None:

@@ -86,3 +86,39 @@ def test_failed_sink_leaves_offsets_uncommitted(live_settings: Settings) -> None
     after = RecordingStage(fail_sink=False)
     run(s, after)
     assert after.seen == []  # and once written, it was committed
+
+
+class SlowFirstBatch(RecordingStage):
+    """The first batch outlasts the consumer's max poll interval, as a CPU-starved vision
+    batch can: the group rebalances under it and its commit is refused."""
+
+    def __init__(self, pause_s: float) -> None:
+        super().__init__(fail_sink=False)
+        self.pause_s = pause_s
+        self.batches = 0
+
+    def process(self, records: list[InRecord]) -> Batch:
+        self.batches += 1
+        if self.batches == 1:
+            threading.Event().wait(self.pause_s)
+        return super().process(records)
+
+
+def test_a_batch_that_outlasts_the_poll_interval_does_not_end_the_job(
+    live_settings: Settings,
+) -> None:
+    s = live_settings
+    values = [f"slow{i}".encode() for i in range(10)]
+    produce(
+        s.kafka.bootstrap_servers,
+        Topics(s.kafka.topic_prefix).tickets,
+        [(None, v, []) for v in values],
+    )
+    stage = SlowFirstBatch(pause_s=2.5 * s.kafka.max_poll_interval_ms / 1000)
+    run(s, stage)  # returns normally: the refused commit did not end the job
+    assert stage.stats["commit_failed"] == 1
+    assert set(stage.durable) == set(values)  # written before the commit was refused
+
+    after = RecordingStage(fail_sink=False)
+    run(s, after)
+    assert after.seen == []  # and everything was committed in the end
