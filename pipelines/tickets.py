@@ -4,6 +4,7 @@ the city's history when `tickets.router` is set) → geolocate → observation."
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 from pydantic import ValidationError
 
@@ -11,6 +12,7 @@ from citybrain.config import Settings
 from citybrain.core.cells import cell_of, cell_partition_key
 from citybrain.core.city import City
 from citybrain.core.messages import Observation, RouterAdvice, Ticket
+from citybrain.core.redaction import redact
 from citybrain.core.ticket_path import ReadTicket, TicketPath
 from citybrain.errors import RejectedRecord
 from citybrain.streams.jobs import JobSpec
@@ -41,7 +43,7 @@ class TicketStage:
             try:
                 parsed.append(self._read(rec.value))
             except RejectedRecord as err:
-                batch.rejected.append((rec, err))
+                batch.rejected.append((self._redacted(rec), err))
         for read, adv in zip(parsed, self._advise(parsed), strict=True):
             obs = self._observation(read, adv)
             self.stats["tickets"] += 1
@@ -71,6 +73,14 @@ class TicketStage:
         if self.router is None or not reads:
             return [None] * len(reads)
         return list(self.router.advise([r.place for r in reads], [r.loc.district for r in reads]))
+
+    def _redacted(self, rec: InRecord) -> InRecord:
+        """The rejected record as its DLQ copy keeps it: personal data replaced (the DLQ is
+        read by engineers, and kept longer than a ticket needs to be), cut to the largest
+        ticket accepted. The original stays in the source topic for its retention."""
+        head = rec.value[: self.settings.max_ticket_bytes].decode("utf-8", "replace")
+        text = redact(head, house_numbers=self.settings.redact_house_numbers).text
+        return replace(rec, value=text.encode(), redacted=True)
 
     def _read(self, raw: bytes) -> ReadTicket:
         if len(raw) > self.settings.max_ticket_bytes:

@@ -244,6 +244,9 @@ class DeadLetter(_Message):
     source_partition: int
     source_offset: int
     truncated: bool = False
+    redacted: bool = Field(
+        False, title="Personal data in the value was replaced; the source topic keeps the original"
+    )
     at: datetime
 
     def to_headers(self) -> list[tuple[str, bytes]]:

@@ -31,6 +31,7 @@ class InRecord:
     key: bytes | None
     value: bytes
     headers: dict[str, bytes]
+    redacted: bool = False  # the value's personal data was replaced (a ticket's DLQ copy)
 
     @classmethod
     def from_kafka(cls, r: Any) -> InRecord:
@@ -49,7 +50,11 @@ class InRecord:
 
 
 def dead_letter(
-    record: InRecord, err: RejectedRecord, stage: str, dlq_topic: str, max_bytes: int
+    record: InRecord,
+    err: RejectedRecord,
+    stage: str,
+    dlq_topic: str,
+    max_bytes: int,
 ) -> Output:
     """The original bytes with the reason in headers; a huge value keeps its head only, and the
     headers point at its offset in the source topic, where the whole record still lives.
@@ -66,6 +71,7 @@ def dead_letter(
             source_partition=record.partition,
             source_offset=record.offset,
             truncated=truncated,
+            redacted=record.redacted,
             at=datetime.now(UTC),
         )
 

@@ -82,7 +82,9 @@ def test_tickets_become_redacted_located_observations_and_bad_ones_are_dead_lett
         assert h["dlq.stage"] == b"tickets" and h["dlq.source_topic"] == topics.tickets.encode()
         assert h["channel"] == b"web"  # original headers travel with the record
     oversized = next(r for r in dead if dict(r.headers)["dlq.reason"] == b"oversized_ticket")
-    assert len(oversized.value) > 64 * 1024  # under the DLQ copy limit: kept whole
+    # Redacted and cut to the largest ticket accepted; the whole record stays at its offset.
+    assert dict(oversized.headers)["dlq.redacted"] == b"True"
+    assert len(oversized.value) <= s.tickets.max_ticket_bytes
 
     # Offsets were committed: a restarted worker in the same group gets nothing again.
     again = run_tickets(s)
