@@ -332,8 +332,12 @@ def record(
     max_records: Annotated[
         int | None, typer.Option(help="Stop after this many records; a rerun continues")
     ] = None,
+    raw: Annotated[
+        bool, typer.Option(help="Keep tickets' personal data (default: replaced, as redact does)")
+    ] = False,
 ) -> None:
-    """Capture topics into a portable archive (docs/ARCHIVE.md); a rerun resumes."""
+    """Capture topics into a portable archive (docs/ARCHIVE.md); a rerun resumes. Tickets are
+    archived redacted unless --raw."""
     from citybrain.replay.record import record as do_record
     from citybrain.runtime import stop_on_signals
 
@@ -349,6 +353,7 @@ def record(
             max_records=max_records,
             stop=stop_on_signals(),
             show_progress=True,
+            raw=raw,
         )
     except CityBrainError as e:
         raise _fail(e) from e

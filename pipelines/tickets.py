@@ -12,8 +12,7 @@ from citybrain.config import Settings
 from citybrain.core.cells import cell_of, cell_partition_key
 from citybrain.core.city import City
 from citybrain.core.messages import Observation, RouterAdvice, Ticket
-from citybrain.core.redaction import redact
-from citybrain.core.ticket_path import ReadTicket, TicketPath
+from citybrain.core.ticket_path import ReadTicket, TicketPath, redacted_ticket_bytes
 from citybrain.errors import RejectedRecord
 from citybrain.streams.jobs import JobSpec
 from citybrain.streams.records import InRecord, Output
@@ -78,9 +77,9 @@ class TicketStage:
         """The rejected record as its DLQ copy keeps it: personal data replaced (the DLQ is
         read by engineers, and kept longer than a ticket needs to be), cut to the largest
         ticket accepted. The original stays in the source topic for its retention."""
-        head = rec.value[: self.settings.max_ticket_bytes].decode("utf-8", "replace")
-        text = redact(head, house_numbers=self.settings.redact_house_numbers).text
-        return replace(rec, value=text.encode(), redacted=True)
+        t = self.settings
+        value = redacted_ticket_bytes(rec.value, t.redact_house_numbers, t.max_ticket_bytes)
+        return replace(rec, value=value, redacted=True)
 
     def _read(self, raw: bytes) -> ReadTicket:
         if len(raw) > self.settings.max_ticket_bytes:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from citybrain.core.advised import category_of
 from citybrain.core.city import City
 from citybrain.core.geocode import Geocoder, Located
@@ -58,3 +60,24 @@ class TicketPath:
             language=ticket.language,
             advice=advice,
         )
+
+
+def redacted_ticket_bytes(
+    raw: bytes, house_numbers: bool = False, limit: int | None = None
+) -> bytes:
+    """A ticket record's value as a copy may keep it (a DLQ, an archive): a valid ticket with
+    its text and address redacted and fields the pipeline does not read dropped; anything
+    else redacted as text (cut to `limit` bytes first, so a huge record costs little)."""
+    if limit is None or len(raw) <= limit:
+        try:
+            t = Ticket.model_validate_json(raw)
+        except ValidationError:
+            pass
+        else:
+            address = redact(t.address, house_numbers).text if t.address else None
+            text = redact(t.text, house_numbers).text
+            return (
+                t.model_copy(update={"text": text, "address": address}).model_dump_json().encode()
+            )
+    head = raw[:limit] if limit is not None else raw
+    return redact(head.decode("utf-8", "replace"), house_numbers=house_numbers).text.encode()

@@ -62,6 +62,9 @@ class Manifest(_Model):
     from_ms: int | None = Field(None, title="Window start (record timestamp, inclusive)")
     to_ms: int = Field(title="Window end (record timestamp, exclusive)")
     topics: dict[str, TopicEntry]
+    redacted: bool = Field(
+        False, title="Ticket records were recorded with their personal data replaced"
+    )
 
     def records(self) -> int:
         return sum(p.records for t in self.topics.values() for p in t.partitions.values())

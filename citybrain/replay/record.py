@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from citybrain.config.kafka import KafkaSettings
+from citybrain.core.ticket_path import redacted_ticket_bytes
 from citybrain.replay.archive import (
     FRAME_TOPICS,
     Manifest,
@@ -67,11 +68,14 @@ def record(
     max_records: int | None = None,
     stop: threading.Event | None = None,
     show_progress: bool = False,
+    raw: bool = False,
 ) -> Manifest:
     """Record `topics` (short names) of settings.topic_prefix into `out`; returns the manifest.
 
     `max_records` bounds this call (the rest waits for a rerun); `stop` interrupts it cleanly.
-    Returns the manifest, complete or not.
+    Ticket records are archived with their personal data replaced (the pipeline redacts them
+    anyway, so a replay gives the same incidents) unless `raw`: an archive is a copy kept for
+    long and passed around. Returns the manifest, complete or not.
     """
     out = Path(out)
     if out.exists():
@@ -90,6 +94,7 @@ def record(
             manifest = _resume(partial, settings.topic_prefix, names, from_ms, to_ms)
         else:
             manifest = _plan(consumer, settings.topic_prefix, names, from_ms, to_ms)
+            manifest.redacted = not raw
             partial.mkdir(parents=True)
             write_manifest(partial, manifest)
         _Recorder(consumer, partial, manifest).run(max_records, stop, show_progress)
@@ -265,6 +270,8 @@ class _Recorder:
     def _write(self, tp: TopicPartition, st: PartitionState, r: Any) -> None:
         short = self.short_of[tp.topic]
         value = r.value if r.value is not None else b""
+        if short == "tickets" and self.m.redacted:
+            value = redacted_ticket_bytes(value)
         line = record_line(
             short, tp.partition, r.offset, r.timestamp, r.key, value, list(r.headers or [])
         )

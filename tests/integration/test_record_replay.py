@@ -6,6 +6,7 @@ refused with nothing produced."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import threading
 import uuid
@@ -110,6 +111,11 @@ def test_archive_holds_every_produced_record(recorded: dict[str, Any]) -> None:
     root = recorded["work"] / "archive"
     assert len(list((root / "frames").rglob("*.jpg"))) == produced["frames"]
     assert not (recorded["work"] / "archive.partial").exists()
+    # Tickets are archived without the personal data the simulated reporters wrote.
+    assert m.redacted
+    lines = (root / "tickets").glob("p*.jsonl")
+    archived = "".join(f.read_text(encoding="utf-8") for f in lines)
+    assert "[PHONE]" in archived and not re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", archived)
 
 
 def test_replay_gives_identical_outputs_and_a_rule_change_shows(
