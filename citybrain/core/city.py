@@ -98,6 +98,11 @@ class Department(_Frozen):
     id: str = Field(title="Department id", pattern=r"^[a-z][a-z0-9_]*$")
     name: str = Field(title="English name")
     name_zh: str = Field(title="Chinese name")
+    aliases: tuple[str, ...] = Field(
+        default=(),
+        title="Other names citizens use for it (水务, the water department): the routing guard "
+        "knows a report that asks for it by any of them",
+    )
     webhook: str | None = Field(default=None, title="URL that receives dispatches (optional)")
 
 

@@ -161,13 +161,14 @@ def _plain(text: str) -> str:
 
 
 def named_departments(city: City, texts: list[str]) -> set[str]:
-    """Departments a ticket text asks to be sent to: an id or a name (either language) after
-    a verb of sending ("send this to ...", "转给..."). A department merely mentioned ("bad for
+    """Departments a ticket text asks to be sent to: an id, a name (either language) or an
+    alias after a verb of sending ("send this to ...", "转给..."). A department merely mentioned ("bad for
     the environment", "the street lighting is out") is a description, not a request."""
     joined = _plain(" ".join(texts))
     found = set()
     for d in city.departments:
-        names = {d.id.lower(), d.id.replace("_", " "), d.name.lower(), d.name_zh} - {""}
+        names = {d.id.lower(), d.id.replace("_", " "), d.name.lower(), d.name_zh}
+        names = (names | {_plain(a) for a in d.aliases}) - {""}
         pattern = _DIRECTIVE + "(?:" + "|".join(re.escape(n) for n in sorted(names)) + ")"
         if re.search(pattern, joined):
             found.add(d.id)
