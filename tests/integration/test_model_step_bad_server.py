@@ -130,6 +130,17 @@ def test_batch_budget_bounds_a_slow_server(city: City) -> None:
     assert len(srv.requests) < len(outcomes)
 
 
+def test_routing_help_past_its_deadline_leaves_the_decision_to_the_rules(city: City) -> None:
+    """The model's routing help waits for the server only until the batch's deadline; past
+    it, the rule or triage decides and the reason says why."""
+    with misbehaving_llm("answer", delay_s=0.6) as srv:
+        its = run(city, fast(batch_budget_s=0.5, retries=0, max_concurrency=1), endpoint(srv))
+    late = [it for it in its if it.case.ambiguous and it.routing is not None]
+    assert late and all(it.routing.decided_by in ("rule", "fallback") for it in late)  # type: ignore[union-attr]
+    reasons = [it.routing.reason for it in late]  # type: ignore[union-attr]
+    assert any("no model answer within the routing deadline" in r for r in reasons), reasons
+
+
 def test_circuit_opens_and_skips_the_server(city: City) -> None:
     with misbehaving_llm("error500") as srv:
         client = LLMClient(fast(breaker_failures=2, retries=0), endpoint(srv))
