@@ -70,12 +70,12 @@ def schemas(
     ),
 ) -> None:
     """Export the JSON Schema of every message contract."""
-    from citybrain.core.messages import SCHEMA_TYPES
+    from citybrain.core.schemas import SCHEMA_TYPES, json_schema
 
     out.mkdir(parents=True, exist_ok=True)
-    for name, model in SCHEMA_TYPES.items():
+    for name in SCHEMA_TYPES:
         path = out / f"{name}.schema.json"
-        path.write_text(json.dumps(model.model_json_schema(), indent=2, ensure_ascii=False) + "\n")
+        path.write_text(json.dumps(json_schema(name), indent=2, ensure_ascii=False) + "\n")
         typer.echo(str(path))
 
 

@@ -11,7 +11,6 @@ model's summary when it lands.
 from __future__ import annotations
 
 import logging
-import queue
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -22,13 +21,13 @@ from citybrain.config import Settings
 from citybrain.core.advised import advised_case, combine
 from citybrain.core.ambiguity import routing_case
 from citybrain.core.city import City
-from citybrain.core.facts import EvidenceItem, incident_state, key_facts
-from citybrain.core.ids import stable_id
+from citybrain.core.facts import EvidenceItem, key_facts
+from citybrain.core.ids import dispatch_id
+from citybrain.core.incident import Incident
 from citybrain.core.messages import (
     DeadLetter,
     Dispatch,
     GeneratedLabel,
-    Incident,
     RouterAdvice,
     RoutingDecision,
 )
@@ -73,7 +72,6 @@ class DispatchStage:
         self._pending = DispatchStep()
         self._out: list[Output] = []  # dispatch messages: into the outbox with the step's write
         self.outbox = store.outbox(self.name, settings.workers.outbox_lease_s)
-        self._dead: queue.SimpleQueue[Output] = queue.SimpleQueue()  # from sender threads
         # incident id -> (category, district, routing) of the last decision, to ask the model once
         self._decided: dict[str, tuple[str, str | None, RoutingDecision]] = {}
         self._sent: dict[str, set[str]] = {}  # incident id -> ids of the dispatches made
@@ -87,7 +85,7 @@ class DispatchStage:
         self.webhooks: WebhookDispatcher | None = None
         if deliver and self.urls:
             self.webhooks = WebhookDispatcher(
-                store, self.urls, settings.dispatch, self._dead_letter, self.stats
+                store, self.urls, settings.dispatch, self._dead_letter, self.outbox, self.stats
             ).start()
         self.on_assigned()
 
@@ -114,7 +112,6 @@ class DispatchStage:
             self._out += self._decide(it)
             if not it.incident.is_open:
                 self._forget(it.incident.id)
-        batch.outputs += self._drain_dead()
         return batch
 
     def start_summaries(self) -> None:
@@ -131,9 +128,9 @@ class DispatchStage:
         self._sent.pop(incident_id, None)
 
     def tick(self) -> Batch:
-        """While no incidents arrive: deliver dead letters (the summary worker's follow-up
-        dispatches are in the outbox, which the worker sends after every batch and tick)."""
-        return Batch(outputs=self._drain_dead())
+        """Nothing to do between batches: the summary worker's follow-up dispatches and the
+        webhooks' dead letters are in the outbox, which the worker sends after every tick."""
+        return Batch()
 
     def sink(self) -> None:
         if self._pending or self._out:
@@ -153,15 +150,14 @@ class DispatchStage:
 
     def _parse(self, raw: bytes) -> Incident:
         try:
-            msg = Incident.model_validate_json(raw)
+            msg = Incident.from_message(raw)
         except ValidationError as e:
             raise RejectedRecord("invalid_incident", str(e.errors()[0]["msg"])) from e
         if msg.district is not None and msg.district not in self.city.district_by_id:
             raise RejectedRecord("unknown_district", msg.district)
         return msg
 
-    def _item(self, msg: Incident) -> Item:
-        inc = incident_state(msg)
+    def _item(self, inc: Incident) -> Item:
         found = self.store.incident(inc.id)
         evidence = [EvidenceItem(e.source, e.source_id, e.text) for e in found[1]] if found else []
         texts = [e.text for e in evidence if e.text is not None]
@@ -214,13 +210,12 @@ class DispatchStage:
         self._pending.decisions.append(Decision(inc.id, routing, it.summary, it.label, it.facts))
         # One dispatch per department an incident is routed to, and again when it comes back
         # after being resolved (a new id, so receivers are told).
-        generation = (inc.reopened,) if inc.reopened else ()
-        dispatch_id = stable_id("dsp", inc.id, routing.department, *generation)
-        if dispatch_id in self._sent.get(inc.id, set()):
+        did = dispatch_id(inc.id, routing.department, inc.reopened)
+        if did in self._sent.get(inc.id, set()):
             return []
-        self._sent.setdefault(inc.id, set()).add(dispatch_id)
+        self._sent.setdefault(inc.id, set()).add(did)
         dispatch = Dispatch(
-            id=dispatch_id,
+            id=did,
             incident_id=inc.id,
             department=routing.department,
             category=inc.category,
@@ -247,8 +242,9 @@ class DispatchStage:
             )
         ]
 
-    def _dead_letter(self, row: DeliveryRow, error: str) -> None:
-        """Called from a sender thread: queue the dead delivery for the DLQ topic."""
+    def _dead_letter(self, row: DeliveryRow, error: str) -> Output:
+        """The DLQ record of a delivery out of attempts (a sender thread writes it into the
+        outbox as it marks the delivery dead)."""
         header = DeadLetter(
             reason="webhook_failed",
             detail=f"{row.department}: {error}"[:500],
@@ -258,20 +254,13 @@ class DispatchStage:
             source_offset=-1,
             at=datetime.now(UTC),
         )
-        self._dead.put(
-            Output(
-                topic=self.topics.dlq,
-                key=row.department.encode(),
-                value=row.payload.encode(),
-                headers=[*header.to_headers(), ("idempotency-key", row.id.encode())],
-            )
+        return Output(
+            topic=self.topics.dlq,
+            key=row.department.encode(),
+            value=row.payload.encode(),
+            # its own key: the dispatch message in the same outbox has the delivery's id
+            headers=[*header.to_headers(), ("idempotency-key", f"{row.id}:dead".encode())],
         )
-
-    def _drain_dead(self) -> list[Output]:
-        out = []
-        while not self._dead.empty():
-            out.append(self._dead.get_nowait())
-        return out
 
 
 def _label_of(row: SummaryRow) -> tuple[str, GeneratedLabel]:

@@ -10,14 +10,16 @@ it, though the replayed observation is then recognised as already applied."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
 from citybrain.config import Settings
 from citybrain.core.city import UNCLASSIFIED, City
-from citybrain.core.facts import incident_message
-from citybrain.core.fusion import Fuser, FusionResult, IncidentState
+from citybrain.core.fusion import Fuser, FusionResult
+from citybrain.core.ids import incident_version
+from citybrain.core.incident import Incident
 from citybrain.core.messages import Feedback, Observation
 from citybrain.core.routing import route
 from citybrain.core.summary import template_summary
@@ -85,7 +87,7 @@ class IncidentStage:
     def tick(self) -> Batch:
         batch = Batch()
         for inc in self.fuser.expire():
-            fresh = self.store.incident_state(inc.id)
+            fresh = self.store.load_incident(inc.id)
             if fresh is not None and (
                 not fresh.is_open
                 or len(fresh.evidence_ids) > len(inc.evidence_ids)
@@ -134,7 +136,7 @@ class IncidentStage:
         if fb.action != "resolve":
             return []
         if fb.incident_id not in self.fuser.incidents:
-            stored = self.store.incident_state(fb.incident_id)
+            stored = self.store.load_incident(fb.incident_id)
             if stored is None:
                 raise RejectedRecord("unknown_incident", fb.incident_id)
             self.fuser.adopt(stored)
@@ -168,28 +170,27 @@ class IncidentStage:
             )
         return obs
 
-    def _record(self, inc: IncidentState, obs: Observation | None) -> list[Output]:
+    def _record(self, inc: Incident, obs: Observation | None) -> list[Output]:
         """Queue the incident for the store and hand it to the dispatch job, which summarises
         and routes it (rules first; the provisional routing here is the rules' answer)."""
-        routing = route(self.city, inc.category, inc.district)
-        summary = template_summary(self.city, inc)
+        inc = replace(
+            inc,
+            routing=route(self.city, inc.category, inc.district),
+            summary=template_summary(self.city, inc),
+        )
         evidence = self._pending[inc.id].evidence if inc.id in self._pending else []
         if obs is not None:
             evidence.append(obs)
-        self._pending[inc.id] = IncidentWrite(inc, routing, summary, evidence)
+        self._pending[inc.id] = IncidentWrite(inc, evidence)
+        version = incident_version(inc.id, len(inc.evidence_ids), inc.status, inc.reopened)
         return [
             Output(
                 topic=self.topics.incidents,
                 key=inc.id.encode(),
-                value=incident_message(inc, routing, summary).model_dump_json().encode(),
-                headers=[("idempotency-key", incident_version(inc).encode())],
+                value=inc.to_message(),
+                headers=[("idempotency-key", version.encode())],
             )
         ]
-
-
-def incident_version(inc: IncidentState) -> str:
-    """One key per state an incident passes through: what the outbox sends exactly once."""
-    return f"{inc.id}:{len(inc.evidence_ids)}:{inc.status}:{inc.reopened}"
 
 
 SPEC = JobSpec(

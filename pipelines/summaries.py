@@ -21,13 +21,13 @@ from collections import Counter
 from citybrain.config import Settings
 from citybrain.core.ambiguity import RoutingCase
 from citybrain.core.city import City
-from citybrain.core.facts import EvidenceItem, incident_state, key_facts
-from citybrain.core.ids import stable_id
+from citybrain.core.facts import EvidenceItem, key_facts
+from citybrain.core.ids import summary_followup_id
 from citybrain.llm.step import Item, ModelStep
 from citybrain.store import Store
+from citybrain.store.mappers import dispatch_from_row, incident_from_row, routing_from_row
 from citybrain.store.model_step import Delivery
 from citybrain.store.outbox import Outbox
-from citybrain.store.repository import dispatch_from_row, incident_from_row, routing_of
 from citybrain.store.summary_queue import Claim, SummaryQueue
 from citybrain.streams.records import Output
 from citybrain.streams.topics import Topics
@@ -109,13 +109,13 @@ class SummaryWorker:
         if found is None:
             return None
         row, evidence = found
-        inc = incident_state(incident_from_row(row, tuple(e.observation_id for e in evidence)))
+        inc = incident_from_row(row, tuple(e.observation_id for e in evidence))
         ev = [EvidenceItem(e.source, e.source_id, e.text) for e in evidence]
         return Item(
             incident=inc,
             facts=key_facts(self.city, inc, ev),
             texts=[e.text for e in ev if e.text is not None],
-            case=RoutingCase(rule=routing_of(row)),
+            case=RoutingCase(rule=routing_from_row(row)),
         )
 
     def _finish(self, c: Claim, it: Item) -> None:
@@ -176,7 +176,7 @@ class SummaryWorker:
             d = dispatch_from_row(row).model_copy(
                 update={"summary": it.summary, "summary_label": it.label, "facts": it.facts}
             )
-            key = stable_id("dsp-summary", d.id, digest)
+            key = summary_followup_id(d.id, digest)
             payload = d.model_dump_json()
             messages.append(
                 Output(

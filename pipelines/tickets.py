@@ -9,7 +9,7 @@ from dataclasses import replace
 from pydantic import ValidationError
 
 from citybrain.config import Settings
-from citybrain.core.cells import cell_of, cell_partition_key
+from citybrain.core.cells import cell_partition_key
 from citybrain.core.city import City
 from citybrain.core.messages import Observation, RouterAdvice, Ticket
 from citybrain.core.ticket_path import ReadTicket, TicketPath, redacted_ticket_bytes
@@ -30,8 +30,9 @@ class TicketStage:
         self.settings = settings.tickets
         self.topics = topics
         self.city = city
-        self.cell_resolution = settings.incidents.partition_resolution
-        self.path = TicketPath(city, settings.tickets.redact_house_numbers)
+        self.path = TicketPath(
+            city, settings.incidents.partition_resolution, settings.tickets.redact_house_numbers
+        )
         self.router = router if router is not None else load_configured_router(settings, city)
         self.stats: Counter[str] = Counter()
 
@@ -58,9 +59,8 @@ class TicketStage:
 
     def _key(self, obs: Observation) -> str:
         """Keyed by geo cell: one place's evidence reaches one incident worker."""
-        return cell_partition_key(
-            cell_of(self.city, obs.location, obs.district, self.cell_resolution)
-        )
+        assert obs.cell is not None  # TicketPath.observe sets it
+        return cell_partition_key(obs.cell)
 
     def observe(self, raw: bytes) -> Observation:
         read = self._read(raw)

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from citybrain.config.rules import CameraRuleSettings, Rule
 from citybrain.core.city import City
-from citybrain.core.ids import stable_id
+from citybrain.core.ids import camera_event_id
 from citybrain.core.messages import Detection, RuleState
 
 
@@ -153,7 +153,7 @@ class CameraRules:
             if sum(mem.hits) < rule.open_k:
                 return None
             mem.open, mem.quiet, mem.opened_at = True, 0, at
-            mem.event_id = stable_id("cev", camera_id, zone, category, at.isoformat())
+            mem.event_id = camera_event_id(camera_id, zone, category, at)
             state: RuleState = "opened"
         elif hit:
             mem.quiet = 0

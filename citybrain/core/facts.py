@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from citybrain.core.city import City
-from citybrain.core.fusion import IncidentState
-from citybrain.core.messages import Incident, KeyFacts, RoutingDecision
+from citybrain.core.incident import Incident
+from citybrain.core.messages import KeyFacts
 from citybrain.core.summary import TEMPLATE_MARKS, template_summary
 
 
@@ -41,7 +41,7 @@ def mentioned_places(city: City, text: str) -> set[str]:
     return {canon for name, canon in place_names(city).items() if name in low}
 
 
-def key_facts(city: City, inc: IncidentState, evidence: list[EvidenceItem]) -> KeyFacts:
+def key_facts(city: City, inc: Incident, evidence: list[EvidenceItem]) -> KeyFacts:
     cat = city.category_by_id.get(inc.category)
     district = city.district_by_id.get(inc.district or "")
     places: set[str] = set()
@@ -68,7 +68,7 @@ def key_facts(city: City, inc: IncidentState, evidence: list[EvidenceItem]) -> K
     )
 
 
-def localized_template(city: City, inc: IncidentState, language: str) -> str:
+def localized_template(city: City, inc: Incident, language: str) -> str:
     """The deterministic summary, in English or Chinese."""
     if language != "zh":
         return template_summary(city, inc)
@@ -83,46 +83,3 @@ def localized_template(city: City, inc: IncidentState, language: str) -> str:
         parts.append(f"摄像头发现{inc.camera_count}次")
     span = f"首次发现于{inc.opened_at:%Y-%m-%d %H:%M}（UTC），最近{inc.updated_at:%H:%M}"
     return f"{where}{what}：{'，'.join(parts) or '暂无证据'}；{span}。{TEMPLATE_MARKS[1]}"
-
-
-def incident_message(inc: IncidentState, routing: RoutingDecision, summary: str) -> Incident:
-    """An incident's state as the `<prefix>.incidents` contract."""
-    return Incident(
-        id=inc.id,
-        category=inc.category,
-        status=inc.status,
-        severity=inc.severity,
-        district=inc.district,
-        location=inc.location,
-        opened_at=inc.opened_at,
-        updated_at=inc.updated_at,
-        resolved_at=inc.resolved_at,
-        evidence_ids=inc.evidence_ids,
-        camera_count=inc.camera_count,
-        ticket_count=inc.ticket_count,
-        routing=routing,
-        summary=summary,
-        resolved_by=inc.resolved_by,
-        cell=inc.cell or None,
-        reopened=inc.reopened,
-    )
-
-
-def incident_state(msg: Incident) -> IncidentState:
-    return IncidentState(
-        id=msg.id,
-        category=msg.category,
-        district=msg.district,
-        location=msg.location,
-        opened_at=msg.opened_at,
-        updated_at=msg.updated_at,
-        status=msg.status,
-        resolved_at=msg.resolved_at,
-        evidence_ids=msg.evidence_ids,
-        camera_count=msg.camera_count,
-        ticket_count=msg.ticket_count,
-        severity=msg.severity,
-        cell=msg.cell or "",
-        resolved_by=msg.resolved_by,
-        reopened=msg.reopened,
-    )

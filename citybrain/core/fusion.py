@@ -18,54 +18,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from citybrain.config.incidents import IncidentSettings
+from citybrain.core import ids
 from citybrain.core.cells import cell_of
 from citybrain.core.city import UNCLASSIFIED, City
 from citybrain.core.geo import M_PER_DEG_LAT, distance_m
-from citybrain.core.ids import stable_id
-from citybrain.core.messages import GeoPoint, Observation
+from citybrain.core.incident import SEVERITIES, Incident
+from citybrain.core.messages import Observation
 from citybrain.core.views import CameraViews
-
-_SEVERITIES = ("low", "medium", "high", "critical")
-RESOLVED_BY = ("cameras", "dispatcher", "timeout")
-
-
-@dataclass(frozen=True)
-class IncidentState:
-    id: str
-    category: str
-    district: str | None
-    location: GeoPoint | None
-    opened_at: datetime
-    updated_at: datetime
-    status: str = "open"
-    resolved_at: datetime | None = None
-    evidence_ids: tuple[str, ...] = ()
-    camera_count: int = 0
-    ticket_count: int = 0
-    severity: str = "medium"
-    cell: str = ""
-    resolved_by: str | None = None
-    camera_events: tuple[str, ...] = ()  # rule ids of camera events open behind it
-    cameras: tuple[str, ...] = ()  # cameras whose evidence it holds: their views reach it
-    reopened: int = 0  # times evidence brought it back after it was resolved
-
-    @property
-    def is_open(self) -> bool:
-        return self.status != "resolved"
-
-    @property
-    def priority(self) -> int:
-        """1 (act first) .. 4, from severity: rises as evidence and corroboration raise it."""
-        return (
-            len(_SEVERITIES) - _SEVERITIES.index(self.severity)
-            if self.severity in _SEVERITIES
-            else 3
-        )
 
 
 @dataclass(frozen=True)
 class FusionResult:
-    incident: IncidentState | None
+    incident: Incident | None
     created: bool = False
     changed: bool = False
     note: str = ""  # why nothing changed: duplicate, clear_unmatched; or reopened, resolved
@@ -75,7 +39,7 @@ class FusionResult:
 class Fuser:
     city: City
     settings: IncidentSettings
-    incidents: dict[str, IncidentState] = field(default_factory=dict)
+    incidents: dict[str, Incident] = field(default_factory=dict)
     watermark: datetime | None = None
 
     def __post_init__(self) -> None:
@@ -98,7 +62,7 @@ class Fuser:
         self._views = CameraViews(self.city)
         self.load(list(self.incidents.values()))
 
-    def load(self, states: list[IncidentState]) -> None:
+    def load(self, states: list[Incident]) -> None:
         """Replace the in-memory state with what the store holds (start-up, rebalance)."""
         self.incidents = {}
         self._grid, self._by_district, self._unplaced, self._by_rule = {}, {}, {}, {}
@@ -113,7 +77,7 @@ class Fuser:
         if newest is not None and (self.watermark is None or newest > self.watermark):
             self.watermark = newest
 
-    def put(self, inc: IncidentState) -> None:
+    def put(self, inc: Incident) -> None:
         """Store (or replace) an incident's state, keeping the candidate index current."""
         self.drop(inc.id)
         self.incidents[inc.id] = inc
@@ -125,7 +89,7 @@ class Fuser:
         for rule in inc.camera_events:
             self._by_rule.setdefault(rule, set()).add(inc.id)
 
-    def adopt(self, inc: IncidentState) -> None:
+    def adopt(self, inc: Incident) -> None:
         """Take in an incident's state from outside (the store): its evidence counts as seen."""
         self.put(self._with_cell(inc))
         for e in inc.evidence_ids:
@@ -142,7 +106,7 @@ class Fuser:
         for rule in old.camera_events:
             self._by_rule.get(rule, set()).discard(incident_id)
 
-    def _index_keys(self, inc: IncidentState) -> set[tuple[str, int, int]]:
+    def _index_keys(self, inc: Incident) -> set[tuple[str, int, int]]:
         """Grid squares of its point and of every square its cameras' views touch."""
         keys = set()
         if inc.location is not None:
@@ -183,6 +147,10 @@ class Fuser:
         return out
 
     def cell(self, obs: Observation) -> str:
+        """The cell its producer computed (and keyed it by); computed here only for
+        observations made without one."""
+        if obs.cell is not None:
+            return obs.cell
         return cell_of(self.city, obs.location, obs.district, self.settings.partition_resolution)
 
     def is_late(self, obs: Observation) -> bool:
@@ -223,7 +191,7 @@ class Fuser:
         self._seen[obs.id] = inc.id
         return FusionResult(inc, created=created, changed=True, note=note)
 
-    def resolve(self, incident_id: str, at: datetime, by: str) -> IncidentState | None:
+    def resolve(self, incident_id: str, at: datetime, by: str) -> Incident | None:
         """A dispatcher (or other authority) closes an incident; None if unknown or closed."""
         inc = self.incidents.get(incident_id)
         if inc is None or not inc.is_open:
@@ -232,7 +200,7 @@ class Fuser:
         self.put(done)
         return done
 
-    def expire(self) -> list[IncidentState]:
+    def expire(self) -> list[Incident]:
         """Resolve incidents with no evidence for idle_resolve_s before the watermark, and
         forget resolved ones that can no longer reopen."""
         if self.watermark is None:
@@ -307,7 +275,7 @@ class Fuser:
                 return FusionResult(new, changed=True, note=note)
         return FusionResult(None, note="clear_unmatched")
 
-    def _with_cell(self, s: IncidentState) -> IncidentState:
+    def _with_cell(self, s: Incident) -> Incident:
         """Fill the cell of incidents stored without one, and forget open camera events of
         cameras deleted from the config (they can never clear; timeout resolves instead)."""
         kept = tuple(r for r in s.camera_events if _camera_of(r) in self.city.camera_by_id)
@@ -322,12 +290,12 @@ class Fuser:
     def _related(self, a: str, b: str) -> bool:
         return a == b or b in self._compatible.get(a, ())
 
-    def _match(self, obs: Observation, cell: str, open_: bool) -> IncidentState | None:
+    def _match(self, obs: Observation, cell: str, open_: bool) -> Incident | None:
         if obs.category == UNCLASSIFIED:
             return None  # an unclassified ticket is triaged on its own, never merged by guess
         window = timedelta(seconds=self.settings.window_s)
         reopen = timedelta(seconds=self.settings.reopen_s)
-        best: tuple[float, str, IncidentState] | None = None
+        best: tuple[float, str, Incident] | None = None
         for iid in self._candidates(obs):
             inc = self.incidents[iid]
             if inc.is_open != open_ or inc.cell != cell:
@@ -349,7 +317,7 @@ class Fuser:
                 best = (score, inc.id, inc)
         return best[2] if best else None
 
-    def _closeness(self, inc: IncidentState, obs: Observation) -> float | None:
+    def _closeness(self, inc: Incident, obs: Observation) -> float | None:
         """Metres-like score (lower is closer) or None when the two cannot be the same place.
         A camera's view counts as where its evidence is: the observation's own camera, and
         every camera already behind the incident."""
@@ -365,9 +333,9 @@ class Fuser:
         # One side is only known to the district: same district is the best we can say.
         return self.settings.fusion_radius_m + 1
 
-    def _open(self, obs: Observation, cell: str) -> IncidentState:
-        inc = IncidentState(
-            id=stable_id("inc", obs.category, obs.id),
+    def _open(self, obs: Observation, cell: str) -> Incident:
+        inc = Incident(
+            id=ids.incident_id(obs.category, obs.id),
             category=obs.category,
             district=obs.district,
             location=obs.location,
@@ -382,12 +350,12 @@ class Fuser:
         )
         return replace(inc, severity=self._severity(inc))
 
-    def _reopen(self, inc: IncidentState) -> IncidentState:
+    def _reopen(self, inc: Incident) -> Incident:
         return replace(
             inc, status="reopened", resolved_at=None, resolved_by=None, reopened=inc.reopened + 1
         )
 
-    def _attach(self, inc: IncidentState, obs: Observation) -> IncidentState:
+    def _attach(self, inc: Incident, obs: Observation) -> Incident:
         events = inc.camera_events
         if obs.rule_id and obs.rule_id not in events:
             events = tuple(sorted((*events, obs.rule_id)))
@@ -406,16 +374,16 @@ class Fuser:
         )
         return replace(inc, severity=self._severity(inc))
 
-    def _severity(self, inc: IncidentState) -> str:
+    def _severity(self, inc: Incident) -> str:
         """Category default, raised one level by corroboration (both sources) and one more at
         each configured evidence count."""
         cat = self.city.category_by_id.get(inc.category)
-        level = _SEVERITIES.index(cat.severity) if cat else 1
+        level = SEVERITIES.index(cat.severity) if cat else 1
         n = inc.ticket_count + inc.camera_count  # a camera clearing is no evidence of more
         bonus = sum(n >= step for step in self.settings.severity_evidence_steps)
         if inc.camera_count and inc.ticket_count:
             bonus = max(bonus, 1)
-        return _SEVERITIES[min(level + bonus, len(_SEVERITIES) - 1)]
+        return SEVERITIES[min(level + bonus, len(SEVERITIES) - 1)]
 
 
 def _with(ids: tuple[str, ...], new: str) -> tuple[str, ...]:

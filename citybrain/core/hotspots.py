@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from citybrain.config.hotspots import HotspotSettings
-from citybrain.core.ids import stable_id
+from citybrain.core.ids import hotspot_id
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class HotspotDetector:
                 return None
             opened_bucket = st.newest
             alert = HotspotAlert(
-                id=stable_id("hot", category, area, opened_bucket),
+                id=hotspot_id(category, area, opened_bucket),
                 category=category,
                 district=district,
                 cell=area,

@@ -134,6 +134,10 @@ class Observation(_Message):
         (), title="CLIP image embedding of the frame (unit vector), kept for similarity search"
     )
     advice: RouterAdvice | None = Field(None, title="The trained router's view (tickets only)")
+    cell: str | None = Field(
+        None,
+        title="Geo cell (incidents.partition_resolution) that keys it, set by the job that made it",
+    )
 
 
 class RoutingDecision(_Message):
@@ -183,30 +187,6 @@ class KeyFacts(_Message):
     places: tuple[str, ...] = Field((), title="Named places the evidence mentions")
 
 
-class Incident(_Message):
-    """One real-world problem, gathering every observation about it."""
-
-    id: str
-    category: str
-    status: IncidentStatus
-    severity: str
-    district: str | None
-    location: GeoPoint | None
-    opened_at: datetime
-    updated_at: datetime
-    resolved_at: datetime | None = None
-    evidence_ids: tuple[str, ...]
-    camera_count: int = 0
-    ticket_count: int = 0
-    routing: RoutingDecision
-    summary: str = ""
-    resolved_by: str | None = Field(None, title="cameras, dispatcher or timeout")
-    cell: str | None = Field(
-        None, title="Geo cell that keys its evidence (key feedback with cell:<cell>)"
-    )
-    reopened: int = Field(0, ge=0, title="Times it came back after being resolved")
-
-
 class Dispatch(_Message):
     """An incident handed to a department; `id` doubles as the idempotency key."""
 
@@ -251,14 +231,3 @@ class DeadLetter(_Message):
 
     def to_headers(self) -> list[tuple[str, bytes]]:
         return [(f"dlq.{k}", str(v).encode()) for k, v in self.model_dump(mode="json").items()]
-
-
-SCHEMA_TYPES: dict[str, type[BaseModel]] = {
-    "frame_headers": FrameMeta,
-    "ticket": Ticket,
-    "observation": Observation,
-    "incident": Incident,
-    "dispatch": Dispatch,
-    "feedback": Feedback,
-    "dead_letter_headers": DeadLetter,
-}

@@ -6,7 +6,7 @@ Built only from the incident's own fields, so it can never invent a place or a c
 from __future__ import annotations
 
 from citybrain.core.city import City
-from citybrain.core.fusion import IncidentState
+from citybrain.core.incident import Incident
 
 # How a template summary ends, in each dispatcher language (facts.py writes the Chinese one).
 TEMPLATE_MARKS = ("[template]", "[模板]")
@@ -21,7 +21,7 @@ def split_template_mark(text: str) -> tuple[str, bool]:
     return text, False
 
 
-def template_summary(city: City, inc: IncidentState, place: str | None = None) -> str:
+def template_summary(city: City, inc: Incident, place: str | None = None) -> str:
     cat = city.category_by_id.get(inc.category)
     what = cat.name if cat else inc.category.replace("_", " ").capitalize()
     district = city.district_by_id.get(inc.district or "")

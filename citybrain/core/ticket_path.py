@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from citybrain.core.advised import category_of
+from citybrain.core.cells import cell_of
 from citybrain.core.city import City
 from citybrain.core.geocode import Geocoder, Located
-from citybrain.core.ids import stable_id
+from citybrain.core.ids import ticket_observation_id
 from citybrain.core.keywords import Classification, KeywordClassifier
 from citybrain.core.messages import Observation, RouterAdvice, Ticket
 from citybrain.core.redaction import Redaction, redact
@@ -30,7 +31,9 @@ class ReadTicket:
 
 
 class TicketPath:
-    def __init__(self, city: City, redact_house_numbers: bool = False) -> None:
+    def __init__(self, city: City, cell_resolution: int, redact_house_numbers: bool = False) -> None:
+        self.city = city
+        self.cell_resolution = cell_resolution
         self.classifier = KeywordClassifier(city)
         self.geocoder = Geocoder(city)
         self.redact_house_numbers = redact_house_numbers
@@ -47,7 +50,7 @@ class TicketPath:
         ticket, loc, kw = read.ticket, read.loc, read.keywords
         category, confidence = category_of(kw.category, kw.confidence, advice)
         return Observation(
-            id=stable_id("obs", "ticket", ticket.ticket_id),
+            id=ticket_observation_id(ticket.ticket_id),
             source="ticket",
             source_id=ticket.ticket_id,
             category=category,
@@ -59,6 +62,7 @@ class TicketPath:
             text=read.red.text,
             language=ticket.language,
             advice=advice,
+            cell=cell_of(self.city, loc.point, loc.district, self.cell_resolution),
         )
 
 

@@ -4,9 +4,11 @@ The dispatch job writes a delivery row in the same transaction as the dispatch, 
 lost if a process dies; each department then has its own sender thread, so one department's
 endpoint being down delays only that department. Each POST carries the dispatch id as the
 `Idempotency-Key` header (a receiver that sees it twice does the work once); failures back off
-exponentially, and after `max_attempts` the delivery is dead-lettered. Dispatch workers scaled
-out share the outbox: each attempt is claimed first, so only one worker sends it. Every attempt
-is signed with the department's secret(s) and the time of sending (`signing.py`).
+exponentially, and after `max_attempts` the delivery is dead-lettered: its DLQ record goes into
+the dispatch job's outbox in the transaction that marks it dead, so a crash cannot lose it.
+Dispatch workers scaled out share the outbox: each attempt is claimed first, so only one worker
+sends it. Every attempt is signed with the department's secret(s) and the time of sending
+(`signing.py`).
 """
 
 from __future__ import annotations
@@ -23,11 +25,14 @@ from citybrain.core.city import City
 from citybrain.delivery.signing import sign
 from citybrain.store import Store
 from citybrain.store.models import DeliveryRow
+from citybrain.store.outbox import Outbox
 from citybrain.streams.crash import crash_point
+from citybrain.streams.records import Output
 
 log = logging.getLogger(__name__)
 
-DeadLetterSink = Callable[[DeliveryRow, str], None]
+# Builds the DLQ record of a delivery that ran out of attempts (the stage knows the topics).
+DeadLetter = Callable[[DeliveryRow, str], Output]
 
 
 def webhook_urls(city: City, settings: DispatchSettings) -> dict[str, str]:
@@ -49,13 +54,15 @@ class DepartmentSender:
         department: str,
         store: Store,
         settings: DispatchSettings,
-        on_dead: DeadLetterSink,
+        dead_letter: DeadLetter | None = None,
+        outbox: Outbox | None = None,
         stats: dict[str, int] | None = None,
     ) -> None:
         self.department = department
         self.store = store
         self.settings = settings
-        self.on_dead = on_dead
+        self.dead_letter = dead_letter
+        self.outbox = outbox
         self.stats = stats if stats is not None else {}
         self.http = httpx.Client(timeout=settings.webhook_timeout_s)
         self.secrets = list(settings.webhook_secrets.get(department, []))
@@ -100,9 +107,9 @@ class DepartmentSender:
             self._count("webhook.delivered")
             return True
         if attempts >= self.settings.max_attempts:
-            self.store.mark_delivery(row.id, "dead", attempts, now, error)
+            dlq = [self.dead_letter(row, error)] if self.dead_letter else []
+            self.store.mark_delivery(row.id, "dead", attempts, now, error, self.outbox, dlq)
             self._count("webhook.dead")
-            self.on_dead(row, error)
             return True  # dead-lettered: the department's queue moves on
         wait = backoff(self.settings, attempts)
         self.store.mark_delivery(row.id, "pending", attempts, now + timedelta(seconds=wait), error)
@@ -127,12 +134,15 @@ class WebhookDispatcher:
         store: Store,
         urls: dict[str, str],
         settings: DispatchSettings,
-        on_dead: DeadLetterSink,
+        dead_letter: DeadLetter,
+        outbox: Outbox,
         stats: dict[str, int] | None = None,
     ) -> None:
         self.settings = settings
         self.stop_event = threading.Event()
-        self.senders = [DepartmentSender(d, store, settings, on_dead, stats) for d in sorted(urls)]
+        self.senders = [
+            DepartmentSender(d, store, settings, dead_letter, outbox, stats) for d in sorted(urls)
+        ]
         self.threads: list[threading.Thread] = []
 
     def start(self) -> WebhookDispatcher:

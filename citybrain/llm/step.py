@@ -22,8 +22,8 @@ from citybrain.config.llm import LLMSettings
 from citybrain.core.ambiguity import RoutingCase
 from citybrain.core.city import City
 from citybrain.core.facts import localized_template
-from citybrain.core.fusion import IncidentState
 from citybrain.core.guards import routing_problems, summary_problems
+from citybrain.core.incident import Incident
 from citybrain.core.messages import GeneratedLabel, KeyFacts, RoutingDecision
 from citybrain.core.prompts import (
     PROMPT_VERSION,
@@ -41,7 +41,7 @@ from citybrain.store.model_step import ModelCall
 class Item:
     """One incident going through the step."""
 
-    incident: IncidentState
+    incident: Incident
     facts: KeyFacts
     texts: list[str]
     case: RoutingCase

@@ -25,7 +25,7 @@ from citybrain.core.advised import advised_case
 from citybrain.core.ambiguity import routing_case
 from citybrain.core.city import City
 from citybrain.core.facts import EvidenceItem, key_facts
-from citybrain.core.fusion import IncidentState
+from citybrain.core.incident import Incident
 from citybrain.core.messages import GeoPoint, Ticket
 from citybrain.core.metrics import Scores, score
 from citybrain.core.ticket_path import ReadTicket, TicketPath
@@ -115,7 +115,9 @@ def evaluate_routing(
     """Each row through the ticket job's own path (core/ticket_path.py), then the dispatch
     job's routing: redaction, keywords, geocoding of the address, text and point, the
     router's advice, the responsibility list, and the model where neither can decide."""
-    path = TicketPath(city, settings.tickets.redact_house_numbers)
+    path = TicketPath(
+        city, settings.incidents.partition_resolution, settings.tickets.redact_house_numbers
+    )
     # no stream to keep moving here: each chunk may wait for the model as long as it needs
     llm = settings.llm.model_copy(update={"batch_budget_s": 10 * settings.llm.timeout_s})
     step = ModelStep(city, llm, client, settings.tickets.redact_house_numbers)
@@ -144,7 +146,7 @@ def evaluate_routing(
     )
     for (read, label), adv in zip(kept, advice, strict=True):
         obs = path.observe(read, adv)
-        inc = IncidentState(
+        inc = Incident(
             id=read.ticket.ticket_id,
             category=obs.category,
             district=obs.district,

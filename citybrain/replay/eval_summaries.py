@@ -25,8 +25,8 @@ from citybrain.config import Settings
 from citybrain.core.ambiguity import RoutingCase
 from citybrain.core.city import City
 from citybrain.core.facts import EvidenceItem, key_facts
-from citybrain.core.fusion import IncidentState
 from citybrain.core.guards import problem_kind, summary_problems
+from citybrain.core.incident import Incident
 from citybrain.core.messages import KeyFacts
 from citybrain.core.redaction import redact
 from citybrain.core.routing import route
@@ -118,8 +118,8 @@ def evaluate_run(city: City, run: Run, language: str) -> SummaryEval:
     return out
 
 
-def _state(inc: dict[str, Any]) -> IncidentState:
-    return IncidentState(
+def _state(inc: dict[str, Any]) -> Incident:
+    return Incident(
         id=inc["id"],
         category=inc["category"],
         district=inc.get("district"),
@@ -194,7 +194,7 @@ def load_set(path: Path) -> list[dict[str, Any]]:
 
 
 def _case_item(city: City, case: dict[str, Any]) -> Item:
-    inc = IncidentState(
+    inc = Incident(
         id=case["id"],
         category=case["category"],
         district=case["district"],

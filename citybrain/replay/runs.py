@@ -52,7 +52,7 @@ def export_run(store: Store, out: Path, source: str = "", force: bool = False) -
     out = Path(out)
     if out.exists() and not force:
         raise RunError(f"{out} exists; choose another folder or pass --force")
-    incidents = [i.model_dump(mode="json") for i in store.incident_models(limit=10_000_000)]
+    incidents = [json.loads(i.to_message()) for i in store.incident_list(limit=10_000_000)]
     incidents.sort(key=lambda i: (i["opened_at"], i["category"], i["district"] or "", i["id"]))
     dispatches = [d.model_dump(mode="json") for d in store.dispatch_models()]
     dispatches.sort(key=lambda d: (d["created_at"], d["department"], d["incident_id"]))

@@ -11,7 +11,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from citybrain.core.messages import Dispatch, GeneratedLabel, KeyFacts, RoutingDecision
-from citybrain.store.models import DeliveryRow, IncidentRow, ModelCallRow, SummaryRow
+from citybrain.store.mappers import dispatch_row, routing_values
+from citybrain.store.models import DeliveryRow, DispatchRow, IncidentRow, ModelCallRow, SummaryRow
 from citybrain.store.summary_queue import enqueue
 
 OUTCOMES = ("ok", "invalid", "timeout", "error", "rejected_by_guard")
@@ -69,7 +70,7 @@ class DispatchStep:
         )
 
 
-def write_step(s: Session, step: DispatchStep, dispatch_row: Any) -> None:
+def write_step(s: Session, step: DispatchStep) -> None:
     """One transaction (the caller's): audit rows, decisions, new dispatches, their deliveries."""
     now = datetime.now(UTC)
     for c in step.calls:
@@ -78,15 +79,7 @@ def write_step(s: Session, step: DispatchStep, dispatch_row: Any) -> None:
         s.execute(
             update(IncidentRow)
             .where(IncidentRow.id == d.incident_id)
-            .values(
-                department=d.routing.department,
-                decided_by=d.routing.decided_by,
-                routing_reason=d.routing.reason,
-                routing_advice=(
-                    d.routing.advice.model_dump(mode="json") if d.routing.advice else None
-                ),
-                summary=d.summary,
-            )
+            .values(**routing_values(d.routing), summary=d.summary)
         )
         old = s.get(SummaryRow, d.incident_id)
         same_text = old is not None and old.text == d.summary
@@ -109,7 +102,7 @@ def write_step(s: Session, step: DispatchStep, dispatch_row: Any) -> None:
         )
     s.flush()
     for disp in step.dispatches:
-        if s.get(type(dispatch_row(disp)), disp.id) is None:
+        if s.get(DispatchRow, disp.id) is None:
             s.add(dispatch_row(disp))
     for dl in step.deliveries:
         add_delivery(s, dl, now)

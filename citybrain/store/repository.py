@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,20 +13,26 @@ from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from citybrain.core.facts import incident_message
-from citybrain.core.fusion import IncidentState
 from citybrain.core.hotspots import HotspotAlert, top_recurring
+from citybrain.core.incident import Incident
 from citybrain.core.messages import (
     Dispatch,
     GeneratedLabel,
-    GeoPoint,
-    Incident,
     KeyFacts,
     Observation,
-    RouterAdvice,
-    RoutingDecision,
 )
 from citybrain.store import model_step
+from citybrain.store.mappers import (
+    STATE_COLUMNS,
+    dispatch_from_row,
+    dispatch_row,
+    evidence_row,
+    hotspot_from_row,
+    hotspot_row,
+    incident_from_row,
+    incident_row,
+    state_values,
+)
 from citybrain.store.models import (
     Base,
     DeliveryRow,
@@ -48,9 +54,9 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceErro
 
 @dataclass
 class IncidentWrite:
-    state: IncidentState
-    routing: RoutingDecision
-    summary: str
+    """An incident the incident job changed, with the evidence that changed it."""
+
+    incident: Incident
     evidence: list[Observation] = field(default_factory=list)
 
 
@@ -88,39 +94,28 @@ class Store:
         """One transaction: incidents, their new evidence, dispatches not yet stored, and the
         messages announcing them (into `outbox`, sent after the commit).
 
-        The incident job writes the rules' routing and a template summary with every update;
-        the dispatch job's decision (a model's routing, a model summary) must survive those
-        writes while what it was decided from (category, district) is unchanged."""
+        The incident job creates an incident's row and then writes only its fused state
+        (mappers.STATE_COLUMNS): the routing and summary are the dispatch job's from then on."""
         items = list(items)
         with self.sessions.begin() as s:
-            ids = [w.state.id for w in items]
-            # one query each for the batch; the loaded rows also spare merge() its own lookups
+            ids = [w.incident.id for w in items]
             stored = {
                 r.id: r for r in s.scalars(select(IncidentRow).where(IncidentRow.id.in_(ids)))
             }
-            by_model = set(
-                s.scalars(
-                    select(SummaryRow.incident_id).where(
-                        SummaryRow.incident_id.in_(ids), SummaryRow.generated_by == "model"
-                    )
-                )
-            )
             for w in items:
-                row = _incident_row(w.state, w.routing, w.summary)
-                old = stored.get(row.id)
-                if old is not None and (old.category, old.district) == (row.category, row.district):
-                    row.department, row.decided_by = old.department, old.decided_by
-                    row.routing_reason = old.routing_reason
-                    row.routing_advice = old.routing_advice
-                    if row.id in by_model:
-                        row.summary = old.summary
-                s.merge(row)
+                old = stored.get(w.incident.id)
+                if old is None:
+                    s.add(incident_row(w.incident))
+                else:
+                    values = state_values(w.incident)
+                    for column in STATE_COLUMNS:
+                        setattr(old, column, values[column])
                 for obs in w.evidence:
-                    s.merge(_evidence_row(obs, w.state.id))
+                    s.merge(evidence_row(obs, w.incident.id))
             s.flush()
             for d in dispatches:
                 if s.get(DispatchRow, d.id) is None:
-                    s.add(_dispatch_row(d))
+                    s.add(dispatch_row(d))
             if outbox is not None:
                 outbox.write(s, messages)
 
@@ -138,12 +133,12 @@ class Store:
         with the messages that announce them."""
         with self.sessions.begin() as s:
             for a in alerts:
-                s.merge(_hotspot_row(a))
+                s.merge(hotspot_row(a))
             if outbox is not None:
                 outbox.write(s, messages)
 
     # --- reads ---
-    def open_incidents(self, resolved_since: datetime | None = None) -> list[IncidentState]:
+    def open_incidents(self, resolved_since: datetime | None = None) -> list[Incident]:
         """Open incidents, plus those resolved at or after `resolved_since` (they may reopen)."""
         with self.sessions() as s:
             cond = IncidentRow.status != "resolved"
@@ -151,7 +146,7 @@ class Store:
                 cond = cond | (IncidentRow.resolved_at >= resolved_since)
             rows = s.scalars(select(IncidentRow).where(cond)).all()
             ev = _evidence_of(s, [r.id for r in rows])
-            return [_state(r, *ev.get(r.id, ((), ()))) for r in rows]
+            return [incident_from_row(r, *ev.get(r.id, ((), ()))) for r in rows]
 
     def incidents(self, status: str | None = None, limit: int = 500) -> list[IncidentRow]:
         with self.sessions() as s:
@@ -162,8 +157,8 @@ class Store:
                 q = q.where(IncidentRow.status == status)
             return list(s.scalars(q).all())
 
-    def incident_models(self, status: str | None = None, limit: int = 500) -> list[Incident]:
-        """Incidents as the published contract (what the API serves)."""
+    def incident_list(self, status: str | None = None, limit: int = 500) -> list[Incident]:
+        """Incidents with their evidence ids, newest first (what a recorded run keeps)."""
         rows = self.incidents(status, limit)
         with self.sessions() as s:
             ev = _evidence_ids(s, [r.id for r in rows])
@@ -216,12 +211,12 @@ class Store:
         best = np.argsort(-scores, kind="stable")[:k]
         return [(rows[i], round(float(scores[i]), 4)) for i in best]
 
-    def incident_state(self, incident_id: str) -> IncidentState | None:
+    def load_incident(self, incident_id: str) -> Incident | None:
         with self.sessions() as s:
             row = s.get(IncidentRow, incident_id)
             if row is None:
                 return None
-            return _state(row, *_evidence_of(s, [row.id]).get(row.id, ((), ())))
+            return incident_from_row(row, *_evidence_of(s, [row.id]).get(row.id, ((), ())))
 
     def hotspots(self, open_only: bool = True, limit: int = 100) -> list[HotspotRow]:
         """Hot-spot alerts, most recently updated first."""
@@ -234,10 +229,10 @@ class Store:
     def hotspot(self, alert_id: str) -> HotspotAlert | None:
         with self.sessions() as s:
             row = s.get(HotspotRow, alert_id)
-            return _hotspot(row) if row is not None else None
+            return hotspot_from_row(row) if row is not None else None
 
     def open_hotspot_alerts(self) -> list[HotspotAlert]:
-        return [_hotspot(r) for r in self.hotspots(open_only=True, limit=100_000)]
+        return [hotspot_from_row(r) for r in self.hotspots(open_only=True, limit=100_000)]
 
     def ticket_evidence_since(self, since: datetime) -> list[tuple[EvidenceRow, str | None]]:
         """Ticket evidence observed at or after `since`, with its incident's district (what
@@ -302,7 +297,7 @@ class Store:
         """One transaction: audit rows, routing and summary decisions, dispatches, deliveries,
         and the dispatch messages (into `outbox`, sent after the commit)."""
         with self.sessions.begin() as s:
-            model_step.write_step(s, step, _dispatch_row)
+            model_step.write_step(s, step)
             if outbox is not None:
                 outbox.write(s, messages)
 
@@ -355,8 +350,17 @@ class Store:
             return bool(res.rowcount == 1)  # type: ignore[attr-defined]
 
     def mark_delivery(
-        self, delivery_id: str, status: str, attempts: int, next_at: datetime, error: str = ""
+        self,
+        delivery_id: str,
+        status: str,
+        attempts: int,
+        next_at: datetime,
+        error: str = "",
+        outbox: Outbox | None = None,
+        messages: Sequence[Output] = (),
     ) -> None:
+        """Record an attempt's outcome, with the messages it causes (a dead delivery's DLQ
+        record) into `outbox` in the same transaction."""
         with self.sessions.begin() as s:
             row = s.get(DeliveryRow, delivery_id)
             if row is None:
@@ -364,6 +368,8 @@ class Store:
             row.status, row.attempts, row.next_at, row.last_error = status, attempts, next_at, error
             if status == "delivered":
                 row.delivered_at = datetime.now(UTC)
+            if outbox is not None:
+                outbox.write(s, messages)
 
     def write_summary(
         self,
@@ -411,89 +417,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
     cur.close()
 
 
-def _incident_row(st: IncidentState, routing: RoutingDecision, summary: str) -> IncidentRow:
-    return IncidentRow(
-        id=st.id,
-        category=st.category,
-        status=st.status,
-        severity=st.severity,
-        district=st.district,
-        lon=st.location.lon if st.location else None,
-        lat=st.location.lat if st.location else None,
-        opened_at=st.opened_at,
-        updated_at=st.updated_at,
-        resolved_at=st.resolved_at,
-        camera_count=st.camera_count,
-        ticket_count=st.ticket_count,
-        department=routing.department,
-        decided_by=routing.decided_by,
-        routing_reason=routing.reason,
-        routing_advice=_advice_json(routing),
-        summary=summary,
-        cell=st.cell or None,
-        resolved_by=st.resolved_by,
-        camera_events=list(st.camera_events),
-        reopened=st.reopened,
-    )
-
-
-def _evidence_row(o: Observation, incident_id: str) -> EvidenceRow:
-    return EvidenceRow(
-        observation_id=o.id,
-        incident_id=incident_id,
-        source=o.source,
-        source_id=o.source_id,
-        category=o.category,
-        observed_at=o.observed_at,
-        precision=o.precision,
-        lon=o.location.lon if o.location else None,
-        lat=o.location.lat if o.location else None,
-        confidence=o.confidence,
-        text=o.text,
-        frame_ref=o.frame_ref,
-        detections=[d.model_dump(mode="json") for d in o.detections] or None,
-        privacy_boxes=[d.model_dump(mode="json") for d in o.privacy_boxes] or None,
-        embedding=list(o.embedding) or None,
-        rule=_rule(o),
-        advice=o.advice.model_dump(mode="json") if o.advice else None,
-    )
-
-
-def _rule(o: Observation) -> dict[str, Any] | None:
-    """What a camera rule decided, kept with the evidence (None for tickets)."""
-    if o.rule_id is None:
-        return None
-    return o.model_dump(
-        mode="json",
-        include={
-            "rule_id",
-            "rule_state",
-            "event_id",
-            "event_opened_at",
-            "zone",
-            "count",
-            "track_ids",
-            "dwell_s",
-            "scene_score",
-        },
-    )
-
-
-def _dispatch_row(d: Dispatch) -> DispatchRow:
-    return DispatchRow(
-        id=d.id,
-        incident_id=d.incident_id,
-        department=d.department,
-        category=d.category,
-        district=d.district,
-        severity=d.severity,
-        created_at=d.created_at,
-        decided_by=d.routing.decided_by,
-        reason=d.routing.reason,
-        summary=d.summary,
-    )
-
-
 def _evidence_ids(s: Session, incident_ids: list[str]) -> dict[str, tuple[str, ...]]:
     return {k: ids for k, (ids, _) in _evidence_of(s, incident_ids).items()}
 
@@ -520,71 +443,3 @@ def _evidence_of(
             if source == "camera":
                 cams.setdefault(iid, set()).add(source_id)
     return {k: (tuple(v), tuple(sorted(cams.get(k, ())))) for k, v in ids.items()}
-
-
-def _state(
-    r: IncidentRow, evidence_ids: tuple[str, ...], cameras: tuple[str, ...] = ()
-) -> IncidentState:
-    return IncidentState(
-        id=r.id,
-        category=r.category,
-        district=r.district,
-        location=GeoPoint(lon=r.lon, lat=r.lat)
-        if r.lon is not None and r.lat is not None
-        else None,
-        opened_at=r.opened_at,
-        updated_at=r.updated_at,
-        status=r.status,
-        resolved_at=r.resolved_at,
-        evidence_ids=evidence_ids,
-        camera_count=r.camera_count,
-        ticket_count=r.ticket_count,
-        severity=r.severity,
-        cell=r.cell or "",
-        resolved_by=r.resolved_by,
-        camera_events=tuple(r.camera_events or ()),
-        cameras=cameras,
-        reopened=r.reopened or 0,
-    )
-
-
-def _hotspot_row(a: HotspotAlert) -> HotspotRow:
-    return HotspotRow(**asdict(a))  # the table mirrors the alert field for field
-
-
-def _hotspot(r: HotspotRow) -> HotspotAlert:
-    return HotspotAlert(**{f.name: getattr(r, f.name) for f in fields(HotspotAlert)})
-
-
-def _point(r: IncidentRow) -> GeoPoint | None:
-    return GeoPoint(lon=r.lon, lat=r.lat) if r.lon is not None and r.lat is not None else None
-
-
-def _advice_json(routing: RoutingDecision) -> dict[str, Any] | None:
-    return routing.advice.model_dump(mode="json") if routing.advice else None
-
-
-def routing_of(r: IncidentRow) -> RoutingDecision:
-    advice = RouterAdvice.model_validate(r.routing_advice) if r.routing_advice else None
-    return RoutingDecision(
-        department=r.department, decided_by=r.decided_by, reason=r.routing_reason, advice=advice
-    )
-
-
-def incident_from_row(r: IncidentRow, evidence_ids: tuple[str, ...]) -> Incident:
-    routing = routing_of(r)
-    return incident_message(_state(r, evidence_ids), routing, r.summary)
-
-
-def dispatch_from_row(d: DispatchRow) -> Dispatch:
-    return Dispatch(
-        id=d.id,
-        incident_id=d.incident_id,
-        department=d.department,
-        category=d.category,
-        district=d.district,
-        severity=d.severity,
-        created_at=d.created_at,
-        routing=RoutingDecision(department=d.department, decided_by=d.decided_by, reason=d.reason),
-        summary=d.summary,
-    )

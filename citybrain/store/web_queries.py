@@ -16,10 +16,11 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, and_, case, delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from citybrain.core.ids import stable_id
+from citybrain.core.ids import reassignment_dispatch_id
+from citybrain.store.mappers import dispatch_from_row
 from citybrain.store.model_step import Delivery, add_delivery
 from citybrain.store.models import DispatchRow, EvidenceRow, IncidentRow
-from citybrain.store.repository import Store, dispatch_from_row
+from citybrain.store.repository import Store
 from citybrain.store.web_models import (
     ActionRow,
     AssignmentRow,
@@ -352,7 +353,7 @@ class WebStore:
             dispatch = None
             if to != held_by:
                 dispatch = DispatchRow(
-                    id=stable_id("dsp", incident_id, to, row.id),
+                    id=reassignment_dispatch_id(incident_id, to, row.id),
                     incident_id=incident_id,
                     department=to,
                     category=inc.category,

@@ -18,7 +18,7 @@ from citybrain.config import Settings
 from citybrain.core.camera_rules import CameraRules, RuleDecision
 from citybrain.core.cells import cell_of, cell_partition_key
 from citybrain.core.city import Camera, City
-from citybrain.core.ids import stable_id
+from citybrain.core.ids import camera_observation_id
 from citybrain.core.messages import Detection, FrameMeta, GeoPoint, Observation
 from citybrain.core.zones import class_categories, evidence_by_category
 from citybrain.vision.detections import Detections
@@ -71,8 +71,8 @@ class CameraEvents:
             obs = self._observation(camera, meta, d, frame_ref, kept, private)
             self.stats["observations"] += 1
             self.stats[f"camera_events.{d.state}"] += 1
-            cell = cell_of(self.city, obs.location, obs.district, self.cell_resolution)
-            out.append((cell_partition_key(cell), obs))
+            assert obs.cell is not None
+            out.append((cell_partition_key(obs.cell), obs))
         return out
 
     def _private(self, dets: Detections) -> tuple[Detection, ...]:
@@ -96,14 +96,15 @@ class CameraEvents:
         embedding: tuple[float, ...] = (),
         private: tuple[Detection, ...] = (),
     ) -> Observation:
+        location = GeoPoint(lon=camera.lon, lat=camera.lat)
         return Observation(
-            id=stable_id("obs", "camera", camera.id, meta.seq, d.category, d.zone),
+            id=camera_observation_id(camera.id, meta.seq, d.category, d.zone),
             source="camera",
             source_id=camera.id,
             category=d.category,
             confidence=d.confidence,
             observed_at=d.at,
-            location=GeoPoint(lon=camera.lon, lat=camera.lat),
+            location=location,
             district=camera.district,
             precision="point",
             detections=d.detections,
@@ -119,4 +120,5 @@ class CameraEvents:
             dwell_s=d.dwell_s,
             scene_score=d.scene_score,
             embedding=embedding,
+            cell=cell_of(self.city, location, camera.district, self.cell_resolution),
         )

@@ -23,11 +23,11 @@ from kafka.errors import KafkaError
 
 from citybrain.config.kafka import KafkaSettings
 from citybrain.core.cells import cell_partition_key
-from citybrain.core.ids import stable_id
+from citybrain.core.ids import reassignment_dispatch_id
 from citybrain.core.messages import Feedback
 from citybrain.errors import CityBrainError
+from citybrain.store.mappers import dispatch_from_row
 from citybrain.store.models import DispatchRow, IncidentRow
-from citybrain.store.repository import dispatch_from_row
 from citybrain.store.web_models import ActionRow
 from citybrain.store.web_queries import WebStore
 from citybrain.streams.topics import Topics
@@ -123,8 +123,8 @@ def feedback_of(a: ActionRow) -> Feedback:
 
 
 def dispatch_id(a: ActionRow) -> str:
-    """The dispatch a move created (same formula as WebStore.act)."""
-    return stable_id("dsp", a.incident_id, a.department_to, a.id)
+    """The dispatch a move created (WebStore.act made it)."""
+    return reassignment_dispatch_id(a.incident_id, a.department_to, a.id)
 
 
 def emit_pending(ws: WebStore, bus: Bus, topics: Topics) -> int:

@@ -6,6 +6,7 @@ summary stays queued for when the server is back."""
 from __future__ import annotations
 
 import socket
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,8 +14,7 @@ import pytest
 
 from citybrain.config import Settings
 from citybrain.core.city import UNCLASSIFIED, City
-from citybrain.core.facts import incident_message
-from citybrain.core.fusion import IncidentState
+from citybrain.core.incident import Incident
 from citybrain.core.messages import Observation
 from citybrain.core.routing import route
 from citybrain.store import IncidentWrite, Store
@@ -59,7 +59,7 @@ def test_every_incident_is_dispatched_by_fallback(
     store = Store.from_url(s.store.url)
     records = []
     for i, (name, text) in enumerate(TEXTS.items()):
-        inc = IncidentState(
+        inc = Incident(
             id=f"inc-{name}", category=UNCLASSIFIED, district=None, location=None,
             opened_at=T, updated_at=T, ticket_count=1, evidence_ids=(f"o-{name}",),
         )  # fmt: skip
@@ -67,15 +67,13 @@ def test_every_incident_is_dispatched_by_fallback(
             id=f"o-{name}", source="ticket", source_id=f"T-{name}", category=UNCLASSIFIED,
             confidence=0.0, observed_at=T, precision="unlocated", text=text,
         )  # fmt: skip
-        rule = route(city, inc.category, inc.district)
-        store.write_incidents([IncidentWrite(inc, rule, "", [o])])
-        value = incident_message(inc, rule, "").model_dump_json().encode()
+        inc = replace(inc, routing=route(city, inc.category, inc.district))
+        store.write_incidents([IncidentWrite(inc, [o])])
+        value = inc.to_message()
         records.append(InRecord("t.incidents", 0, i, inc.id.encode(), value, {}))
-    bad = incident_message(
-        IncidentState(id="inc-x", category="flooding", district="atlantis", location=None,
-                      opened_at=T, updated_at=T), route(city, "flooding", None), "",
-    )  # fmt: skip
-    records.append(InRecord("t.incidents", 0, 99, b"inc-x", bad.model_dump_json().encode(), {}))
+    bad = Incident(id="inc-x", category="flooding", district="atlantis", location=None,
+                   opened_at=T, updated_at=T, routing=route(city, "flooding", None))  # fmt: skip
+    records.append(InRecord("t.incidents", 0, 99, b"inc-x", bad.to_message(), {}))
 
     stage = build_dispatch_stage(s, city, Topics("t"), store)
     try:

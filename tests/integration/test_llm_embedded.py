@@ -12,8 +12,8 @@ from citybrain.config import Settings
 from citybrain.core.ambiguity import routing_case
 from citybrain.core.city import City
 from citybrain.core.facts import EvidenceItem, key_facts
-from citybrain.core.fusion import IncidentState
 from citybrain.core.guards import summary_problems
+from citybrain.core.incident import Incident
 from citybrain.llm.client import LLMClient
 from citybrain.llm.step import Item, ModelStep
 
@@ -22,7 +22,7 @@ T = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
 
 
 def item(city: City, category: str, district: str | None, text: str) -> Item:
-    inc = IncidentState(
+    inc = Incident(
         id=f"i-{category}", category=category, district=district, location=None,
         opened_at=T, updated_at=T, ticket_count=1,
     )  # fmt: skip

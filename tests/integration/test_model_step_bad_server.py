@@ -18,7 +18,7 @@ from citybrain.config.llm import LLMSettings
 from citybrain.core.ambiguity import routing_case
 from citybrain.core.city import UNCLASSIFIED, City
 from citybrain.core.facts import EvidenceItem, key_facts
-from citybrain.core.fusion import IncidentState
+from citybrain.core.incident import Incident
 from citybrain.llm.client import ChatRequest, LLMClient
 from citybrain.llm.step import Item, ModelStep
 
@@ -40,7 +40,7 @@ def fast(**kw: object) -> LLMSettings:
 
 
 def item(city: City, category: str, district: str | None, texts: list[str]) -> Item:
-    inc = IncidentState(
+    inc = Incident(
         id=f"i-{category}-{district}", category=category, district=district, location=None,
         opened_at=T, updated_at=T, ticket_count=len(texts),
     )  # fmt: skip

@@ -11,6 +11,7 @@ purpose; the last test runs the queue against the real embedded model.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,9 +19,8 @@ import pytest
 
 from citybrain.config import Settings
 from citybrain.core.city import City
-from citybrain.core.facts import incident_message
-from citybrain.core.fusion import IncidentState
 from citybrain.core.guards import summary_problems
+from citybrain.core.incident import Incident
 from citybrain.core.messages import Dispatch, GeneratedLabel, Observation
 from citybrain.core.routing import route
 from citybrain.llm.client import LLMClient
@@ -71,7 +71,7 @@ def city_of(s: Settings) -> City:
 
 def put_incident(city: City, store: Store, n: int, text: str, tickets: int = 1) -> InRecord:
     iid = f"inc-{n}"
-    inc = IncidentState(
+    inc = Incident(
         id=iid, category="flooding", district="xicheng", location=None,
         opened_at=T, updated_at=T, ticket_count=tickets,
         evidence_ids=tuple(f"o-{n}-{k}" for k in range(tickets)),
@@ -89,9 +89,9 @@ def put_incident(city: City, store: Store, n: int, text: str, tickets: int = 1) 
         )
         for k in range(tickets)
     ]
-    rule = route(city, "flooding", "xicheng")
-    store.write_incidents([IncidentWrite(inc, rule, "", obs)])
-    value = incident_message(inc, rule, "").model_dump_json().encode()
+    inc = replace(inc, routing=route(city, "flooding", "xicheng"))
+    store.write_incidents([IncidentWrite(inc, obs)])
+    value = inc.to_message()
     return InRecord("t.incidents", 0, n, iid.encode(), value, {})
 
 
@@ -291,11 +291,11 @@ def test_the_queue_with_the_embedded_model(
         if stored.generated_by == "model":
             found = db.incident(f"inc-{n}")
             assert found is not None
-            from citybrain.core.facts import EvidenceItem, incident_state, key_facts
-            from citybrain.store.repository import incident_from_row
+            from citybrain.core.facts import EvidenceItem, key_facts
+            from citybrain.store.mappers import incident_from_row
 
             row, ev = found
-            inc = incident_state(incident_from_row(row, tuple(e.observation_id for e in ev)))
+            inc = incident_from_row(row, tuple(e.observation_id for e in ev))
             items = [EvidenceItem(e.source, e.source_id, e.text) for e in ev]
             facts = key_facts(city, inc, items)
             ev_texts = [e.text for e in ev if e.text]

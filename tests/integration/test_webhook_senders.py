@@ -38,7 +38,7 @@ def test_two_workers_deliver_each_dispatch_once(store: Store) -> None:
             for i in range(20):
                 add_delivery(s, Delivery(f"d{i:02d}", "city_roads", url, "{}"), now)
         senders = [
-            DepartmentSender("city_roads", store, settings, on_dead=lambda *_: None)
+            DepartmentSender("city_roads", store, settings)
             for _ in range(2)
         ]
         threads = []

@@ -36,7 +36,7 @@ def test_the_sender_signs_every_attempt(tmp_path: Path) -> None:
         url = f"http://127.0.0.1:{hook.server_address[1]}/hook"
         with store.sessions.begin() as s:
             add_delivery(s, Delivery("d1", "city_roads", url, '{"x": 1}'), datetime.now(UTC))
-        sender = DepartmentSender("city_roads", store, settings, on_dead=lambda *_: None)
+        sender = DepartmentSender("city_roads", store, settings)
         try:
             assert sender.send_due() == 1
         finally:

@@ -24,7 +24,7 @@ from citybrain.config import load_all
 from citybrain.core.ambiguity import routing_case
 from citybrain.core.city import UNCLASSIFIED
 from citybrain.core.facts import EvidenceItem, key_facts
-from citybrain.core.fusion import IncidentState
+from citybrain.core.incident import Incident
 from citybrain.core.prompts import (
     routing_messages,
     routing_schema,
@@ -76,7 +76,7 @@ def model_latency(client: LLMClient, calls: int) -> dict[str, Any]:
     texts = [t.ticket.text for t in sim.tickets][: max(1, calls // 2)]
     results = []
     for text in texts:
-        inc = IncidentState(
+        inc = Incident(
             id="b", category=UNCLASSIFIED, district=None, location=None,
             opened_at=now, updated_at=now, ticket_count=1,
         )  # fmt: skip

@@ -4,13 +4,13 @@ from datetime import UTC, datetime
 
 from citybrain.core.city import City
 from citybrain.core.facts import EvidenceItem, key_facts, localized_template
-from citybrain.core.fusion import IncidentState
+from citybrain.core.incident import Incident
 
 T = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
 
 
-def _incident() -> IncidentState:
-    return IncidentState(
+def _incident() -> Incident:
+    return Incident(
         id="i1", category="flooding", district="xicheng", location=None,
         opened_at=T, updated_at=T, ticket_count=2, camera_count=0, severity="high",
     )  # fmt: skip

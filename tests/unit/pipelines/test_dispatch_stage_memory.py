@@ -10,8 +10,7 @@ from pathlib import Path
 
 from citybrain.config import Settings
 from citybrain.core.city import City
-from citybrain.core.facts import incident_message
-from citybrain.core.fusion import IncidentState
+from citybrain.core.incident import Incident
 from citybrain.core.messages import Dispatch, GeoPoint
 from citybrain.core.routing import route
 from citybrain.core.summary import template_summary
@@ -32,17 +31,21 @@ def test_resolved_incidents_leave_the_stages_memory(
     )
     store, topics = Store.from_url(s.store.url), Topics("t")
     t = datetime.now(UTC) - timedelta(hours=1)
-    inc = IncidentState(
+    inc = Incident(
         id="inc-1", category="flooding", district="xicheng",
         location=GeoPoint(lon=120.128, lat=30.287), opened_at=t, updated_at=t,
-        evidence_ids=("o1",), ticket_count=1,
+        evidence_ids=("o1",), ticket_count=1, routing=route(city, "flooding", "xicheng"),
     )  # fmt: skip
-    routing = route(city, inc.category, inc.district)
-    store.write_incidents([IncidentWrite(inc, routing, template_summary(city, inc))])
 
-    def send(state: IncidentState, offset: int) -> list[Dispatch]:
-        msg = incident_message(state, routing, template_summary(city, state))
-        rec = InRecord(topics.incidents, 0, offset, b"inc-1", msg.model_dump_json().encode(), {})
+    def write(state: Incident) -> None:
+        summary = template_summary(city, state)
+        store.write_incidents([IncidentWrite(replace(state, summary=summary))])
+
+    write(inc)
+
+    def send(state: Incident, offset: int) -> list[Dispatch]:
+        msg = replace(state, summary=template_summary(city, state)).to_message()
+        rec = InRecord(topics.incidents, 0, offset, b"inc-1", msg, {})
         stage.process([rec])
         stage.sink()
         sent = stage.outbox.take()  # what the worker would send after the commit
@@ -54,7 +57,7 @@ def test_resolved_incidents_leave_the_stages_memory(
     assert first.department == "water_drainage" and "inc-1" in stage._sent
     assert send(replace(inc, ticket_count=2), 1) == []  # an update: no second dispatch
     done = replace(inc, status="resolved", resolved_at=t, resolved_by="timeout")
-    store.write_incidents([IncidentWrite(done, routing, template_summary(city, done))])
+    write(done)
     send(done, 2)
     assert "inc-1" not in stage._sent and "inc-1" not in stage._decided
     # a restarted stage loads only incidents still open
@@ -62,7 +65,7 @@ def test_resolved_incidents_leave_the_stages_memory(
 
     # the problem comes back: fusion reopens the incident, and its department is told again
     back = replace(done, status="reopened", resolved_at=None, resolved_by=None, reopened=1)
-    store.write_incidents([IncidentWrite(back, routing, template_summary(city, back))])
+    write(back)
     [again] = send(back, 3)
     assert again.department == "water_drainage" and again.id != first.id
     assert send(replace(back, ticket_count=3), 4) == []  # its updates: no third dispatch

@@ -56,7 +56,7 @@ def test_a_stale_copy_never_overwrites_a_dispatchers_resolution(
     b.tick()
     b.sink()
     assert b.stats["incidents_resolved.timeout"] == 0
-    stored = store.incident_state(incident_id)
+    stored = store.load_incident(incident_id)
     assert stored is not None and stored.resolved_by == "dispatcher"
     assert b.fuser.incidents[incident_id].resolved_by == "dispatcher"  # B adopted the truth
 

@@ -4,6 +4,7 @@ with the evidence, and the dispatch stage decides in the order list > router > m
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +14,6 @@ from typer.testing import CliRunner
 from citybrain.cli import app
 from citybrain.config import Settings
 from citybrain.core.city import City
-from citybrain.core.facts import incident_message
 from citybrain.core.fusion import Fuser
 from citybrain.core.history import Columns
 from citybrain.core.messages import Dispatch, Observation, Ticket
@@ -65,12 +65,12 @@ def test_tickets_to_dispatch_with_the_router(
         assert "13812345678" not in obs.advice.model_dump_json()
         inc = fuser.apply(obs).incident
         assert inc is not None
-        writes.append(IncidentWrite(inc, route(city, inc.category, inc.district), "", [obs]))
+        inc = replace(inc, routing=route(city, inc.category, inc.district))
+        writes.append(IncidentWrite(inc, [obs]))
     store.write_incidents(writes)
     stage = DispatchStage(s, city, topics, store, deliver=False)
     recs = [
-        InRecord(topics.incidents, 0, i, w.state.id.encode(),
-                 incident_message(w.state, w.routing, "").model_dump_json().encode(), {})
+        InRecord(topics.incidents, 0, i, w.incident.id.encode(), w.incident.to_message(), {})
         for i, w in enumerate(writes)
     ]  # fmt: skip
     stage.process(recs)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from citybrain.cli import app
 from citybrain.config import Settings
 from citybrain.core.city import City
-from citybrain.core.fusion import IncidentState
+from citybrain.core.incident import Incident
 from citybrain.core.messages import Observation
 from citybrain.core.routing import route
 from citybrain.store import IncidentWrite, Store
@@ -30,11 +30,12 @@ def test_reassignments_are_exported_and_trained_on(
         id="o1", source="ticket", source_id="tk1", category="noise", confidence=0.8,
         observed_at=t, district="xicheng", text="广场舞音响太吵，每天晚上到十点",
     )  # fmt: skip
-    inc = IncidentState(
+    inc = Incident(
         id="inc-1", category="noise", district="xicheng", location=None, opened_at=t,
         updated_at=t, evidence_ids=("o1",), ticket_count=1,
+        routing=route(city, "noise", "xicheng"),
     )  # fmt: skip
-    store.write_incidents([IncidentWrite(inc, route(city, "noise", "xicheng"), "", [obs])])
+    store.write_incidents([IncidentWrite(inc, [obs])])
     ws = WebStore(store)
     ws.act("inc-1", "reassign", "ann", triage_department="hotline_triage",
            department="urban_management", reason="square dancing is ours")  # fmt: skip

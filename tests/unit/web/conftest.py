@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from citybrain.config import Settings
 from citybrain.core.city import City
-from citybrain.core.fusion import IncidentState
+from citybrain.core.incident import Incident
 from citybrain.core.messages import Detection, Dispatch, GeoPoint, Observation
 from citybrain.core.routing import route
 from citybrain.core.summary import template_summary
@@ -56,7 +57,7 @@ def incident(
         else (),
         frame_ref=f"city.frames/0/{abs(hash(iid)) % 1000}" if camera else None,
     )
-    state = IncidentState(
+    state = Incident(
         id=iid,
         category=category,
         district=district,
@@ -81,7 +82,7 @@ def incident(
         routing=routing,
         summary=summary,
     )
-    return IncidentWrite(state, routing, summary, [obs]), d
+    return IncidentWrite(replace(state, routing=routing, summary=summary), [obs]), d
 
 
 @pytest.fixture

@@ -155,7 +155,7 @@ def test_a_resolved_incident_that_reopens_is_back_in_the_inbox(
     assert 'data-incident="flood-1"' not in drainage.get("/inbox").text
 
     w, _ = incident(city, "flood-1", "flooding", "xicheng", (120.128, 30.287), minutes_ago=1)
-    store.write_incidents([replace(w, state=replace(w.state, status="reopened"))])
+    store.write_incidents([replace(w, incident=replace(w.incident, status="reopened"))])
     back = drainage.get("/api/incidents/flood-1").json()
     assert back["status"] == "reopened" and back["state"] == "new"
     assert 'data-incident="flood-1"' in drainage.get("/inbox").text

@@ -1,5 +1,6 @@
 """/api/hotspots and the store's hot-spot and digest methods, over a real SQLite store."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -7,8 +8,8 @@ from fastapi.testclient import TestClient
 
 from citybrain.config import Settings
 from citybrain.core.city import City
-from citybrain.core.fusion import IncidentState
 from citybrain.core.hotspots import HotspotAlert
+from citybrain.core.incident import Incident
 from citybrain.core.messages import GeoPoint, Observation, RoutingDecision
 from citybrain.store import IncidentWrite, Store
 from citybrain.web.app import create_app
@@ -34,7 +35,7 @@ def alert(aid: str, status: str = "open", minutes: int = 0) -> HotspotAlert:
 
 
 def incident(iid: str, category: str, district: str, evidence: list[Observation]) -> IncidentWrite:
-    st = IncidentState(
+    st = Incident(
         id=iid,
         category=category,
         district=district,
@@ -49,7 +50,7 @@ def incident(iid: str, category: str, district: str, evidence: list[Observation]
         resolved_by="dispatcher",
         camera_events=("flooding@cam-01/roadway",),
     )
-    return IncidentWrite(st, ROUTING, "s", evidence)
+    return IncidentWrite(replace(st, routing=ROUTING, summary="s"), evidence)
 
 
 def ticket(oid: str) -> Observation:
@@ -100,7 +101,7 @@ def test_digest_and_lifecycle_columns_round_trip(tmp_path: Path) -> None:
         "xicheng": [("noise", 2)],
     }
     assert store.digest(now=T0 + timedelta(days=30)) == {}  # older than the default week
-    st = store.incident_state("i1")
+    st = store.load_incident("i1")
     assert st is not None and st.cell == "84309a" and st.resolved_by == "dispatcher"
     assert st.camera_events == ("flooding@cam-01/roadway",)
     assert store.open_incidents() == []

@@ -4,7 +4,7 @@ probabilities and the most similar past tickets, in the inbox, the incident page
 from __future__ import annotations
 
 from citybrain.core.city import City
-from citybrain.core.facts import incident_state, key_facts
+from citybrain.core.facts import key_facts
 from citybrain.core.messages import (
     GeneratedLabel,
     LabelScore,
@@ -13,8 +13,8 @@ from citybrain.core.messages import (
     SimilarTicket,
 )
 from citybrain.store import Store
+from citybrain.store.mappers import incident_from_row
 from citybrain.store.model_step import Decision, DispatchStep
-from citybrain.store.repository import incident_from_row
 
 from .conftest import ClientFor
 
@@ -42,7 +42,7 @@ def _decide(store: Store, city: City) -> None:
     )
     found = store.incident("flood-1")
     assert found is not None
-    inc = incident_state(incident_from_row(found[0], ("o-flood-1",)))
+    inc = incident_from_row(found[0], ("o-flood-1",))
     step = DispatchStep(
         decisions=[
             Decision("flood-1", routing, "summary", GeneratedLabel(generated_by="template"),
