@@ -17,12 +17,12 @@ import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from citybrain.config.incidents import IncidentSettings
 from citybrain.core.cells import cell_of
 from citybrain.core.city import UNCLASSIFIED, City
 from citybrain.core.geo import M_PER_DEG_LAT, distance_m
 from citybrain.core.ids import stable_id
 from citybrain.core.messages import GeoPoint, Observation
+from citybrain.core.params import FusionParams
 from citybrain.core.views import CameraViews
 
 _SEVERITIES = ("low", "medium", "high", "critical")
@@ -74,7 +74,7 @@ class FusionResult:
 @dataclass
 class Fuser:
     city: City
-    settings: IncidentSettings
+    settings: FusionParams
     incidents: dict[str, IncidentState] = field(default_factory=dict)
     watermark: datetime | None = None
 
