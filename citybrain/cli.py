@@ -47,7 +47,7 @@ def validate_config(
     path: Annotated[Path | None, typer.Argument(help="Runtime YAML to check")] = None,
 ) -> None:
     """Check the runtime YAML and every city file; print each error with file and line."""
-    from citybrain.config import load_all
+    from citybrain.city_loading import load_all
 
     try:
         settings, city = load_all(path)
@@ -188,7 +188,7 @@ def web(config: ConfigOpt = None) -> None:
     """Serve the dashboard and the JSON API."""
     import uvicorn
 
-    from citybrain.config import load_city
+    from citybrain.city_loading import load_city
     from citybrain.store import Store
     from citybrain.web.app import create_app
     from citybrain.web.bus import KafkaBus
@@ -495,7 +495,7 @@ def eval_detections(
     """Per-class precision, recall and AP50 of the detector, plus frames/s."""
     from rich.console import Console
 
-    from citybrain.config import load_city
+    from citybrain.city_loading import load_city
     from citybrain.replay import labels as lab
     from citybrain.replay.eval_detections import evaluate_detections, evaluate_scenes
     from citybrain.replay.render import print_detections, print_scenes
@@ -610,7 +610,7 @@ def eval_summaries(
     data, language, length; pass rate and failures by kind."""
     from rich.console import Console
 
-    from citybrain.config import load_city
+    from citybrain.city_loading import load_city
     from citybrain.replay import eval_summaries as ev
     from citybrain.replay.render import print_summary_eval
     from citybrain.replay.runs import load_run
@@ -728,7 +728,7 @@ def eval_routing(
     pipeline's decision order with it). Both report the coverage-precision curve."""
     from rich.console import Console
 
-    from citybrain.config import load_city
+    from citybrain.city_loading import load_city
     from citybrain.core.history import Columns
     from citybrain.llm.session import model_client
     from citybrain.replay.eval_router import cv_on_file, cv_tables, trained_on_file

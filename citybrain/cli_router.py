@@ -48,8 +48,8 @@ def router_train(
     config: ConfigOpt = None,
 ) -> None:
     """Train a router on any labelled history; write a versioned artefact for tickets.router."""
+    from citybrain.city_loading import load_city
     from citybrain.cli import _settings, _setup_logging
-    from citybrain.config import load_city
     from citybrain.core.history import Columns, HistoryError
     from citybrain.replay.eval_routing import load_label_map
     from citybrain.text.router import RouterOptions
@@ -121,8 +121,8 @@ def router_history(
 ) -> None:
     """Write the synthetic city's ticket history: text (typos, two languages, personal data),
     district, time and the department that handled it, with a label map."""
+    from citybrain.city_loading import load_city
     from citybrain.cli import _settings
-    from citybrain.config import load_city
     from citybrain.sim.labelled_tickets import write_labelled_csv
 
     s = _settings(config)

@@ -132,7 +132,7 @@ class Demo:
     def _train_router(self) -> None:
         """Train the demo's router (deterministic: fixed seeds) and point tickets.router at it,
         so the ticket and dispatch jobs route by rule, then router, then model, then triage."""
-        from citybrain.config import load_city
+        from citybrain.city_loading import load_city
         from citybrain.core.history import Columns
         from citybrain.replay.eval_routing import load_label_map
         from citybrain.sim.labelled_tickets import write_labelled_csv

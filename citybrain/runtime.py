@@ -9,7 +9,8 @@ import socket
 import threading
 from types import FrameType
 
-from citybrain.config import Settings, load_city
+from citybrain.city_loading import load_city
+from citybrain.config import Settings
 from citybrain.store import TRANSIENT_ERRORS, Store
 from citybrain.streams.jobs import job_spec
 from citybrain.streams.kafka_io import make_consumer, make_producer

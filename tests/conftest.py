@@ -12,7 +12,8 @@ os.chdir(ROOT)  # config paths in the sample YAML are relative to the repository
 os.environ.setdefault("YOLO_CONFIG_DIR", str(ROOT / "var" / "ultralytics"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from citybrain.config import Settings, load_all  # noqa: E402
+from citybrain.city_loading import load_all  # noqa: E402
+from citybrain.config import Settings  # noqa: E402
 from citybrain.core.city import City  # noqa: E402
 
 

@@ -21,7 +21,8 @@ CHILD = r"""
 import json, os, resource, sys
 os.environ["CITYBRAIN_STORE__URL"] = "sqlite:///" + sys.argv[2]
 os.environ["CITYBRAIN_LLM__EMBEDDED"] = "false"
-from citybrain.config import load_settings, load_city
+from citybrain.city_loading import load_city
+from citybrain.config import load_settings
 from citybrain.store import Store
 role = sys.argv[1]
 s = load_settings()

@@ -58,7 +58,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="write the JSON here too")
     args = ap.parse_args()
 
-    from citybrain.config import load_all
+    from citybrain.city_loading import load_all
     from citybrain.replay import labels as lab
     from citybrain.replay.eval_detections import evaluate_detections
     from citybrain.vision.detector import Detector

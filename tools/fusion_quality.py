@@ -34,7 +34,8 @@ import numpy as np
 os.environ.setdefault("YOLO_CONFIG_DIR", "var/ultralytics")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from citybrain.config import Settings, load_all
+from citybrain.city_loading import load_all
+from citybrain.config import Settings
 from citybrain.core.city import UNCLASSIFIED, City
 from citybrain.core.evaluation import IncidentFacts, score_against_truth
 from citybrain.core.fusion import Fuser

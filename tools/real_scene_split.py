@@ -28,7 +28,7 @@ def main() -> None:
 
     import yaml
 
-    from citybrain.config import load_all
+    from citybrain.city_loading import load_all
     from citybrain.vision.training_data import (
         BuildReport,
         read_source,

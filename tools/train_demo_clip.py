@@ -162,7 +162,7 @@ def main() -> None:
     ap.add_argument("--real", action="store_true", help="train on the real photos in ../shared too")
     args = ap.parse_args()
 
-    from citybrain.config import load_all
+    from citybrain.city_loading import load_all
     from citybrain.sim.captions import caption
     from citybrain.vision.clip import (
         TINY_CONFIG,

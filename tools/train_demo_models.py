@@ -103,7 +103,7 @@ def build_dataset(args: argparse.Namespace, names: list[str]) -> dict[str, objec
     """Real photos (with pseudo-labels) and synthetic frames in one ultralytics dataset."""
     import shutil
 
-    from citybrain.config import load_all
+    from citybrain.city_loading import load_all
     from citybrain.sim.dataset import write_yolo_dataset
     from citybrain.vision.pseudo_labels import PseudoLabeller
     from citybrain.vision.training_data import (

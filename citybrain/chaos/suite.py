@@ -28,7 +28,8 @@ from typing import Any
 
 from citybrain.chaos.postgres import PrivatePostgres
 from citybrain.chaos.receiver import Receiver, free_port
-from citybrain.config import Settings, load_city, load_settings
+from citybrain.city_loading import load_city
+from citybrain.config import Settings, load_settings
 from citybrain.config.kafka import BrokerSettings
 from citybrain.runtime import run_job
 from citybrain.sim.stream import TicketRecord, ground_truth, iter_records

@@ -1,6 +1,6 @@
-"""One typed settings tree (YAML + CITYBRAIN_* env) and the loader of the city's data files."""
+"""One typed settings tree (YAML + CITYBRAIN_* env); the city's files load in city_loading."""
 
-from citybrain.config.loader import load_all, load_city, load_settings
+from citybrain.config.loader import load_settings
 from citybrain.config.settings import Settings
 
-__all__ = ["Settings", "load_all", "load_city", "load_settings"]
+__all__ = ["Settings", "load_settings"]

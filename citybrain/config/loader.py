@@ -1,4 +1,6 @@
-"""Load the settings tree and the city files, reporting every error with its file and line."""
+"""Load the settings tree from YAML with CITYBRAIN_* env on top, reporting every error with
+its file and line. The city's data files are read by citybrain.city_loading: config imports
+nothing of citybrain (but the root errors), so every other part may depend on it."""
 
 from __future__ import annotations
 
@@ -7,47 +9,23 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
-from citybrain.config.rules import rule_problems
 from citybrain.config.settings import Settings
-from citybrain.config.yaml_lines import describe, line_of, load_with_nodes
-from citybrain.core.city import (
-    Camera,
-    Category,
-    City,
-    Department,
-    District,
-    Landmark,
-    Responsibility,
-    Street,
-    reference_problems,
-)
+from citybrain.config.yaml_lines import describe, load_with_nodes
 from citybrain.errors import ConfigError
 
 DEFAULT_CONFIG = Path("config/citybrain.yaml")
 
-# City file -> {section of City: (key in the file, element type)}; districts come from GeoJSON.
-_CITY_FILES: dict[str, dict[str, tuple[str, Any]]] = {
-    "cameras.yaml": {"cameras": ("cameras", tuple[Camera, ...])},
-    "taxonomy.yaml": {"categories": ("categories", tuple[Category, ...])},
-    "departments.yaml": {
-        "departments": ("departments", tuple[Department, ...]),
-        "responsibilities": ("responsibilities", tuple[Responsibility, ...]),
-        "triage_department": ("triage_department", str),
-    },
-    "gazetteer.yaml": {
-        "streets": ("streets", tuple[Street, ...]),
-        "landmarks": ("landmarks", tuple[Landmark, ...]),
-    },
-}
-_DISTRICTS_FILE = "districts.geojson"
-_ID_SECTIONS = {"districts": "district", "categories": "category", "departments": "department"}
+
+def config_path(path: Path | None = None) -> Path:
+    """The settings file: `path`, else $CITYBRAIN_CONFIG, else config/citybrain.yaml."""
+    return path or Path(os.environ.get("CITYBRAIN_CONFIG", DEFAULT_CONFIG))
 
 
 def load_settings(path: Path | None = None) -> Settings:
     """Settings from YAML (default config/citybrain.yaml if present) with env on top."""
-    path = path or Path(os.environ.get("CITYBRAIN_CONFIG", DEFAULT_CONFIG))
+    path = config_path(path)
     data: dict[str, Any] = {}
     node = None
     if path.exists():
@@ -62,97 +40,3 @@ def load_settings(path: Path | None = None) -> Settings:
         return Settings(**data)
     except ValidationError as e:
         raise ConfigError(describe(e, path, node)) from e
-
-
-def load_city(settings: Settings) -> City:
-    """The city in settings.city.dir, validated file by file, then across files."""
-    root = settings.city.dir
-    problems: list[str] = []
-    sections: dict[str, Any] = {"name": settings.city.name}
-    origins: dict[str, tuple[Path, yaml.Node | None]] = {}
-
-    dpath = root / _DISTRICTS_FILE
-    try:
-        gj, gnode = load_with_nodes(dpath)
-        origins["districts"] = (dpath, gnode)
-        sections["districts"] = _districts_from_geojson(gj, dpath, gnode, problems)
-    except (OSError, yaml.YAMLError) as e:
-        problems.append(f"{dpath}: {e}")
-
-    for fname, wanted in _CITY_FILES.items():
-        path = root / fname
-        try:
-            data, node = load_with_nodes(path)
-        except (OSError, yaml.YAMLError) as e:
-            problems.append(f"{path}: {e}")
-            continue
-        if not isinstance(data, dict):
-            problems.append(f"{path}:1: the top level must be a mapping")
-            continue
-        for section, (key, typ) in wanted.items():
-            origins[section] = (path, node)
-            if key not in data:
-                if section in ("streets", "landmarks"):
-                    continue
-                problems.append(f"{path}:1: missing key {key!r}")
-                continue
-            try:
-                sections[section] = TypeAdapter(typ).validate_python(data[key])
-            except ValidationError as e:
-                problems += describe(e, path, node, file_loc=(key,))
-
-    # Cross-file references, except into sections that failed above (their ids are unknown).
-    failed = {noun for k, noun in _ID_SECTIONS.items() if k not in sections}
-    # Sections that failed validation are empty here; their own errors are already reported.
-    blank = {s: "" if t is str else () for w in _CITY_FILES.values() for s, (_, t) in w.items()}
-    draft = City.model_construct(**{"districts": (), **blank, **sections})
-    for loc, msg in reference_problems(draft):
-        if str(loc[0]) not in sections or any(msg.startswith(f"unknown {n} ") for n in failed):
-            continue
-        path, node = origins.get(str(loc[0]), (root, None))
-        file_loc = _file_loc(loc)
-        where = ".".join(str(p) for p in loc)
-        problems.append(f"{path}:{line_of(node, file_loc) or '?'}: {where}: {msg}")
-    if problems:
-        raise ConfigError(problems)
-    return City(**sections)
-
-
-def _file_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
-    """Districts live under features[i].properties in GeoJSON; other sections map 1:1."""
-    if loc and loc[0] == "districts" and len(loc) >= 2:
-        return ("features", loc[1], "properties", *loc[2:])
-    return loc
-
-
-def _districts_from_geojson(
-    gj: Any, path: Path, node: yaml.Node | None, problems: list[str]
-) -> tuple[District, ...]:
-    if not isinstance(gj, dict) or not isinstance(gj.get("features"), list):
-        problems.append(f"{path}:1: expected a GeoJSON FeatureCollection")
-        return ()
-    out = []
-    for i, feat in enumerate(gj["features"]):
-        try:
-            props = dict(feat.get("properties") or {})
-            geom = feat.get("geometry") or {}
-            if geom.get("type") != "Polygon":
-                raise ValueError("geometry must be a Polygon")
-            ring = [tuple(p) for p in geom["coordinates"][0]]
-            out.append(District(**props, polygon=tuple(ring)))
-        except ValidationError as e:
-            problems += describe(e, path, node, file_loc=("features", i, "properties"))
-        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
-            line = line_of(node, ("features", i))
-            problems.append(f"{path}:{line or '?'}: features.{i}: {e}")
-    return tuple(out)
-
-
-def load_all(path: Path | None = None) -> tuple[Settings, City]:
-    settings = load_settings(path)
-    city = load_city(settings)
-    problems = rule_problems(settings.rules, city)
-    if problems:
-        where = path or Path(os.environ.get("CITYBRAIN_CONFIG", DEFAULT_CONFIG))
-        raise ConfigError([f"{where}: {p}" for p in problems])
-    return settings, city

@@ -7,12 +7,9 @@ the camera and zone). Each layer sets only the fields it names.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-if TYPE_CHECKING:
-    from citybrain.core.city import City
 
 
 class RulePatch(BaseModel):
@@ -121,27 +118,3 @@ class CameraRuleSettings(BaseModel):
                 if (o.zone is not None) == exact and (o.zone is None or o.zone == zone):
                     rule = rule.patched(o)
         return rule
-
-
-def rule_problems(rules: CameraRuleSettings, city: City) -> list[str]:
-    """Rules that name a category, camera or zone the city does not have (they would never
-    apply, silently): every one, as `rules.<where>: <what>`."""
-    out = [
-        f"rules.categories.{c}: unknown category {c!r}"
-        for c in rules.categories
-        if c not in city.category_by_id
-    ]
-    for i, o in enumerate(rules.overrides):
-        where = f"rules.overrides.{i}"
-        cam = city.camera_by_id.get(o.camera)
-        if cam is None:
-            out.append(f"{where}.camera: unknown camera {o.camera!r}")
-        elif o.zone is not None and o.zone not in {z.id for z in cam.zones}:
-            out.append(f"{where}.zone: camera {o.camera!r} has no zone {o.zone!r}")
-        if o.category is not None and o.category not in city.category_by_id:
-            out.append(f"{where}.category: unknown category {o.category!r}")
-        try:
-            rules.rule_for(o.category or "", o.camera, o.zone)
-        except ValueError as e:
-            out.append(f"{where}: {e}")
-    return out

@@ -17,10 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from citybrain.config.rules import CameraRuleSettings, Rule
 from citybrain.core.city import City
 from citybrain.core.ids import camera_event_id
 from citybrain.core.messages import Detection, RuleState
+from citybrain.core.params import CameraRuleParams, RuleParams
 
 
 @dataclass(frozen=True)
@@ -70,12 +70,12 @@ class CameraRules:
     """Rule state for every camera a vision worker sees (frames are keyed by camera, so one
     camera's frames always reach the same worker and its state stays local)."""
 
-    def __init__(self, city: City, settings: CameraRuleSettings) -> None:
+    def __init__(self, city: City, settings: CameraRuleParams) -> None:
         self.city = city
         self.settings = settings
         self.stats: Counter[str] = Counter()
         self._memory: dict[tuple[str, str, str], _Memory] = {}
-        self._rules: dict[tuple[str, str, str], Rule] = {}
+        self._rules: dict[tuple[str, str, str], RuleParams] = {}
 
     def step(
         self,
@@ -119,7 +119,7 @@ class CameraRules:
             self.stats["stale_frames"] += 1
         return out
 
-    def _rule(self, key: tuple[str, str, str]) -> Rule:
+    def _rule(self, key: tuple[str, str, str]) -> RuleParams:
         rule = self._rules.get(key)
         if rule is None:
             camera_id, zone, category = key
@@ -129,7 +129,7 @@ class CameraRules:
     def _frame(
         self,
         key: tuple[str, str, str],
-        rule: Rule,
+        rule: RuleParams,
         mem: _Memory,
         at: datetime,
         dets: list[Detection],
@@ -193,7 +193,7 @@ class CameraRules:
         )
 
     def _dwelling(
-        self, rule: Rule, mem: _Memory, at: datetime, dets: list[Detection]
+        self, rule: RuleParams, mem: _Memory, at: datetime, dets: list[Detection]
     ) -> dict[int, float]:
         """Track id -> seconds it has stayed put, for tracks in the zone at least dwell_s."""
         for tid in [

@@ -17,13 +17,13 @@ import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from citybrain.config.incidents import IncidentSettings
 from citybrain.core import ids
 from citybrain.core.cells import cell_of
 from citybrain.core.city import UNCLASSIFIED, City
 from citybrain.core.geo import M_PER_DEG_LAT, distance_m
 from citybrain.core.incident import SEVERITIES, Incident
 from citybrain.core.messages import Observation
+from citybrain.core.params import FusionParams
 from citybrain.core.views import CameraViews
 
 
@@ -38,7 +38,7 @@ class FusionResult:
 @dataclass
 class Fuser:
     city: City
-    settings: IncidentSettings
+    settings: FusionParams
     incidents: dict[str, Incident] = field(default_factory=dict)
     watermark: datetime | None = None
 

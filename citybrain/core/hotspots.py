@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from citybrain.config.hotspots import HotspotSettings
 from citybrain.core.ids import hotspot_id
+from citybrain.core.params import HotspotParams
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def area_of(cell: str | None, district: str | None) -> str:
 
 
 class HotspotDetector:
-    def __init__(self, settings: HotspotSettings) -> None:
+    def __init__(self, settings: HotspotParams) -> None:
         self.settings = settings
         self._areas: dict[tuple[str, str], _Area] = {}
         self.alerts: dict[tuple[str, str], HotspotAlert] = {}

@@ -25,6 +25,7 @@ from citybrain.core.facts import localized_template
 from citybrain.core.guards import routing_problems, summary_problems
 from citybrain.core.incident import Incident
 from citybrain.core.messages import GeneratedLabel, KeyFacts, RoutingDecision
+from citybrain.core.model_calls import ModelCall
 from citybrain.core.prompts import (
     PROMPT_VERSION,
     routing_messages,
@@ -34,7 +35,6 @@ from citybrain.core.prompts import (
 )
 from citybrain.llm.client import ChatRequest, ChatResult, LLMClient
 from citybrain.llm.outputs import RoutingOut, SummaryOut
-from citybrain.store.model_step import ModelCall
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from citybrain.city_loading import load_city
 from citybrain.config import Settings
-from citybrain.config.loader import load_city
 from citybrain.replay.errors import LabelError
 from citybrain.replay.eval_detections import ScoreFn
 from citybrain.vision.scene import BACKGROUND

@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from citybrain.config import load_all
+    from citybrain.city_loading import load_all
 
     _, city = load_all(args.config)
     data_yaml = write_yolo_dataset(

@@ -7,7 +7,8 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from citybrain.config import Settings, load_city
+from citybrain.city_loading import load_city
+from citybrain.config import Settings
 from citybrain.sim.stream import (
     FrameRecord,
     TicketRecord,

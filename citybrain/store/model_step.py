@@ -11,30 +11,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from citybrain.core.messages import Dispatch, GeneratedLabel, KeyFacts, RoutingDecision
+from citybrain.core.model_calls import ModelCall
 from citybrain.store.mappers import dispatch_row, routing_values
 from citybrain.store.models import DeliveryRow, DispatchRow, IncidentRow, ModelCallRow, SummaryRow
 from citybrain.store.summary_queue import enqueue
-
-OUTCOMES = ("ok", "invalid", "timeout", "error", "rejected_by_guard")
-
-
-@dataclass
-class ModelCall:
-    """One model call as the audit log keeps it."""
-
-    id: str
-    at: datetime
-    purpose: str  # summary | routing
-    incident_id: str | None
-    model: str
-    prompt_version: str
-    prompt: list[dict[str, str]]
-    response: str
-    latency_ms: float
-    outcome: str
-    detail: str = ""
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
 
 
 @dataclass

@@ -1,21 +1,21 @@
 """What the dashboard, the inbox and the APIs read and write, aggregated in SQL.
 
 Every list is paginated and every panel is a GROUP BY, so a flood of incidents costs the page
-a few indexed queries rather than thousands of rows. An incident's *effective* department is
-the one a dispatcher last handed it to, else the one routing chose.
+a few indexed queries rather than thousands of rows. How an incident looks and how lists are
+scoped is web_views; what a dispatcher's action may do is core.dispatcher_actions.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, case, delete, func, or_, select
+from sqlalchemy import and_, case, delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from citybrain.core.dispatcher_actions import ActionError, Hand, next_hand
 from citybrain.core.ids import reassignment_dispatch_id
 from citybrain.store.mappers import dispatch_from_row
 from citybrain.store.model_step import Delivery, add_delivery
@@ -27,133 +27,24 @@ from citybrain.store.web_models import (
     Open311RequestRow,
     RevokedSessionRow,
 )
-
-_Q = TypeVar("_Q", bound=Select[*tuple[Any, ...]])
-effective_department = func.coalesce(AssignmentRow.department, IncidentRow.department)
-# A dispatcher's "resolved" stands until the problem comes back: evidence that reopened the
-# incident after the dispatcher's hand puts it back in the department's inbox as new.
-_reopened_since_hand = and_(
-    IncidentRow.status == "reopened", IncidentRow.written_at > AssignmentRow.updated_at
-)
-_hand_state = case(
-    (AssignmentRow.state.is_(None), "new"),
-    (and_(AssignmentRow.state == "resolved", _reopened_since_hand), "new"),
-    else_=AssignmentRow.state,
+from citybrain.store.web_views import (
+    IncidentView,
+    Scope,
+    effective_department,
+    effective_state,
+    hand_state,
+    scoped,
+    to_views,
 )
 
-
-def effective_state(inc: IncidentRow, asg: AssignmentRow | None) -> str:
-    """`_hand_state` for rows already loaded: new | accepted | resolved."""
-    if asg is None:
-        return "new"
-    if asg.state == "resolved" and inc.status == "reopened" and inc.written_at > asg.updated_at:
-        return "new"
-    return asg.state
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Who is looking (a dispatcher's department) and the dashboard's filters."""
-
-    department: str | None = None
-    category: str | None = None
-    district: str | None = None
-    since: datetime | None = None
-
-
-@dataclass(frozen=True)
-class IncidentView:
-    """An incident as people see it: the pipeline's row plus the dispatcher's hand on it."""
-
-    row: IncidentRow
-    department: str
-    state: str
-    written_at: datetime
-
-    @property
-    def id(self) -> str:
-        return self.row.id
-
-    @property
-    def closed(self) -> bool:
-        return self.row.status == "resolved" or self.state == "resolved"
-
-    def as_json(self, ticket_text: bool = False) -> dict[str, Any]:
-        """`ticket_text`: whether the reader may see citizens' (redacted) words, which the
-        router's similar past tickets are."""
-        r = self.row
-        return {
-            "id": r.id,
-            "category": r.category,
-            "status": "resolved" if self.closed else r.status,
-            "state": self.state,
-            "severity": r.severity,
-            "district": r.district,
-            "lon": r.lon,
-            "lat": r.lat,
-            "opened_at": r.opened_at.isoformat(),
-            "updated_at": r.updated_at.isoformat(),
-            "department": self.department,
-            "routing": {
-                "department": r.department,
-                "decided_by": r.decided_by,
-                "reason": r.routing_reason,
-                "advice": _advice_for(r.routing_advice, ticket_text),
-            },
-            "camera_count": r.camera_count,
-            "ticket_count": r.ticket_count,
-            "summary": r.summary,
-        }
+# Callers take the action's result, its error, and the view types from here.
+__all__ = ["ActionError", "ActionResult", "IncidentView", "Scope", "WebStore"]
 
 
 @dataclass(frozen=True)
 class ActionResult:
     action: ActionRow
     dispatch: DispatchRow | None
-
-
-class ActionError(ValueError):
-    """An action that cannot apply to the incident as it stands (shown to the dispatcher)."""
-
-
-def _views(rows: Iterable[Any]) -> list[IncidentView]:
-    return [
-        IncidentView(
-            row=inc,
-            department=asg.department if asg else inc.department,
-            state=effective_state(inc, asg),
-            written_at=inc.written_at,
-        )
-        for inc, asg in rows
-    ]
-
-
-def _open(q: _Q) -> _Q:
-    return q.where(
-        IncidentRow.status != "resolved",
-        _hand_state != "resolved",
-    )
-
-
-def _scoped(q: _Q, scope: Scope, open_only: bool, join: bool = True) -> _Q:
-    """Filters for the scope; `join=False` skips the assignments join when nothing needs it."""
-    if join or open_only or scope.department:
-        q = q.outerjoin(AssignmentRow, AssignmentRow.incident_id == IncidentRow.id)
-    if open_only:
-        q = _open(q)
-    if scope.department:
-        q = q.where(effective_department == scope.department)
-    if scope.category:
-        q = q.where(IncidentRow.category == scope.category)
-    if scope.district:
-        q = q.where(
-            IncidentRow.district.is_(None)
-            if scope.district == "unlocated"
-            else IncidentRow.district == scope.district
-        )
-    if scope.since:
-        q = q.where(IncidentRow.updated_at >= scope.since)
-    return q
 
 
 class WebStore:
@@ -166,8 +57,8 @@ class WebStore:
     # --- incidents ---
     def view(self, incident_id: str) -> IncidentView | None:
         with self.sessions() as s:
-            q = _scoped(select(IncidentRow, AssignmentRow), Scope(), open_only=False)
-            found = _views(s.execute(q.where(IncidentRow.id == incident_id)).all())
+            q = scoped(select(IncidentRow, AssignmentRow), Scope(), open_only=False)
+            found = to_views(s.execute(q.where(IncidentRow.id == incident_id)).all())
             return found[0] if found else None
 
     def page(
@@ -175,11 +66,11 @@ class WebStore:
     ) -> tuple[list[IncidentView], int]:
         """One page, newest change first, and the total that matches."""
         with self.sessions() as s:
-            base = _scoped(select(IncidentRow, AssignmentRow), scope, open_only)
-            total = s.scalar(_scoped(select(func.count(IncidentRow.id)), scope, open_only))
+            base = scoped(select(IncidentRow, AssignmentRow), scope, open_only)
+            total = s.scalar(scoped(select(func.count(IncidentRow.id)), scope, open_only))
             q = base.order_by(IncidentRow.written_at.desc(), IncidentRow.id)
             rows = s.execute(q.offset((max(page, 1) - 1) * page_size).limit(page_size)).all()
-            return _views(rows), int(total or 0)
+            return to_views(rows), int(total or 0)
 
     def changed_since(
         self, scope: Scope, cursor: datetime | None, limit: int
@@ -193,9 +84,9 @@ class WebStore:
                 sel = sel.where(IncidentRow.written_at > cursor)
                 cnt = cnt.where(IncidentRow.written_at > cursor)
             open_only = cursor is None  # a first load needs only what is open
-            total = int(s.scalar(_scoped(cnt, scope, open_only)) or 0)
-            q = _scoped(sel, scope, open_only).order_by(IncidentRow.written_at.desc()).limit(limit)
-            return _views(s.execute(q).all()), total
+            total = int(s.scalar(scoped(cnt, scope, open_only)) or 0)
+            q = scoped(sel, scope, open_only).order_by(IncidentRow.written_at.desc()).limit(limit)
+            return to_views(s.execute(q).all()), total
 
     def touch(self, s: Session, incident_id: str) -> None:
         """Move an incident's change cursor so live views pick up a dispatcher's action."""
@@ -227,7 +118,7 @@ class WebStore:
         )
         cols = (IncidentRow.category, IncidentRow.district, effective_department)
         with self.sessions() as s:
-            q = _scoped(select(*cols, func.count(IncidentRow.id), near, past), scope, True)
+            q = scoped(select(*cols, func.count(IncidentRow.id), near, past), scope, True)
             return [
                 (c, d or "unlocated", dep, int(n), int(nr or 0), int(p or 0))
                 for c, d, dep, n, nr, p in s.execute(q.group_by(*cols)).all()
@@ -244,7 +135,7 @@ class WebStore:
                 ("by_category", IncidentRow.category),
                 ("by_method", IncidentRow.decided_by),
             ):
-                q = _scoped(
+                q = scoped(
                     select(col, func.count(IncidentRow.id), redispatched), scope, False, join=False
                 ).group_by(col)
                 out[name] = {
@@ -264,15 +155,15 @@ class WebStore:
         """Open incidents the department holds, those not yet accepted first."""
         scope = Scope(department=department)
         with self.sessions() as s:
-            total = int(s.scalar(_scoped(select(func.count(IncidentRow.id)), scope, True)) or 0)
-            first_new = case((_hand_state == "new", 0), else_=1)
+            total = int(s.scalar(scoped(select(func.count(IncidentRow.id)), scope, True)) or 0)
+            first_new = case((hand_state == "new", 0), else_=1)
             q = (
-                _scoped(select(IncidentRow, AssignmentRow), scope, True)
+                scoped(select(IncidentRow, AssignmentRow), scope, True)
                 .order_by(first_new, IncidentRow.written_at.desc(), IncidentRow.id)
                 .offset((max(page, 1) - 1) * page_size)
                 .limit(page_size)
             )
-            return _views(s.execute(q).all()), total
+            return to_views(s.execute(q).all()), total
 
     def act(
         self,
@@ -301,26 +192,15 @@ class WebStore:
                 raise ActionError(f"no incident {incident_id}")
             asg = s.get(AssignmentRow, incident_id, with_for_update=True)
             held_by = asg.department if asg else inc.department
-            if as_department is not None and held_by != as_department:
-                raise ActionError("the incident has moved to another department meanwhile")
-            state = effective_state(inc, asg)
-            if state == "resolved" or inc.status == "resolved":
-                raise ActionError("the incident is already resolved")
-            to, new_state = held_by, state
-            if action == "accept":
-                new_state = "accepted"
-            elif action == "resolve":
-                new_state = "resolved"
-            elif action == "reassign":
-                if not department or department == held_by:
-                    raise ActionError("reassign needs another department")
-                to, new_state = department, "new"
-            elif action == "reject":
-                if held_by == triage_department:
-                    raise ActionError("triage cannot reject an incident; reassign it instead")
-                to, new_state = triage_department, "new"
-            else:
-                raise ActionError(f"unknown action {action!r}")
+            hand = next_hand(
+                Hand(held_by, effective_state(inc, asg)),
+                action,
+                status=inc.status,
+                triage_department=triage_department,
+                department=department,
+                acting_for=as_department,
+            )
+            to, new_state = hand.department, hand.state
             row = ActionRow(
                 id=f"act-{uuid.uuid4().hex[:16]}",
                 incident_id=incident_id,
@@ -470,15 +350,11 @@ class WebStore:
                     )
                 ).all()
             )
-            iq = _scoped(select(IncidentRow, AssignmentRow), Scope(), open_only=False)
+            iq = scoped(select(IncidentRow, AssignmentRow), Scope(), open_only=False)
             views = {
                 v.id: v
-                for v in _views(s.execute(iq.where(IncidentRow.id.in_(set(links.values())))).all())
+                for v in to_views(
+                    s.execute(iq.where(IncidentRow.id.in_(set(links.values())))).all()
+                )
             }
         return [(r, views.get(links.get(r.id, ""))) for r in reqs]
-
-
-def _advice_for(advice: dict[str, Any] | None, ticket_text: bool) -> dict[str, Any] | None:
-    if advice is None or ticket_text:
-        return advice
-    return {**advice, "similar": []}

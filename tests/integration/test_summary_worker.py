@@ -64,7 +64,7 @@ def stage_for(settings: Settings, store: Store, url: str, **llm: object) -> Disp
 
 
 def city_of(s: Settings) -> City:
-    from citybrain.config import load_city
+    from citybrain.city_loading import load_city
 
     return load_city(s)
 

@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from citybrain.config import Settings, load_city
+from citybrain.city_loading import load_city
+from citybrain.config import Settings
 from citybrain.core.messages import FrameMeta
 from citybrain.runtime import run_job
 from citybrain.streams.kafka_io import make_consumer, make_producer

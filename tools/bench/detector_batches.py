@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from citybrain.config import load_all
+from citybrain.city_loading import load_all
 from citybrain.sim.stream import FrameRecord, iter_records
 from citybrain.vision.detector import Detector
 

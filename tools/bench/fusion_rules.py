@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from citybrain.config import load_all
+from citybrain.city_loading import load_all
 from citybrain.core.camera_rules import CameraRules
 from citybrain.core.fusion import Fuser
 from citybrain.core.messages import GeoPoint, Observation

@@ -20,7 +20,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-from citybrain.config import load_all
+from citybrain.city_loading import load_all
 from citybrain.core.ambiguity import routing_case
 from citybrain.core.city import UNCLASSIFIED
 from citybrain.core.facts import EvidenceItem, key_facts

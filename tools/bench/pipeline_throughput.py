@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 
 os.environ.setdefault("YOLO_CONFIG_DIR", "var/ultralytics")
 
-from citybrain.config import Settings, load_all
+from citybrain.city_loading import load_all
+from citybrain.config import Settings
 from citybrain.config.kafka import BrokerSettings
 from citybrain.sim.stream import FrameRecord, TicketRecord, iter_records
 from citybrain.store import Store

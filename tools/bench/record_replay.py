@@ -21,7 +21,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from citybrain.config import load_all
+from citybrain.city_loading import load_all
 from citybrain.config.kafka import BrokerSettings, KafkaSettings
 from citybrain.replay.play import ReplayOptions, replay
 from citybrain.replay.record import record

@@ -19,7 +19,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from citybrain.config import Settings, load_all
+from citybrain.city_loading import load_all
+from citybrain.config import Settings
 from citybrain.core.city import City
 from citybrain.core.history import Columns
 from citybrain.core.keywords import KeywordClassifier

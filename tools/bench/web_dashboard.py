@@ -25,7 +25,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from citybrain.config import Settings, load_all
+from citybrain.city_loading import load_all
+from citybrain.config import Settings
 from citybrain.core.city import City
 from citybrain.store import Store
 from citybrain.store.models import IncidentRow

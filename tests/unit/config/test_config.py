@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from citybrain.config import load_all, load_settings
+from citybrain.city_loading import load_all
+from citybrain.config import load_settings
 from citybrain.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[3]
