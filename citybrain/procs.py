@@ -79,6 +79,13 @@ class ChildServer:
                 self.proc.wait(5)
         self.proc = None
 
+    def kill(self) -> None:
+        """SIGKILL at once, as a crash would: no shutdown of its own (fault injection)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.proc = None
+
     def __enter__(self) -> Self:
         return self.start()
 

@@ -46,9 +46,15 @@ class EmbeddedBroker(ChildServer):
 
     stop_timeout_s = 5.0
 
-    def __init__(self, settings: BrokerSettings, log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        settings: BrokerSettings,
+        log_path: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.settings = settings
         self.log_path = log_path
+        self.env = env  # added to ours: the storage engine's credentials (s3://)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -72,6 +78,7 @@ class EmbeddedBroker(ChildServer):
                 s.storage,
             ],
             self.log_path,
+            {**os.environ, **self.env} if self.env else None,
         )
         self._wait_ready(
             lambda: port_open(s.host, s.port), timeout_s, lambda why: BrokerError(f"broker {why}")
