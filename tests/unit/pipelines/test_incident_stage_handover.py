@@ -1,6 +1,7 @@
 """Two incident workers over one real SQLite store (no broker: each stage runs under the real
-worker loop with an in-memory consumer, streams/testing.py). A copy of an incident that a worker loaded before someone else changed it must not
-overwrite the newer stored state when the stale worker's idle timeout fires."""
+worker loop with an in-memory consumer, streams/testing.py). A copy of an incident that a
+worker loaded before someone else changed it must not overwrite the newer stored state when
+the stale worker's idle timeout fires."""
 
 from __future__ import annotations
 
