@@ -67,9 +67,7 @@ def run_job(
             metrics.shutdown()
             metrics.server_close()
         worker.close()
-        close = getattr(stage, "close", None)
-        if close is not None:
-            close()  # threads and child processes the stage owns
+        stage.close()  # threads and child processes the stage owns
     return dict(stage.stats)
 
 

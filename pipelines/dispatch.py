@@ -38,16 +38,17 @@ from citybrain.llm.step import Item, ModelStep
 from citybrain.store import Store
 from citybrain.store.model_step import Decision, Delivery, DispatchStep
 from citybrain.store.models import DeliveryRow, SummaryRow
+from citybrain.store.outbox import Outbox as StoreOutbox
 from citybrain.streams.jobs import JobSpec
 from citybrain.streams.records import InRecord, Output
+from citybrain.streams.stage import Batch, Stage
 from citybrain.streams.topics import Topics
-from citybrain.streams.worker import Batch
 from pipelines.summaries import SummaryWorker
 
 log = logging.getLogger(__name__)
 
 
-class DispatchStage:
+class DispatchStage(Stage):
     name = "dispatch"
 
     def __init__(
@@ -71,7 +72,7 @@ class DispatchStage:
         self.urls = webhook_urls(city, settings.dispatch)
         self._pending = DispatchStep()
         self._out: list[Output] = []  # dispatch messages: into the outbox with the step's write
-        self.outbox = store.outbox(self.name, settings.workers.outbox_lease_s)
+        self.outbox: StoreOutbox = store.outbox(self.name, settings.workers.outbox_lease_s)
         # incident id -> (category, district, routing) of the last decision, to ask the model once
         self._decided: dict[str, tuple[str, str | None, RoutingDecision]] = {}
         self._sent: dict[str, set[str]] = {}  # incident id -> ids of the dispatches made

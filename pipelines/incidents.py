@@ -25,14 +25,15 @@ from citybrain.core.routing import route
 from citybrain.core.summary import template_summary
 from citybrain.errors import RejectedRecord
 from citybrain.store import IncidentWrite, Store
+from citybrain.store.outbox import Outbox as StoreOutbox
 from citybrain.streams.jobs import JobSpec
 from citybrain.streams.records import InRecord, Output
+from citybrain.streams.stage import Batch, Stage
 from citybrain.streams.topics import Topics
-from citybrain.streams.worker import Batch
 from pipelines.hotspot_step import HotspotStep
 
 
-class IncidentStage:
+class IncidentStage(Stage):
     name = "incidents"
 
     def __init__(self, settings: Settings, city: City, topics: Topics, store: Store) -> None:
@@ -47,7 +48,7 @@ class IncidentStage:
         self._pending: dict[str, IncidentWrite] = {}
         self._out: list[Output] = []
         self._hot_out: list[Output] = []
-        self.outbox = store.outbox(self.name, settings.workers.outbox_lease_s)
+        self.outbox: StoreOutbox = store.outbox(self.name, settings.workers.outbox_lease_s)
         self.hotspots = HotspotStep(settings, topics, store, self.stats)
         self.on_assigned()
 

@@ -16,12 +16,12 @@ from citybrain.core.ticket_path import ReadTicket, TicketPath, redacted_ticket_b
 from citybrain.errors import RejectedRecord
 from citybrain.streams.jobs import JobSpec
 from citybrain.streams.records import InRecord, Output
+from citybrain.streams.stage import Batch, Stage
 from citybrain.streams.topics import Topics
-from citybrain.streams.worker import Batch
 from citybrain.text.router import Router
 
 
-class TicketStage:
+class TicketStage(Stage):
     name = "tickets"
 
     def __init__(
@@ -93,15 +93,6 @@ class TicketStage:
         if obs.category != read.keywords.category:
             self.stats["category.router"] += 1
         return obs
-
-    def sink(self) -> None:
-        """Nothing durable here: observations are produced before the commit."""
-
-    def tick(self) -> Batch:
-        return Batch()
-
-    def on_assigned(self) -> None:
-        """Stateless."""
 
 
 def parse_ticket(raw: bytes) -> Ticket:

@@ -21,11 +21,12 @@ from citybrain.core.city import City
 from citybrain.core.messages import FrameMeta
 from citybrain.core.zones import class_categories
 from citybrain.errors import RejectedRecord
+from citybrain.streams.counters import CameraCounter, CameraStat
 from citybrain.streams.jobs import JobSpec
 from citybrain.streams.offsets import OffsetTracker
 from citybrain.streams.records import InRecord, Output
+from citybrain.streams.stage import Batch, Stage
 from citybrain.streams.topics import Topics
-from citybrain.streams.worker import Batch
 from citybrain.vision.backends.base import CLIP_IMAGE, DETECTOR, INPUT, OUTPUTS, InferenceBackend
 from citybrain.vision.backends.local import LocalBackend
 from citybrain.vision.batcher import FrameBatcher
@@ -56,7 +57,7 @@ class _Frame:
         return (self.rec.topic, self.rec.partition)
 
 
-class VisionStage:
+class VisionStage(Stage):
     name = "vision"
 
     def __init__(
@@ -149,7 +150,7 @@ class VisionStage:
         batch.rejected.append((rec, err))
         camera = (rec.key or b"unknown").decode(errors="replace")
         if camera in self.city.camera_by_id:  # camera health on the dashboard
-            self.stats[f"camera.{camera}.errors"] += 1
+            self.stats[CameraCounter(camera, CameraStat.ERRORS).key] += 1
         self.offsets.done((rec.topic, rec.partition), rec.offset)
 
     def _drain(self, batch: Batch) -> None:
@@ -216,12 +217,16 @@ class VisionStage:
             self.stats["frames"] += 1
             self.stats["detections"] += len(dets)
             # Camera health on the dashboard: frames, newest capture time, when last processed.
-            cam = f"camera.{frame.meta.camera_id}"
-            self.stats[f"{cam}.frames"] += 1
-            self.stats[f"{cam}.last_ms"] = max(self.stats[f"{cam}.last_ms"], frame.meta.ts_ms)
-            self.stats[f"{cam}.seen_ms"] = int(time.time() * 1000)
+            self._camera_seen(frame.meta)
             batch.outputs += self._observations(frame.rec, frame.meta, dets, scene)
             self.offsets.done(frame.tp, frame.rec.offset)
+
+    def _camera_seen(self, meta: FrameMeta) -> None:
+        cam = meta.camera_id
+        last = CameraCounter(cam, CameraStat.LAST_MS).key
+        self.stats[CameraCounter(cam, CameraStat.FRAMES).key] += 1
+        self.stats[last] = max(self.stats[last], meta.ts_ms)
+        self.stats[CameraCounter(cam, CameraStat.SEEN_MS).key] = int(time.time() * 1000)
 
     def _scene_scores(self, clip_images: object, n: int) -> list[SceneScores | None]:
         """Zero-shot scene scores (with the image embedding) per frame, or None for all when
@@ -258,9 +263,6 @@ class VisionStage:
                 embedding=scene.embedding if scene else None,
             )
         ]
-
-    def sink(self) -> None:
-        """Nothing durable here: observations are produced before the commit."""
 
     def on_assigned(self) -> None:
         """Partitions moved: frames still waiting will be consumed again from the commit point."""

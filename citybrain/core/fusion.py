@@ -13,14 +13,14 @@ dispatcher, or idle timeout) → reopened when evidence returns within `reopen_s
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from citybrain.core import ids
 from citybrain.core.cells import cell_of
 from citybrain.core.city import UNCLASSIFIED, City
-from citybrain.core.geo import M_PER_DEG_LAT, distance_m
+from citybrain.core.fusion_index import CandidateIndex
+from citybrain.core.geo import distance_m
 from citybrain.core.incident import SEVERITIES, Incident
 from citybrain.core.messages import Observation
 from citybrain.core.params import FusionParams
@@ -48,24 +48,15 @@ class Fuser:
         self._seen: dict[str, str] = {}
         self._unmatched: dict[str, tuple[datetime, str]] = {}  # the "" entries: time, cell
         self._compatible = _compatibility(self.settings.compatible)
-        # Candidate index: a grid of fusion-radius squares per category (3x3 around a point
-        # holds everything within the radius), and (category, district) for district-only
-        # matching; so a match scans its neighbourhood, not every incident.
-        lat_max = max((abs(y) for d in self.city.districts for _, y in d.polygon), default=0.0)
-        self._dlat = self.settings.fusion_radius_m / M_PER_DEG_LAT
-        self._dlon = self._dlat / max(math.cos(math.radians(min(lat_max, 80.0))), 1e-6)
-        self._grid: dict[tuple[str, int, int], set[str]] = {}
-        self._by_district: dict[tuple[str, str | None], set[str]] = {}
-        self._unplaced: dict[tuple[str, str | None], set[str]] = {}  # incidents with no point
-        self._by_rule: dict[str, set[str]] = {}
         self._cell_marks: dict[str, datetime] = {}  # newest evidence per cell (lateness)
         self._views = CameraViews(self.city)
+        self._index = CandidateIndex(self.city, self.settings.fusion_radius_m, self._views)
         self.load(list(self.incidents.values()))
 
     def load(self, states: list[Incident]) -> None:
         """Replace the in-memory state with what the store holds (start-up, rebalance)."""
         self.incidents = {}
-        self._grid, self._by_district, self._unplaced, self._by_rule = {}, {}, {}, {}
+        self._index.clear()
         for st in states:
             self.put(self._with_cell(st))
         self._seen = {e: s.id for s in states for e in s.evidence_ids}
@@ -81,13 +72,7 @@ class Fuser:
         """Store (or replace) an incident's state, keeping the candidate index current."""
         self.drop(inc.id)
         self.incidents[inc.id] = inc
-        for key in self._index_keys(inc):
-            self._grid.setdefault(key, set()).add(inc.id)
-        self._by_district.setdefault((inc.category, inc.district), set()).add(inc.id)
-        if inc.location is None:
-            self._unplaced.setdefault((inc.category, inc.district), set()).add(inc.id)
-        for rule in inc.camera_events:
-            self._by_rule.setdefault(rule, set()).add(inc.id)
+        self._index.add(inc)
 
     def adopt(self, inc: Incident) -> None:
         """Take in an incident's state from outside (the store): its evidence counts as seen."""
@@ -97,54 +82,8 @@ class Fuser:
 
     def drop(self, incident_id: str) -> None:
         old = self.incidents.pop(incident_id, None)
-        if old is None:
-            return
-        for key in self._index_keys(old):
-            self._grid.get(key, set()).discard(incident_id)
-        self._by_district.get((old.category, old.district), set()).discard(incident_id)
-        self._unplaced.get((old.category, old.district), set()).discard(incident_id)
-        for rule in old.camera_events:
-            self._by_rule.get(rule, set()).discard(incident_id)
-
-    def _index_keys(self, inc: Incident) -> set[tuple[str, int, int]]:
-        """Grid squares of its point and of every square its cameras' views touch."""
-        keys = set()
-        if inc.location is not None:
-            keys.add(self._square(inc.category, inc.location.lon, inc.location.lat))
-        for cam in inc.cameras:
-            keys |= self._view_squares(inc.category, cam)
-        return keys
-
-    def _square(self, category: str, lon: float, lat: float) -> tuple[str, int, int]:
-        return (category, math.floor(lon / self._dlon), math.floor(lat / self._dlat))
-
-    def _view_squares(self, category: str, camera_id: str) -> set[tuple[str, int, int]]:
-        b = self._views.bounds(camera_id)
-        if b is None:
-            return set()
-        (_, x0, y0), (_, x1, y1) = (
-            self._square(category, b[0], b[1]),
-            self._square(category, b[2], b[3]),
-        )
-        return {(category, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)}
-
-    def _candidates(self, obs: Observation) -> set[str]:
-        cats = {obs.category, *self._compatible.get(obs.category, ())}
-        out: set[str] = set()
-        for cat in cats:
-            # Same district: district-only evidence on either side matches by it.
-            if obs.location is None:
-                out |= self._by_district.get((cat, obs.district), set())
-            else:
-                out |= self._unplaced.get((cat, obs.district), set())
-                squares = {self._square(cat, obs.location.lon, obs.location.lat)}
-                if obs.source == "camera":
-                    squares |= self._view_squares(cat, obs.source_id)
-                for _, gx, gy in squares:
-                    for dx in (-1, 0, 1):
-                        for dy in (-1, 0, 1):
-                            out |= self._grid.get((cat, gx + dx, gy + dy), set())
-        return out
+        if old is not None:
+            self._index.remove(old)
 
     def cell(self, obs: Observation) -> str:
         """The cell its producer computed (and keyed it by); computed here only for
@@ -253,7 +192,7 @@ class Fuser:
         """A camera event cleared: drop it from its incident; the last one resolves it."""
         self._seen[obs.id] = ""
         self._unmatched[obs.id] = (obs.observed_at, cell)
-        for iid in sorted(self._by_rule.get(obs.rule_id or "", ())):
+        for iid in sorted(self._index.with_rule(obs.rule_id or "")):
             inc = self.incidents[iid]
             if inc.is_open and obs.rule_id in inc.camera_events and inc.cell == cell:
                 left = tuple(r for r in inc.camera_events if r != obs.rule_id)
@@ -296,7 +235,8 @@ class Fuser:
         window = timedelta(seconds=self.settings.window_s)
         reopen = timedelta(seconds=self.settings.reopen_s)
         best: tuple[float, str, Incident] | None = None
-        for iid in self._candidates(obs):
+        categories = {obs.category, *self._compatible.get(obs.category, ())}
+        for iid in self._index.near(obs, categories):
             inc = self.incidents[iid]
             if inc.is_open != open_ or inc.cell != cell:
                 continue

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, create_engine, event, func, select, update
+from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,11 +17,9 @@ from citybrain.core.hotspots import HotspotAlert, top_recurring
 from citybrain.core.incident import Incident
 from citybrain.core.messages import (
     Dispatch,
-    GeneratedLabel,
-    KeyFacts,
     Observation,
 )
-from citybrain.store import model_step
+from citybrain.store.dispatch_records import DispatchRecords
 from citybrain.store.mappers import (
     STATE_COLUMNS,
     dispatch_from_row,
@@ -35,14 +33,11 @@ from citybrain.store.mappers import (
 )
 from citybrain.store.models import (
     Base,
-    DeliveryRow,
     DispatchRow,
     EvidenceRow,
     HotspotRow,
     IncidentRow,
-    ModelCallRow,
     PipelineStatsRow,
-    SummaryRow,
 )
 from citybrain.store.outbox import Outbox
 from citybrain.streams.records import Output
@@ -60,7 +55,10 @@ class IncidentWrite:
     evidence: list[Observation] = field(default_factory=list)
 
 
-class Store:
+class Store(DispatchRecords):
+    """Reads and writes of incidents, evidence, hot spots and counters; the dispatch job's
+    records (decisions, summaries, audit log, webhook deliveries) come from DispatchRecords."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
@@ -286,127 +284,6 @@ class Store:
                 r.job: {"updated_at": r.updated_at, **r.counters}
                 for r in s.scalars(select(PipelineStatsRow)).all()
             }
-
-    # --- the model step: decisions, summaries, audit log, webhook outbox ---
-    def write_dispatch_step(
-        self,
-        step: model_step.DispatchStep,
-        outbox: Outbox | None = None,
-        messages: Sequence[Output] = (),
-    ) -> None:
-        """One transaction: audit rows, routing and summary decisions, dispatches, deliveries,
-        and the dispatch messages (into `outbox`, sent after the commit)."""
-        with self.sessions.begin() as s:
-            model_step.write_step(s, step)
-            if outbox is not None:
-                outbox.write(s, messages)
-
-    def model_calls(self, incident_id: str | None = None, limit: int = 500) -> list[ModelCallRow]:
-        """The audit log, newest first."""
-        with self.sessions() as s:
-            q = select(ModelCallRow).order_by(ModelCallRow.at.desc()).limit(limit)
-            if incident_id is not None:
-                q = q.where(ModelCallRow.incident_id == incident_id)
-            return list(s.scalars(q).all())
-
-    def summary(self, incident_id: str) -> SummaryRow | None:
-        with self.sessions() as s:
-            return s.get(SummaryRow, incident_id)
-
-    def verify_summary(self, incident_id: str, actor: str) -> bool:
-        """A dispatcher confirms the summary they read; False when there is none."""
-        with self.sessions.begin() as s:
-            row = s.get(SummaryRow, incident_id)
-            if row is None:
-                return False
-            row.verified, row.verified_by, row.verified_at = True, actor, datetime.now(UTC)
-            return True
-
-    def due_deliveries(self, department: str, limit: int = 50) -> list[DeliveryRow]:
-        with self.sessions() as s:
-            return model_step.due_deliveries(s, department, datetime.now(UTC), limit)
-
-    def deliveries(self, department: str | None = None) -> list[DeliveryRow]:
-        with self.sessions() as s:
-            q = select(DeliveryRow).order_by(DeliveryRow.id)
-            if department:
-                q = q.where(DeliveryRow.department == department)
-            return list(s.scalars(q).all())
-
-    def claim_delivery(self, delivery_id: str, seen_next_at: datetime, until: datetime) -> bool:
-        """Take a delivery's next attempt for this sender until `until`. Several dispatch
-        workers poll one outbox: a compare-and-set on `next_at` lets exactly one of them send
-        (the others see it not due), and a sender that dies frees it when the lease ends."""
-        with self.sessions.begin() as s:
-            res = s.execute(
-                update(DeliveryRow)
-                .where(
-                    DeliveryRow.id == delivery_id,
-                    DeliveryRow.status == "pending",
-                    DeliveryRow.next_at == seen_next_at,
-                )
-                .values(next_at=until)
-            )
-            return bool(res.rowcount == 1)  # type: ignore[attr-defined]
-
-    def mark_delivery(
-        self,
-        delivery_id: str,
-        status: str,
-        attempts: int,
-        next_at: datetime,
-        error: str = "",
-        outbox: Outbox | None = None,
-        messages: Sequence[Output] = (),
-    ) -> None:
-        """Record an attempt's outcome, with the messages it causes (a dead delivery's DLQ
-        record) into `outbox` in the same transaction."""
-        with self.sessions.begin() as s:
-            row = s.get(DeliveryRow, delivery_id)
-            if row is None:
-                return
-            row.status, row.attempts, row.next_at, row.last_error = status, attempts, next_at, error
-            if status == "delivered":
-                row.delivered_at = datetime.now(UTC)
-            if outbox is not None:
-                outbox.write(s, messages)
-
-    def write_summary(
-        self,
-        incident_id: str,
-        summary: str,
-        label: GeneratedLabel,
-        facts: KeyFacts,
-        calls: list[model_step.ModelCall],
-        deliveries: list[model_step.Delivery],
-        outbox: Outbox | None = None,
-        messages: Sequence[Output] = (),
-    ) -> None:
-        """The summary queue's result for one incident (see model_step.write_summary), with
-        the follow-up messages into `outbox` in the same transaction."""
-        with self.sessions.begin() as s:
-            model_step.write_summary(s, incident_id, summary, label, facts, calls, deliveries)
-            if outbox is not None:
-                outbox.write(s, messages)
-
-    def incident_dispatches(self, incident_id: str) -> list[DispatchRow]:
-        with self.sessions() as s:
-            q = select(DispatchRow).where(DispatchRow.incident_id == incident_id)
-            return list(s.scalars(q.order_by(DispatchRow.created_at)).all())
-
-    def sent_dispatches(self) -> dict[str, set[str]]:
-        """Incident id -> ids of its dispatches so far, for incidents not resolved (the
-        dispatch job's state; resolved ones leave it, so it does not grow without end)."""
-        out: dict[str, set[str]] = {}
-        with self.sessions() as s:
-            rows = s.execute(
-                select(DispatchRow.incident_id, DispatchRow.id)
-                .join(IncidentRow, IncidentRow.id == DispatchRow.incident_id)
-                .where(IncidentRow.status != "resolved")
-            ).all()
-        for iid, did in rows:
-            out.setdefault(iid, set()).add(did)
-        return out
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from citybrain.config import Settings
     from citybrain.core.city import City
     from citybrain.store import Store
+    from citybrain.streams.stage import Stage
     from citybrain.streams.topics import Topics
-    from citybrain.streams.worker import Stage
 
 JOBS = ("vision", "tickets", "incidents", "dispatch")  # in the order the demo starts them
 ENTRY_POINTS = "citybrain.jobs"

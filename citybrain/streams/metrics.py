@@ -12,6 +12,8 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from citybrain.streams.counters import Stat
+
 log = logging.getLogger(__name__)
 
 
@@ -33,7 +35,7 @@ class StageCollector(Collector):
         for key, value in dict(self.stats).items():
             if isinstance(value, int | float):
                 g.add_metric([self.job, self.worker, key], float(value))
-        lag.add_metric([self.job], float(self.stats.get("lag", 0) or 0))  # type: ignore[arg-type]
+        lag.add_metric([self.job], float(self.stats.get(Stat.LAG, 0) or 0))  # type: ignore[arg-type]
         yield g
         yield lag
 

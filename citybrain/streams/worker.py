@@ -18,78 +18,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
 from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
-from citybrain.errors import RejectedRecord
+from citybrain.streams.counters import Stat, dlq_reason, sent_to
 from citybrain.streams.crash import crash_point
-from citybrain.streams.records import InRecord, Output, dead_letter
+from citybrain.streams.records import InRecord, dead_letter
 from citybrain.streams.send import CheckedSender, SendFailed
+from citybrain.streams.stage import Batch, Outbox, Stage
+
+__all__ = ["Batch", "Stage", "StreamWorker"]  # Batch and Stage live in stage.py
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Batch:
-    outputs: list[Output] = field(default_factory=list)
-    rejected: list[tuple[InRecord, RejectedRecord]] = field(default_factory=list)
-    # A stage that holds records across polls says how far each partition may be committed
-    # ((topic, partition) -> next offset); None commits everything consumed so far.
-    commit: dict[tuple[str, int], int] | None = None
-
-
-class Stage(Protocol):
-    name: str
-    stats: Counter[str]
-
-    def process(self, records: list[InRecord]) -> Batch: ...
-
-    def sink(self) -> None:
-        """Durably write what process() accumulated; runs before the commit."""
-
-    def tick(self) -> Batch:
-        """Time-driven work (e.g. resolving idle incidents) when no records arrive."""
-
-    def on_assigned(self) -> None:
-        """Partitions moved: reload any state kept for them."""
-
-
-@runtime_checkable
-class BackPressure(Protocol):
-    """A stage that buffers records tells the worker when it is full; the worker then pauses
-    its partitions (still polling, so the group keeps it) until the stage has drained."""
-
-    def saturated(self) -> bool: ...
-
-    def holding(self) -> int:
-        """Records consumed but not yet finished; a batch job does not exit idle while any."""
-        ...
-
-
-class PendingMessage(Protocol):
-    seq: int
-    output: Output
-
-
-class Outbox(Protocol):
-    """What the worker needs of a stage's transactional outbox (store/outbox.py)."""
-
-    def take(self, limit: int = 1000) -> list[Any]: ...
-
-    def mark_sent(self, seqs: Any) -> None: ...
-
-
-@runtime_checkable
-class Relaying(Protocol):
-    """A stage whose store writes carry outgoing messages in an outbox."""
-
-    outbox: Outbox
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -140,7 +84,7 @@ class StreamWorker:
         self.retry_max_s = retry_max_s
         self.reload_needed = False
         self.sender = CheckedSender(producer, dlq_topic, dlq_max_bytes, stage.name)
-        self.outbox: Outbox | None = stage.outbox if isinstance(stage, Relaying) else None
+        self.outbox: Outbox | None = stage.outbox
         self._next: dict[tuple[str, int], int] = {}  # next offset per partition, for lag
         consumer.subscribe(topics, listener=_Rebalance(self))
 
@@ -167,7 +111,7 @@ class StreamWorker:
                     seen_data = True
                     last_data = now
                 if self.report and now - last_report > 1.0:
-                    self.stage.stats["lag"] = self._lag()
+                    self.stage.stats[Stat.LAG] = self._lag()
                     self._report()
                     last_report = now
                 if (
@@ -193,7 +137,7 @@ class StreamWorker:
             self._next[(r.topic, r.partition)] = r.offset + 1
         if records:
             crash_point(f"{self.stage.name}.after_poll")
-            self.stage.stats["consumed"] += len(records)
+            self.stage.stats[Stat.CONSUMED] += len(records)
             batch = self.stage.process(records)
             crash_point(f"{self.stage.name}.after_process")
         else:
@@ -207,7 +151,7 @@ class StreamWorker:
         try:
             self.report(self.stage.name, dict(self.stage.stats))
         except Exception as e:  # statistics must never stop the stream
-            self.stage.stats["stats_write_failed"] += 1
+            self.stage.stats[Stat.STATS_WRITE_FAILED] += 1
             log.warning("%s: could not write counters: %s", self.stage.name, e)
 
     def _ride_out(self, err: BaseException, stop: threading.Event) -> None:
@@ -215,7 +159,7 @@ class StreamWorker:
         worker), retry the stage's reload with exponential back-off until it works, then
         rewind to the committed offsets so the failed batch is consumed again."""
         name = self.stage.name
-        self.stage.stats["dependency_down"] += 1
+        self.stage.stats[Stat.DEPENDENCY_DOWN] += 1
         log.warning("%s: dependency unavailable (%s); consumption paused", name, err)
         delay = self.retry_initial_s
         while not stop.is_set():
@@ -226,7 +170,7 @@ class StreamWorker:
                 self.stage.on_assigned()
                 break
             except self.transient as e:
-                self.stage.stats["dependency_retries"] += 1
+                self.stage.stats[Stat.DEPENDENCY_RETRIES] += 1
                 log.info("%s: still unavailable (%s); next try in %.1f s", name, e, delay)
                 delay = min(self.retry_max_s, delay * 2)
         self._rewind()
@@ -249,18 +193,14 @@ class StreamWorker:
 
     def _busy(self) -> bool:
         """Records held by the stage, or partitions paused for it: not idle, only waiting."""
-        if not isinstance(self.stage, BackPressure):
-            return False
         return bool(self.stage.holding() or self.consumer.paused())
 
     def _throttle(self) -> None:
-        if not isinstance(self.stage, BackPressure):
-            return
         if self.stage.saturated():
             running = self.consumer.assignment() - self.consumer.paused()
             if running:
                 self.consumer.pause(*running)
-                self.stage.stats["paused"] += 1
+                self.stage.stats[Stat.PAUSED] += 1
                 log.info("%s: stage full, consumption paused", self.stage.name)
         elif self.consumer.paused():
             self.consumer.resume(*self.consumer.paused())
@@ -291,23 +231,23 @@ class StreamWorker:
         for rec, err in batch.rejected:
             log.warning("%s: dead-letter %s: %s", name, rec.ref, err)
             outputs.append(dead_letter(rec, err, name, self.dlq_topic, self.dlq_max_bytes))
-            self.stage.stats["dlq"] += 1
-            self.stage.stats[f"dlq.{err.reason}"] += 1
+            self.stage.stats[Stat.DLQ] += 1
+            self.stage.stats[dlq_reason(err.reason)] += 1
         if outputs:
             crash_at("before_send")
             try:
                 sent = self.sender.send_all(outputs)
             except SendFailed as e:
-                self.stage.stats["send_failed"] += 1
+                self.stage.stats[Stat.SEND_FAILED] += 1
                 if self.outbox is not None:  # what got through is not sent again
                     self.outbox.mark_sent(pending[i].seq for i in e.delivered if i < len(pending))
                 raise
             for i in sent.delivered:
                 if i not in sent.too_large:
-                    self.stage.stats[f"out.{outputs[i].topic.rsplit('.', 1)[-1]}"] += 1
+                    self.stage.stats[sent_to(outputs[i].topic)] += 1
             if sent.too_large:
-                self.stage.stats["dlq.record_too_large"] += len(sent.too_large)
-                self.stage.stats["dlq"] += len(sent.too_large)
+                self.stage.stats[dlq_reason("record_too_large")] += len(sent.too_large)
+                self.stage.stats[Stat.DLQ] += len(sent.too_large)
             crash_at("after_send")
             if pending:
                 assert self.outbox is not None
@@ -329,7 +269,7 @@ class StreamWorker:
             # next poll rejoins. The batch is already written and sent; if its partitions went
             # elsewhere it is read again from the last commit, and its writes and messages are
             # keyed, so the replay changes nothing. Ending the job here would only lose time.
-            self.stage.stats["commit_failed"] += 1
+            self.stage.stats[Stat.COMMIT_FAILED] += 1
             log.warning("%s: commit refused after a rebalance (%s); the batch replays", name, e)
             return
         crash_at("after_commit")

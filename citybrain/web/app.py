@@ -25,6 +25,7 @@ from citybrain.config import Settings
 from citybrain.core.city import City
 from citybrain.errors import ConfigError
 from citybrain.store import Store
+from citybrain.streams.counters import Stat
 from citybrain.web import access, api, open311, pages
 from citybrain.web.auth import AuthError
 from citybrain.web.bus import Bus
@@ -63,7 +64,7 @@ class _StoreCollector(Collector):
                 if isinstance(v, int | float):
                     g.add_metric([worker, k], v)
             job = worker.split("@", 1)[0]
-            by_job[job] = by_job.get(job, 0) + float(counters.get("lag", 0) or 0)
+            by_job[job] = by_job.get(job, 0) + float(counters.get(Stat.LAG, 0) or 0)
         for job, total in sorted(by_job.items()):
             lag.add_metric([job], total)
         yield g

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from citybrain.core.city import City
+from citybrain.streams.counters import CameraCounter, CameraStat, Stat
 
 _WINDOW_S = 30.0
 
@@ -51,17 +52,17 @@ def pipelines(
             {"workers": 0, "consumed": 0, "lag": 0, "dlq": 0, "age_s": None},
         )
         j["workers"] += 1
-        for k in ("consumed", "lag", "dlq"):
+        for k in (Stat.CONSUMED, Stat.LAG, Stat.DLQ):
             v = counters.get(k, 0)
             if isinstance(v, int | float):
-                j[k] += v
+                j[k.value] += v
         updated = counters.get("updated_at")
         if isinstance(updated, datetime):
             age = (now - updated).total_seconds()
             j["age_s"] = age if j["age_s"] is None else min(j["age_s"], age)
     for name, j in jobs.items():
-        per_s = rates.rate(f"{name}.consumed", j["consumed"])
-        dlq_per_s = rates.rate(f"{name}.dlq", j["dlq"])
+        per_s = rates.rate(f"{name}.{Stat.CONSUMED}", j["consumed"])
+        dlq_per_s = rates.rate(f"{name}.{Stat.DLQ}", j["dlq"])
         j["per_s"] = round(per_s, 2)
         j["dlq_rate"] = round(dlq_per_s / per_s, 4) if per_s > 0 else 0.0
         j["age_s"] = round(j["age_s"], 1) if j["age_s"] is not None else None
@@ -77,41 +78,41 @@ def cameras(
     now: datetime,
 ) -> list[dict[str, Any]]:
     """Per configured camera: frames, frame rate, errors, last frame time, status."""
-    agg: dict[str, dict[str, int]] = {}
+    agg: dict[str, dict[CameraStat, int]] = {}
     for worker, counters in stats.items():
         if job_of(worker) != "vision":
             continue
         for key, v in counters.items():
-            parts = key.split(".")
-            if len(parts) != 3 or parts[0] != "camera" or not isinstance(v, int):
+            counter = CameraCounter.parse(key)
+            if counter is None or not isinstance(v, int):
                 continue
-            entry = agg.setdefault(parts[1], {})
-            field = parts[2]
-            entry[field] = (
-                max(entry.get(field, 0), v) if field.endswith("_ms") else entry.get(field, 0) + v
-            )
+            entry = agg.setdefault(counter.camera, {})
+            stat = counter.stat
+            entry[stat] = max(entry.get(stat, 0), v) if stat.is_time else entry.get(stat, 0) + v
     out = []
     for cam in city.cameras:
         a = agg.get(cam.id, {})
-        seen_ms = a.get("seen_ms")
+        seen_ms = a.get(CameraStat.SEEN_MS)
         age = (now.timestamp() * 1000 - seen_ms) / 1000 if seen_ms else None
         status = (
             "never"
             if seen_ms is None
             else ("ok" if age is not None and age <= stale_s else "stale")
         )
-        if a.get("errors", 0) and status == "ok":
+        frames, errors = a.get(CameraStat.FRAMES, 0), a.get(CameraStat.ERRORS, 0)
+        last_ms = a.get(CameraStat.LAST_MS)
+        if errors and status == "ok":
             status = "errors"
         out.append(
             {
                 "id": cam.id,
                 "name": cam.name,
                 "district": cam.district,
-                "frames": a.get("frames", 0),
-                "errors": a.get("errors", 0),
-                "fps": round(rates.rate(f"camera.{cam.id}.frames", a.get("frames", 0)), 2),
-                "last_frame_at": datetime.fromtimestamp(a["last_ms"] / 1000, UTC).isoformat()
-                if a.get("last_ms")
+                "frames": frames,
+                "errors": errors,
+                "fps": round(rates.rate(CameraCounter(cam.id, CameraStat.FRAMES).key, frames), 2),
+                "last_frame_at": datetime.fromtimestamp(last_ms / 1000, UTC).isoformat()
+                if last_ms
                 else None,
                 "seen_s_ago": round(age, 1) if age is not None else None,
                 "status": status,

@@ -22,8 +22,9 @@ from citybrain.streams.broker import EmbeddedBroker
 from citybrain.streams.kafka_io import make_consumer, make_producer
 from citybrain.streams.records import InRecord, Output
 from citybrain.streams.send import SendFailed
+from citybrain.streams.stage import Batch, Stage
 from citybrain.streams.topics import Topics
-from citybrain.streams.worker import Batch, StreamWorker
+from citybrain.streams.worker import StreamWorker
 
 from .conftest import free_port, produce, read_topic
 from .test_incidents_pipeline import obs, record
@@ -31,7 +32,7 @@ from .test_incidents_pipeline import obs, record
 pytestmark = pytest.mark.integration
 
 
-class Echo:
+class Echo(Stage):
     """Sends each record on to `out_topic`, `grow` times as large."""
 
     name = "echo"
@@ -43,15 +44,6 @@ class Echo:
 
     def process(self, records: list[InRecord]) -> Batch:
         return Batch(outputs=[Output(self.out_topic, r.value * self.grow, r.key) for r in records])
-
-    def sink(self) -> None:
-        pass
-
-    def tick(self) -> Batch:
-        return Batch()
-
-    def on_assigned(self) -> None:
-        pass
 
 
 def run_echo(s: Settings, stage: Echo, producer: KafkaProducer, dlq_max_bytes: int) -> None:

@@ -10,8 +10,9 @@ import pytest
 from citybrain.config import Settings
 from citybrain.streams.kafka_io import make_consumer, make_producer
 from citybrain.streams.records import InRecord
+from citybrain.streams.stage import Batch, Stage
 from citybrain.streams.topics import Topics
-from citybrain.streams.worker import Batch, StreamWorker
+from citybrain.streams.worker import StreamWorker
 
 from .conftest import produce
 
@@ -22,7 +23,7 @@ class SinkDown(Exception):
     pass
 
 
-class RecordingStage:
+class RecordingStage(Stage):
     name = "recording"
 
     def __init__(self, fail_sink: bool) -> None:
@@ -42,12 +43,6 @@ class RecordingStage:
             raise SinkDown("database unavailable")
         self.durable += self._pending
         self._pending.clear()
-
-    def tick(self) -> Batch:
-        return Batch()
-
-    def on_assigned(self) -> None:
-        pass
 
 
 def run(s: Settings, stage: RecordingStage) -> None:

@@ -29,12 +29,13 @@ from citybrain.store import Store
 from citybrain.streams.broker import EmbeddedBroker
 from citybrain.streams.kafka_io import make_consumer, make_producer
 from citybrain.streams.records import InRecord
+from citybrain.streams.stage import Batch, Stage
 from citybrain.streams.topics import Topics, ensure_topics
-from citybrain.streams.worker import Batch, Stage, StreamWorker
+from citybrain.streams.worker import StreamWorker
 from pipelines import build_stage
 
 
-class PassThrough:
+class PassThrough(Stage):
     """The baseline stage: the worker loop with no work in it."""
 
     name = "baseline"
@@ -45,17 +46,8 @@ class PassThrough:
     def process(self, records: list[InRecord]) -> Batch:
         return Batch()
 
-    def sink(self) -> None:
-        pass
 
-    def tick(self) -> Batch:
-        return Batch()
-
-    def on_assigned(self) -> None:
-        pass
-
-
-class Timed:
+class Timed(Stage):
     """A stage wrapper timing from the first record to the end of the last batch."""
 
     def __init__(self, stage: Stage) -> None:

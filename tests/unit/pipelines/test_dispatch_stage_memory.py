@@ -1,4 +1,5 @@
-"""The dispatch stage over a real SQLite store (no broker, no model: `llm.enabled` off): one
+"""The dispatch stage over a real SQLite store, under the real worker loop with an in-memory
+consumer (streams/testing.py; no broker, no model: `llm.enabled` off): one
 dispatch per incident and department, a new one when a resolved incident comes back, and a
 memory of open incidents only, so a job that runs for months stays small."""
 
@@ -15,7 +16,7 @@ from citybrain.core.messages import Dispatch, GeoPoint
 from citybrain.core.routing import route
 from citybrain.core.summary import template_summary
 from citybrain.store import IncidentWrite, Store
-from citybrain.streams.records import InRecord
+from citybrain.streams.testing import Incoming, StageHarness
 from citybrain.streams.topics import Topics
 from pipelines.dispatch import DispatchStage
 
@@ -43,22 +44,20 @@ def test_resolved_incidents_leave_the_stages_memory(
 
     write(inc)
 
-    def send(state: Incident, offset: int) -> list[Dispatch]:
+    def send(state: Incident) -> list[Dispatch]:
         msg = replace(state, summary=template_summary(city, state)).to_message()
-        rec = InRecord(topics.incidents, 0, offset, b"inc-1", msg, {})
-        stage.process([rec])
-        stage.sink()
-        sent = stage.outbox.take()  # what the worker would send after the commit
-        stage.outbox.mark_sent(p.seq for p in sent)
-        return [Dispatch.model_validate_json(p.output.value) for p in sent]
+        rec = Incoming(topics.incidents, msg, b"inc-1")
+        run = worker.run([rec])  # dispatches leave through the outbox, after the write
+        return [Dispatch.model_validate_json(o.value) for o in run.outputs]
 
     stage = DispatchStage(s, city, topics, store, deliver=False)
-    [first] = send(inc, 0)
+    worker = StageHarness(stage)
+    [first] = send(inc)
     assert first.department == "water_drainage" and "inc-1" in stage._sent
-    assert send(replace(inc, ticket_count=2), 1) == []  # an update: no second dispatch
+    assert send(replace(inc, ticket_count=2)) == []  # an update: no second dispatch
     done = replace(inc, status="resolved", resolved_at=t, resolved_by="timeout")
     write(done)
-    send(done, 2)
+    send(done)
     assert "inc-1" not in stage._sent and "inc-1" not in stage._decided
     # a restarted stage loads only incidents still open
     assert DispatchStage(s, city, topics, store, deliver=False)._sent == {}
@@ -66,7 +65,7 @@ def test_resolved_incidents_leave_the_stages_memory(
     # the problem comes back: fusion reopens the incident, and its department is told again
     back = replace(done, status="reopened", resolved_at=None, resolved_by=None, reopened=1)
     write(back)
-    [again] = send(back, 3)
+    [again] = send(back)
     assert again.department == "water_drainage" and again.id != first.id
-    assert send(replace(back, ticket_count=3), 4) == []  # its updates: no third dispatch
+    assert send(replace(back, ticket_count=3)) == []  # its updates: no third dispatch
     assert {d.id for d in store.dispatches()} == {first.id, again.id}

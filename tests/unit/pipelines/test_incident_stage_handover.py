@@ -1,6 +1,7 @@
-"""Two incident workers over one real SQLite store (no broker: records are handed to the stage
-directly). A copy of an incident that a worker loaded before someone else changed it must not
-overwrite the newer stored state when the stale worker's idle timeout fires."""
+"""Two incident workers over one real SQLite store (no broker: each stage runs under the real
+worker loop with an in-memory consumer, streams/testing.py). A copy of an incident that a
+worker loaded before someone else changed it must not overwrite the newer stored state when
+the stale worker's idle timeout fires."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ from citybrain.config import Settings
 from citybrain.core.city import City
 from citybrain.core.messages import Feedback, GeoPoint, Observation
 from citybrain.store import Store
-from citybrain.streams.records import InRecord
+from citybrain.streams.testing import Incoming, StageHarness
 from citybrain.streams.topics import Topics
 from pipelines.incidents import IncidentStage
 
 
-def _record(topic: str, offset: int, value: bytes) -> InRecord:
-    return InRecord(topic=topic, partition=0, offset=offset, key=b"k", value=value, headers={})
+def _record(topic: str, value: bytes) -> Incoming:
+    return Incoming(topic, value, key=b"k")
 
 
 def test_a_stale_copy_never_overwrites_a_dispatchers_resolution(
@@ -34,16 +35,15 @@ def test_a_stale_copy_never_overwrites_a_dispatchers_resolution(
         district="xicheng", precision="point", text="underpass flooded",
     )  # fmt: skip
     a = IncidentStage(s, city, topics, store)
-    a.process([_record(topics.observations, 0, flood.model_dump_json().encode())])
-    a.sink()
+    worker_a = StageHarness(a)
+    worker_a.run([_record(topics.observations, flood.model_dump_json().encode())])
     (incident_id,) = a.fuser.incidents
 
     b = IncidentStage(s, city, topics, store)  # loads the open incident: a copy
     fb = Feedback(
         incident_id=incident_id, action="resolve", actor="dispatcher-1", at=now, reason="pumped"
     )
-    a.process([_record(topics.feedback, 0, fb.model_dump_json().encode())])
-    a.sink()
+    worker_a.run([_record(topics.feedback, fb.model_dump_json().encode())])
     # B's copy goes idle (its watermark moves on with other evidence) and times out
     later = flood.model_copy(
         update={
@@ -52,9 +52,7 @@ def test_a_stale_copy_never_overwrites_a_dispatchers_resolution(
             "location": GeoPoint(lon=120.155, lat=30.272), "district": "beicheng",
         }
     )  # fmt: skip
-    b.process([_record(topics.observations, 1, later.model_dump_json().encode())])
-    b.tick()
-    b.sink()
+    StageHarness(b).run([_record(topics.observations, later.model_dump_json().encode())], ticks=1)
     assert b.stats["incidents_resolved.timeout"] == 0
     stored = store.load_incident(incident_id)
     assert stored is not None and stored.resolved_by == "dispatcher"
@@ -88,25 +86,22 @@ def test_a_hot_spot_is_closed_by_the_worker_that_holds_its_area(
     base = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
     x, y = GeoPoint(lon=120.155, lat=30.272), GeoPoint(lon=120.2, lat=30.24)
 
-    def feed(stage: IncidentStage, values: list[bytes]) -> None:
-        stage.process([_record(topics.observations, i, v) for i, v in enumerate(values)])
-        stage.sink()
+    def feed(worker: StageHarness, values: list[bytes], ticks: int = 0) -> None:
+        worker.run([_record(topics.observations, v) for v in values], ticks=ticks)
 
     a = IncidentStage(s, city, topics, store)
-    feed(a, [_noise(i, i, base, x) for i in range(10)])  # 10 in 10 minutes: hot
+    worker_a = StageHarness(a)
+    feed(worker_a, [_noise(i, i, base, x) for i in range(10)])  # 10 in 10 minutes: hot
     [alert] = store.hotspots()
     assert alert.status == "open" and alert.count == 10
     b = IncidentStage(s, city, topics, store)  # a second worker loads it
-    feed(a, [_noise(i, i, base, x) for i in range(10, 26)])  # steady: hot, not growing
-    feed(b, [_noise(0, 25, base, y, category="pothole")])  # B's own area, time moves on
-    b.tick()
-    b.sink()
+    feed(worker_a, [_noise(i, i, base, x) for i in range(10, 26)])  # steady: hot, not growing
+    # B's own area, time moves on
+    feed(StageHarness(b), [_noise(0, 25, base, y, category="pothole")], ticks=1)
     assert store.hotspot(alert.id).status == "open"  # type: ignore[union-attr]
     assert b.stats["hotspot_alerts_closed"] == 0
 
     # the tickets stop; the worker that held the area sees it cool down and closes it
-    feed(a, [_noise(2, 40, base, y, category="pothole")])
-    a.tick()
-    a.sink()
+    feed(worker_a, [_noise(2, 40, base, y, category="pothole")], ticks=1)
     assert store.hotspot(alert.id).status == "closed"  # type: ignore[union-attr]
     assert a.stats["hotspot_alerts_closed"] == 1

@@ -19,7 +19,7 @@ from citybrain.core.history import Columns
 from citybrain.core.messages import Dispatch, Observation, Ticket
 from citybrain.core.routing import route
 from citybrain.store import IncidentWrite, Store
-from citybrain.streams.records import InRecord
+from citybrain.streams.testing import Incoming, run_stage
 from citybrain.streams.topics import Topics
 from citybrain.text.errors import ArtefactError
 from citybrain.text.router_train import TrainResult, train
@@ -51,12 +51,13 @@ def test_tickets_to_dispatch_with_the_router(
     tickets = TicketStage(s, city, topics)
     at = datetime.now(UTC) - timedelta(minutes=5)
     records = [
-        InRecord(topics.tickets, 0, i, tid.encode(),
-                 Ticket(ticket_id=tid, received_at=at, text=text).model_dump_json().encode(), {})
-        for i, (tid, text) in enumerate(TEXTS.items())
+        Incoming(topics.tickets,
+                 Ticket(ticket_id=tid, received_at=at, text=text).model_dump_json().encode(),
+                 tid.encode())
+        for tid, text in TEXTS.items()
     ]  # fmt: skip
-    batch = tickets.process(records)
-    assert not batch.rejected and len(batch.outputs) == 3
+    batch = run_stage(tickets, records)
+    assert not batch.dead_letters and len(batch.outputs) == 3
     fuser = Fuser(city, s.incidents)
     writes = []
     for out in batch.outputs:
@@ -70,14 +71,12 @@ def test_tickets_to_dispatch_with_the_router(
     store.write_incidents(writes)
     stage = DispatchStage(s, city, topics, store, deliver=False)
     recs = [
-        InRecord(topics.incidents, 0, i, w.incident.id.encode(), w.incident.to_message(), {})
-        for i, w in enumerate(writes)
+        Incoming(topics.incidents, w.incident.to_message(), w.incident.id.encode())
+        for w in writes
     ]  # fmt: skip
-    stage.process(recs)
-    stage.sink()
     by_ticket = {}
-    for p in stage.outbox.take():  # dispatches leave through the outbox, after the write
-        d = Dispatch.model_validate_json(p.output.value)
+    for out in run_stage(stage, recs).outputs:  # dispatches leave through the outbox
+        d = Dispatch.model_validate_json(out.value)
         row, evidence = store.incident(d.incident_id) or (None, [])
         by_ticket[evidence[0].source_id] = d
         assert row is not None and row.routing_advice is not None  # shown in inbox and API

@@ -1,8 +1,12 @@
-"""The vision stage without a broker: batching across polls, commit points, failing backends.
-The detector is a tiny torch module behind the real LocalBackend (a head that finds nothing),
-so these run in a second; the full model and broker are in tests/integration."""
+"""The vision stage without a broker, under the real worker loop (streams/testing.py):
+batching across polls, commit points, failing backends. The detector is a tiny torch module
+behind the real LocalBackend (a head that finds nothing), so these run in a second; the full
+model and broker are in tests/integration."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -15,12 +19,14 @@ from citybrain.core.messages import FrameMeta, Observation
 from citybrain.sim.captions import visible_categories
 from citybrain.sim.dataset import plan_frames
 from citybrain.sim.render import render_annotated
-from citybrain.streams.records import InRecord
+from citybrain.store import Store
+from citybrain.streams.testing import Incoming, StageHarness, run_stage
 from citybrain.streams.topics import Topics
 from citybrain.vision.backends.local import LocalBackend
 from citybrain.vision.clip import ImageTower, load_clip
 from citybrain.vision.errors import BackendError
 from citybrain.vision.scene import ZeroShotHead
+from citybrain.web import health
 from pipelines.vision import VisionStage
 
 
@@ -50,13 +56,11 @@ class Clock:
         return self.t
 
 
-def record(offset: int, camera: str, ts_ms: int, partition: int = 0) -> InRecord:
+def record(seq: int, camera: str, ts_ms: int, partition: int = 0) -> Incoming:
     ok, buf = cv2.imencode(".jpg", np.full((36, 64, 3), 80, np.uint8))
     assert ok
-    meta = FrameMeta(camera_id=camera, ts_ms=ts_ms, seq=offset, width=64, height=36)
-    return InRecord(
-        "t.frames", partition, offset, camera.encode(), buf.tobytes(), dict(meta.to_headers())
-    )
+    meta = FrameMeta(camera_id=camera, ts_ms=ts_ms, seq=seq, width=64, height=36)
+    return Incoming("t.frames", buf.tobytes(), camera.encode(), dict(meta.to_headers()), partition)
 
 
 def stage(settings: Settings, city: City, backend: object, clock: Clock) -> VisionStage:
@@ -71,15 +75,36 @@ def test_frames_wait_for_a_batch_and_the_commit_point_waits_with_them(
 ) -> None:
     clock = Clock()
     st = stage(settings, city, LocalBackend({"detector": EmptyHead()}), clock)
-    b = st.process([record(0, "cam-01", 0), record(1, "cam-02", 0)])
-    assert st.stats["frames"] == 0 and b.commit == {("t.frames", 0): 0}  # nothing finished
+    h = StageHarness(st)
+    run = h.run([record(0, "cam-01", 0), record(1, "cam-02", 0)])
+    assert st.stats["frames"] == 0 and run.commits == [{("t.frames", 0): 0}]  # nothing finished
     assert st.holding() == 2 and st.stats["waiting"] == 2
     clock.t += 0.3  # past max_batch_delay_ms
-    b = st.tick()
-    assert st.stats["frames"] == 2 and b.commit == {("t.frames", 0): 2} and st.holding() == 0
-    b = st.process([record(2 + i, f"cam-0{i + 1}", 1000) for i in range(4)])  # a full batch
-    assert st.stats["frames"] == 6 and b.commit == {("t.frames", 0): 6}
+    run = h.run(ticks=1)
+    assert st.stats["frames"] == 2 and run.commits == [{("t.frames", 0): 2}] and st.holding() == 0
+    run = h.run([record(2 + i, f"cam-0{i + 1}", 1000) for i in range(4)])  # a full batch
+    assert st.stats["frames"] == 6 and run.commits == [{("t.frames", 0): 6}]
     assert st.stats["batches"] == 2
+
+
+def test_camera_health_reads_the_counters_the_job_writes(
+    settings: Settings, city: City, tmp_path: Path
+) -> None:
+    """Frames through the worker loop, its counters written to a real store, then camera
+    health as the dashboard shows it: one camera seen, with its frames and capture time."""
+    st = stage(settings, city, LocalBackend({"detector": EmptyHead()}), Clock())
+    h = StageHarness(st)
+    h.run([record(i, "cam-01", 1_000 * (i + 1)) for i in range(4)])  # a full batch
+    store = Store.from_url(f"sqlite:///{tmp_path}/s.db")
+    store.write_stats("vision@test:1", h.reports[-1])
+    now = datetime.now(UTC)
+    by_id = {c["id"]: c for c in health.cameras(city, store.stats(), health.RateTracker(), 60, now)}
+    cam = by_id["cam-01"]
+    assert cam["frames"] == 4 and cam["errors"] == 0 and cam["status"] == "ok"
+    assert cam["last_frame_at"] == datetime.fromtimestamp(4, UTC).isoformat()
+    assert by_id["cam-02"]["status"] == "never"
+    [job] = health.pipelines(store.stats(), health.RateTracker(), now).values()
+    assert job["consumed"] == 4 and job["dlq"] == 0
 
 
 def test_a_backend_error_dead_letters_the_batch_and_moves_on(
@@ -87,20 +112,25 @@ def test_a_backend_error_dead_letters_the_batch_and_moves_on(
 ) -> None:
     clock = Clock()
     st = stage(settings, city, Broken(), clock)
-    b = st.process([record(i, f"cam-0{i + 1}", 0) for i in range(4)])
-    assert [e.reason for _, e in b.rejected] == ["inference_failed"] * 4
-    assert "input shape mismatch" in b.rejected[0][1].detail
-    assert b.commit == {("t.frames", 0): 4} and st.stats["backend.error"] == 1
+    run = StageHarness(st).run([record(i, f"cam-0{i + 1}", 0) for i in range(4)])
+    assert run.reasons() == ["inference_failed"] * 4
+    assert b"input shape mismatch" in dict(run.dead_letters[0].headers)["dlq.detail"]
+    assert run.commits == [{("t.frames", 0): 4}] and st.stats["backend.error"] == 1
 
 
 def test_rebalance_drops_waiting_frames_for_reconsumption(settings: Settings, city: City) -> None:
     clock = Clock()
     st = stage(settings, city, LocalBackend({"detector": EmptyHead()}), clock)
-    st.process([record(5, "cam-01", 0, partition=1)])
-    st.on_assigned()
-    assert st.holding() == 0 and st.stats["requeued.rebalance"] == 1
+    h = StageHarness(st)
+    h.run([record(5, "cam-01", 0, partition=1)])
+    h.rebalance()
     clock.t += 1
-    assert st.tick().commit == {}  # nothing to commit: the frame comes back from Kafka
+    # The partitions move at the first poll, whose tick finds nothing waiting and commits
+    # nothing; the frame comes back from Kafka at the next poll and waits for a batch again.
+    run = h.run(ticks=1)
+    assert st.stats["requeued.rebalance"] == 1
+    assert run.commits == [{("t.frames", 1): 0}]  # only the frame's return: the tick's is none
+    assert st.holding() == 1 and st.stats["consumed"] == 2  # held once, not twice
 
 
 def test_scene_scores_from_clip_open_a_camera_event(settings: Settings, city: City) -> None:
@@ -135,13 +165,13 @@ def test_scene_scores_from_clip_open_a_camera_event(settings: Settings, city: Ci
     )
     backend = LocalBackend({"detector": EmptyHead(), "clip_image": ImageTower(clip).eval()})
     st = VisionStage(s, city, Topics("t"), backend, {}, clock=Clock(), scene=head)
-    outputs = []
+    records = []
     for i in range(4):
         meta = FrameMeta(camera_id=plan.camera.id, ts_ms=i * 2000, seq=i, width=448, height=252)
-        rec = InRecord(
-            "t.frames", 0, i, plan.camera.id.encode(), buf.tobytes(), dict(meta.to_headers())
+        records.append(
+            Incoming("t.frames", buf.tobytes(), plan.camera.id.encode(), dict(meta.to_headers()))
         )
-        outputs += st.process([rec]).outputs
+    outputs = StageHarness(st, max_poll_records=1).run(records).outputs  # a poll per frame
     assert st.stats["scene_scored"] == 4
     obs = [Observation.model_validate_json(o.value) for o in outputs]
     assert obs and {o.category for o in obs} == {"flooding"}
@@ -169,12 +199,10 @@ def test_big_real_photo_and_blank_frames_pass_with_the_shipped_detector(
         assert ok
         h, w = img.shape[:2]
         meta = FrameMeta(camera_id="cam-01", ts_ms=1000 * (i + 1), seq=i, width=w, height=h)
-        records.append(
-            InRecord("t.frames", 0, i, b"cam-01", buf.tobytes(), dict(meta.to_headers()))
-        )
+        records.append(Incoming("t.frames", buf.tobytes(), b"cam-01", dict(meta.to_headers())))
     model, names = load_detector(settings.vision.model)
     s = settings.model_copy(update={"vision": settings.vision.model_copy(update={"batch_size": 3})})
     st = VisionStage(s, city, Topics("t"), LocalBackend({"detector": model}), names, clock=Clock())
-    st.process(records)  # a full batch: inferred at once
+    run_stage(st, records)  # a full batch: inferred at once
     assert st.stats["frames"] == 3 and st.stats.get("dlq", 0) == 0
     assert st.stats["detections"] >= 1  # the potholes of the big photo
