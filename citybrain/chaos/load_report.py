@@ -10,16 +10,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-# "Bounded": over the last third of the sending the lag does not rise above the middle
-# third's peak by more than the margin, the least-squares line through the last third does
-# not climb by more than the margin either, and after sending stops the lag is back to 0
-# within DRAIN_LIMIT_S.
+# "Bounded": over the last third of the sending the lag does not sit higher than over the
+# middle third (means, so one sample landing on a burst in flight, e.g. all cameras' frames of
+# one instant, is not taken for growth), the least-squares line through the last third does
+# not climb by more than the margin, and after sending stops the lag is back to 0 within
+# DRAIN_LIMIT_S.
 MARGIN_RECORDS = 10
-MARGIN_SHARE = 0.2  # of the middle third's peak, when that is larger
+MARGIN_SHARE = 0.2  # of the middle third's max, when that is larger
 DRAIN_LIMIT_S = 60.0
 CRITERION = (
-    "per job: max lag in the last third of the sending <= max in the middle third + margin, "
-    "and the linear fit over the last third rises by <= margin, where margin = "
+    "per job: mean lag over the last third of the sending <= mean over the middle third + "
+    "margin, and the linear fit over the last third rises by <= margin, where margin = "
     f"max({MARGIN_RECORDS} records, {MARGIN_SHARE:.0%} of the middle third's max); and the "
     f"lag is 0 again within {DRAIN_LIMIT_S:.0f} s after sending stops"
 )
@@ -89,23 +90,29 @@ def slope(points: Sequence[tuple[float, float]]) -> float:
     return sum((t - mt) * (y - my) for t, y in points) / var
 
 
+def _mean(points: Sequence[tuple[float, int]]) -> float:
+    return sum(y for _, y in points) / len(points) if points else 0.0
+
+
 def lag_verdict(series: Sequence[tuple[float, int]], send_end_s: float) -> dict[str, Any]:
     """One job's lag samples (seconds since sending began, records) judged by CRITERION."""
     middle = [(t, y) for t, y in series if send_end_s / 3 <= t < 2 * send_end_s / 3]
     last = [(t, y) for t, y in series if 2 * send_end_s / 3 <= t <= send_end_s]
     after = [(t, y) for t, y in series if t > send_end_s]
     mid_max = max((y for _, y in middle), default=0)
-    last_max = max((y for _, y in last), default=0)
     margin = max(MARGIN_RECORDS, MARGIN_SHARE * mid_max)
+    mid_mean, last_mean = _mean(middle), _mean(last)
     k = slope(last)
     rise = k * (last[-1][0] - last[0][0]) if len(last) > 1 else 0.0
     drained = next((t - send_end_s for t, y in after if y == 0), None)
-    not_growing = bool(middle and last) and last_max <= mid_max + margin and rise <= margin
+    not_growing = bool(middle and last) and last_mean <= mid_mean + margin and rise <= margin
     in_time = drained is not None and drained <= DRAIN_LIMIT_S
     return {
         "max": max((y for _, y in series), default=0),
         "max_middle_third": mid_max,
-        "max_last_third": last_max,
+        "max_last_third": max((y for _, y in last), default=0),
+        "mean_middle_third": round(mid_mean, 2),
+        "mean_last_third": round(last_mean, 2),
         "margin": round(margin, 1),
         "slope_last_third_per_s": round(k, 4),
         "drained_after_s": None if drained is None else round(drained, 1),

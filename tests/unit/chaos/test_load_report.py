@@ -100,3 +100,11 @@ def test_lag_that_never_drains_is_not_bounded() -> None:
 def test_a_rise_within_the_margin_is_still_bounded() -> None:
     series = [*flat(40, 5, []), (45.0, 5 + MARGIN_RECORDS), (60.0, 5), (65.0, 0)]
     assert lag_verdict(series, send_end_s=60.0)["bounded"]
+
+
+def test_one_sample_on_a_burst_in_flight_is_not_growth() -> None:
+    # all 12 cameras send at one instant; a sample just after sees them all uncommitted
+    series = [(float(t), 12 if t == 50 else 0) for t in range(0, 61, 5)] + [(65.0, 0)]
+    v = lag_verdict(series, send_end_s=60.0)
+    assert v["max_last_third"] == 12 and v["max_middle_third"] == 0
+    assert v["not_growing"] and v["bounded"]
