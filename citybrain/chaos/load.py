@@ -50,8 +50,10 @@ from citybrain.sim.stream import (
     FrameRecord,
     TicketRecord,
     frame_offsets_ms,
+    ground_truth,
     iter_records,
     simulate,
+    write_ground_truth,
 )
 from citybrain.store import Store
 from citybrain.streams import inspect
@@ -287,7 +289,7 @@ def run(minutes: float, out_dir: Path, plot: Path) -> dict[str, Any]:
             }
         )
         ensure_topics(s.kafka)
-        store = Store.from_url(s.store.url)  # creates the tables before four jobs race to
+        store = Store.from_url(s.store.url)  # the tables, before four jobs race to create them
         config = work / "effective.yaml"
         config.write_text(yaml.safe_dump(s.model_dump(mode="json"), sort_keys=False))
         jobs = Jobs(config, work)
@@ -298,6 +300,7 @@ def run(minutes: float, out_dir: Path, plot: Path) -> dict[str, Any]:
             probe = LagProbe(s.kafka, {j: job_spec(j).inputs(names) for j in JOBS})
             start = datetime.fromtimestamp(int(time.time() + LEAD_S) + 1, UTC)
             load = rates(sim, city, start)
+            write_ground_truth(s.simulator.ground_truth, ground_truth(city, sim, start))
             sampler = Sampler(probe, start.timestamp())
             thread = threading.Thread(target=sampler.run, name="lag", daemon=True)
             thread.start()
