@@ -6,7 +6,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 ARGS    ?=
 
-.PHONY: venv demo test test-fast fuzz lint bench chaos schemas clean
+.PHONY: venv demo test test-fast fuzz lint bench chaos load schemas clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ test-fast: $(STAMP)
 # receiver; writes var/chaos/report.json (docs/RELIABILITY.md).
 chaos: $(STAMP)
 	$(PY) -m citybrain.chaos.suite $(ARGS)
+
+# Load mode of the same suite (not part of `make test`): the city live at 20x the demo's ticket
+# rate and 5x its frame rate for 10 minutes (ARGS="--minutes 2" for less); consumer lag per job,
+# evidence-to-dispatch latency; writes var/chaos/load.json and docs/img/load_lag.png.
+load: $(STAMP)
+	$(PY) -m citybrain.chaos.load $(ARGS)
 
 bench: $(STAMP)
 	$(PY) tools/bench/pipeline_throughput.py $(ARGS)

@@ -1,0 +1,380 @@
+"""`make load`: the fault suite's load mode. The synthetic city played live at 20x the demo's
+ticket rate and 5x its frame rate for `--minutes` (default 10) of wall time, through the four
+jobs (vision, tickets, incidents, dispatch), each its own process, against the embedded broker
+and a private PostgreSQL, rules only (no model). It samples every job group's consumer lag,
+measures evidence-to-dispatch latency and judges whether the lag stayed bounded.
+
+Played live: each record is sent when its simulated time comes (simulated clock = wall clock),
+so an incident's opening time (the event time of its first evidence) is also when that
+evidence was sent, and a dispatch record's Kafka timestamp minus it is the latency a
+dispatcher sees. The demo's rate is the city's own per simulated second (default simulator:
+12 cameras every 60 s, 12 events and 6 unrelated reports in 30 minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from citybrain.chaos.lag import LagProbe
+from citybrain.chaos.load_plot import plot_lag
+from citybrain.chaos.load_report import (
+    CRITERION,
+    DRAIN_LIMIT_S,
+    dispatch_latencies,
+    first_dispatches,
+    lag_verdict,
+    percentile,
+)
+from citybrain.chaos.postgres import PrivatePostgres
+from citybrain.chaos.receiver import free_port
+from citybrain.config import Settings, load_city, load_settings
+from citybrain.config.kafka import BrokerSettings
+from citybrain.config.simulator import SimulatorSettings
+from citybrain.core.city import City
+from citybrain.procs import die_with_parent
+from citybrain.sim.stream import (
+    FrameRecord,
+    TicketRecord,
+    frame_offsets_ms,
+    ground_truth,
+    iter_records,
+    simulate,
+    write_ground_truth,
+)
+from citybrain.store import Store
+from citybrain.streams import inspect
+from citybrain.streams.broker import EmbeddedBroker
+from citybrain.streams.jobs import JOBS, job_spec
+from citybrain.streams.kafka_io import make_producer
+from citybrain.streams.topics import Topics, ensure_topics
+
+log = logging.getLogger(__name__)
+TICKET_X = 20.0  # tickets per second, times the demo's
+FRAME_X = 5.0  # frames per second, times the demo's
+SAMPLE_EVERY_S = 5.0
+DRAIN_WAIT_S = 2 * DRAIN_LIMIT_S  # how long the lag may take to drain before the run gives up
+READY_TIMEOUT_S = 300.0  # a cold vision job loads torch and the detector first
+LEAD_S = 2.0  # between choosing the simulated start and its first record
+
+
+def scaled_simulator(
+    base: SimulatorSettings, city: City, duration_s: float, start: datetime
+) -> SimulatorSettings:
+    """The demo city at load rates over `duration_s`: frames every interval / FRAME_X; events
+    (with unrelated reports in the demo's proportion) chosen so that the tickets come at
+    TICKET_X times the demo's rate. Tickets per event are drawn at random, so scaling the
+    event count alone misses the ticket rate; the count whose tickets come nearest wins (up to
+    as many events as the city has places for)."""
+    demo = len(simulate(city, base, start).tickets) / base.duration_s
+    target = TICKET_X * demo * duration_s
+    per_event = base.unrelated_tickets / max(base.events, 1)
+    guess = max(1, round(base.events * TICKET_X * duration_s / base.duration_s))
+    best: tuple[float, SimulatorSettings] | None = None
+    for events in range(max(1, guess // 2), 2 * guess + 2):
+        sim = base.model_copy(
+            update={
+                "duration_s": duration_s,
+                "frame_interval_s": base.frame_interval_s / FRAME_X,
+                "events": events,
+                "unrelated_tickets": round(events * per_event),
+                "broken_records": 0,
+                "rate": 0.0,
+            }
+        )
+        try:
+            miss = abs(len(simulate(city, sim, start).tickets) - target)
+        except ValueError:  # the city has no free place left for more events at once
+            break
+        if best is None or miss < best[0]:
+            best = (miss, sim)
+    assert best is not None
+    return best[1]
+
+
+def rates(sim: SimulatorSettings, city: City, start: datetime) -> dict[str, Any]:
+    """Records per second of a simulator setting (per simulated second = per wall second)."""
+    tickets = len(simulate(city, sim, start).tickets)
+    frames = len(city.cameras) * len(frame_offsets_ms(sim))
+    return {
+        "duration_s": sim.duration_s,
+        "events": sim.events,
+        "unrelated_tickets": sim.unrelated_tickets,
+        "frame_interval_s": sim.frame_interval_s,
+        "tickets": tickets,
+        "frames": frames,
+        "tickets_per_s": round(tickets / sim.duration_s, 4),
+        "frames_per_s": round(frames / sim.duration_s, 4),
+    }
+
+
+def play(settings: Settings, city: City, start: datetime, stop: threading.Event) -> dict[str, Any]:
+    """Send every record at its simulated time; returns counts and how late the sends were."""
+    topics = Topics(settings.kafka.topic_prefix)
+    producer = make_producer(settings.kafka)
+    sent = {"frames": 0, "tickets": 0}
+    late: list[float] = []
+    try:
+        for rec in iter_records(city, settings.simulator, start):
+            wait = rec.ts_ms / 1000.0 - time.time()
+            if wait > 0 and stop.wait(wait):
+                break
+            late.append(max(0.0, time.time() - rec.ts_ms / 1000.0))
+            if isinstance(rec, FrameRecord):
+                producer.send(
+                    topics.frames,
+                    key=rec.meta.camera_id.encode(),
+                    value=rec.jpeg,
+                    headers=rec.meta.to_headers(),
+                )
+                sent["frames"] += 1
+            elif isinstance(rec, TicketRecord):
+                producer.send(
+                    topics.tickets,
+                    key=rec.ticket.ticket_id.encode(),
+                    value=rec.ticket.model_dump_json().encode(),
+                )
+                sent["tickets"] += 1
+        producer.flush()
+    finally:
+        producer.close(10)
+    return {
+        **sent,
+        "send_late_p99_s": round(percentile(late, 99), 3) if late else None,
+        "send_late_max_s": round(max(late), 3) if late else None,
+    }
+
+
+@dataclass
+class Jobs:
+    """The four jobs as child processes (`citybrain run JOB`), as they are deployed."""
+
+    config: Path
+    logs: Path
+    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self) -> None:
+        for job in JOBS:
+            out = open(self.logs / f"{job}.log", "wb")  # noqa: SIM115 (the child owns it)
+            self.children[job] = subprocess.Popen(
+                [sys.executable, "-m", "citybrain", "run", job, "--config", str(self.config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
+
+    def dead(self) -> dict[str, int]:
+        return {j: rc for j, p in self.children.items() if (rc := p.poll()) is not None}
+
+    def stop(self) -> dict[str, int | None]:
+        """SIGTERM to all, then wait (SIGKILL past 20 s); each job's exit code."""
+        for p in self.children.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for p in self.children.values():
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
+        return {j: p.returncode for j, p in self.children.items()}
+
+
+def wait_ready(store: Store, jobs: Jobs) -> float:
+    """Until every job has run its loop once (its counters are in the store); seconds taken."""
+    began = time.monotonic()
+    while time.monotonic() - began < READY_TIMEOUT_S:
+        if jobs.dead():
+            raise RuntimeError(f"jobs exited while starting: {jobs.dead()}; see {jobs.logs}")
+        running = {w.split("@", 1)[0] for w in store.stats()}
+        if running >= set(JOBS):
+            return time.monotonic() - began
+        time.sleep(1.0)
+    raise RuntimeError(f"jobs not ready after {READY_TIMEOUT_S:.0f} s; see {jobs.logs}")
+
+
+@dataclass
+class Sampler:
+    """A thread sampling each job's lag every SAMPLE_EVERY_S (seconds since `t0`)."""
+
+    probe: LagProbe
+    t0: float
+    series: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+    ends: list[tuple[float, dict[str, int]]] = field(default_factory=list)
+    errors: int = 0
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.once()
+            self.stop.wait(SAMPLE_EVERY_S)
+
+    def once(self) -> dict[str, int] | None:
+        try:
+            lag = self.probe.sample()
+            ends = self.probe.ends()
+        except Exception as e:  # a missed sample is reported, it never ends the run
+            self.errors += 1
+            log.warning("lag sample failed: %s", e)
+            return None
+        t = round(time.time() - self.t0, 1)
+        for job, n in lag.items():
+            self.series.setdefault(job, []).append((t, n))
+        self.ends.append((t, ends))
+        return lag
+
+
+def latency(settings: Settings) -> tuple[dict[str, Any], dict[str, int]]:
+    """Evidence-to-dispatch latency from the dispatch topic and the store; and counts."""
+    records = inspect.read_topic(settings.kafka, Topics(settings.kafka.topic_prefix).dispatch)
+    first = first_dispatches(
+        (r.timestamp, {k: v for k, v in (r.headers or [])}, r.value) for r in records
+    )
+    store = Store.from_url(settings.store.url)
+    incidents = store.incidents(limit=1_000_000)
+    earliest: dict[str, tuple[datetime, str]] = {}
+    for e in store.evidence():
+        if e.incident_id not in earliest or e.observed_at < earliest[e.incident_id][0]:
+            earliest[e.incident_id] = (e.observed_at, e.source)
+    store.engine.dispose()
+    opened = {i.id: i.opened_at for i in incidents}
+    by = {k: src for k, (_, src) in earliest.items()}
+    counts = {
+        "incidents": len(incidents),
+        "dispatched": len(first),
+        "not_dispatched": len(set(opened) - set(first)),
+        "dispatch_records": len(records),
+    }
+    return dispatch_latencies(first, opened, by), counts
+
+
+def run(minutes: float, out_dir: Path, plot: Path) -> dict[str, Any]:
+    began = time.monotonic()
+    work = out_dir / "load"
+    work.mkdir(parents=True, exist_ok=True)
+    base = load_settings()
+    city = load_city(base)
+    demo = rates(base.simulator, city, datetime.now(UTC))
+    sim = scaled_simulator(base.simulator, city, minutes * 60.0, datetime.now(UTC))
+    with (
+        EmbeddedBroker(BrokerSettings(port=free_port()), work / "broker.log") as broker,
+        PrivatePostgres(free_port()) as pg,
+    ):
+        s = base.model_copy(
+            update={
+                "kafka": base.kafka.model_copy(
+                    update={
+                        "bootstrap_servers": broker.bootstrap,
+                        "topic_prefix": f"load{uuid.uuid4().hex[:6]}",
+                    }
+                ),
+                "store": base.store.model_copy(update={"url": pg.url}),
+                "llm": base.llm.model_copy(update={"enabled": False}),
+                "simulator": sim.model_copy(update={"ground_truth": work / "ground_truth.json"}),
+            }
+        )
+        ensure_topics(s.kafka)
+        store = Store.from_url(s.store.url)  # the tables, before four jobs race to create them
+        config = work / "effective.yaml"
+        config.write_text(yaml.safe_dump(s.model_dump(mode="json"), sort_keys=False))
+        jobs = Jobs(config, work)
+        jobs.start()
+        try:
+            ready_s = wait_ready(store, jobs)
+            names = Topics(s.kafka.topic_prefix)
+            probe = LagProbe(s.kafka, {j: job_spec(j).inputs(names) for j in JOBS})
+            start = datetime.fromtimestamp(int(time.time() + LEAD_S) + 1, UTC)
+            load = rates(sim, city, start)
+            write_ground_truth(s.simulator.ground_truth, ground_truth(city, sim, start))
+            sampler = Sampler(probe, start.timestamp())
+            thread = threading.Thread(target=sampler.run, name="lag", daemon=True)
+            thread.start()
+            log.info("sending for %.0f s from %s", sim.duration_s, start.isoformat())
+            sent = play(s, city, start, threading.Event())
+            time.sleep(max(0.0, start.timestamp() + sim.duration_s - time.time()))  # the span
+            send_end_s = time.time() - start.timestamp()
+            drain_until = time.monotonic() + DRAIN_WAIT_S
+            while time.monotonic() < drain_until and not jobs.dead():
+                last = {j: v[-1] for j, v in sampler.series.items() if v}
+                if last and all(t > send_end_s and n == 0 for t, n in last.values()):
+                    break
+                time.sleep(1.0)
+            sampler.stop.set()
+            thread.join(30)
+            sampler.once()  # the state at the end, whatever the thread's last tick saw
+            probe.close()
+            dead = jobs.dead()
+            latencies, counts = latency(s)
+        finally:
+            exits = jobs.stop()
+            store.engine.dispose()
+    verdicts = {j: lag_verdict(v, send_end_s) for j, v in sampler.series.items()}
+    bounded = bool(verdicts) and all(v["bounded"] for v in verdicts.values()) and not dead
+    title = (
+        f"load: {load['tickets_per_s']:.2f} tickets/s, {load['frames_per_s']:.2f} frames/s "
+        f"for {send_end_s:.0f} s (4 jobs, PostgreSQL, rules only)"
+    )
+    plot_lag(sampler.series, send_end_s, plot, title)
+    return {
+        "minutes": minutes,
+        "demo_rate": demo,
+        "load_rate": load,
+        "rate_vs_demo": {
+            "tickets": round(load["tickets_per_s"] / demo["tickets_per_s"], 2),
+            "frames": round(load["frames_per_s"] / demo["frames_per_s"], 2),
+        },
+        "sent": sent,
+        "send_s": round(send_end_s, 1),
+        "jobs_ready_s": round(ready_s, 1),
+        "store": "postgresql (private cluster)",
+        "llm": "disabled (rules only)",
+        "sample_every_s": SAMPLE_EVERY_S,
+        "lag_sample_errors": sampler.errors,
+        "lag": {j: {"series": v, **verdicts[j]} for j, v in sampler.series.items()},
+        "input_ends": sampler.ends,
+        "evidence_to_dispatch": latencies,
+        "counts": counts,
+        "criterion": CRITERION,
+        "bounded": bounded,
+        "jobs_died_during_run": dead,
+        "exit_codes": exits,
+        "plot": str(plot),
+        "wall_s": round(time.monotonic() - began, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m citybrain.chaos.load", description=__doc__)
+    p.add_argument("--minutes", type=float, default=10.0, help="wall time of sending")
+    p.add_argument("--out", type=Path, default=Path("var/chaos"), help="load.json and logs")
+    p.add_argument("--plot", type=Path, default=Path("docs/img/load_lag.png"))
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)  # a line per connection otherwise
+    report = run(a.minutes, a.out, a.plot)
+    (a.out / "load.json").write_text(json.dumps(report, indent=2, default=str))
+    short = {k: report[k] for k in ("rate_vs_demo", "send_s", "bounded", "wall_s")}
+    print(json.dumps({**short, "evidence_to_dispatch": report["evidence_to_dispatch"]}))
+    for job, v in report["lag"].items():
+        keys = ("max", "max_last_third", "drained_after_s", "bounded")
+        print(job, {k: v[k] for k in keys})
+    return 0 if report["bounded"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
