@@ -41,7 +41,8 @@ from citybrain.chaos.load_report import (
 )
 from citybrain.chaos.postgres import PrivatePostgres
 from citybrain.chaos.receiver import free_port
-from citybrain.config import Settings, load_city, load_settings
+from citybrain.city_loading import load_city
+from citybrain.config import Settings, load_settings
 from citybrain.config.kafka import BrokerSettings
 from citybrain.config.simulator import SimulatorSettings
 from citybrain.core.city import City
