@@ -47,9 +47,9 @@ from citybrain.config.kafka import BrokerSettings
 from citybrain.config.simulator import SimulatorSettings
 from citybrain.core.city import City
 from citybrain.procs import die_with_parent
+from citybrain.sim.produce import send_record
 from citybrain.sim.stream import (
     FrameRecord,
-    TicketRecord,
     frame_offsets_ms,
     ground_truth,
     iter_records,
@@ -134,21 +134,8 @@ def play(settings: Settings, city: City, start: datetime, stop: threading.Event)
             if wait > 0 and stop.wait(wait):
                 break
             late.append(max(0.0, time.time() - rec.ts_ms / 1000.0))
-            if isinstance(rec, FrameRecord):
-                producer.send(
-                    topics.frames,
-                    key=rec.meta.camera_id.encode(),
-                    value=rec.jpeg,
-                    headers=rec.meta.to_headers(),
-                )
-                sent["frames"] += 1
-            elif isinstance(rec, TicketRecord):
-                producer.send(
-                    topics.tickets,
-                    key=rec.ticket.ticket_id.encode(),
-                    value=rec.ticket.model_dump_json().encode(),
-                )
-                sent["tickets"] += 1
+            send_record(producer, topics, rec)
+            sent["frames" if isinstance(rec, FrameRecord) else "tickets"] += 1
         producer.flush()
     finally:
         producer.close(10)

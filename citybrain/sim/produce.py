@@ -7,10 +7,13 @@ import threading
 import time
 from datetime import UTC, datetime
 
+from kafka import KafkaProducer
+
 from citybrain.city_loading import load_city
 from citybrain.config import Settings
 from citybrain.sim.stream import (
     FrameRecord,
+    SimRecord,
     TicketRecord,
     ground_truth,
     iter_records,
@@ -56,19 +59,10 @@ def produce_city(
                 if broken < sim.broken_records and n % 50 == 7:
                     value = _BROKEN_JPEG  # a camera that sends garbage now and then
                     sent["broken_frames"] += 1
-                producer.send(
-                    topics.frames,
-                    key=rec.meta.camera_id.encode(),
-                    value=value,
-                    headers=rec.meta.to_headers(),
-                )
+                send_record(producer, topics, rec, value)
                 sent["frames"] += 1
             elif isinstance(rec, TicketRecord):
-                producer.send(
-                    topics.tickets,
-                    key=rec.ticket.ticket_id.encode(),
-                    value=rec.ticket.model_dump_json().encode(),
-                )
+                send_record(producer, topics, rec)
                 sent["tickets"] += 1
                 broken = sent["broken_frames"] + sent["broken_tickets"]
                 if broken < sim.broken_records and sent["tickets"] % 10 == 3:
@@ -81,3 +75,23 @@ def produce_city(
         producer.close(10)
     log.info("simulator sent %(frames)d frames and %(tickets)d tickets", sent)
     return sent
+
+
+def send_record(
+    producer: KafkaProducer, topics: Topics, rec: SimRecord, value: bytes | None = None
+) -> None:
+    """One record as a camera or the hotline sends it: a frame's JPEG (or `value` instead)
+    with its metadata in headers, keyed by camera; a ticket as JSON, keyed by ticket id."""
+    if isinstance(rec, FrameRecord):
+        producer.send(
+            topics.frames,
+            key=rec.meta.camera_id.encode(),
+            value=rec.jpeg if value is None else value,
+            headers=rec.meta.to_headers(),
+        )
+    elif isinstance(rec, TicketRecord):
+        producer.send(
+            topics.tickets,
+            key=rec.ticket.ticket_id.encode(),
+            value=rec.ticket.model_dump_json().encode() if value is None else value,
+        )
