@@ -8,12 +8,14 @@ from typing import Annotated
 
 import typer
 
+from citybrain.cli.common import settings_of, setup_logging
 from citybrain.errors import CityBrainError
 
 router_app = typer.Typer(
     help="The ticket router learned from the city's own history.", no_args_is_help=True
 )
 
+# The router group's --config help is shorter than the others' (common.ConfigOpt).
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Runtime YAML")]
 
 
@@ -49,17 +51,16 @@ def router_train(
 ) -> None:
     """Train a router on any labelled history; write a versioned artefact for tickets.router."""
     from citybrain.city_loading import load_city
-    from citybrain.cli import _settings, _setup_logging
     from citybrain.core.history import Columns, HistoryError
     from citybrain.replay.eval_routing import load_label_map
     from citybrain.text.router import RouterOptions
     from citybrain.text.router_train import train
 
-    _setup_logging()
+    setup_logging()
     if model not in ("svm", "logreg"):
         typer.echo("--model is svm or logreg", err=True)
         raise typer.Exit(2)
-    s = _settings(config)
+    s = settings_of(config)
     city = load_city(s)
     cols = Columns(text_col, label_col, district_col, time_col)
     try:
@@ -103,11 +104,10 @@ def router_feedback(
     config: ConfigOpt = None,
 ) -> None:
     """Export dispatchers' reassignments as labelled examples for `router train --feedback`."""
-    from citybrain.cli import _settings
     from citybrain.store import Store
     from citybrain.text.feedback import write_feedback_csv
 
-    s = _settings(config)
+    s = settings_of(config)
     n = write_feedback_csv(Store.from_url(s.store.url), out)
     typer.echo(json.dumps({"examples": n, "out": str(out)}))
 
@@ -122,10 +122,9 @@ def router_history(
     """Write the synthetic city's ticket history: text (typos, two languages, personal data),
     district, time and the department that handled it, with a label map."""
     from citybrain.city_loading import load_city
-    from citybrain.cli import _settings
     from citybrain.sim.labelled_tickets import write_labelled_csv
 
-    s = _settings(config)
+    s = settings_of(config)
     csv_path, labels = write_labelled_csv(
         load_city(s), s.simulator, out, range(first, first + seeds)
     )

@@ -1,0 +1,3 @@
+from citybrain.cli import app
+
+app()
