@@ -29,6 +29,7 @@ from citybrain.store.mappers import dispatch_from_row, incident_from_row, routin
 from citybrain.store.model_step import Delivery
 from citybrain.store.outbox import Outbox
 from citybrain.store.summary_queue import Claim, SummaryQueue
+from citybrain.streams.crash import crash_point
 from citybrain.streams.records import Output
 from citybrain.streams.topics import Topics
 
@@ -100,6 +101,7 @@ class SummaryWorker:
                 items.append((c, it))
         for attempt in sorted({c.attempts for c, _ in items}):
             self.step.ask_summaries([it for c, it in items if c.attempts == attempt], None, attempt)
+        crash_point("dispatch.summary_after_model")  # fault injection: answered, not written
         for c, it in items:
             self._finish(c, it)
         return len(claims)
@@ -159,6 +161,7 @@ class SummaryWorker:
             c.incident_id, it.summary, it.label, it.facts, it.calls, deliveries,
             self.outbox, messages,
         )  # fmt: skip
+        crash_point("dispatch.summary_after_write")  # fault injection: written, not marked done
         latest = self.queue.done(c)
         self.stats[f"summary.queued.{it.label.generated_by}"] += 1
         if not latest:

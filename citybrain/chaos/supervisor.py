@@ -14,7 +14,15 @@ COMMON = ["after_poll", "after_process", "after_sink", "before_send", "after_sen
 PLAN: dict[str, list[str]] = {
     "tickets": COMMON,
     "incidents": [*COMMON, "after_mark_sent"],
-    "dispatch": [*COMMON, "after_mark_sent", "webhook_after_post"],
+    # summary_after_model: the model answered, nothing written; summary_after_write: summary
+    # and follow-ups written, the queue row not marked done
+    "dispatch": [
+        *COMMON,
+        "after_mark_sent",
+        "webhook_after_post",
+        "summary_after_model",
+        "summary_after_write",
+    ],
 }
 
 

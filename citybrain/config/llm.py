@@ -104,6 +104,9 @@ class LLMSettings(BaseModel):
     )
     queue_poll_s: float = Field(0.5, gt=0, title="How often an idle summary worker looks")
     summaries: bool = Field(True, title="Ask the model for summaries (off: template summaries)")
+    routing: bool = Field(
+        True, title="Ask the model to route incidents the rules leave open (off: the fallback)"
+    )
     facts_retry: bool = Field(
         True,
         title=(

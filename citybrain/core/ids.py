@@ -46,9 +46,12 @@ def reassignment_dispatch_id(incident_id: str, department: str, action_id: str) 
     return stable_id("dsp", incident_id, department, action_id)
 
 
+FOLLOW_UP_PREFIX = "dsp-summary"
+
+
 def summary_followup_id(dispatch_id: str, summary_digest: str) -> str:
     """The follow-up of a dispatch that carries a new summary text (its digest)."""
-    return stable_id("dsp-summary", dispatch_id, summary_digest)
+    return stable_id(FOLLOW_UP_PREFIX, dispatch_id, summary_digest)
 
 
 def hotspot_id(category: str, area: str, opened_bucket: object) -> str:

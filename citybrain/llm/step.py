@@ -95,9 +95,10 @@ class ModelStep:
                 it.routing = it.case.rule
         if not asks:
             return
-        if self.client is None:
+        if self.client is None or not self.settings.routing:
+            why = "no model configured" if self.client is None else "model routing is off"
             for it in asks:
-                it.routing = _fallback(it.case, "no model configured")
+                it.routing = _fallback(it.case, why)
             return
         reqs = [
             ChatRequest(

@@ -279,3 +279,25 @@ def test_chinese_summaries_for_chinese_dispatchers(city: City) -> None:
     # 南湖 (Nanhu) is not in the evidence: the Chinese template replaces the summary
     assert invented.label is not None and invented.label.generated_by == "template"
     assert invented.summary.endswith("[模板]") and "Nanhu" in invented.label.note
+
+
+def test_model_routing_off_keeps_the_rules_and_still_summarises(city: City) -> None:
+    """`llm.routing: false`: the model writes summaries but is never asked to route; what the
+    rules leave open goes to the fallback, labelled so."""
+    answer = {
+        "route": {"department": "traffic_police_south", "reason": "pavement parking"},
+        "summary": {"summary": "Illegal parking on the pavement; 1 citizen report."},
+    }
+    with misbehaving_llm("answer", answer) as srv:
+        unclassified, parking, flooding = run(city, fast(routing=False), endpoint(srv))
+    assert flooding.routing is not None and flooding.routing.decided_by == "rule"
+    for it in (unclassified, parking):
+        assert it.routing is not None and it.routing.decided_by == "fallback"
+        assert it.routing.department == "hotline_triage"
+        assert "model routing is off" in it.routing.reason
+        assert not [c for c in it.calls if c.purpose == "routing"]
+    assert parking.label is not None and parking.label.generated_by == "model"
+    assert parking.summary == "Illegal parking on the pavement; 1 citizen report."
+    assert srv.requests and all(
+        "department" not in str(r["response_format"]) for r in srv.requests
+    )

@@ -1,0 +1,148 @@
+"""What the fault suite compares: a run's outcome read back from its store, topics and webhook
+receiver, and the checks of a faulted run against the fault-free reference (lost, duplicated,
+regrouped by arrival order), each naming its records."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import select
+
+from citybrain.config import Settings
+from citybrain.core.ids import FOLLOW_UP_PREFIX, summary_followup_id
+from citybrain.store import Store
+from citybrain.store.summary_queue import SummaryWorkRow
+from citybrain.streams import inspect
+from citybrain.streams.topics import Topics
+
+
+def outcome(s: Settings) -> dict[str, Any]:
+    store = Store.from_url(s.store.url)
+    topics = Topics(s.kafka.topic_prefix)
+    wire: Counter[str] = Counter()
+    follow_wire: Counter[str] = Counter()  # the summary worker's follow-ups of dispatches
+    for r in inspect.read_topic(s.kafka, topics.dispatch):
+        headers = dict(r.headers)
+        key = headers.get("idempotency-key", b"").decode()
+        (follow_wire if headers.get("follow-up") == b"summary" else wire)[key] += 1
+    incidents = store.incidents(limit=100_000)
+    evidence = store.evidence()
+    # An incident's id comes from its first observation, which depends on arrival order (the
+    # reference gets every ticket at once); the tickets it holds do not. So incidents are
+    # compared by their tickets, and dispatches by (their incident's tickets, department).
+    members: dict[str, list[str]] = {}
+    for e in evidence:
+        members.setdefault(e.incident_id, []).append(e.source_id)
+    canon = {i.id: "+".join(sorted(members.get(i.id, []))) or i.id for i in incidents}
+    dispatches = store.dispatches()
+    by_id = {d.id: f"{canon.get(d.incident_id, d.incident_id)}>{d.department}" for d in dispatches}
+    # every standing model summary must have reached the topic as a follow-up of each of the
+    # incident's dispatches (keyed by dispatch and text)
+    followups: dict[str, str] = {}
+    for i in incidents:
+        row = store.summary(i.id)
+        if row is not None and row.generated_by == "model":
+            digest = hashlib.sha256(row.text.encode()).hexdigest()[:16]
+            for d in dispatches:
+                if d.incident_id == i.id:
+                    followups[summary_followup_id(d.id, digest)] = by_id[d.id]
+    with store.sessions() as sess:
+        queue = Counter(sess.scalars(select(SummaryWorkRow.status)).all())
+    out = {
+        "tickets": Counter(e.source_id for e in evidence if e.source == "ticket"),
+        "incidents": Counter(canon.values()),
+        "states": {canon[i.id]: (i.status, i.department) for i in incidents},
+        "dispatches": Counter(by_id.values()),
+        "dispatch_wire": Counter(by_id.get(k, k) for k in wire.elements()),
+        "summaries": {canon[i.id] for i in incidents if store.summary(i.id) is not None},
+        "deliveries": {d.id: d.status for d in store.deliveries()},
+        "delivery_key": by_id,
+        "followups": followups,
+        "followup_wire": follow_wire,
+        "summary_queue": dict(queue),
+        "summaries_by": Counter(
+            r.generated_by for i in incidents if (r := store.summary(i.id)) is not None
+        ),
+    }
+    store.engine.dispose()
+    return out
+
+
+def regrouped(ref: Counter[str], got: Counter[str]) -> set[str]:
+    """Incidents (as ticket groups) that differ only in how the same tickets were grouped:
+    fusion can group a chain of reports, each within the radius of the next, by arrival order
+    (ARCHITECTURE.md, "Bad input"). Same tickets, same number of incidents: not lost, not
+    doubled; reported apart."""
+    lost = [k for k in ref if k not in got]
+    extra = [k for k in got if k not in ref]
+
+    def tickets(keys: list[str]) -> list[str]:
+        return sorted(t for k in keys for t in k.split("+"))
+
+    if len(lost) == len(extra) and tickets(lost) == tickets(extra):
+        return set(lost) | set(extra)
+    return set()
+
+
+def compare(ref: dict[str, Any], got: dict[str, Any], accepted: Counter[str]) -> dict[str, Any]:
+    checks: dict[str, Any] = {}
+    moved = regrouped(ref["incidents"], got["incidents"])
+
+    def check(name: str, want: set[str], have: Counter[str] | set[str] | dict[str, Any]) -> None:
+        counts = have if isinstance(have, Counter) else Counter(have)
+        lost = sorted(want - set(counts))
+        extra = sorted(k for k in counts if k not in want)
+        doubled = sorted(k for k, n in counts.items() if n > 1)
+        apart = {k for k in [*lost, *extra] if k.split(">")[0] in moved}
+        checks[name] = {
+            "expected": len(want),
+            "lost": [k for k in lost if k not in apart],
+            "duplicated": sorted((set(extra) - apart) | set(doubled)),
+            "regrouped": sorted(apart),
+        }
+
+    check("tickets_stored", set(ref["tickets"]), got["tickets"])
+    check("incidents", set(ref["incidents"]), set(got["incidents"]))
+    check("dispatches", set(ref["dispatches"]), got["dispatches"])
+    check("dispatch_messages", set(ref["dispatches"]), set(got["dispatch_wire"]))
+    followed = {k: n for k, n in accepted.items() if k.startswith(FOLLOW_UP_PREFIX)}
+    webhooks = Counter(
+        {got["delivery_key"].get(k, k): n for k, n in accepted.items() if k not in followed}
+    )
+    check("webhook_deliveries", set(ref["dispatches"]), set(webhooks))
+    check("summaries", set(ref["incidents"]), got["summaries"])
+    # model summaries: each standing one reached the topic and the receiver as a follow-up of
+    # every dispatch of its incident (follow-ups of texts later replaced count as neither)
+    for name, have in (
+        ("summary_followups_on_topic", got["followup_wire"]),
+        ("summary_followups_delivered", followed),
+    ):
+        want = set(got["followups"])
+        checks[name] = {
+            "expected": len(want),
+            "lost": sorted(f"{k} ({got['followups'][k]})" for k in want - set(have)),
+            "duplicated": [],
+        }
+    unsettled = {k: n for k, n in got["summary_queue"].items() if k not in ("done", "failed")}
+    checks["summary_queue_settled"] = {
+        "expected": sum(got["summary_queue"].values()),
+        "by_status": got["summary_queue"],
+        "summaries_by": dict(got["summaries_by"]),
+        "lost": [f"{n} {status}" for status, n in unsettled.items()],
+        "duplicated": [],
+    }
+    same = {k for k in ref["states"] if got["states"].get(k) == ref["states"][k]}
+    checks["incident_states_equal"] = {
+        "equal": len(same),
+        "of": len(ref["states"]),
+        "regrouped": len(moved) // 2,
+    }
+    checks["redelivered_on_the_wire"] = {
+        "dispatch_messages": sum(n - 1 for n in got["dispatch_wire"].values()),
+        "summary_followups": sum(n - 1 for n in got["followup_wire"].values()),
+        "webhooks": sum(n - 1 for n in accepted.values()),
+        "note": "same idempotency key sent again after a kill between send and mark-sent",
+    }
+    return checks
