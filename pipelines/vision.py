@@ -111,6 +111,8 @@ class VisionStage:
                 self._skip(_Frame(rec, meta), "rate_limit")
             for frame in pushed_out:
                 self._skip(frame, "overload")
+        if self.batcher.clock_resets:  # a camera's clock went back: its rate limit restarted
+            self.stats["rate_limit.clock_resets"] = self.batcher.clock_resets
         self._drain(batch)
         return batch
 

@@ -1,0 +1,126 @@
+"""A poison record, one the stage raises on every time, against the real broker: it goes to the
+DLQ as `stage_error` after its tries, the records around it go through once each, and the
+partition is committed past it (before, the job died and its restart died on it again)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+
+from citybrain.config import Settings
+from citybrain.streams.kafka_io import make_consumer, make_producer
+from citybrain.streams.records import InRecord, Output
+from citybrain.streams.topics import Topics
+from citybrain.streams.worker import Batch, StreamWorker
+
+from .conftest import produce, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+class Fragile:
+    """Keeps each record's value until sink() makes it durable, and sends it on. Raises on
+    `poison` every time and on `flaky` the first time only. A failed batch leaves half-done
+    work behind, which on_assigned() (the worker's undo) must drop."""
+
+    name = "fragile"
+
+    def __init__(self, out_topic: str) -> None:
+        self.out_topic = out_topic
+        self.stats: Counter[str] = Counter()
+        self.durable: list[bytes] = []
+        self._pending: list[bytes] = []
+        self._flaked = False
+
+    def process(self, records: list[InRecord]) -> Batch:
+        batch = Batch()
+        for r in records:
+            self._pending.append(r.value)
+            if r.value == b"poison":
+                raise ValueError("cannot digest this one")
+            if r.value == b"flaky" and not self._flaked:
+                self._flaked = True
+                raise RuntimeError("a passing fault")
+            batch.outputs.append(Output(self.out_topic, r.value, r.key))
+        return batch
+
+    def sink(self) -> None:
+        self.durable += self._pending
+        self._pending.clear()
+
+    def tick(self) -> Batch:
+        return Batch()
+
+    def on_assigned(self) -> None:
+        self._pending.clear()
+
+
+def run(s: Settings, stage: Fragile, retries: int = 3) -> None:
+    topics = Topics(s.kafka.topic_prefix)
+    worker = StreamWorker(
+        make_consumer(s.kafka, "poison-test", 100),
+        make_producer(s.kafka),
+        stage,
+        [topics.tickets],
+        topics.dlq,
+        poison_retries=retries,
+    )
+    try:
+        worker.run(threading.Event(), idle_exit_s=2.0, first_wait_s=15.0)
+    finally:
+        worker.close()
+
+
+def test_a_poison_record_goes_to_the_dlq_and_the_rest_goes_through_once(
+    live_settings: Settings,
+) -> None:
+    s = live_settings
+    topics = Topics(s.kafka.topic_prefix)
+    values = [b"r0", b"r1", b"r2", b"poison", b"r4", b"flaky", b"r6", b"r7"]
+    for key in (b"a", b"b"):  # both partitions (most likely), one batch each way
+        produce(s.kafka.bootstrap_servers, topics.tickets, [(key, v, []) for v in values])
+    stage = Fragile(topics.incidents)
+    run(s, stage)  # returns: the job did not die on the poison records
+
+    good = [v for v in values if v != b"poison"]
+    assert Counter(stage.durable) == Counter({v: 2 for v in good})  # the flaky one once each
+    sent = Counter(r.value for r in read_topic(s.kafka.bootstrap_servers, topics.incidents))
+    assert sent == Counter({v: 2 for v in good})  # nothing doubled, nothing lost
+    dead = read_topic(s.kafka.bootstrap_servers, topics.dlq)
+    assert [d.value for d in dead] == [b"poison", b"poison"]
+    for d in dead:
+        h = dict(d.headers)
+        assert h["dlq.reason"] == b"stage_error"
+        assert b"ValueError: cannot digest this one" in h["dlq.detail"]
+        assert h["dlq.stage"] == b"fragile"
+        assert h["dlq.source_topic"] == topics.tickets.encode()
+    source = {
+        (r.partition, r.offset): r.value
+        for r in read_topic(s.kafka.bootstrap_servers, topics.tickets)
+    }
+    at = [
+        (int(dict(d.headers)["dlq.source_partition"]), int(dict(d.headers)["dlq.source_offset"]))
+        for d in dead
+    ]
+    assert [source[p] for p in at] == [b"poison", b"poison"] and len(set(at)) == 2
+    assert {d.key for d in dead} == {b"a", b"b"}
+    assert stage.stats["dlq.stage_error"] == 2 and stage.stats["dlq"] == 2
+    assert stage.stats["stage_errors"] >= 2 * 3 + 1  # three tries per poison record, one flake
+
+    again = Fragile(topics.incidents)
+    run(s, again)
+    assert again.stats["consumed"] == 0  # committed past the poison: nothing stuck
+
+
+def test_one_try_sends_a_failing_record_to_the_dlq_at_once(live_settings: Settings) -> None:
+    """`workers.poison_retries: 1`: a record alone in its batch is dead-lettered on its first
+    failure; a record that fails only inside a larger batch is not (it was not the culprit)."""
+    s = live_settings
+    topics = Topics(s.kafka.topic_prefix)
+    produce(s.kafka.bootstrap_servers, topics.tickets, [(b"a", b"flaky", []), (b"a", b"r1", [])])
+    stage = Fragile(topics.incidents)
+    run(s, stage, retries=1)
+    assert stage.stats["dlq"] == 0  # the batch failed; alone, the flaky record went through
+    assert Counter(stage.durable) == Counter({b"flaky": 1, b"r1": 1})
