@@ -6,16 +6,22 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from datetime import datetime
 
 import pytest
 
 from citybrain.config import Settings
+from citybrain.core.city import City
+from citybrain.core.messages import Observation
+from citybrain.store import TRANSIENT_ERRORS, Store
 from citybrain.streams.kafka_io import make_consumer, make_producer
 from citybrain.streams.records import InRecord, Output
 from citybrain.streams.topics import Topics
 from citybrain.streams.worker import Batch, StreamWorker
+from pipelines.incidents import IncidentStage
 
 from .conftest import produce, read_topic
+from .test_incidents_pipeline import obs, record
 
 pytestmark = pytest.mark.integration
 
@@ -124,3 +130,66 @@ def test_one_try_sends_a_failing_record_to_the_dlq_at_once(live_settings: Settin
     run(s, stage, retries=1)
     assert stage.stats["dlq"] == 0  # the batch failed; alone, the flaky record went through
     assert Counter(stage.durable) == Counter({b"flaky": 1, b"r1": 1})
+
+
+class ChokesOnOne(IncidentStage):
+    """The real incident stage, with a fault that only one observation meets (a bug that
+    validation cannot see): it raises after the batch's earlier records were fused."""
+
+    def _parse(self, raw: bytes, now: datetime) -> Observation:
+        parsed = super()._parse(raw, now)
+        if parsed.id == "poison":
+            raise KeyError("a field this code did not expect")
+        return parsed
+
+
+def run_incidents_with(s: Settings, stage: IncidentStage) -> None:
+    topics = Topics(s.kafka.topic_prefix)
+    worker = StreamWorker(
+        make_consumer(s.kafka, "incidents", 200),
+        make_producer(s.kafka),
+        stage,
+        [topics.observations, topics.feedback],
+        topics.dlq,
+        transient=TRANSIENT_ERRORS,
+        poison_retries=s.workers.poison_retries,
+    )
+    try:
+        worker.run(threading.Event(), idle_exit_s=3.0, first_wait_s=15.0)
+    finally:
+        worker.close()
+
+
+def test_the_incident_job_dead_letters_a_poison_observation_and_keeps_the_rest_once(
+    live_settings: Settings, city: City
+) -> None:
+    """What the failed batch fused before the poison record is undone (the stage reloads from
+    the store) and done again one record at a time: every other observation is stored once,
+    every incident state announced once; the poison one is in the DLQ."""
+    s = live_settings
+    topics = Topics(s.kafka.topic_prefix)
+    a, b = obs("a"), obs("b", 5, at=(120.1284, 30.2871))
+    poison = obs("poison", 6, at=(120.1284, 30.2871))
+    c = obs("c", 2, at=(120.155, 30.272), district="beicheng")
+    produce(s.kafka.bootstrap_servers, topics.observations, [record(o) for o in (a, b, poison, c)])
+    store = Store.from_url(s.store.url)
+    stage = ChokesOnOne(s, city, topics, store)
+    run_incidents_with(s, stage)
+
+    assert sorted(e.observation_id for e in store.evidence()) == ["a", "b", "c"]
+    assert len(store.incidents()) == 2
+    keys = Counter(
+        dict(r.headers)["idempotency-key"]
+        for r in read_topic(s.kafka.bootstrap_servers, topics.incidents)
+    )
+    assert keys and max(keys.values()) == 1, keys
+    assert store.outbox("incidents").unsent() == 0
+    (dead,) = read_topic(s.kafka.bootstrap_servers, topics.dlq)
+    assert dict(dead.headers)["dlq.reason"] == b"stage_error"
+    assert b"KeyError" in dict(dead.headers)["dlq.detail"]
+    assert Observation.model_validate_json(dead.value).id == "poison"
+    assert stage.stats["dlq.stage_error"] == 1
+
+    again = ChokesOnOne(s, city, topics, store)
+    run_incidents_with(s, again)
+    assert again.stats["consumed"] == 0
