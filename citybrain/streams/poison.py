@@ -64,12 +64,15 @@ class PoisonGuard:
         """One more failed try of `r`: the dead letter's error once its tries are spent, else
         None (the record is tried again)."""
         ref = _ref(r)
-        n = self._failures.get(ref, 0) + 1
+        n = self._failures[ref] = self._failures.get(ref, 0) + 1
         if n < self.retries:
-            self._failures[ref] = n
             return None
-        self._failures.pop(ref, None)
-        self._dead.add(ref)
         return RejectedRecord(
             STAGE_ERROR, f"{type(err).__name__}: {err} (failed {n} of {self.retries} tries)"
         )
+
+    def buried(self, r: InRecord) -> None:
+        """Its dead letter was sent: never process it again. Only now, so a dead letter that
+        did not get out (the database or the broker went away meanwhile) is tried again."""
+        self._dead.add(_ref(r))
+        self.passed(r)

@@ -239,7 +239,9 @@ class StreamWorker:
             raise
         except Exception as e:
             self.stage.stats["stage_errors"] += 1
-            log.warning("%s: stage failed on %d record(s): %r", self.stage.name, len(records), e)
+            log.warning(
+                "%s: stage failed on %d record(s): %r", self.stage.name, len(records), e, exc_info=e
+            )
             letter = self.poison.failed(records[0], e) if len(records) == 1 else None
             self.poison.suspect(records)
         self.stage.on_assigned()
@@ -250,7 +252,7 @@ class StreamWorker:
             held = isinstance(self.stage, BackPressure)
             commit = {} if held else {(r.topic, r.partition): r.offset + 1}
             self._finish(Batch(rejected=[(r, letter)], commit=commit), commit=True)
-            self.poison.passed(r)
+            self.poison.buried(r)
         self._rewind()
         return None
 
