@@ -15,6 +15,7 @@ worker makes the stage calls.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 from citybrain.errors import RejectedRecord
 from citybrain.streams.records import InRecord
@@ -26,6 +27,24 @@ Ref = tuple[str, int, int]  # topic, partition, offset
 
 def _ref(r: InRecord) -> Ref:
     return (r.topic, r.partition, r.offset)
+
+
+@runtime_checkable
+class Redacting(Protocol):
+    """A stage whose records hold personal data (tickets): its DLQ copies are redacted."""
+
+    def dead_letter_copy(self, rec: InRecord, detail: str) -> tuple[InRecord, str]: ...
+
+
+def letter_copy(
+    stage: object, rec: InRecord, err: RejectedRecord
+) -> tuple[InRecord, RejectedRecord]:
+    """What goes to the DLQ for a poison record: the record as is, or the stage's redacted
+    copy with its detail redacted too (an exception's text may quote the record)."""
+    if not isinstance(stage, Redacting):
+        return rec, err
+    copy, detail = stage.dead_letter_copy(rec, err.detail)
+    return copy, RejectedRecord(err.reason, detail)
 
 
 @dataclass

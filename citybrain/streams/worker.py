@@ -30,7 +30,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from citybrain.errors import RejectedRecord
 from citybrain.streams.crash import SimulatedCrash, crash_point
-from citybrain.streams.poison import PoisonGuard
+from citybrain.streams.poison import PoisonGuard, letter_copy
 from citybrain.streams.records import InRecord, Output, dead_letter
 from citybrain.streams.send import CheckedSender, SendFailed
 
@@ -251,6 +251,7 @@ class StreamWorker:
             # a stage that holds records commits by its own book, where `r` never is
             held = isinstance(self.stage, BackPressure)
             commit = {} if held else {(r.topic, r.partition): r.offset + 1}
+            r, letter = letter_copy(self.stage, r, letter)  # redacted where the stage says so
             self._finish(Batch(rejected=[(r, letter)], commit=commit), commit=True)
             self.poison.buried(r)
         self._rewind()

@@ -4,6 +4,7 @@ partition is committed past it (before, the job died and its restart died on it 
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from datetime import datetime
@@ -13,12 +14,14 @@ import pytest
 from citybrain.config import Settings
 from citybrain.core.city import City
 from citybrain.core.messages import Observation
+from citybrain.core.ticket_path import ReadTicket
 from citybrain.store import TRANSIENT_ERRORS, Store
 from citybrain.streams.kafka_io import make_consumer, make_producer
 from citybrain.streams.records import InRecord, Output
 from citybrain.streams.topics import Topics
 from citybrain.streams.worker import Batch, StreamWorker
 from pipelines.incidents import IncidentStage
+from pipelines.tickets import TicketStage
 
 from .conftest import produce, read_topic
 from .test_incidents_pipeline import obs, record
@@ -193,3 +196,50 @@ def test_the_incident_job_dead_letters_a_poison_observation_and_keeps_the_rest_o
     again = ChokesOnOne(s, city, topics, store)
     run_incidents_with(s, again)
     assert again.stats["consumed"] == 0
+
+
+class ChokesOnTicket(TicketStage):
+    """The real ticket stage with a fault one ticket meets, whose message quotes the ticket."""
+
+    def _read(self, raw: bytes) -> ReadTicket:
+        read = super()._read(raw)
+        if b'"T-99"' in raw:
+            raise ValueError(f"could not place {raw.decode()}")
+        return read
+
+
+def test_a_poison_ticket_reaches_the_dlq_redacted(live_settings: Settings, city: City) -> None:
+    """Like every rejected ticket, a poison one is kept in the DLQ without its personal data,
+    in its value and in the exception's text."""
+    s = live_settings
+    topics = Topics(s.kafka.topic_prefix)
+    text = "新华路与中山路交叉口积水严重，我叫王芳，电话13812345678"
+    tickets = [
+        json.dumps(
+            {"ticket_id": tid, "received_at": "2026-05-01T08:00:00+00:00", "text": text},
+            ensure_ascii=False,
+        ).encode()
+        for tid in ("T-98", "T-99")
+    ]
+    produce(s.kafka.bootstrap_servers, topics.tickets, [(b"t", v, []) for v in tickets])
+    stage = ChokesOnTicket(s, city, topics, router=None)
+    worker = StreamWorker(
+        make_consumer(s.kafka, "tickets", 100),
+        make_producer(s.kafka),
+        stage,
+        [topics.tickets],
+        topics.dlq,
+    )
+    try:
+        worker.run(threading.Event(), idle_exit_s=2.0, first_wait_s=15.0)
+    finally:
+        worker.close()
+
+    assert stage.stats["tickets"] == 1  # T-98 went through
+    (dead,) = read_topic(s.kafka.bootstrap_servers, topics.dlq)
+    h = dict(dead.headers)
+    assert h["dlq.reason"] == b"stage_error" and h["dlq.redacted"] == b"True"
+    assert b"ValueError: could not place" in h["dlq.detail"]
+    for private in ("13812345678", "王芳"):
+        assert private.encode() not in dead.value and private.encode() not in h["dlq.detail"]
+    assert json.loads(dead.value)["ticket_id"] == "T-99"
