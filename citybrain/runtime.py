@@ -52,6 +52,7 @@ def run_job(
         report=lambda _job, counters: store.write_stats(name, counters),
         transient=TRANSIENT_ERRORS,
         retry_max_s=settings.workers.dependency_retry_max_s,
+        poison_retries=settings.workers.poison_retries,
     )
     log.info("%s: consuming %s", name, ", ".join(topics))
     w = settings.workers

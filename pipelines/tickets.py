@@ -12,6 +12,7 @@ from citybrain.config import Settings
 from citybrain.core.cells import cell_partition_key
 from citybrain.core.city import City
 from citybrain.core.messages import Observation, RouterAdvice, Ticket
+from citybrain.core.redaction import redact
 from citybrain.core.ticket_path import ReadTicket, TicketPath, redacted_ticket_bytes
 from citybrain.errors import RejectedRecord
 from citybrain.streams.jobs import JobSpec
@@ -72,6 +73,11 @@ class TicketStage(Stage):
         if self.router is None or not reads:
             return [None] * len(reads)
         return list(self.router.advise([r.place for r in reads], [r.loc.district for r in reads]))
+
+    def dead_letter_copy(self, rec: InRecord, detail: str) -> tuple[InRecord, str]:
+        """A ticket the stage raised on goes to the DLQ redacted like a rejected one; the
+        exception's text may quote the ticket, so it is redacted too."""
+        return self._redacted(rec), redact(detail, self.settings.redact_house_numbers).text
 
     def _redacted(self, rec: InRecord) -> InRecord:
         """The rejected record as its DLQ copy keeps it: personal data replaced (the DLQ is

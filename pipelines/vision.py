@@ -59,6 +59,7 @@ class _Frame:
 
 class VisionStage(Stage):
     name = "vision"
+    holds_records = True  # frames wait in the batcher across polls
 
     def __init__(
         self,
@@ -112,6 +113,8 @@ class VisionStage(Stage):
                 self._skip(_Frame(rec, meta), "rate_limit")
             for frame in pushed_out:
                 self._skip(frame, "overload")
+        if self.batcher.clock_resets:  # a camera's clock went back: its rate limit restarted
+            self.stats["rate_limit.clock_resets"] = self.batcher.clock_resets
         self._drain(batch)
         return batch
 

@@ -108,6 +108,13 @@ class CameraRuleSettings(BaseModel):
         gt=0,
         title="A track unseen for longer than this is forgotten (its dwell starts over)",
     )
+    clock_reset_s: float = Field(
+        60.0,
+        gt=0,
+        title="A frame this much older than the newest its camera sent means the camera's "
+        "clock was set back: its events, tracks and rate limit start over from that frame "
+        "(counted as camera_clock_resets); a smaller step back is a stale frame, skipped",
+    )
 
     def rule_for(self, category: str, camera: str, zone: str | None) -> Rule:
         rule = self.default.patched(self.categories.get(category))

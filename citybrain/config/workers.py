@@ -28,3 +28,9 @@ class WorkerSettings(BaseModel):
         title="Longest wait between retries while the database is unavailable (consumption "
         "stays paused; the worker keeps polling and stays in its group)",
     )
+    poison_retries: int = Field(
+        3,
+        ge=1,
+        title="Tries a record gets when the stage raises on it (not a rejection, not the "
+        "database); then it goes to the DLQ as `stage_error` and its partition moves on",
+    )

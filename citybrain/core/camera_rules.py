@@ -6,7 +6,8 @@ Per (camera, zone, category) a frame *counts* when enough confident objects are 
 for the category (e.g. CLIP "a flooded street") reaches its threshold. An event opens when
 `open_k` of the last `window_n` frames counted and clears after `clear_m` quiet frames in a row.
 Rules are data (config.rules); this module holds no per-category code. Time is the frames' own,
-and frames older than the last one seen for the same camera are ignored (counted as stale).
+and frames older than the last one seen for the same camera are ignored (counted as stale);
+a camera whose clock was set back is forgotten (`forget`) and starts over.
 """
 
 from __future__ import annotations
@@ -118,6 +119,12 @@ class CameraRules:
         if stale:
             self.stats["stale_frames"] += 1
         return out
+
+    def forget(self, camera_id: str) -> None:
+        """The camera's clock went back: its open events and tracks would otherwise ignore
+        every frame until its clock passed the old time again (a camera blind for as long)."""
+        for key in [k for k in self._memory if k[0] == camera_id]:
+            del self._memory[key]
 
     def _rule(self, key: tuple[str, str, str]) -> RuleParams:
         rule = self._rules.get(key)

@@ -47,6 +47,9 @@ class Stage(ABC):
     # A stage whose store writes carry outgoing messages sets its transactional outbox here;
     # the worker sends what it holds after every sink.
     outbox: Outbox | None = None
+    # A stage that keeps records across polls commits by its own book (Batch.commit), never
+    # by the offsets of the records the worker handed it.
+    holds_records: bool = False
 
     @abstractmethod
     def process(self, records: list[InRecord]) -> Batch:
@@ -71,6 +74,11 @@ class Stage(ABC):
     def holding(self) -> int:
         """Records consumed but not yet finished; a batch job does not exit idle while any."""
         return 0
+
+    def dead_letter_copy(self, rec: InRecord, detail: str) -> tuple[InRecord, str]:
+        """What the DLQ keeps of a record the stage raised on, and the error's detail: as
+        they are, unless the stage's records hold personal data (tickets redact both)."""
+        return rec, detail
 
     def close(self) -> None:  # noqa: B027
         """Stop the threads and child processes the stage owns, once the worker has closed."""

@@ -10,7 +10,8 @@ commit, marked sent. A record a stage rejects goes to the DLQ and the partition 
 A dependency that is down (the database: `transient` errors) pauses consumption instead of
 killing the job: the worker keeps polling, so it stays in its group, retries with back-off,
 then reloads the stage's state and rewinds to the committed offsets, which replays the batch
-that failed. Writing the counters is best effort and never stops a job.
+that failed. Writing the counters is best effort and never stops a job. A record on which
+the stage raises anything else is isolated and dead-lettered as `stage_error` (`poison.py`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from citybrain.streams.counters import Stat, dlq_reason, sent_to
-from citybrain.streams.crash import crash_point
+from citybrain.streams.crash import SimulatedCrash, crash_point
+from citybrain.streams.poison import PoisonGuard, letter_copy
 from citybrain.streams.records import InRecord, dead_letter
 from citybrain.streams.send import CheckedSender, SendFailed
 from citybrain.streams.stage import Batch, Outbox, Stage
@@ -71,6 +73,7 @@ class StreamWorker:
         transient: tuple[type[BaseException], ...] = (),
         retry_initial_s: float = 0.5,
         retry_max_s: float = 10.0,
+        poison_retries: int = 3,
     ) -> None:
         self.consumer = consumer
         self.producer = producer
@@ -86,6 +89,10 @@ class StreamWorker:
         self.sender = CheckedSender(producer, dlq_topic, dlq_max_bytes, stage.name)
         self.outbox: Outbox | None = stage.outbox
         self._next: dict[tuple[str, int], int] = {}  # next offset per partition, for lag
+        self.poison = PoisonGuard(poison_retries)
+        # not a record's fault: a dependency is down, or a simulated crash
+        self._not_poison: tuple[type[BaseException], ...] = (_ReloadNeeded, SimulatedCrash)
+        self._not_poison += transient
         consumer.subscribe(topics, listener=_Rebalance(self))
 
     def run(
@@ -138,12 +145,60 @@ class StreamWorker:
         if records:
             crash_point(f"{self.stage.name}.after_poll")
             self.stage.stats[Stat.CONSUMED] += len(records)
-            batch = self.stage.process(records)
+            if self.poison.isolating(records):
+                self._one_by_one(records)
+                return True
+            tried = self._try(records)
+            if tried is None:  # a poison record somewhere in the batch
+                return True
+            batch = tried
             crash_point(f"{self.stage.name}.after_process")
         else:
             batch = self.stage.tick()
         self._finish(batch, commit=bool(records))
         return bool(records)
+
+    def _one_by_one(self, records: list[InRecord]) -> None:
+        """Suspect records: each processed, written, sent and committed on its own, so a
+        poison record takes nothing else with it to the DLQ."""
+        for r in records:
+            if self.poison.is_dead(r):  # dead-lettered already; a rewind brought it back
+                self.poison.passed(r)
+                continue
+            batch = self._try([r])
+            if batch is None:
+                return  # rewound: the records after this one come again
+            if batch.commit is None:
+                batch.commit = {(r.topic, r.partition): r.offset + 1}
+            self._finish(batch, commit=True)
+            self.poison.passed(r)
+
+    def _try(self, records: list[InRecord]) -> Batch | None:
+        """stage.process, or None when it raised on a record: what the try did is dropped
+        (the stage reloads, the consumer rewinds to the commit) and the records are taken one
+        at a time; one that failed all its tries goes to the DLQ first."""
+        try:
+            return self.stage.process(records)
+        except self._not_poison:
+            raise
+        except Exception as e:
+            self.stage.stats["stage_errors"] += 1
+            log.warning(
+                "%s: stage failed on %d record(s): %r", self.stage.name, len(records), e, exc_info=e
+            )
+            letter = self.poison.failed(records[0], e) if len(records) == 1 else None
+            self.poison.suspect(records)
+        self.stage.on_assigned()
+        if letter is not None:
+            r = records[0]
+            log.error("%s: %s failed every try: dead-lettered", self.stage.name, r.ref)
+            # a stage that holds records commits by its own book, where `r` never is
+            commit = {} if self.stage.holds_records else {(r.topic, r.partition): r.offset + 1}
+            r, letter = letter_copy(self.stage, r, letter)  # redacted where the stage says so
+            self._finish(Batch(rejected=[(r, letter)], commit=commit), commit=True)
+            self.poison.buried(r)
+        self._rewind()
+        return None
 
     def _report(self) -> None:
         """Counters to the store; best effort, so a database outage never kills the job."""

@@ -7,7 +7,9 @@ starve the others. Two policies drop frames, both on purpose and both reported t
 
 - **rate limit**: a token bucket per camera in *event time* (the frame's timestamp), refilled
   at `fps × factor` and holding `burst_s` seconds of frames. Event time keeps a replay at any
-  speed deterministic.
+  speed deterministic. A frame more than `burst_s` older than its camera's newest means the
+  camera's clock was set back: the bucket restarts from it (else it would refill nothing, and
+  so pass nothing, until the camera's clock passed the old time again).
 - **overload**: a camera may have at most `camera_queue` frames waiting; a newer frame pushes
   its oldest out (a fresh frame is worth more than a stale one).
 
@@ -51,6 +53,7 @@ class FrameBatcher(Generic[T]):
     _queues: OrderedDict[str, deque[Waiting[T]]] = field(default_factory=OrderedDict)
     _buckets: dict[str, _Bucket] = field(default_factory=dict)
     _size: int = 0
+    clock_resets: int = 0  # buckets restarted because a camera's clock went back
 
     def __len__(self) -> int:
         return self._size
@@ -77,6 +80,9 @@ class FrameBatcher(Generic[T]):
         b = self._buckets.get(camera)
         if b is None:
             b = self._buckets[camera] = _Bucket(burst, ts_ms)
+        if b.last_ts_ms - ts_ms > self.burst_s * 1000:  # the camera's clock went back
+            self.clock_resets += 1
+            b.last_ts_ms = ts_ms
         elapsed = max(0, ts_ms - b.last_ts_ms) / 1000.0  # out-of-order frames refill nothing
         b.tokens = min(burst, b.tokens + elapsed * rate)
         b.last_ts_ms = max(b.last_ts_ms, ts_ms)

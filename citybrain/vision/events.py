@@ -35,6 +35,7 @@ class CameraEvents:
         self.private_classes = frozenset(settings.web.person_classes + settings.web.plate_classes)
         self.stats = stats
         self._last_ts_ms: dict[str, int] = {}
+        self.clock_reset_ms = int(settings.rules.clock_reset_s * 1000)
 
     def observe(
         self,
@@ -47,7 +48,13 @@ class CameraEvents:
     ) -> list[tuple[str, Observation]]:
         """(Kafka key, observation) for every rule decision this frame produced."""
         last = self._last_ts_ms.get(camera.id)
-        if last is not None and meta.ts_ms <= last:
+        if last is not None and last - meta.ts_ms >= self.clock_reset_ms:
+            # The camera's clock was set back (a reset, a battery, a bad NTP answer): skipping
+            # its frames as stale would blind it until its clock passed the old time again.
+            self.stats["camera_clock_resets"] += 1
+            self.rules.forget(camera.id)
+            self.trackers.forget(camera.id)
+        elif last is not None and meta.ts_ms <= last:
             # Older than a frame already seen: the rules would ignore it, and the tracker's
             # motion model must not see time run backwards either.
             self.stats["stale_frames"] += 1

@@ -53,6 +53,10 @@ class CameraTrackers:
         self.settings = settings or TrackerSettings()
         self._trackers: dict[str, BYTETracker] = {}
 
+    def forget(self, camera_id: str) -> None:
+        """Start the camera's tracks over (its clock went back: motion must not run backwards)."""
+        self._trackers.pop(camera_id, None)
+
     def update(self, camera_id: str, dets: Detections) -> Detections:
         """The frame's detections with their track ids (NO_TRACK: not tracked yet, e.g. an
         object's first sighting, which ByteTrack confirms on the next frame)."""

@@ -79,3 +79,17 @@ def test_full_and_put_back_go_first() -> None:
     assert b.ready()  # put-back frames count as having waited already
     assert b.take() == ["f0", "f1"]
     assert b.clear() == ["f2"] and len(b) == 0
+
+
+def test_a_camera_clock_set_back_restarts_its_rate_limit() -> None:
+    """A camera's clock goes back an hour: its bucket restarts from the new time. Before, it
+    refilled nothing until the clock passed the old time again: an hour of frames skipped."""
+    clock = Clock()
+    b = batcher(clock, fps=1.0, max_batch=1000, max_queued=1000, camera_queue=1000)
+    assert [b.offer("cam", i * 1000, i)[0] for i in range(10)] == ["queued"] * 10
+    back = -3_600_000
+    verdicts = [b.offer("cam", back + i * 1000, i)[0] for i in range(20)]
+    assert verdicts == ["queued"] * 20 and b.clock_resets == 1
+    # a small step back (within the burst) is an out-of-order frame: it refills nothing
+    assert b.offer("cam", back + 18_500, "late")[0] == "rate_limited"
+    assert b.clock_resets == 1

@@ -101,3 +101,25 @@ def test_observations_carry_the_frames_people_and_vehicles_for_hiding(
     np.testing.assert_allclose(
         next(b for b in opened.privacy_boxes if b.cls == "person").box, person, atol=1e-5
     )
+
+
+def test_a_camera_whose_clock_is_set_back_starts_over(settings: Settings, city: City) -> None:
+    """The camera's clock goes back an hour: its rules and tracks start over from that frame
+    (a new event, counted as a clock reset) instead of skipping every frame as stale until
+    the clock passes the old time again."""
+    ev = events(settings, city)
+    cam = city.camera_by_id["cam-01"]
+    first = [ev.observe(cam, frame(seq), dets(PARKED), f"f/0/{seq}") for seq in range(5)]
+    opened = first[3][0][1]
+    hour = timedelta(hours=1).total_seconds() * 1000
+    back = []
+    for seq in range(5, 10):  # the camera goes on counting frames; its clock is an hour back
+        meta = frame(seq)
+        meta = meta.model_copy(update={"ts_ms": int(meta.ts_ms - hour - 5 * 30_000)})
+        back.append(ev.observe(cam, meta, dets(PARKED), f"f/0/{seq}"))
+    assert ev.stats["camera_clock_resets"] == 1 and ev.stats["stale_frames"] == 0
+    states = [[o.rule_state for _, o in out] for out in back]
+    assert states == [[], [], [], ["opened"], ["continuing"]]  # the same rule, from scratch
+    reopened = back[3][0][1]
+    assert reopened.event_id != opened.event_id
+    assert reopened.observed_at == T0 + timedelta(seconds=30 * 3) - timedelta(hours=1)
