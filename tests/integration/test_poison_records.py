@@ -18,6 +18,7 @@ from citybrain.core.ticket_path import ReadTicket
 from citybrain.store import TRANSIENT_ERRORS, Store
 from citybrain.streams.kafka_io import make_consumer, make_producer
 from citybrain.streams.records import InRecord, Output
+from citybrain.streams.stage import Stage
 from citybrain.streams.topics import Topics
 from citybrain.streams.worker import Batch, StreamWorker
 from pipelines.incidents import IncidentStage
@@ -29,7 +30,7 @@ from .test_incidents_pipeline import obs, record
 pytestmark = pytest.mark.integration
 
 
-class Fragile:
+class Fragile(Stage):
     """Keeps each record's value until sink() makes it durable, and sends it on. Raises on
     `poison` every time and on `flaky` the first time only. A failed batch leaves half-done
     work behind, which on_assigned() (the worker's undo) must drop."""
@@ -58,9 +59,6 @@ class Fragile:
     def sink(self) -> None:
         self.durable += self._pending
         self._pending.clear()
-
-    def tick(self) -> Batch:
-        return Batch()
 
     def on_assigned(self) -> None:
         self._pending.clear()
