@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kafka import KafkaProducer
@@ -18,7 +20,10 @@ from citybrain.store import Store
 from citybrain.store.models import Base
 from citybrain.streams import inspect
 from citybrain.streams.broker import EmbeddedBroker
-from citybrain.streams.topics import ensure_topics
+from citybrain.streams.kafka_io import make_consumer, make_producer
+from citybrain.streams.stage import Stage
+from citybrain.streams.topics import Topics, ensure_topics
+from citybrain.streams.worker import StreamWorker
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -134,3 +139,26 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     Base.metadata.create_all(s.engine)
     yield s
     s.engine.dispose()
+
+
+def run_until_idle(
+    s: Settings,
+    stage: Stage,
+    group: str,
+    producer: KafkaProducer | None = None,
+    **worker_options: Any,
+) -> None:
+    """Run `stage` under the real worker on `<prefix>.tickets` until it idles, then close."""
+    topics = Topics(s.kafka.topic_prefix)
+    worker = StreamWorker(
+        make_consumer(s.kafka, group, 100),
+        producer if producer is not None else make_producer(s.kafka),
+        stage,
+        [topics.tickets],
+        topics.dlq,
+        **worker_options,
+    )
+    try:
+        worker.run(threading.Event(), idle_exit_s=2.0, first_wait_s=15.0)
+    finally:
+        worker.close()

@@ -24,7 +24,7 @@ from citybrain.streams.worker import Batch, StreamWorker
 from pipelines.incidents import IncidentStage
 from pipelines.tickets import TicketStage
 
-from .conftest import produce, read_topic
+from .conftest import produce, read_topic, run_until_idle
 from .test_incidents_pipeline import obs, record
 
 pytestmark = pytest.mark.integration
@@ -65,19 +65,7 @@ class Fragile(Stage):
 
 
 def run(s: Settings, stage: Fragile, retries: int = 3) -> None:
-    topics = Topics(s.kafka.topic_prefix)
-    worker = StreamWorker(
-        make_consumer(s.kafka, "poison-test", 100),
-        make_producer(s.kafka),
-        stage,
-        [topics.tickets],
-        topics.dlq,
-        poison_retries=retries,
-    )
-    try:
-        worker.run(threading.Event(), idle_exit_s=2.0, first_wait_s=15.0)
-    finally:
-        worker.close()
+    run_until_idle(s, stage, "poison-test", poison_retries=retries)
 
 
 def test_a_poison_record_goes_to_the_dlq_and_the_rest_goes_through_once(
@@ -221,17 +209,7 @@ def test_a_poison_ticket_reaches_the_dlq_redacted(live_settings: Settings, city:
     ]
     produce(s.kafka.bootstrap_servers, topics.tickets, [(b"t", v, []) for v in tickets])
     stage = ChokesOnTicket(s, city, topics, router=None)
-    worker = StreamWorker(
-        make_consumer(s.kafka, "tickets", 100),
-        make_producer(s.kafka),
-        stage,
-        [topics.tickets],
-        topics.dlq,
-    )
-    try:
-        worker.run(threading.Event(), idle_exit_s=2.0, first_wait_s=15.0)
-    finally:
-        worker.close()
+    run_until_idle(s, stage, "tickets")
 
     assert stage.stats["tickets"] == 1  # T-98 went through
     (dead,) = read_topic(s.kafka.bootstrap_servers, topics.dlq)

@@ -8,13 +8,11 @@ from collections import Counter
 import pytest
 
 from citybrain.config import Settings
-from citybrain.streams.kafka_io import make_consumer, make_producer
 from citybrain.streams.records import InRecord
 from citybrain.streams.stage import Batch, Stage
 from citybrain.streams.topics import Topics
-from citybrain.streams.worker import StreamWorker
 
-from .conftest import produce
+from .conftest import produce, run_until_idle
 
 pytestmark = pytest.mark.integration
 
@@ -46,18 +44,7 @@ class RecordingStage(Stage):
 
 
 def run(s: Settings, stage: RecordingStage) -> None:
-    topics = Topics(s.kafka.topic_prefix)
-    worker = StreamWorker(
-        make_consumer(s.kafka, "commit-test", 100),
-        make_producer(s.kafka),
-        stage,
-        [topics.tickets],
-        topics.dlq,
-    )
-    try:
-        worker.run(threading.Event(), idle_exit_s=2.0, first_wait_s=15.0)
-    finally:
-        worker.close()
+    run_until_idle(s, stage, "commit-test")
 
 
 def test_failed_sink_leaves_offsets_uncommitted(live_settings: Settings) -> None:
