@@ -67,8 +67,9 @@ def run_job(
         if metrics is not None:
             metrics.shutdown()
             metrics.server_close()
-        worker.close()
         stage.close()  # threads and child processes the stage owns
+        worker.send_outbox()  # what those threads wrote last goes out now, not at the next start
+        worker.close()
     return dict(stage.stats)
 
 

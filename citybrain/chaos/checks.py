@@ -45,8 +45,8 @@ def outcome(s: Settings) -> dict[str, Any]:
         row = store.summary(i.id)
         if row is not None and row.generated_by == "model":
             digest = hashlib.sha256(row.text.encode()).hexdigest()[:16]
-            for d in dispatches:
-                if d.incident_id == i.id:
+            for d in dispatches:  # a dispatch made since carries the text itself
+                if d.incident_id == i.id and d.summary != row.text:
                     followups[summary_followup_id(d.id, digest)] = by_id[d.id]
     with store.sessions() as sess:
         queue = Counter(sess.scalars(select(SummaryWorkRow.status)).all())

@@ -187,11 +187,12 @@ def inject_faults(
 
 def drain(s: Settings, env: dict[str, str], out_dir: Path, rounds: int = 12) -> dict[str, Any]:
     """Each job once more until idle, until every delivery is through and the summary queue
-    has settled (a job that goes idle stops its summary worker: the next round resumes it)."""
+    has settled. The dispatch job idles longer: its summary worker works while it waits, and
+    stops when it exits (the next round resumes the queue)."""
     got: dict[str, Any] = {}
     for _ in range(rounds):
-        for job in ("tickets", "incidents", "dispatch"):
-            Supervisor(job, env, out_dir / f"{job}.log", 10.0).run_once()
+        for job, idle_s in (("tickets", 10.0), ("incidents", 10.0), ("dispatch", 60.0)):
+            Supervisor(job, env, out_dir / f"{job}.log", idle_s).run_once()
         got = outcome(s)
         delivered = all(v == "delivered" for v in got["deliveries"].values())
         if delivered and set(got["summary_queue"]) <= {"done", "failed"}:

@@ -329,6 +329,17 @@ class StreamWorker:
             return
         crash_at("after_commit")
 
+    def send_outbox(self) -> None:
+        """At shutdown, once the stage's own threads (the summary worker) have stopped: send
+        what they left in the outbox. Best effort: what does not go stays there, and the next
+        start (or another worker, when the lease runs out) sends it."""
+        if self.outbox is None:
+            return
+        try:
+            self._finish(Batch(), commit=False)
+        except Exception as e:
+            log.warning("%s: outbox not sent at shutdown: %s", self.stage.name, e)
+
     def close(self) -> None:
         try:
             self.producer.flush(10)

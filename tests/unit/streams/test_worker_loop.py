@@ -4,14 +4,23 @@ commits, dead-letters, pauses and counts, with small stages that use only the St
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from kafka.structs import TopicPartition
 
 from citybrain.errors import RejectedRecord
+from citybrain.store import Store
 from citybrain.streams.records import InRecord, Output
 from citybrain.streams.stage import Batch, Stage
-from citybrain.streams.testing import Incoming, StageHarness, run_stage
+from citybrain.streams.testing import (
+    FakeConsumer,
+    FakeProducer,
+    Incoming,
+    StageHarness,
+    run_stage,
+)
+from citybrain.streams.worker import StreamWorker
 
 
 class Echo(Stage):
@@ -124,3 +133,33 @@ def test_the_counters_reported_are_the_stages() -> None:
 def test_a_stage_must_say_how_it_processes() -> None:
     with pytest.raises(TypeError):
         Stage()  # type: ignore[abstract]
+
+
+class WritesAtClose(Stage):
+    """Like the dispatch job's summary worker: a thread of the stage writes a message into the
+    job's outbox (a real one, on SQLite) up to the moment the stage is closed."""
+
+    name = "closing"
+
+    def __init__(self, store: Store) -> None:
+        self.stats: Counter[str] = Counter()
+        self.store = store
+        self.outbox = store.outbox(self.name)
+
+    def process(self, records: list[InRecord]) -> Batch:
+        return Batch()
+
+    def close(self) -> None:
+        with self.store.sessions.begin() as s:
+            self.outbox.write(s, [Output("t.out", b"last words", b"k")])
+
+
+def test_what_the_stages_threads_wrote_last_is_sent_at_shutdown(tmp_path: Path) -> None:
+    store = Store.from_url(f"sqlite:///{tmp_path}/s.db")
+    stage = WritesAtClose(store)
+    producer = FakeProducer()
+    worker = StreamWorker(FakeConsumer(), producer, stage, ["t.in"], "t.dlq")
+    stage.close()
+    worker.send_outbox()
+    assert [(o.topic, o.value) for o in producer.sent] == [("t.out", b"last words")]
+    assert stage.outbox.take() == []  # marked sent: the next start does not send it again
