@@ -38,21 +38,34 @@ def plot_memory(
     warm_up_s: float,
     path: Path,
     title: str,
+    min_span_mib: float = 40.0,
 ) -> Path:
-    """RSS per job process in MiB over the run, the warm-up the verdict leaves out shaded, so
-    the soak's page shows at a glance whether memory stayed flat. Writes `path`, returns it."""
-    fig = Figure(figsize=(9, 4.5), layout="constrained")
-    ax = fig.subplots()
-    for job, points in series.items():
-        ax.plot([t for t, _ in points], [y for _, y in points], marker=".", label=job)
-    ax.axvspan(0, min(warm_up_s, send_end_s), color="grey", alpha=0.12, label="warm-up")
-    ax.axvline(send_end_s, color="grey", linestyle="--", linewidth=1, label="sending stops")
-    ax.set_xlabel("seconds since sending began")
-    ax.set_ylabel("resident memory (RSS, MiB)")
-    ax.set_title(title)
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    """RSS per job process in MiB over the run, one panel per job with its own scale (the
+    vision job's detector would flatten the others' lines on a shared one), each at least
+    `min_span_mib` tall so a MiB of noise does not look like a climb; the warm-up the verdict
+    leaves out shaded. Writes `path`, returns it."""
+    jobs = list(series) or ["(no samples)"]
+    cols = 2 if len(jobs) > 1 else 1
+    rows = -(-len(jobs) // cols)
+    fig = Figure(figsize=(10, 2.4 * rows + 0.6), layout="constrained")
+    axes = fig.subplots(rows, cols, sharex=True, squeeze=False).flatten()
+    for ax, job in zip(axes, jobs, strict=False):
+        points = series.get(job, [])
+        ys = [y for _, y in points]
+        ax.plot([t for t, _ in points], ys, marker=".", linewidth=1)
+        ax.axvspan(0, min(warm_up_s, send_end_s), color="grey", alpha=0.12)
+        ax.axvline(send_end_s, color="grey", linestyle="--", linewidth=1)
+        if ys:
+            mid, span = (max(ys) + min(ys)) / 2, max(max(ys) - min(ys), min_span_mib) * 1.1
+            ax.set_ylim(max(0.0, mid - span / 2), mid + span / 2)
+        ax.set_title(job, fontsize=10)
+        ax.set_ylabel("RSS, MiB")
+        ax.grid(alpha=0.3)
+    for ax in axes[len(jobs) :]:
+        ax.set_visible(False)
+    for ax in axes[-cols:]:
+        ax.set_xlabel("seconds since sending began")
+    fig.suptitle(f"{title}\nresident memory per job (shaded: warm-up; dashed: sending stops)")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     return path

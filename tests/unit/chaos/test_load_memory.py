@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from citybrain.chaos.load_plot import plot_memory
 from citybrain.chaos.load_report import (
     FLAT_MIB,
     FLAT_SHARE,
@@ -119,3 +120,10 @@ def test_all_flat_is_false_on_any_growth_and_none_when_any_was_not_measured() ->
 def test_series_summary_of_the_replay_guard() -> None:
     assert series_summary([(0.0, 3), (5.0, 9), (10.0, 7)]) == {"first": 3, "last": 7, "max": 9}
     assert series_summary([]) == {"first": None, "last": None, "max": None}
+
+
+def test_the_memory_plot_is_written_as_a_png(tmp_path: Path) -> None:
+    series = {"vision": line(1200.0, 0.0, 60.0), "tickets": line(200.0, 0.01, 60.0)}
+    out = plot_memory(series, 60.0, warm_up_s(60.0), tmp_path / "img" / "memory.png", "t")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plot_memory({}, 60.0, 180.0, tmp_path / "empty.png", "t").exists()
