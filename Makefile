@@ -49,8 +49,10 @@ chaos: $(STAMP)
 	$(PY) -m citybrain.chaos.suite $(ARGS)
 
 # Load mode of the same suite (not part of `make test`): the city live at 20x the demo's ticket
-# rate and 5x its frame rate for 10 minutes (ARGS="--minutes 2" for less); consumer lag per job,
-# evidence-to-dispatch latency; writes var/chaos/load.json and docs/img/load_lag.png.
+# rate and 5x its frame rate for 10 minutes (ARGS="--minutes 2" for less); consumer lag and
+# resident memory per job, evidence-to-dispatch latency; writes var/chaos/load.json,
+# docs/img/load_lag.png and docs/img/load_memory.png. The memory soak is the same command:
+#   make load ARGS="--minutes 30 --tickets-x 10 --frames-x 10"
 load: $(STAMP)
 	$(PY) -m citybrain.chaos.load $(ARGS)
 

@@ -106,6 +106,7 @@ class IncidentStage(Stage):
         return batch
 
     def sink(self) -> None:
+        self.stats["fuser_seen"] = self.fuser.seen_count  # a gauge: the replay guard's size
         if self._pending or self._out:
             self.store.write_incidents(self._pending.values(), (), self.outbox, self._out)
         self._pending.clear()

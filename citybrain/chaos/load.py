@@ -1,8 +1,10 @@
 """`make load`: the fault suite's load mode. The synthetic city played live at 20x the demo's
-ticket rate and 5x its frame rate for `--minutes` (default 10) of wall time, through the four
-jobs (vision, tickets, incidents, dispatch), each its own process, against the embedded broker
-and a private PostgreSQL, rules only (no model). It samples every job group's consumer lag,
-measures evidence-to-dispatch latency and judges whether the lag stayed bounded.
+ticket rate and 5x its frame rate (`--tickets-x`, `--frames-x`) for `--minutes` (default 10)
+of wall time, through the four jobs (vision, tickets, incidents, dispatch), each its own
+process, against the embedded broker and a private PostgreSQL, rules only (no model). It
+samples every job group's consumer lag and every job process's resident memory, measures
+evidence-to-dispatch latency and judges whether the lag stayed bounded and, past the warm-up,
+the memory flat (the soak: `--minutes 30 --tickets-x 10 --frames-x 10`).
 
 Played live: each record is sent when its simulated time comes (simulated clock = wall clock),
 so an incident's opening time (the event time of its first evidence) is also when that
@@ -30,32 +32,31 @@ from typing import Any
 import yaml
 
 from citybrain.chaos.lag import LagProbe
-from citybrain.chaos.load_plot import plot_lag
+from citybrain.chaos.load_plot import plot_lag, plot_memory
+from citybrain.chaos.load_rates import FRAME_X, TICKET_X, rates, scaled_simulator
 from citybrain.chaos.load_report import (
     CRITERION,
     DRAIN_LIMIT_S,
+    MEMORY_CRITERION,
+    all_flat,
     dispatch_latencies,
     first_dispatches,
     lag_verdict,
+    memory_verdict,
     percentile,
+    series_summary,
+    warm_up_s,
 )
+from citybrain.chaos.load_sampler import SAMPLE_EVERY_S, Sampler, replay_guard
 from citybrain.chaos.postgres import PrivatePostgres
 from citybrain.chaos.receiver import free_port
 from citybrain.city_loading import load_city
 from citybrain.config import Settings, load_settings
 from citybrain.config.kafka import BrokerSettings
-from citybrain.config.simulator import SimulatorSettings
 from citybrain.core.city import City
 from citybrain.procs import die_with_parent
 from citybrain.sim.produce import send_record
-from citybrain.sim.stream import (
-    FrameRecord,
-    frame_offsets_ms,
-    ground_truth,
-    iter_records,
-    simulate,
-    write_ground_truth,
-)
+from citybrain.sim.stream import FrameRecord, ground_truth, iter_records, write_ground_truth
 from citybrain.store import Store
 from citybrain.streams import inspect
 from citybrain.streams.broker import EmbeddedBroker
@@ -64,62 +65,9 @@ from citybrain.streams.kafka_io import make_producer
 from citybrain.streams.topics import Topics, ensure_topics
 
 log = logging.getLogger(__name__)
-TICKET_X = 20.0  # tickets per second, times the demo's
-FRAME_X = 5.0  # frames per second, times the demo's
-SAMPLE_EVERY_S = 5.0
 DRAIN_WAIT_S = 2 * DRAIN_LIMIT_S  # how long the lag may take to drain before the run gives up
 READY_TIMEOUT_S = 300.0  # a cold vision job loads torch and the detector first
 LEAD_S = 2.0  # between choosing the simulated start and its first record
-
-
-def scaled_simulator(
-    base: SimulatorSettings, city: City, duration_s: float, start: datetime
-) -> SimulatorSettings:
-    """The demo city at load rates over `duration_s`: frames every interval / FRAME_X; events
-    (with unrelated reports in the demo's proportion) chosen so that the tickets come at
-    TICKET_X times the demo's rate. Tickets per event are drawn at random, so scaling the
-    event count alone misses the ticket rate; the count whose tickets come nearest wins (up to
-    as many events as the city has places for)."""
-    demo = len(simulate(city, base, start).tickets) / base.duration_s
-    target = TICKET_X * demo * duration_s
-    per_event = base.unrelated_tickets / max(base.events, 1)
-    guess = max(1, round(base.events * TICKET_X * duration_s / base.duration_s))
-    best: tuple[float, SimulatorSettings] | None = None
-    for events in range(max(1, guess // 2), 2 * guess + 2):
-        sim = base.model_copy(
-            update={
-                "duration_s": duration_s,
-                "frame_interval_s": base.frame_interval_s / FRAME_X,
-                "events": events,
-                "unrelated_tickets": round(events * per_event),
-                "broken_records": 0,
-                "rate": 0.0,
-            }
-        )
-        try:
-            miss = abs(len(simulate(city, sim, start).tickets) - target)
-        except ValueError:  # the city has no free place left for more events at once
-            break
-        if best is None or miss < best[0]:
-            best = (miss, sim)
-    assert best is not None
-    return best[1]
-
-
-def rates(sim: SimulatorSettings, city: City, start: datetime) -> dict[str, Any]:
-    """Records per second of a simulator setting (per simulated second = per wall second)."""
-    tickets = len(simulate(city, sim, start).tickets)
-    frames = len(city.cameras) * len(frame_offsets_ms(sim))
-    return {
-        "duration_s": sim.duration_s,
-        "events": sim.events,
-        "unrelated_tickets": sim.unrelated_tickets,
-        "frame_interval_s": sim.frame_interval_s,
-        "tickets": tickets,
-        "frames": frames,
-        "tickets_per_s": round(tickets / sim.duration_s, 4),
-        "frames_per_s": round(frames / sim.duration_s, 4),
-    }
 
 
 def play(settings: Settings, city: City, start: datetime, stop: threading.Event) -> dict[str, Any]:
@@ -196,37 +144,6 @@ def wait_ready(store: Store, jobs: Jobs) -> float:
     raise RuntimeError(f"jobs not ready after {READY_TIMEOUT_S:.0f} s; see {jobs.logs}")
 
 
-@dataclass
-class Sampler:
-    """A thread sampling each job's lag every SAMPLE_EVERY_S (seconds since `t0`)."""
-
-    probe: LagProbe
-    t0: float
-    series: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
-    ends: list[tuple[float, dict[str, int]]] = field(default_factory=list)
-    errors: int = 0
-    stop: threading.Event = field(default_factory=threading.Event)
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            self.once()
-            self.stop.wait(SAMPLE_EVERY_S)
-
-    def once(self) -> dict[str, int] | None:
-        try:
-            lag = self.probe.sample()
-            ends = self.probe.ends()
-        except Exception as e:  # a missed sample is reported, it never ends the run
-            self.errors += 1
-            log.warning("lag sample failed: %s", e)
-            return None
-        t = round(time.time() - self.t0, 1)
-        for job, n in lag.items():
-            self.series.setdefault(job, []).append((t, n))
-        self.ends.append((t, ends))
-        return lag
-
-
 def latency(settings: Settings) -> tuple[dict[str, Any], dict[str, int]]:
     """Evidence-to-dispatch latency from the dispatch topic and the store; and counts."""
     records = inspect.read_topic(settings.kafka, Topics(settings.kafka.topic_prefix).dispatch)
@@ -251,14 +168,23 @@ def latency(settings: Settings) -> tuple[dict[str, Any], dict[str, int]]:
     return dispatch_latencies(first, opened, by), counts
 
 
-def run(minutes: float, out_dir: Path, plot: Path) -> dict[str, Any]:
+def run(
+    minutes: float,
+    out_dir: Path,
+    plot: Path,
+    memory_plot: Path,
+    tickets_x: float = TICKET_X,
+    frames_x: float = FRAME_X,
+) -> dict[str, Any]:
     began = time.monotonic()
     work = out_dir / "load"
     work.mkdir(parents=True, exist_ok=True)
     base = load_settings()
     city = load_city(base)
     demo = rates(base.simulator, city, datetime.now(UTC))
-    sim = scaled_simulator(base.simulator, city, minutes * 60.0, datetime.now(UTC))
+    sim = scaled_simulator(
+        base.simulator, city, minutes * 60.0, datetime.now(UTC), tickets_x, frames_x
+    )
     with (
         EmbeddedBroker(BrokerSettings(port=free_port()), work / "broker.log") as broker,
         PrivatePostgres(free_port()) as pg,
@@ -289,7 +215,12 @@ def run(minutes: float, out_dir: Path, plot: Path) -> dict[str, Any]:
             start = datetime.fromtimestamp(int(time.time() + LEAD_S) + 1, UTC)
             load = rates(sim, city, start)
             write_ground_truth(s.simulator.ground_truth, ground_truth(city, sim, start))
-            sampler = Sampler(probe, start.timestamp())
+            sampler = Sampler(
+                probe,
+                start.timestamp(),
+                pids={j: p.pid for j, p in jobs.children.items()},
+                guard=lambda: replay_guard(store),
+            )
             thread = threading.Thread(target=sampler.run, name="lag", daemon=True)
             thread.start()
             log.info("sending for %.0f s from %s", sim.duration_s, start.isoformat())
@@ -318,10 +249,14 @@ def run(minutes: float, out_dir: Path, plot: Path) -> dict[str, Any]:
         f"for {send_end_s:.0f} s (4 jobs, PostgreSQL, rules only)"
     )
     plot_lag(sampler.series, send_end_s, plot, title)
+    memory = {j: memory_verdict(v, send_end_s) for j, v in sampler.memory.items()}
+    flat = all_flat(memory)
+    plot_memory(sampler.memory, send_end_s, warm_up_s(send_end_s), memory_plot, title)
     return {
         "minutes": minutes,
         "demo_rate": demo,
         "load_rate": load,
+        "rate_asked": {"tickets": tickets_x, "frames": frames_x},
         "rate_vs_demo": {
             "tickets": round(load["tickets_per_s"] / demo["tickets_per_s"], 2),
             "frames": round(load["frames_per_s"] / demo["frames_per_s"], 2),
@@ -339,9 +274,18 @@ def run(minutes: float, out_dir: Path, plot: Path) -> dict[str, Any]:
         "counts": counts,
         "criterion": CRITERION,
         "bounded": bounded,
+        "memory": {j: {"series_mib": v, **memory[j]} for j, v in sampler.memory.items()},
+        "memory_criterion": MEMORY_CRITERION,
+        "memory_flat": flat,
+        "replay_guard": {
+            "series": sampler.guard_series,
+            **series_summary(sampler.guard_series),
+            "sample_errors": sampler.guard_errors,
+        },
         "jobs_died_during_run": dead,
         "exit_codes": exits,
         "plot": str(plot),
+        "memory_plot": str(memory_plot),
         "wall_s": round(time.monotonic() - began, 1),
     }
 
@@ -351,17 +295,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--minutes", type=float, default=10.0, help="wall time of sending")
     p.add_argument("--out", type=Path, default=Path("var/chaos"), help="load.json and logs")
     p.add_argument("--plot", type=Path, default=Path("docs/img/load_lag.png"))
+    p.add_argument("--memory-plot", type=Path, default=Path("docs/img/load_memory.png"))
+    p.add_argument("--tickets-x", type=float, default=TICKET_X, help="ticket rate, x the demo's")
+    p.add_argument("--frames-x", type=float, default=FRAME_X, help="frame rate, x the demo's")
     a = p.parse_args(argv)
+    if a.tickets_x <= 0 or a.frames_x <= 0:
+        p.error("--tickets-x and --frames-x must be positive")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)  # a line per connection otherwise
-    report = run(a.minutes, a.out, a.plot)
+    report = run(a.minutes, a.out, a.plot, a.memory_plot, a.tickets_x, a.frames_x)
     (a.out / "load.json").write_text(json.dumps(report, indent=2, default=str))
-    short = {k: report[k] for k in ("rate_vs_demo", "send_s", "bounded", "wall_s")}
+    short = {k: report[k] for k in ("rate_vs_demo", "send_s", "bounded", "memory_flat", "wall_s")}
     print(json.dumps({**short, "evidence_to_dispatch": report["evidence_to_dispatch"]}))
     for job, v in report["lag"].items():
         keys = ("max", "max_last_third", "drained_after_s", "bounded")
         print(job, {k: v[k] for k in keys})
-    return 0 if report["bounded"] else 1
+    for job, v in report["memory"].items():
+        shown = ("warm_rss_mib", "last_rss_mib", "slope_mib_per_h", "allowance_mib", "flat")
+        print(job, "memory", {k: v[k] for k in shown})
+    print("replay guard", {k: report["replay_guard"][k] for k in ("first", "last", "max")})
+    return 0 if report["bounded"] and report["memory_flat"] is not False else 1
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-"""The load run's numbers, as pure functions of what it recorded: evidence-to-dispatch latency
-and whether each job's lag stayed bounded. Kept apart from the run so the criteria are
-tested on their own and stated once."""
+"""The load run's numbers, as pure functions of what it recorded: evidence-to-dispatch latency,
+whether each job's lag stayed bounded and whether its resident memory stayed flat (the soak).
+Kept apart from the run so the criteria are tested on their own and stated once."""
 
 from __future__ import annotations
 
@@ -120,3 +120,76 @@ def lag_verdict(series: Sequence[tuple[float, int]], send_end_s: float) -> dict[
         "drained_in_time": in_time,
         "bounded": not_growing and in_time,
     }
+
+
+# "Flat" (the soak's memory criterion): the warm-up is left out (imports, caches filling, the
+# first incidents), then a least-squares line through each job's RSS; its growth over the
+# measured span must stay below the allowance.
+WARM_UP_SHARE = 0.2  # of the sending span
+WARM_UP_MIN_S = 180.0
+FLAT_SHARE = 0.05  # of the warm RSS, when that is larger
+FLAT_MIB = 20.0
+MEMORY_CRITERION = (
+    "per job: after a warm-up of max(3 minutes, 20% of the sending span), the least-squares "
+    "line through the resident memory (RSS) samples up to the end of sending grows by less "
+    f"than max({FLAT_MIB:.0f} MiB, {FLAT_SHARE:.0%} of the warm RSS) over the measured span; "
+    "the warm RSS is the first sample after the warm-up"
+)
+
+
+def warm_up_s(send_end_s: float) -> float:
+    """Seconds at the start of the sending that the memory verdict leaves out."""
+    return max(WARM_UP_MIN_S, WARM_UP_SHARE * send_end_s)
+
+
+def memory_verdict(series: Sequence[tuple[float, float]], send_end_s: float) -> dict[str, Any]:
+    """One job's RSS samples (seconds since sending began, MiB) judged by MEMORY_CRITERION.
+    `flat` is None when fewer than two samples fall after the warm-up (a run too short to
+    say), so a smoke run reports "not measured" rather than a verdict it cannot back."""
+    start = warm_up_s(send_end_s)
+    measured = [(t, y) for t, y in series if start <= t <= send_end_s]
+    base: dict[str, Any] = {
+        "warm_up_s": round(start, 1),
+        "samples": len(measured),
+        "max_rss_mib": round(max((y for _, y in series), default=0.0), 1),
+    }
+    if len(measured) < 2 or measured[-1][0] == measured[0][0]:
+        return {
+            **base,
+            "warm_rss_mib": None,
+            "last_rss_mib": None,
+            "slope_mib_per_h": None,
+            "fitted_growth_mib": None,
+            "allowance_mib": None,
+            "flat": None,
+        }
+    warm, last = measured[0][1], measured[-1][1]
+    k = slope(measured)  # MiB per second
+    growth = k * (measured[-1][0] - measured[0][0])
+    allowance = max(FLAT_MIB, FLAT_SHARE * warm)
+    return {
+        **base,
+        "warm_rss_mib": round(warm, 1),
+        "last_rss_mib": round(last, 1),
+        "slope_mib_per_h": round(k * 3600.0, 2),
+        "fitted_growth_mib": round(growth, 2),
+        "allowance_mib": round(allowance, 1),
+        "flat": growth < allowance,
+    }
+
+
+def all_flat(verdicts: Mapping[str, Mapping[str, Any]]) -> bool | None:
+    """False if any job grew; None if none was measured or any was not; True otherwise."""
+    flats = [v["flat"] for v in verdicts.values()]
+    if any(f is False for f in flats):
+        return False
+    if not flats or any(f is None for f in flats):
+        return None
+    return True
+
+
+def series_summary(series: Sequence[tuple[float, int]]) -> dict[str, Any]:
+    """First, last and largest value of a sampled gauge (None without samples)."""
+    if not series:
+        return {"first": None, "last": None, "max": None}
+    return {"first": series[0][1], "last": series[-1][1], "max": max(y for _, y in series)}
