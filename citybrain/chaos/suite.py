@@ -290,7 +290,7 @@ def main(out_dir: Path = Path("var/chaos")) -> int:
         "wall_s": round(time.monotonic() - began, 1),
         "not_covered": [
             "frames and the vision job (CPU-bound here); the ticket path only",
-            "load mode (20x tickets, 5x frames, lag plot)",
+            "the model routing (llm.routing is off so departments stay comparable)",
         ],
     }
     receiver.server.shutdown()
