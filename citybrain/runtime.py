@@ -61,14 +61,17 @@ def run_job(
         if w.metrics_port
         else None
     )
+    ended_cleanly = False
     try:
         worker.run(stop, idle_exit_s=idle_exit_s, first_wait_s=first_wait_s)
+        ended_cleanly = True
     finally:
         if metrics is not None:
             metrics.shutdown()
             metrics.server_close()
         stage.close()  # threads and child processes the stage owns
-        worker.send_outbox()  # what those threads wrote last goes out now, not at the next start
+        if ended_cleanly:  # after a failure the next start sends it, as after a kill
+            worker.send_outbox()  # what those threads wrote last goes out now
         worker.close()
     return dict(stage.stats)
 
