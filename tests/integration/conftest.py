@@ -159,6 +159,8 @@ def run_until_idle(
         **worker_options,
     )
     try:
-        worker.run(threading.Event(), idle_exit_s=2.0, first_wait_s=15.0)
+        # joining the group can take long on a busy shared broker: waited for only until the
+        # first records come
+        worker.run(threading.Event(), idle_exit_s=2.0, first_wait_s=60.0)
     finally:
         worker.close()

@@ -35,7 +35,7 @@ def test_event_time_jumping_back_is_late_or_fused_and_every_message_goes_out(
         topics.observations,
         [record(o) for o in (first, newest, reset, shuffled)],
     )
-    stats = run_job("incidents", s, stop=threading.Event(), idle_exit_s=3.0, first_wait_s=15.0)
+    stats = run_job("incidents", s, stop=threading.Event(), idle_exit_s=3.0, first_wait_s=60.0)
 
     (dead,) = read_topic(s.kafka.bootstrap_servers, topics.dlq)
     assert dict(dead.headers)["dlq.reason"] == b"late_observation"

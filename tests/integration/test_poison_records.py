@@ -144,7 +144,9 @@ def run_incidents_with(s: Settings, stage: IncidentStage) -> None:
         poison_retries=s.workers.poison_retries,
     )
     try:
-        worker.run(threading.Event(), idle_exit_s=3.0, first_wait_s=15.0)
+        # joining the group can take long on a busy shared broker; nothing is waited for
+        # once the records have come
+        worker.run(threading.Event(), idle_exit_s=3.0, first_wait_s=60.0)
     finally:
         worker.close()
 
