@@ -40,9 +40,10 @@ def outcome(s: Settings) -> dict[str, Any]:
     by_id = {d.id: f"{canon.get(d.incident_id, d.incident_id)}>{d.department}" for d in dispatches}
     # every standing model summary must have reached the topic as a follow-up of each of the
     # incident's dispatches (keyed by dispatch and text)
+    summaries = {i.id: r for i in incidents if (r := store.summary(i.id)) is not None}
     followups: dict[str, str] = {}
     for i in incidents:
-        row = store.summary(i.id)
+        row = summaries.get(i.id)
         if row is not None and row.generated_by == "model":
             digest = hashlib.sha256(row.text.encode()).hexdigest()[:16]
             for d in dispatches:  # a dispatch made since carries the text itself
@@ -56,15 +57,13 @@ def outcome(s: Settings) -> dict[str, Any]:
         "states": {canon[i.id]: (i.status, i.department) for i in incidents},
         "dispatches": Counter(by_id.values()),
         "dispatch_wire": Counter(by_id.get(k, k) for k in wire.elements()),
-        "summaries": {canon[i.id] for i in incidents if store.summary(i.id) is not None},
+        "summaries": {canon[iid] for iid in summaries},
         "deliveries": {d.id: d.status for d in store.deliveries()},
         "delivery_key": by_id,
         "followups": followups,
         "followup_wire": follow_wire,
         "summary_queue": dict(queue),
-        "summaries_by": Counter(
-            r.generated_by for i in incidents if (r := store.summary(i.id)) is not None
-        ),
+        "summaries_by": Counter(r.generated_by for r in summaries.values()),
     }
     store.engine.dispose()
     return out
