@@ -6,6 +6,10 @@ Frames wait in the batcher across polls; the commit point of each partition stay
 frame still waiting, so a crash replays exactly the frames without observations. When the
 backend is unavailable the batch goes back to the front of the queue and is retried with
 exponential back-off; the queue fills and the worker pauses consumption (back-pressure).
+
+Poison frames are the stage's own to find, since a held frame fails in whatever poll is running:
+a batch the model refuses goes again frame by frame, and a frame that fails alone, or makes the
+rules raise, goes to the DLQ (`inference_failed`, `stage_error`) while its neighbours go on.
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ from citybrain.errors import RejectedRecord
 from citybrain.streams.counters import CameraCounter, CameraStat
 from citybrain.streams.jobs import JobSpec
 from citybrain.streams.offsets import OffsetTracker
+from citybrain.streams.poison import STAGE_ERROR
 from citybrain.streams.records import InRecord, Output
 from citybrain.streams.stage import Batch, Stage
-from citybrain.streams.topics import Topics
+from citybrain.streams.topics import Topics, partition_of
 from citybrain.vision.backends.base import CLIP_IMAGE, DETECTOR, INPUT, OUTPUTS, InferenceBackend
 from citybrain.vision.backends.local import LocalBackend
 from citybrain.vision.batcher import FrameBatcher
@@ -93,6 +98,9 @@ class VisionStage(Stage):
         self.events = CameraEvents(settings, city, self.stats)
         self.scene = scene
         self.offsets = OffsetTracker()
+        # partition -> its commit point when this process was assigned it: the frames before
+        # it are re-read only to rebuild the rules' and trackers' memory (replay_from)
+        self._warm: dict[tuple[str, int], int] = {}
         self._backoff_s = 0.0
         self._retry_at = 0.0
 
@@ -102,7 +110,8 @@ class VisionStage(Stage):
     def process(self, records: list[InRecord]) -> Batch:
         batch = Batch()
         for rec in records:
-            self.offsets.seen((rec.topic, rec.partition), rec.offset)
+            if not self._warming(rec):
+                self.offsets.seen((rec.topic, rec.partition), rec.offset)
             try:
                 meta = self._admit(rec)
             except RejectedRecord as err:
@@ -150,6 +159,8 @@ class VisionStage(Stage):
         self.offsets.done(frame.tp, frame.rec.offset)
 
     def _reject(self, batch: Batch, rec: InRecord, err: RejectedRecord) -> None:
+        if self._warming(rec):  # dead-lettered when it was first read
+            return
         batch.rejected.append((rec, err))
         camera = (rec.key or b"unknown").decode(errors="replace")
         if camera in self.city.camera_by_id:  # camera health on the dashboard
@@ -163,9 +174,9 @@ class VisionStage(Stage):
             try:
                 self._infer(frames, prepared, batch)
             except BackendUnavailable as e:
-                # Only the frames that decoded wait for the retry: the others are already
-                # dead-lettered and must not be sent there again.
-                kept = [frames[i] for i in prepared.kept]
+                # Only the frames not finished wait for the retry: the others are already
+                # dead-lettered (or observed, before a split batch met the outage).
+                kept = [f for f in frames if self.offsets.is_open(f.tp, f.rec.offset)]
                 self.batcher.put_back([(f.meta.camera_id, f) for f in kept])
                 self._backoff_s = min(
                     self.settings.retry_max_ms / 1000,
@@ -206,6 +217,14 @@ class VisionStage(Stage):
             raise
         except BackendError as e:  # retrying cannot help: the frames keep their bytes in the DLQ
             self.stats["backend.error"] += 1
+            if len(prepared.kept) > 1:
+                # One frame the model cannot take must not take the batch with it: each frame
+                # goes again alone, and only those that fail alone are dead-lettered.
+                self.stats["backend.error.split"] += 1
+                for i in prepared.kept:
+                    alone = [frames[i]]
+                    self._infer(alone, self._prepare(alone, batch), batch)
+                return
             for i in prepared.kept:
                 self._reject(batch, frames[i].rec, RejectedRecord("inference_failed", str(e)))
             return
@@ -217,11 +236,24 @@ class VisionStage(Stage):
         self.stats["frames.grey"] += prepared.grey
         for i, dets, scene in zip(prepared.kept, found, scenes, strict=True):
             frame = frames[i]
+            try:
+                outputs = self._observations(frame.rec, frame.meta, dets, scene)
+            except Exception as e:
+                # A held frame raising here would be blamed on whichever poll was running, so
+                # the stage dead-letters it itself, and its camera's next frames go on.
+                log.warning("%s: rules failed on %s: %r", self.name, frame.rec.ref, e)
+                self.stats["stage_errors"] += 1
+                detail = f"{type(e).__name__}: {e}"
+                self._reject(batch, frame.rec, RejectedRecord(STAGE_ERROR, detail))
+                continue
+            if self._warming(frame.rec):  # its observations went out before the restart
+                self.stats["warm_up.frames"] += 1
+                continue
             self.stats["frames"] += 1
             self.stats["detections"] += len(dets)
             # Camera health on the dashboard: frames, newest capture time, when last processed.
             self._camera_seen(frame.meta)
-            batch.outputs += self._observations(frame.rec, frame.meta, dets, scene)
+            batch.outputs += outputs
             self.offsets.done(frame.tp, frame.rec.offset)
 
     def _camera_seen(self, meta: FrameMeta) -> None:
@@ -267,10 +299,30 @@ class VisionStage(Stage):
             )
         ]
 
+    def replay_from(self, tp: tuple[str, int], committed: int, partitions: int) -> int:
+        """A new process knows nothing of its cameras' recent past: the hit windows, open
+        events and tracks the rules decide by. Without them a restart mid-event would open it
+        again later, or never clear it. So the partition is re-read from `warm_up_frames`
+        frames per camera before the commit point, and those frames go through detection,
+        tracking and the rules again with nothing emitted."""
+        n = self.settings.warm_up_frames
+        if not n or not committed or not partitions:
+            return committed
+        cameras = [c for c in self.city.camera_by_id if partition_of(c, partitions) == tp[1]]
+        if all(self.events.knows(c) for c in cameras):
+            return committed  # this process kept their memory across the rebalance
+        self._warm[tp] = committed
+        self.stats["warm_up.starts"] += 1
+        return max(0, committed - n * len(cameras))
+
+    def _warming(self, rec: InRecord) -> bool:
+        return rec.offset < self._warm.get((rec.topic, rec.partition), -1)
+
     def on_assigned(self) -> None:
         """Partitions moved: frames still waiting will be consumed again from the commit point."""
         dropped = self.batcher.clear()
         self.offsets.reset()
+        self._warm.clear()
         if dropped:
             self.stats["requeued.rebalance"] += len(dropped)
             log.info("%s: %d waiting frames left to be re-consumed", self.name, len(dropped))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 COMMON = ["after_poll", "after_process", "after_sink", "before_send", "after_send", "after_commit"]
 PLAN: dict[str, list[str]] = {
+    "vision": COMMON,
     "tickets": COMMON,
     "incidents": [*COMMON, "after_mark_sent"],
     # summary_after_model: the model answered, nothing written; summary_after_write: summary
@@ -23,6 +24,14 @@ PLAN: dict[str, list[str]] = {
         "summary_after_model",
         "summary_after_write",
     ],
+}
+
+# whose work a job waits for: a job whose upstream is done and that idles has nothing to come
+UPSTREAM: dict[str, tuple[str, ...]] = {
+    "vision": (),
+    "tickets": (),
+    "incidents": ("vision", "tickets"),
+    "dispatch": ("incidents",),
 }
 
 

@@ -111,6 +111,12 @@ class VisionSettings(BaseModel):
     rate_burst_s: float = Field(
         5.0, gt=0, title="Seconds of frames a camera may send at once before the limit applies"
     )
+    warm_up_frames: int = Field(
+        8,
+        ge=0,
+        title="Frames per camera a newly started job re-reads from before its commit point, "
+        "emitting nothing, to rebuild the rules' windows, open events and tracks (0: off)",
+    )
     retry_initial_ms: int = Field(200, ge=1, title="First wait after the backend is unavailable")
     retry_max_ms: int = Field(5000, ge=1, title="Longest wait between backend retries")
 

@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime
 
 from kafka import KafkaProducer
+from kafka.producer.future import FutureRecordMetadata
 
 from citybrain.city_loading import load_city
 from citybrain.config import Settings
@@ -79,19 +80,19 @@ def produce_city(
 
 def send_record(
     producer: KafkaProducer, topics: Topics, rec: SimRecord, value: bytes | None = None
-) -> None:
+) -> FutureRecordMetadata:
     """One record as a camera or the hotline sends it: a frame's JPEG (or `value` instead)
-    with its metadata in headers, keyed by camera; a ticket as JSON, keyed by ticket id."""
+    with its metadata in headers, keyed by camera; a ticket as JSON, keyed by ticket id.
+    Returns the send's future, for a sender that waits for the broker's answer."""
     if isinstance(rec, FrameRecord):
-        producer.send(
+        return producer.send(
             topics.frames,
             key=rec.meta.camera_id.encode(),
             value=rec.jpeg if value is None else value,
             headers=rec.meta.to_headers(),
         )
-    elif isinstance(rec, TicketRecord):
-        producer.send(
-            topics.tickets,
-            key=rec.ticket.ticket_id.encode(),
-            value=rec.ticket.model_dump_json().encode() if value is None else value,
-        )
+    return producer.send(
+        topics.tickets,
+        key=rec.ticket.ticket_id.encode(),
+        value=rec.ticket.model_dump_json().encode() if value is None else value,
+    )

@@ -26,6 +26,9 @@ class OffsetTracker:
     def done(self, tp: TopicPartition, offset: int) -> None:
         self._open[tp].discard(offset)
 
+    def is_open(self, tp: TopicPartition, offset: int) -> bool:
+        return offset in self._open[tp]
+
     def in_flight(self) -> int:
         return sum(len(s) for s in self._open.values())
 

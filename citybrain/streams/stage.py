@@ -66,6 +66,12 @@ class Stage(ABC):
     def on_assigned(self) -> None:  # noqa: B027
         """Partitions moved: reload any state kept for them. Stateless stages keep none."""
 
+    def replay_from(self, tp: tuple[str, int], committed: int, partitions: int) -> int:
+        """Where a newly assigned partition (of a topic with `partitions` partitions) is read
+        from: its commit point, or before it for a stage whose state is rebuilt from its own
+        input; the stage must then emit nothing for the records before the commit point."""
+        return committed
+
     def saturated(self) -> bool:
         """A stage that buffers records says when it is full; the worker then pauses its
         partitions (still polling, so the group keeps it) until the stage has drained."""

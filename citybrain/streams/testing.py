@@ -141,6 +141,9 @@ class FakeConsumer:
     def committed(self, tp: TopicPartition) -> int | None:
         return self._committed.get(tp)
 
+    def partitions_for_topic(self, topic: str) -> set[int]:
+        return {tp.partition for tp in self.logs if tp.topic == topic}
+
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.positions[tp] = offset
 
@@ -235,19 +238,31 @@ class StageHarness:
         self.consumer = FakeConsumer(max_poll_records)
         self.producer = FakeProducer(max_request_bytes)
         self.dlq_topic = dlq_topic
+        self.dlq_max_bytes = dlq_max_bytes
         self.reports: list[dict[str, int]] = []  # the counters as the job writes them
-        self.worker = StreamWorker(
+        self.worker = self._worker(stage)
+
+    def _worker(self, stage: Stage) -> StreamWorker:
+        return StreamWorker(
             self.consumer,
             self.producer,
             stage,
             topics=[],  # the fake consumer holds only the stage's input
-            dlq_topic=dlq_topic,
-            dlq_max_bytes=dlq_max_bytes,
+            dlq_topic=self.dlq_topic,
+            dlq_max_bytes=self.dlq_max_bytes,
             report=lambda _name, counters: self.reports.append(counters),
         )
 
     def rebalance(self) -> None:
         """Partitions move at the next poll: the stage's on_assigned() runs there."""
+        self.consumer.rebalance()
+
+    def restart(self, stage: Stage) -> None:
+        """The job's process died and a new one starts: `stage` (built afresh) under a new
+        worker, over the same logs and commits; its partitions are assigned at the next poll,
+        from the committed offsets."""
+        self.stage = stage
+        self.worker = self._worker(stage)
         self.consumer.rebalance()
 
     def run(self, records: Iterable[Incoming] = (), ticks: int = 0) -> StageRun:

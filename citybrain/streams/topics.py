@@ -10,10 +10,17 @@ from dataclasses import dataclass
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.partitioner.default import murmur2
 
 from citybrain.config.kafka import KafkaSettings
 
 log = logging.getLogger(__name__)
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition a keyed record goes to: the producer's default partitioner (murmur2 of
+    the key, as the Java client), so a consumer can tell which cameras a partition holds."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,9 @@ class _Rebalance(ConsumerRebalanceListener):
         except self.worker.transient as e:  # the client would only log it: reload later
             log.warning("%s: could not reload state (%s); retrying", stage.name, e)
             self.worker.reload_needed = True
+        # where the stage wants them read from is settled after this poll: a listener must
+        # not block on the client (kafka-python refuses), and the commit points are a request
+        self.worker.just_assigned |= set(assigned)
 
 
 class _ReloadNeeded(Exception):
@@ -86,6 +89,7 @@ class StreamWorker:
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
         self.reload_needed = False
+        self.just_assigned: set[TopicPartition] = set()  # by the listener, for _replay_for_state
         self.sender = CheckedSender(producer, dlq_topic, dlq_max_bytes, stage.name)
         self.outbox: Outbox | None = stage.outbox
         self._next: dict[tuple[str, int], int] = {}  # next offset per partition, for lag
@@ -135,6 +139,8 @@ class StreamWorker:
         """One poll and its batch, through to the commit; True when records came."""
         self._throttle()
         polled = self.consumer.poll(timeout_ms=self.poll_timeout_ms)
+        if self.just_assigned:
+            polled = self._replay_for_state(polled)
         records = [
             InRecord.from_kafka(r)
             for tp in sorted(polled, key=lambda t: (t.topic, t.partition))
@@ -231,6 +237,25 @@ class StreamWorker:
         self._rewind()
         self.consumer.resume(*self.consumer.paused())
         log.warning("%s: dependency back; resumed from the committed offsets", name)
+
+    def _replay_for_state(self, polled: dict[Any, list[Any]]) -> dict[Any, list[Any]]:
+        """Start newly assigned partitions where the stage asks: before the commit point for a
+        stage that rebuilds its state from records it already handled. What this poll brought
+        of a partition moved back is dropped here; it comes again after the re-read part."""
+        moved = set()
+        assigned, self.just_assigned = self.just_assigned, set()
+        for tp in assigned:
+            committed = self.consumer.committed(tp)
+            if committed is None:
+                continue
+            count = len(self.consumer.partitions_for_topic(tp.topic) or ())
+            start = self.stage.replay_from((tp.topic, tp.partition), committed, count)
+            if start < committed:
+                log.info("%s: %s re-read from %d for state (committed %d)",
+                         self.stage.name, tp, start, committed)  # fmt: skip
+                self.consumer.seek(tp, start)
+                moved.add(tp)
+        return {tp: recs for tp, recs in polled.items() if tp not in moved}
 
     def _pause_all(self) -> None:
         running = self.consumer.assignment() - self.consumer.paused()

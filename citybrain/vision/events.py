@@ -37,6 +37,10 @@ class CameraEvents:
         self._last_ts_ms: dict[str, int] = {}
         self.clock_reset_ms = int(settings.rules.clock_reset_s * 1000)
 
+    def knows(self, camera_id: str) -> bool:
+        """Whether this process has seen a frame of the camera (and holds its memory)."""
+        return camera_id in self._last_ts_ms
+
     def observe(
         self,
         camera: Camera,

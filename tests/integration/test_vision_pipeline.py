@@ -14,7 +14,7 @@ from citybrain.config import Settings
 from citybrain.core.messages import FrameMeta
 from citybrain.runtime import run_job
 from citybrain.streams.kafka_io import make_consumer, make_producer
-from citybrain.streams.topics import Topics
+from citybrain.streams.topics import Topics, partition_of
 from citybrain.streams.worker import StreamWorker
 from citybrain.vision.backends.local import LocalBackend, load_detector
 from citybrain.vision.errors import BackendUnavailable
@@ -213,4 +213,52 @@ def test_backend_outage_pauses_consumption_and_loses_nothing(live_settings: Sett
     assert c["frames"] == len(items) - 1 and c["skipped.overload"] == 0
     assert c["dlq"] == c["dlq.undecodable_jpeg"] == 1
     assert len(read_topic(s.kafka.bootstrap_servers, topics.dlq)) == 1
+    assert committed_everything(s, topics.frames)
+
+
+def test_a_restarted_vision_job_re_reads_its_cameras_recent_frames_before_the_commit(
+    live_settings: Settings,
+) -> None:
+    """The second process of the job starts each partition `warm_up_frames` frames per camera
+    before the first one's commit, as the producer placed them (murmur2 of the camera id),
+    and sends nothing for those frames: no observation and no dead letter a second time."""
+    s = live_settings.model_copy(
+        update={"vision": live_settings.vision.model_copy(update={"warm_up_frames": 2})}
+    )
+    topics = Topics(s.kafka.topic_prefix)
+    cams = ("cam-01", "cam-02", "cam-03", "cam-04")
+    city = load_city(s)
+    model, names = load_detector(s.vision.model)
+
+    def one_process(first: int) -> VisionStage:
+        items = [(c.encode(), jpeg(seed=i), headers(c, i * 1000)) for i in range(first, first + 3)
+                 for c in cams]  # fmt: skip
+        produce(s.kafka.bootstrap_servers, topics.frames, items)
+        stage = VisionStage(s, city, topics, LocalBackend({"detector": model}), names)
+        worker = StreamWorker(
+            make_consumer(s.kafka, "vision", 8),
+            make_producer(s.kafka),
+            stage,
+            [topics.frames],
+            topics.dlq,
+        )
+        try:
+            worker.run(threading.Event(), idle_exit_s=3.0, first_wait_s=60.0)
+        finally:
+            worker.close()
+        return stage
+
+    first = one_process(0)
+    second = one_process(3)
+    frames = read_topic(s.kafka.bootstrap_servers, topics.frames)
+    placed = {(r.key.decode(), r.partition) for r in frames}
+    assert placed == {(c, partition_of(c, s.kafka.partitions)) for c in cams}
+    cams_on = Counter(partition_of(c, s.kafka.partitions) for c in city.camera_by_id)
+    held = Counter(p for _, p in placed)  # partitions with frames: each re-read up to 2 per camera
+    assert second.stats["warm_up.starts"] == len(held)
+    assert second.stats["warm_up.frames"] == sum(
+        min(2 * cams_on[p], 3 * n) for p, n in held.items()
+    )
+    assert first.stats["frames"] == second.stats["frames"] == 12  # the new frames, once
+    assert not read_topic(s.kafka.bootstrap_servers, topics.dlq)
     assert committed_everything(s, topics.frames)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 import torch
 
 from citybrain.config import Settings
@@ -20,6 +21,7 @@ from citybrain.sim.captions import visible_categories
 from citybrain.sim.dataset import plan_frames
 from citybrain.sim.render import render_annotated
 from citybrain.store import Store
+from citybrain.streams.records import Output
 from citybrain.streams.testing import Incoming, StageHarness, run_stage
 from citybrain.streams.topics import Topics
 from citybrain.vision.backends.local import LocalBackend
@@ -56,8 +58,29 @@ class Clock:
         return self.t
 
 
-def record(seq: int, camera: str, ts_ms: int, partition: int = 0) -> Incoming:
-    ok, buf = cv2.imencode(".jpg", np.full((36, 64, 3), 80, np.uint8))
+class RefusesWhite(torch.nn.Module):
+    """A detector that raises on any batch holding a white frame (as a model can on an input
+    it was never exported for), and finds nothing in the others."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if bool((x.amax(dim=(1, 2, 3)) > 0.9).any()):
+            raise RuntimeError("white frame")
+        return torch.zeros((x.shape[0], 13, 10))
+
+
+class SmokeOnBright(torch.nn.Module):
+    """A detector that sees smoke (class 0) in the middle of every bright frame."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros((x.shape[0], 13, 10))
+        bright = x.amax(dim=(1, 2, 3)) > 0.9
+        out[bright, :4, 0] = torch.tensor([32.0, 32.0, 20.0, 20.0])
+        out[bright, 4, 0] = 0.9
+        return out
+
+
+def record(seq: int, camera: str, ts_ms: int, partition: int = 0, grey: int = 80) -> Incoming:
+    ok, buf = cv2.imencode(".jpg", np.full((36, 64, 3), grey, np.uint8))
     assert ok
     meta = FrameMeta(camera_id=camera, ts_ms=ts_ms, seq=seq, width=64, height=36)
     return Incoming("t.frames", buf.tobytes(), camera.encode(), dict(meta.to_headers()), partition)
@@ -115,7 +138,40 @@ def test_a_backend_error_dead_letters_the_batch_and_moves_on(
     run = StageHarness(st).run([record(i, f"cam-0{i + 1}", 0) for i in range(4)])
     assert run.reasons() == ["inference_failed"] * 4
     assert b"input shape mismatch" in dict(run.dead_letters[0].headers)["dlq.detail"]
-    assert run.commits == [{("t.frames", 0): 4}] and st.stats["backend.error"] == 1
+    # the batch, then each frame alone: all four fail on their own too
+    assert run.commits == [{("t.frames", 0): 4}] and st.stats["backend.error"] == 5
+
+
+def test_a_frame_the_model_refuses_goes_alone_to_the_dlq_and_its_batch_goes_on(
+    settings: Settings, city: City
+) -> None:
+    st = stage(settings, city, LocalBackend({"detector": RefusesWhite()}), Clock())
+    frames = [record(i, f"cam-0{i + 1}", 0, grey=255 if i == 2 else 80) for i in range(4)]
+    run = StageHarness(st).run(frames)
+    assert run.reasons() == ["inference_failed"]
+    assert dict(run.dead_letters[0].headers)["dlq.source_offset"] == b"2"
+    assert st.stats["frames"] == 3 and st.stats["backend.error.split"] == 1
+    assert run.commits == [{("t.frames", 0): 4}]  # the partition moves past the bad frame
+
+
+def test_a_frame_the_rules_raise_on_is_dead_lettered_and_the_camera_goes_on(
+    settings: Settings, city: City
+) -> None:
+    st = stage(settings, city, LocalBackend({"detector": EmptyHead()}), Clock())
+    observe = st.events.observe
+
+    def fails_once(camera, meta, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # stands in for a rules bug that only one frame meets (no real input triggers one)
+        if meta.seq == 1:
+            raise KeyError("zone")
+        return observe(camera, meta, *args, **kwargs)
+
+    st.events.observe = fails_once  # type: ignore[method-assign]
+    run = StageHarness(st).run([record(i, "cam-01", 1_000 * (i + 1)) for i in range(4)])
+    assert run.reasons() == ["stage_error"]
+    assert b"KeyError" in dict(run.dead_letters[0].headers)["dlq.detail"]
+    assert st.stats["frames"] == 3 and st.stats["stage_errors"] == 1
+    assert run.commits == [{("t.frames", 0): 4}]
 
 
 def test_rebalance_drops_waiting_frames_for_reconsumption(settings: Settings, city: City) -> None:
@@ -206,3 +262,46 @@ def test_big_real_photo_and_blank_frames_pass_with_the_shipped_detector(
     run_stage(st, records)  # a full batch: inferred at once
     assert st.stats["frames"] == 3 and st.stats.get("dlq", 0) == 0
     assert st.stats["detections"] >= 1  # the potholes of the big photo
+
+
+def _smoke_stage(settings: Settings, city: City, warm_up_frames: int) -> VisionStage:
+    vision = settings.vision.model_copy(
+        update={"batch_size": 1, "imgsz": 64, "warm_up_frames": warm_up_frames}
+    )
+    s = settings.model_copy(update={"vision": vision})
+    backend = LocalBackend({"detector": SmokeOnBright()})
+    return VisionStage(s, city, Topics("t"), backend, {0: "smoke"}, clock=Clock())
+
+
+def _decisions(outputs: list[Output]) -> list[tuple[int, str]]:
+    """(frame minute, rule state) of each observation sent."""
+    obs = [Observation.model_validate_json(o.value) for o in outputs]
+    return [(int(o.observed_at.timestamp()) // 60, o.rule_state or "") for o in obs]
+
+
+@pytest.mark.parametrize("warm_up_frames", [8, 0])
+def test_a_restarted_job_rebuilds_its_cameras_memory_from_the_frames_before_its_commit(
+    settings: Settings, city: City, warm_up_frames: int
+) -> None:
+    """Smoke on cam-01 for 7 frames a minute apart, then calm. The job dies after frame 4
+    (committed) and a new process goes on: re-reading the frames before its commit point,
+    it decides exactly what the job that never died decides (the event continues and later
+    clears). Without the warm-up the new process sees too few smoky frames to know the
+    event is open, and never clears it."""
+    frames = [record(i, "cam-01", 60_000 * i, grey=255 if i < 7 else 80) for i in range(13)]
+    whole = StageHarness(_smoke_stage(settings, city, warm_up_frames), max_poll_records=1).run(
+        frames
+    )
+    h = StageHarness(_smoke_stage(settings, city, warm_up_frames), max_poll_records=1)
+    before = h.run(frames[:5])
+    assert before.commits[-1] == {("t.frames", 0): 5}
+    h.restart(_smoke_stage(settings, city, warm_up_frames))
+    after = h.run(frames[5:])
+    want = _decisions(whole.outputs)
+    assert want[0] == (2, "opened") and want[-1] == (9, "cleared")  # open_k 3, clear_m 3
+    if warm_up_frames:
+        assert _decisions(before.outputs + after.outputs) == want
+        assert h.stage.stats["warm_up.frames"] == 5 and h.stage.stats["warm_up.starts"] == 1
+    else:
+        assert _decisions(before.outputs + after.outputs) != want
+    assert not after.dead_letters and after.commits[-1] == {("t.frames", 0): 13}
