@@ -213,9 +213,14 @@ class VisionStage(Stage):
         try:
             raw = self.backend.infer(DETECTOR, {INPUT: images})[OUTPUTS[DETECTOR]]  # type: ignore[dict-item]
             scenes = self._scene_scores(prepared.clip_images, len(prepared.kept))
+            s = self.settings
+            found = decode_yolo(
+                raw, prepared.letterboxes, self.names, s.conf_threshold, s.iou_threshold
+            )
         except BackendUnavailable:
             raise
-        except BackendError as e:  # retrying cannot help: the frames keep their bytes in the DLQ
+        except (BackendError, ValueError) as e:  # an error, or an output of the wrong shape:
+            # retrying cannot help, and the frames keep their bytes in the DLQ
             self.stats["backend.error"] += 1
             if len(prepared.kept) > 1:
                 # One frame the model cannot take must not take the batch with it: each frame
@@ -228,10 +233,6 @@ class VisionStage(Stage):
             for i in prepared.kept:
                 self._reject(batch, frames[i].rec, RejectedRecord("inference_failed", str(e)))
             return
-        s = self.settings
-        found = decode_yolo(
-            raw, prepared.letterboxes, self.names, s.conf_threshold, s.iou_threshold
-        )
         self.stats["batches"] += 1
         self.stats["frames.grey"] += prepared.grey
         for i, dets, scene in zip(prepared.kept, found, scenes, strict=True):

@@ -154,6 +154,23 @@ def test_a_frame_the_model_refuses_goes_alone_to_the_dlq_and_its_batch_goes_on(
     assert run.commits == [{("t.frames", 0): 4}]  # the partition moves past the bad frame
 
 
+class Shapeless(torch.nn.Module):
+    """A detector whose output is no YOLO head's ([N, 3, 10]: fewer than 4 box + 1 class rows)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros((x.shape[0], 3, 10))
+
+
+def test_a_detector_answering_nonsense_dead_letters_its_frames_and_the_job_goes_on(
+    settings: Settings, city: City
+) -> None:
+    st = stage(settings, city, LocalBackend({"detector": Shapeless()}), Clock())
+    run = StageHarness(st).run([record(i, f"cam-0{i + 1}", 0) for i in range(4)])
+    assert run.reasons() == ["inference_failed"] * 4
+    assert b"is not [N, 4 + nc, A]" in dict(run.dead_letters[0].headers)["dlq.detail"]
+    assert run.commits == [{("t.frames", 0): 4}]
+
+
 def test_a_frame_the_rules_raise_on_is_dead_lettered_and_the_camera_goes_on(
     settings: Settings, city: City
 ) -> None:
