@@ -176,7 +176,11 @@ class VisionStage(Stage):
             except BackendUnavailable as e:
                 # Only the frames not finished wait for the retry: the others are already
                 # dead-lettered (or observed, before a split batch met the outage).
-                kept = [f for f in frames if self.offsets.is_open(f.tp, f.rec.offset)]
+                kept = [
+                    f
+                    for f in frames
+                    if self._warming(f.rec) or self.offsets.is_open(f.tp, f.rec.offset)
+                ]
                 self.batcher.put_back([(f.meta.camera_id, f) for f in kept])
                 self._backoff_s = min(
                     self.settings.retry_max_ms / 1000,
