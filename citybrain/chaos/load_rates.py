@@ -26,7 +26,8 @@ def scaled_simulator(
     (with unrelated reports in the demo's proportion) chosen so that the tickets come at
     `tickets_x` times the demo's rate. Tickets per event are drawn at random, so scaling the
     event count alone misses the ticket rate; the count whose tickets come nearest wins (up to
-    as many events as the city has places for)."""
+    as many events as the city has places for at once). Past that, the rest of the rate is
+    made of unrelated reports, which need no place (the soak's 10x over 30 minutes)."""
     demo = len(simulate(city, base, start).tickets) / base.duration_s
     target = tickets_x * demo * duration_s
     per_event = base.unrelated_tickets / max(base.events, 1)
@@ -50,7 +51,11 @@ def scaled_simulator(
         if best is None or miss < best[0]:
             best = (miss, sim)
     assert best is not None
-    return best[1]
+    miss, sim = best
+    short = round(target - len(simulate(city, sim, start).tickets))
+    if short > 0:  # the city is full of events: more reports about other matters
+        sim = sim.model_copy(update={"unrelated_tickets": sim.unrelated_tickets + short})
+    return sim
 
 
 def rates(sim: SimulatorSettings, city: City, start: datetime) -> dict[str, Any]:
