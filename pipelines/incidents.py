@@ -124,6 +124,8 @@ class IncidentStage(Stage):
         elif result.note == "resolved":
             self.stats["incidents_resolved"] += 1
             self.stats["incidents_resolved.cameras"] += 1
+        elif result.note == "late":  # evidence of a resolved incident's lifetime, come late
+            self.stats["incidents_late_evidence"] += 1
         else:
             self.stats["incidents_updated"] += 1
 

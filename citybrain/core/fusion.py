@@ -8,7 +8,9 @@ Evidence joins an incident of the same or a compatible category (config), in the
 (the cell keys the Kafka partition, so the answer never depends on how partitions are spread
 over workers), within the fusion radius (or the same district when one side has no point) and
 the time window. Lifecycle: open → updated → resolved (every camera event behind it cleared, a
-dispatcher, or idle timeout) → reopened when evidence returns within `reopen_s`.
+dispatcher, or idle timeout) → reopened when evidence returns within `reopen_s`. Evidence
+observed while an incident was open that arrives after it resolved (a source that fell behind)
+joins it and leaves it resolved, so the grouping does not depend on which source came first.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ class FusionResult:
     incident: Incident | None
     created: bool = False
     changed: bool = False
-    note: str = ""  # why nothing changed: duplicate, clear_unmatched; or reopened, resolved
+    note: str = ""  # why nothing changed: duplicate, clear_unmatched; or reopened, resolved, late
 
 
 @dataclass
@@ -121,7 +123,9 @@ class Fuser:
             inc = self._attach(target, obs)
         else:
             target = self._match(obs, cell, open_=False)
-            if target is not None:
+            if target is not None and _observed_while_open(target, obs):
+                inc, note = self._attach_late(target, obs), "late"
+            elif target is not None:
                 inc = self._attach(self._reopen(target), obs)
                 note = "reopened"
             else:
@@ -246,7 +250,8 @@ class Fuser:
                 if not inc.opened_at - window <= obs.observed_at <= inc.updated_at + window:
                     continue
             elif inc.resolved_at is None or not (
-                inc.resolved_at <= obs.observed_at <= inc.resolved_at + reopen
+                # seen while it was open (but arriving after it resolved), or soon after
+                inc.opened_at - window <= obs.observed_at <= inc.resolved_at + reopen
             ):
                 continue
             score = self._closeness(inc, obs)
@@ -295,6 +300,13 @@ class Fuser:
             inc, status="reopened", resolved_at=None, resolved_by=None, reopened=inc.reopened + 1
         )
 
+    def _attach_late(self, inc: Incident, obs: Observation) -> Incident:
+        """Evidence of a resolved incident's own lifetime that arrived after it resolved (a
+        ticket queue or a camera job that fell behind): one more piece of evidence for it,
+        not a reopening and not a second incident of the same event."""
+        late = self._attach(inc, obs)
+        return replace(late, status=inc.status, camera_events=inc.camera_events)
+
     def _attach(self, inc: Incident, obs: Observation) -> Incident:
         events = inc.camera_events
         if obs.rule_id and obs.rule_id not in events:
@@ -342,3 +354,7 @@ def _compatibility(table: dict[str, list[str]]) -> dict[str, frozenset[str]]:
             out.setdefault(a, set()).add(b)
             out.setdefault(b, set()).add(a)
     return {k: frozenset(v) for k, v in out.items()}
+
+
+def _observed_while_open(inc: Incident, obs: Observation) -> bool:
+    return inc.resolved_at is not None and obs.observed_at < inc.resolved_at

@@ -90,6 +90,32 @@ def test_cameras_clearing_resolve_and_the_event_returning_reopens(city: City) ->
     assert back.incident.status == "reopened" and back.incident.resolved_by is None  # type: ignore[union-attr]
 
 
+def test_a_report_of_the_events_lifetime_arriving_after_it_cleared_joins_it(city: City) -> None:
+    """The camera saw the event from 0 to 10 minutes; a ticket made at 5 comes after the clear
+    (its queue fell behind). It is evidence of the same incident, which stays resolved: not a
+    second incident of one event, not a reopening. The same ticket in time order joins it too,
+    so the grouping no longer depends on which source came first."""
+    f = fuser(city)
+    f.apply(camera("c1", "opened"))
+    inc = f.apply(camera("c2", "cleared", 10)).incident
+    late = f.apply(ticket("t1", 5))
+    assert late.note == "late" and late.changed and late.incident is not None
+    assert late.incident.id == inc.id and len(f.incidents) == 1  # type: ignore[union-attr]
+    assert (late.incident.status, late.incident.resolved_by, late.incident.reopened) == (
+        "resolved",
+        "cameras",
+        0,
+    )
+    assert late.incident.evidence_ids == ("c1", "c2", "t1") and late.incident.camera_events == ()
+    in_order = fuser(city)
+    for obs in (camera("c1", "opened"), ticket("t1", 5), camera("c2", "cleared", 10)):
+        in_order.apply(obs)
+    [same] = in_order.incidents.values()
+    assert same.id == inc.id and set(same.evidence_ids) == set(late.incident.evidence_ids)  # type: ignore[union-attr]
+    after = f.apply(ticket("t2", 12))  # made after the clear: the event is back
+    assert after.note == "reopened" and after.incident.id == inc.id  # type: ignore[union-attr]
+
+
 def test_two_cameras_must_both_clear(city: City) -> None:
     f = fuser(city, fusion_radius_m=5000)
     f.apply(camera("a1", "opened"))
