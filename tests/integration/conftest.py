@@ -146,15 +146,17 @@ def run_until_idle(
     stage: Stage,
     group: str,
     producer: KafkaProducer | None = None,
+    inputs: list[str] | None = None,
     **worker_options: Any,
 ) -> None:
-    """Run `stage` under the real worker on `<prefix>.tickets` until it idles, then close."""
+    """Run `stage` under the real worker on `inputs` (`<prefix>.tickets`) until it idles, then
+    close."""
     topics = Topics(s.kafka.topic_prefix)
     worker = StreamWorker(
         make_consumer(s.kafka, group, 100),
         producer if producer is not None else make_producer(s.kafka),
         stage,
-        [topics.tickets],
+        inputs or [topics.tickets],
         topics.dlq,
         **worker_options,
     )

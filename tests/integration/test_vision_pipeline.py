@@ -20,7 +20,7 @@ from citybrain.vision.backends.local import LocalBackend, load_detector
 from citybrain.vision.errors import BackendUnavailable
 from pipelines.vision import VisionStage
 
-from .conftest import produce, read_topic
+from .conftest import produce, read_topic, run_until_idle
 
 pytestmark = pytest.mark.integration
 
@@ -235,17 +235,7 @@ def test_a_restarted_vision_job_re_reads_its_cameras_recent_frames_before_the_co
                  for c in cams]  # fmt: skip
         produce(s.kafka.bootstrap_servers, topics.frames, items)
         stage = VisionStage(s, city, topics, LocalBackend({"detector": model}), names)
-        worker = StreamWorker(
-            make_consumer(s.kafka, "vision", 8),
-            make_producer(s.kafka),
-            stage,
-            [topics.frames],
-            topics.dlq,
-        )
-        try:
-            worker.run(threading.Event(), idle_exit_s=3.0, first_wait_s=60.0)
-        finally:
-            worker.close()
+        run_until_idle(s, stage, "vision", inputs=[topics.frames])
         return stage
 
     first = one_process(0)
