@@ -6,33 +6,26 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from citybrain.config import Settings
+from citybrain.core.evaluation import CameraSpan, camera_spans
 from citybrain.core.ids import FOLLOW_UP_PREFIX, summary_followup_id
 from citybrain.store import Store
 from citybrain.store.summary_queue import SummaryWorkRow
 from citybrain.streams import inspect
 from citybrain.streams.topics import Topics
 
-CLEAR_SLACK_S = 600.0  # a camera clears an event a few frames after its scene is calm
 
-
-def camera_label(events: list[dict[str, Any]], camera: str, category: str, at: datetime) -> str:
+def camera_label(spans: list[CameraSpan], camera: str, category: str, at: datetime) -> str:
     """What a camera observation is evidence of: the simulated event its camera saw then
     (`<event>@<camera>`), or `<camera>/<category>?` for what matches none (a false alarm of
     the detector, the same in both runs as long as the same frames were seen)."""
-    for ev in events:
-        if (
-            ev["camera_id"] == camera
-            and ev["category"] == category
-            and datetime.fromisoformat(ev["starts_at"])
-            <= at
-            <= datetime.fromisoformat(ev["ends_at"]) + timedelta(seconds=CLEAR_SLACK_S)
-        ):
+    for ev, start, end in spans:
+        if ev["camera_id"] == camera and ev["category"] == category and start <= at <= end:
             return f"{ev['id']}@{camera}"
     return f"{camera}/{category}?"
 
@@ -53,13 +46,13 @@ def outcome(s: Settings, truth: dict[str, Any]) -> dict[str, Any]:
     # by their tickets and the simulated events their cameras saw, and dispatches by (that,
     # department). A camera replays frames after a kill, so an event's observations are
     # counted as one label, however many of them there are.
-    events = [ev for ev in truth["events"] if ev.get("camera_id")]
+    spans = camera_spans(truth["events"])
     members: dict[str, set[str]] = {}
     seen_by: dict[str, set[str]] = {}  # camera label -> incidents holding it
     for e in evidence:
         label = e.source_id
         if e.source == "camera":
-            label = camera_label(events, e.source_id, e.category, e.observed_at)
+            label = camera_label(spans, e.source_id, e.category, e.observed_at)
             seen_by.setdefault(label, set()).add(e.incident_id)
         members.setdefault(e.incident_id, set()).add(label)
     canon = {i.id: "+".join(sorted(members.get(i.id, ()))) or i.id for i in incidents}

@@ -32,7 +32,7 @@ def scaled_simulator(
     target = tickets_x * demo * duration_s
     per_event = base.unrelated_tickets / max(base.events, 1)
     guess = max(1, round(base.events * tickets_x * duration_s / base.duration_s))
-    best: tuple[float, SimulatorSettings] | None = None
+    best: tuple[float, int, SimulatorSettings] | None = None  # miss, tickets, settings
     for events in range(max(1, guess // 2), 2 * guess + 2):
         sim = base.model_copy(
             update={
@@ -45,14 +45,15 @@ def scaled_simulator(
             }
         )
         try:
-            miss = abs(len(simulate(city, sim, start).tickets) - target)
+            tickets = len(simulate(city, sim, start).tickets)
         except ValueError:  # the city has no free place left for more events at once
             break
+        miss = abs(tickets - target)
         if best is None or miss < best[0]:
-            best = (miss, sim)
+            best = (miss, tickets, sim)
     assert best is not None
-    miss, sim = best
-    short = round(target - len(simulate(city, sim, start).tickets))
+    _, tickets, sim = best
+    short = round(target - tickets)
     if short > 0:  # the city is full of events: more reports about other matters
         sim = sim.model_copy(update={"unrelated_tickets": sim.unrelated_tickets + short})
     return sim

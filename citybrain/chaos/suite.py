@@ -275,7 +275,7 @@ def main(out_dir: Path = Path("var/chaos")) -> int:
         "regrouped_by_arrival_order": checks["incidents"]["regrouped"],
         "checks": checks,
         "tickets_sent": len(sent),
-        # more in the faulted run: a restarted vision job observes its replayed frames again
+        # a restarted vision job observes replayed frames again, under the same ids
         "camera_observations": {
             "reference": ref["camera_observations"],
             "faulted": got["camera_observations"],

@@ -183,22 +183,34 @@ class CameraOnlyReport:
         }
 
 
+CLEAR_SLACK_S = 600.0  # the rules report a clear a few frames after the scene is calm
+
+CameraSpan = tuple[dict[str, Any], datetime, datetime]
+
+
+def camera_spans(
+    events: Sequence[dict[str, Any]], clear_slack_s: float = CLEAR_SLACK_S
+) -> list[CameraSpan]:
+    """Each event in a camera's view with the time its camera's evidence counts for it: from
+    the event's start to its end plus `clear_slack_s`."""
+    slack = timedelta(seconds=clear_slack_s)
+    return [
+        (ev, datetime.fromisoformat(ev["starts_at"]), datetime.fromisoformat(ev["ends_at"]) + slack)
+        for ev in events
+        if ev.get("camera_id")
+    ]
+
+
 def score_camera_only(
     truth: dict[str, Any],
     incidents: dict[str, IncidentFacts],
     camera_evidence: Sequence[tuple[str, str, datetime]],
     incident_of_ticket: dict[str, str],
-    clear_slack_s: float = 600.0,
+    clear_slack_s: float = CLEAR_SLACK_S,
 ) -> CameraOnlyReport:
     """`camera_evidence` is (incident id, camera id, observed at) of every camera observation.
-    Evidence counts for an event when its camera saw it between the event's start and its end
-    plus `clear_slack_s` (the rules report a clear a few frames after the scene is calm)."""
-    slack = timedelta(seconds=clear_slack_s)
-    spans = [
-        (ev, datetime.fromisoformat(ev["starts_at"]), datetime.fromisoformat(ev["ends_at"]) + slack)
-        for ev in truth["events"]
-        if ev.get("camera_id")
-    ]
+    Evidence counts for an event when its camera saw it within its span (`camera_spans`)."""
+    spans = camera_spans(truth["events"], clear_slack_s)
 
     def matches(
         ev: dict[str, Any], start: datetime, end: datetime, iid: str, cam: str, at: datetime
