@@ -153,6 +153,8 @@ class VisionStage(Stage):
 
     def _skip(self, frame: _Frame, policy: str) -> None:
         """A deliberate drop: counted in total and per camera, then committed like any frame."""
+        if self._warming(frame.rec):  # counted when it was first read
+            return
         self.stats[f"skipped.{policy}"] += 1
         self.stats[f"skipped.{policy}.{frame.meta.camera_id}"] += 1
         log.debug("%s: skipped %s (%s)", self.name, frame.rec.ref, policy)
