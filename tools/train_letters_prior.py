@@ -18,8 +18,9 @@ from pathlib import Path
 from sklearn.metrics import accuracy_score, f1_score
 
 from citybrain.core.history import Columns, clean_history
+from citybrain.text import DEFAULT_PRIOR
 from citybrain.text.history_io import read_history
-from citybrain.text.prior import DEFAULT_PRIOR, DomainPrior
+from citybrain.text.prior import DomainPrior
 from citybrain.text.splits import fixed_split
 
 LETTERS = Path("../shared/datasets/letters_cn/letters.csv")
@@ -29,7 +30,7 @@ COLUMNS = Columns(text="subject+detail", label="label")
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--letters", type=Path, default=LETTERS)
-    ap.add_argument("--out", type=Path, default=DEFAULT_PRIOR)
+    ap.add_argument("--out", type=Path, default=Path(DEFAULT_PRIOR))
     args = ap.parse_args()
     examples, report = clean_history(read_history(args.letters, COLUMNS), COLUMNS)
     print("\n".join(report.lines()))

@@ -43,3 +43,12 @@ def fail(e: CityBrainError) -> typer.Exit:
     """The engineering tools' way out on a known error: the message and exit code 1."""
     typer.echo(f"error: {e}", err=True)
     return typer.Exit(1)
+
+
+PriorOpt = Annotated[
+    str, typer.Option(help="Domain prior folder (models/text/README.md), or 'none': history alone")
+]
+
+
+def prior_option(value: str) -> str | None:
+    return None if value.strip().lower() in ("", "none") else value

@@ -8,8 +8,16 @@ from typing import Annotated
 
 import typer
 
-from citybrain.cli.common import ConfigOpt, fail, settings_of, setup_logging
+from citybrain.cli.common import (
+    ConfigOpt,
+    PriorOpt,
+    fail,
+    prior_option,
+    settings_of,
+    setup_logging,
+)
 from citybrain.errors import CityBrainError
+from citybrain.text import DEFAULT_PRIOR
 
 eval_app = typer.Typer(help="Evaluate against labelled data.", no_args_is_help=True)
 
@@ -223,7 +231,12 @@ def eval_routing(
     ] = None,
     lat_col: Annotated[str | None, typer.Option("--lat-col", help="Reporter's latitude")] = None,
     lon_col: Annotated[str | None, typer.Option("--lon-col", help="Reporter's longitude")] = None,
-    model: Annotated[str, typer.Option(help="With --cv: logreg or svm (calibrated)")] = "logreg",
+    model: Annotated[str, typer.Option(help="With --cv: svm (calibrated) or logreg")] = "svm",
+    prior: PriorOpt = DEFAULT_PRIOR,
+    baseline: Annotated[
+        bool,
+        typer.Option(help="With --cv: also the plain TF-IDF + LinearSVC floor on the same folds"),
+    ] = False,
     config: ConfigOpt = None,
     llm: Annotated[bool, typer.Option(help="Let the model decide ambiguous tickets")] = True,
     limit: Annotated[int | None, typer.Option(help="Only the first N rows")] = None,
@@ -261,10 +274,21 @@ def eval_routing(
         if folds is not None:
             if model not in ("svm", "logreg"):
                 raise CityBrainError("--model is svm or logreg")
-            opts = RouterOptions(model=model)  # type: ignore[arg-type]
-            cv, report = cv_on_file(file, cols, folds, labels, opts)
+            opts = RouterOptions(model=model, prior=prior_option(prior))  # type: ignore[arg-type]
+            cv, report, floor = cv_on_file(file, cols, folds, labels, opts, baseline)
             console.print(*cv_tables(cv, report, f"router, {folds}-fold cross-validation"))
             out = {**cv.as_dict(), "history": report.as_dict()}
+            if floor is not None:
+                console.print(
+                    f"baseline (char 1-3-gram TF-IDF + balanced LinearSVC, same folds): "
+                    f"accuracy {floor.accuracy:.3f}, macro-F1 {floor.macro_f1:.3f}; router "
+                    f"{cv.scores.accuracy - floor.accuracy:+.3f} accuracy"
+                )
+                out["baseline"] = {
+                    "accuracy": round(floor.accuracy, 4),
+                    "macro_f1": round(floor.macro_f1, 4),
+                    "f1": {k: round(v, 4) for k, v in floor.f1.items()},
+                }
         router = None
         if router_dir is not None:
             from citybrain.text.artefact import load_router

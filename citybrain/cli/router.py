@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from citybrain.cli.common import settings_of, setup_logging
+from citybrain.cli.common import PriorOpt, prior_option, settings_of, setup_logging
 from citybrain.errors import CityBrainError
+from citybrain.text import DEFAULT_PRIOR
 
 router_app = typer.Typer(
     help="The ticket router learned from the city's own history.", no_args_is_help=True
@@ -43,7 +44,8 @@ def router_train(
     folds: Annotated[
         int, typer.Option("--cv", help="Cross-validation folds for metrics and threshold (0: none)")
     ] = 5,
-    model: Annotated[str, typer.Option(help="logreg or svm (calibrated LinearSVC)")] = "logreg",
+    model: Annotated[str, typer.Option(help="svm (calibrated LinearSVC) or logreg")] = "svm",
+    prior: PriorOpt = DEFAULT_PRIOR,
     target: Annotated[
         float, typer.Option(help="Precision the auto-dispatch threshold must keep")
     ] = 0.95,
@@ -67,7 +69,7 @@ def router_train(
         labels = load_label_map(label_map, city) if label_map else None
         result = train(
             history, cols, out, city, labels, feedback or [],
-            RouterOptions(model=model),  # type: ignore[arg-type]
+            RouterOptions(model=model, prior=prior_option(prior)),  # type: ignore[arg-type]
             folds, target, s.tickets.redact_house_numbers,
         )  # fmt: skip
     except HistoryError as e:

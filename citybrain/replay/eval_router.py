@@ -11,11 +11,11 @@ import numpy as np
 
 from citybrain.core.coverage import coverage_curve, curve_summary, operating_point
 from citybrain.core.history import Columns, Example, HistoryReport, clean_history
-from citybrain.core.metrics import score
+from citybrain.core.metrics import Scores, score
 from citybrain.replay.eval_routing import confusion_table
 from citybrain.text.history_io import read_history
 from citybrain.text.router import Router, RouterOptions
-from citybrain.text.router_cv import TARGET_PRECISION, CVResult, cross_validate
+from citybrain.text.router_cv import TARGET_PRECISION, CVResult, baseline_cv, cross_validate
 
 
 def history_examples(
@@ -30,9 +30,13 @@ def cv_on_file(
     folds: int,
     label_map: Mapping[str, str] | None = None,
     opts: RouterOptions | None = None,
-) -> tuple[CVResult, HistoryReport]:
+    baseline: bool = False,
+) -> tuple[CVResult, HistoryReport, Scores | None]:
+    """The router's cross-validation, and the plain baseline's on the same folds if asked."""
     examples, report = history_examples(path, cols, label_map, folds)
-    return cross_validate(examples, opts or RouterOptions(), folds), report
+    opts = opts or RouterOptions()
+    floor = baseline_cv(examples, folds, opts.seed) if baseline else None
+    return cross_validate(examples, opts, folds), report, floor
 
 
 def trained_on_file(

@@ -1,1 +1,3 @@
-"""Ticket text understanding: categorisation (keyword rules now; models in later stages)."""
+"""Ticket text: the learned router, its domain prior, near-duplicates and history files."""
+
+DEFAULT_PRIOR = "models/text/letters-domains"  # the shipped domain prior (models/text/README.md)

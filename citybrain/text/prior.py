@@ -37,7 +37,6 @@ from sklearn.svm import LinearSVC
 from citybrain.text.errors import ArtefactError
 from citybrain.text.grams import grams
 
-DEFAULT_PRIOR = Path("models/text/letters-domains")
 MAX_FEATURES = 60_000
 
 

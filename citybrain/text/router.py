@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -31,9 +31,10 @@ from sklearn.svm import LinearSVC
 
 from citybrain.core.history import Example
 from citybrain.core.messages import LabelScore, RouterAdvice, SimilarTicket
+from citybrain.text import DEFAULT_PRIOR
 from citybrain.text.errors import RouterError
 from citybrain.text.grams import grams
-from citybrain.text.prior import DEFAULT_PRIOR, DomainPrior, load_prior
+from citybrain.text.prior import DomainPrior, load_prior
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class RouterOptions:
     min_df: int = 2  # an n-gram seen in one ticket only is noise to a few hundred tickets
     c: float = 1.0
     district_weight: float = 0.5
-    prior: str | None = str(DEFAULT_PRIOR)  # domain prior folder; None: the history alone
+    prior: str | None = DEFAULT_PRIOR  # domain prior folder; None: the history alone
     prior_weight: float = 1.0
     seed: int = 0
 
