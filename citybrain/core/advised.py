@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from citybrain.core.ambiguity import RoutingCase, routing_case
 from citybrain.core.city import UNCLASSIFIED, City
+from citybrain.core.label_paths import choose_level
 from citybrain.core.messages import (
     GeoPoint,
     LabelScore,
@@ -34,12 +35,17 @@ def category_of(
     keyword_category: str, keyword_confidence: float, advice: RouterAdvice | None
 ) -> tuple[str, float]:
     """A category router above its auto-dispatch threshold outvotes the keyword rules: it has
-    read the city's history, they only know the words someone wrote down."""
+    read the city's history, they only know the words someone wrote down. With path labels,
+    a level above the best one counts when its children's probabilities together reach the
+    threshold (summed over the advice's top labels only: an underestimate, never an excess)."""
     if advice is None or advice.kind != "category" or not advice.top:
         return keyword_category, keyword_confidence
-    best = advice.top[0]
-    if advice.auto_threshold is not None and best.p >= advice.auto_threshold:
-        return best.label, best.p
+    thr = advice.auto_threshold
+    if thr is None:
+        return keyword_category, keyword_confidence
+    pick = choose_level([s.label for s in advice.top], [s.p for s in advice.top], thr)
+    if pick.p >= thr:
+        return pick.label, pick.p
     return keyword_category, keyword_confidence
 
 

@@ -83,7 +83,10 @@ class Camera(_Frozen):
 
 
 class Category(_Frozen):
-    id: str = Field(title="Category id", pattern=r"^[a-z][a-z0-9_]*$")
+    id: str = Field(
+        title="Category id; a path (`utilities/water_leak`) for a taxonomy with levels",
+        pattern=r"^[a-z][a-z0-9_]*(/[a-z][a-z0-9_]*)*$",
+    )
     name: str = Field(title="English name")
     name_zh: str = Field(title="Chinese name")
     severity: Severity = Field(title="Default severity")

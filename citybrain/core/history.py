@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from citybrain.core.label_paths import SEP, ancestors
+from citybrain.core.label_paths import normalise as normalise_label
 from citybrain.core.redaction import redact
 from citybrain.errors import CityBrainError
 
@@ -197,6 +199,8 @@ def _example(
             report.dropped["label not in the map"] += 1
             return None
         label = label_map[label]
+    if SEP in label:
+        label = normalise_label(label)
     if len(text) > max_chars:
         text = text[:max_chars]
         report.repaired[f"text cut to {max_chars} characters"] += 1
@@ -210,6 +214,24 @@ def _example(
         if at is None:
             report.repaired["time not understood (ignored)"] += 1
     return Example(text, label, district, at)
+
+
+def fit_to_taxonomy(
+    examples: Sequence[Example], known: set[str], report: HistoryReport
+) -> list[Example]:
+    """A path label deeper than the city's taxonomy (`a/b/c` where the city knows `a/b`) is
+    cut to its deepest level the city knows, and counted; labels the city does not know at
+    any level are left for the caller's label check to name."""
+    out: list[Example] = []
+    for e in examples:
+        if e.label not in known and SEP in e.label:
+            level = next((a for a in ancestors(e.label) if a in known), None)
+            if level is not None:
+                report.repaired["label path deeper than the city's taxonomy: cut"] += 1
+                e = Example(e.text, level, e.district, e.at)
+        out.append(e)
+    report.labels = Counter(e.label for e in out)
+    return out
 
 
 def _supersede(examples: list[Example], report: HistoryReport) -> list[Example]:

@@ -11,6 +11,7 @@ import numpy as np
 
 from citybrain.core.coverage import coverage_curve, curve_summary, operating_point
 from citybrain.core.history import Columns, Example, HistoryReport, clean_history
+from citybrain.core.label_paths import level_accuracy
 from citybrain.core.metrics import Scores, score
 from citybrain.replay.eval_routing import confusion_table
 from citybrain.text.history_io import read_history
@@ -59,7 +60,10 @@ def trained_on_file(
         n = int(above.sum())
         at_thr["coverage"] = round(n / len(examples), 4)
         at_thr["precision"] = round(float(np.asarray(correct)[above].mean()), 4) if n else None
-    result = CVResult(0, score(truth, pred), curve, operating_point(curve, target), 0.0, 0.0)
+    result = CVResult(
+        0, score(truth, pred), curve, operating_point(curve, target), 0.0, 0.0,
+        level_accuracy(truth, pred),
+    )  # fmt: skip
     return result, report, at_thr
 
 
@@ -74,6 +78,9 @@ def cv_tables(result: CVResult, report: HistoryReport, title: str) -> list[Any]:
     head.add_row("macro-F1", f"{s.macro_f1:.3f}")
     if result.top3:
         head.add_row("true label in top 3", f"{result.top3:.3f}")
+    if len(result.levels) > 1:
+        for level, acc in sorted(result.levels.items()):
+            head.add_row(f"accuracy at level {level}", f"{acc:.3f}")
     if op.threshold is None:
         head.add_row(f"auto-dispatch at >= {op.target:.0%} precision", "no threshold reaches it")
     else:

@@ -8,7 +8,7 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ from citybrain.core.coverage import (
     operating_point,
 )
 from citybrain.core.history import Example
+from citybrain.core.label_paths import level_accuracy
 from citybrain.core.metrics import Scores, score
 from citybrain.text.errors import RouterError
 from citybrain.text.router import Model, RouterOptions
@@ -39,6 +40,7 @@ class CVResult:
     operating: Operating
     top3: float  # share of tickets whose true label is among the router's three best
     seconds: float
+    levels: dict[int, float] = field(default_factory=dict)  # path labels: accuracy per level
 
     def as_dict(self, confusion: bool = True) -> dict[str, Any]:
         s = self.scores
@@ -58,6 +60,8 @@ class CVResult:
             "curve": [_point(p) for p in curve_summary(self.curve)],
             "seconds": round(self.seconds, 1),
         }
+        if len(self.levels) > 1:
+            out["level_accuracy"] = {str(k): round(v, 4) for k, v in self.levels.items()}
         if confusion:
             out["confusion"] = [
                 {"truth": t, "predicted": p, "n": n} for (t, p), n in sorted(s.confusion.items())
@@ -111,6 +115,7 @@ def cross_validate(
         operating=operating_point(curve, target),
         top3=float(in_top3.mean()),
         seconds=time.perf_counter() - started,
+        levels=level_accuracy(truth, pred),
     )
 
 

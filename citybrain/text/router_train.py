@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from citybrain.core.city import City
-from citybrain.core.history import Columns, Example, HistoryReport, clean_history
+from citybrain.core.history import (
+    Columns,
+    Example,
+    HistoryReport,
+    clean_history,
+    fit_to_taxonomy,
+)
 from citybrain.text.artefact import Manifest, label_kind, save_router
 from citybrain.text.errors import RouterError
 from citybrain.text.history_io import read_history
@@ -75,6 +81,9 @@ def train(
     examples, report, n_feedback = load_examples(
         history, cols, label_map, feedback, max(2, folds), house_numbers
     )
+    if city is not None:
+        known = set(city.department_by_id) | set(city.category_by_id)
+        examples = fit_to_taxonomy(examples, known, report)
     kind = label_kind(sorted(report.labels), city)
     if kind == "label" and city is not None:
         report.notes.append(
