@@ -154,6 +154,12 @@ class Model:
             counts[lab] = counts.get(lab, 0) + 1
         if len(counts) < 2:
             raise RouterError("a router needs examples of at least two labels")
+        once = sorted(lab for lab, n in counts.items() if n < 2)
+        if once and self.opts.model == "svm":
+            raise RouterError(
+                f"label(s) with a single example cannot be calibrated: {', '.join(once[:5])} "
+                "(drop them, as `router train` does, or add examples)"
+            )
         x = self.features.fit([e.text for e in examples], [e.district for e in examples])
         self.clf = make_classifier(self.opts, min(counts.values()))
         self.clf.fit(x, y)

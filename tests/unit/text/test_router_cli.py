@@ -117,3 +117,37 @@ def test_la311_structured_types_route_at_97_percent(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     cv = json.loads(scores.read_text())
     assert cv["n"] > 9000 and cv["accuracy"] >= 0.97
+
+
+def test_path_labels_joined_text_columns_and_odd_letters(tmp_path: Path) -> None:
+    """A hotline export as it comes: BOM, subject and body apart, two-level labels, a letter
+    in a third language and a 1 MB letter; the training report says what it did, the CV
+    reports each level and the plain baseline on the same folds."""
+    topics = {
+        "城乡建设/物业管理": ("物业不作为", "小区物业乱收停车费，电梯坏了不修"),
+        "城乡建设/市政设施": ("路灯不亮", "小区门口路灯坏了一个月，晚上很黑"),
+        "教育文体/学前教育": ("幼儿园收费", "幼儿园每学期多收两千元材料费"),
+        "教育文体/义务教育": ("学校补课", "学校周末组织补课，每人收费五百"),
+    }
+    rows = [
+        {"subject": f"{s}{i}", "detail": f"{d}，第{i}次反映", "label": label}
+        for label, (s, d) in topics.items() for i in range(12)
+    ]  # fmt: skip
+    rows.append({"subject": "", "detail": "Фонарь не горит уже месяц", "label": "城乡建设/市政设施"})
+    rows.append({"subject": "长信", "detail": "路灯" * 500_000, "label": "城乡建设/市政设施"})
+    src = _write(tmp_path / "letters.csv", rows)
+    src.write_bytes(b"\xef\xbb\xbf" + src.read_bytes())
+    out, scores = tmp_path / "router", tmp_path / "cv.json"
+    cols = ["--text-col", "subject+detail", "--label-col", "label"]
+    res = CliRunner().invoke(app, [*TRAIN, str(src), *cols, "--cv", "3", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "50 rows read, 50 kept" in res.output and "text cut to 4000" in res.output
+    assert json.loads((out / "manifest.json").read_text())["labels"] == sorted(topics)
+    res = CliRunner().invoke(
+        app, ["eval", "routing", str(src), *cols, "--cv", "3", "--baseline", "--json", str(scores)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "accuracy at level 1" in res.output and "baseline (char 1-3-gram" in res.output
+    cv = json.loads(scores.read_text())
+    assert set(cv["level_accuracy"]) == {"1", "2"} and cv["level_accuracy"]["1"] >= 0.9
+    assert 0 < cv["baseline"]["accuracy"] <= 1 and cv["accuracy"] >= 0.9
