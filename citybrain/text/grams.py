@@ -13,6 +13,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKENS = re.compile(rf"[{_HAN}]+|[^\W\d_{_HAN}]+")
@@ -40,3 +45,45 @@ def grams(text: str) -> list[str]:
 
 def _is_han(ch: str) -> bool:
     return "\u3400" <= ch <= "\u4dbf" or "\u4e00" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
+# Hashed counts: the n-grams of a text are made (in Python) and hashed (in C) once, then
+# weighed by as many TF-IDF views as need them (the router's and the domain prior's).
+N_HASHED = 2**21
+_HASHER = HashingVectorizer(
+    analyzer=grams, n_features=N_HASHED, alternate_sign=False, norm=None, dtype=np.float32
+)
+
+
+def counts(texts: Sequence[str]) -> sp.csr_matrix:
+    """n-gram counts of each text in hashed columns (collisions are rare at 2^21)."""
+    return sp.csr_matrix(_HASHER.transform(texts))
+
+
+class NgramTfidf:
+    """Sublinear TF-IDF over the hashed columns seen in at least `min_df` training texts (at
+    most the `max_features` most frequent), L2-normalised: a compact matrix whatever the
+    hashing width."""
+
+    def __init__(self, min_df: int = 1, max_features: int | None = None) -> None:
+        self.min_df = min_df
+        self.max_features = max_features
+        self.columns = np.zeros(0, dtype=np.int64)
+        self.tfidf = TfidfTransformer(sublinear_tf=True)
+
+    def fit_transform(self, x: sp.csr_matrix) -> sp.csr_matrix:
+        df = np.bincount(x.indices, minlength=x.shape[1])
+        keep = np.flatnonzero(df >= self.min_df)
+        if self.max_features is not None and len(keep) > self.max_features:
+            keep = np.sort(keep[np.argsort(-df[keep], kind="stable")[: self.max_features]])
+        if len(keep) == 0:
+            raise ValueError("no n-gram is frequent enough to learn from")
+        self.columns = keep
+        return sp.csr_matrix(self.tfidf.fit_transform(x[:, keep]), dtype=np.float32)
+
+    def transform(self, x: sp.csr_matrix) -> sp.csr_matrix:
+        return sp.csr_matrix(self.tfidf.transform(x[:, self.columns]), dtype=np.float32)
+
+    @property
+    def n_features(self) -> int:
+        return len(self.columns)

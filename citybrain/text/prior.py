@@ -29,13 +29,13 @@ from typing import Any
 
 import joblib
 import numpy as np
+import scipy.sparse as sp
 import sklearn
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
 from citybrain.text.errors import ArtefactError
-from citybrain.text.grams import grams
+from citybrain.text.grams import NgramTfidf, counts
 
 MAX_FEATURES = 60_000
 
@@ -44,24 +44,18 @@ def text_key(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
 
 
-def _vectorizer() -> TfidfVectorizer:
-    return TfidfVectorizer(
-        analyzer=grams, sublinear_tf=True, min_df=2, max_features=MAX_FEATURES, dtype=np.float32
-    )
-
-
-def _fit(texts: Sequence[str], labels: Sequence[str], c: float) -> tuple[TfidfVectorizer, Any]:
-    vec = _vectorizer()
-    x = vec.fit_transform(texts)
-    clf = LinearSVC(C=c, class_weight="balanced", random_state=0).fit(x, labels)
-    return vec, clf
+def _fit(x: sp.csr_matrix, labels: Sequence[str], c: float) -> tuple[NgramTfidf, Any]:
+    tfidf = NgramTfidf(min_df=2, max_features=MAX_FEATURES)
+    clf = LinearSVC(C=c, class_weight="balanced", random_state=0)
+    clf.fit(tfidf.fit_transform(x), labels)
+    return tfidf, clf
 
 
 @dataclass
 class DomainPrior:
     """Scores of each domain for a text (LinearSVC margins); `domains` names the columns."""
 
-    vectorizer: TfidfVectorizer
+    tfidf: NgramTfidf
     clf: Any
     domains: tuple[str, ...]
     held_out: dict[bytes, np.ndarray]  # text key -> out-of-fold scores of a training letter
@@ -71,23 +65,25 @@ class DomainPrior:
     def train(
         cls, texts: Sequence[str], labels: Sequence[str], folds: int = 5, c: float = 1.0
     ) -> DomainPrior:
-        vec, clf = _fit(texts, labels, c)
+        x = counts(texts)
+        tfidf, clf = _fit(x, labels, c)
         domains = tuple(str(d) for d in clf.classes_)
         held: dict[bytes, np.ndarray] = {}
         y = np.asarray(labels)
         split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
         for tr, te in split.split(np.zeros(len(y)), y):
-            v, m = _fit([texts[i] for i in tr], y[tr].tolist(), c)
+            t, m = _fit(x[tr], y[tr].tolist(), c)
             assert tuple(str(d) for d in m.classes_) == domains
-            scores = m.decision_function(v.transform([texts[i] for i in te]))
+            scores = m.decision_function(t.transform(x[te]))
             for row, i in enumerate(te):
                 held[text_key(texts[i])] = scores[row].astype(np.float32)
-        info = {"rows": len(texts), "folds": folds, "c": c, "features": len(vec.vocabulary_)}
-        return cls(vec, clf, domains, held, info)
+        info = {"rows": len(texts), "folds": folds, "c": c, "features": tfidf.n_features}
+        return cls(tfidf, clf, domains, held, info)
 
-    def scores(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.asarray(self.clf.decision_function(self.vectorizer.transform(texts)))
-        out = out.astype(np.float32)
+    def scores(self, texts: Sequence[str], x: sp.csr_matrix | None = None) -> np.ndarray:
+        """`x`: the texts' hashed counts when the caller has them already."""
+        x = counts(texts) if x is None else x
+        out = np.asarray(self.clf.decision_function(self.tfidf.transform(x)), dtype=np.float32)
         if self.held_out:
             for i, t in enumerate(texts):
                 oof = self.held_out.get(text_key(t))

@@ -25,7 +25,6 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse as sp
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
@@ -33,7 +32,7 @@ from citybrain.core.history import Example
 from citybrain.core.messages import LabelScore, RouterAdvice, SimilarTicket
 from citybrain.text import DEFAULT_PRIOR
 from citybrain.text.errors import RouterError
-from citybrain.text.grams import grams
+from citybrain.text.grams import NgramTfidf, counts
 from citybrain.text.prior import DomainPrior, load_prior
 
 log = logging.getLogger(__name__)
@@ -70,13 +69,7 @@ class Featurizer:
     one-hot beside them."""
 
     def __init__(self, opts: RouterOptions) -> None:
-        self.tfidf = TfidfVectorizer(
-            analyzer=grams,
-            sublinear_tf=True,
-            min_df=opts.min_df,
-            max_features=opts.max_features,
-            dtype=np.float32,
-        )
+        self.tfidf = NgramTfidf(min_df=opts.min_df, max_features=opts.max_features)
         self.prior = _prior(opts.prior) if opts.prior else None
         self.prior_weight = opts.prior_weight
         self.district_weight = opts.district_weight
@@ -85,8 +78,9 @@ class Featurizer:
 
     def fit(self, texts: Sequence[str], districts: Sequence[str | None]) -> sp.csr_matrix:
         if len(texts) < MIN_DF_ROWS:
-            self.tfidf.set_params(min_df=1)
-        text_x = self.tfidf.fit_transform(texts)
+            self.tfidf.min_df = 1
+        hashed = counts(texts)
+        text_x = self.tfidf.fit_transform(hashed)
         self.districts = {d: i for i, d in enumerate(sorted({d for d in districts if d}))}
         seen: dict[tuple[str, str], int] = {}
         for d, t in zip(districts, texts, strict=True):
@@ -94,20 +88,30 @@ class Featurizer:
                 seen[(d, t)] = seen.get((d, t), 0) + 1
         repeated = sorted(k for k, n in seen.items() if n >= 2)
         self.pairs = {k: len(self.districts) + i for i, k in enumerate(repeated)}
-        return self.join(text_x, districts, texts)
+        return self.join(text_x, districts, texts, hashed)
+
+    def vectors(self, texts: Sequence[str]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """Hashed counts (for the prior) and the router's TF-IDF rows, one pass over the text."""
+        hashed = counts(texts)
+        return hashed, self.tfidf.transform(hashed)
 
     def text_vectors(self, texts: Sequence[str]) -> sp.csr_matrix:
-        return self.tfidf.transform(texts)
+        return self.vectors(texts)[1]
 
     def transform(self, texts: Sequence[str], districts: Sequence[str | None]) -> sp.csr_matrix:
-        return self.join(self.text_vectors(texts), districts, texts)
+        hashed, text_x = self.vectors(texts)
+        return self.join(text_x, districts, texts, hashed)
 
     def join(
-        self, text_x: sp.csr_matrix, districts: Sequence[str | None], texts: Sequence[str]
+        self,
+        text_x: sp.csr_matrix,
+        districts: Sequence[str | None],
+        texts: Sequence[str],
+        hashed: sp.csr_matrix | None = None,
     ) -> sp.csr_matrix:
         parts = [sp.csr_matrix(text_x)]
         if self.prior is not None:
-            scores = self.prior.scores(texts) * np.float32(self.prior_weight)
+            scores = self.prior.scores(texts, hashed) * np.float32(self.prior_weight)
             parts.append(sp.csr_matrix(scores))
         if not self.districts:
             return sp.hstack(parts, format="csr") if len(parts) > 1 else parts[0]
@@ -149,30 +153,35 @@ class Model:
     def fit(self, examples: Sequence[Example]) -> sp.csr_matrix:
         """Returns the training matrix (text part first) for the neighbour index."""
         y = [e.label for e in examples]
-        counts: dict[str, int] = {}
+        per_label: dict[str, int] = {}
         for lab in y:
-            counts[lab] = counts.get(lab, 0) + 1
-        if len(counts) < 2:
+            per_label[lab] = per_label.get(lab, 0) + 1
+        if len(per_label) < 2:
             raise RouterError("a router needs examples of at least two labels")
-        once = sorted(lab for lab, n in counts.items() if n < 2)
+        once = sorted(lab for lab, n in per_label.items() if n < 2)
         if once and self.opts.model == "svm":
             raise RouterError(
                 f"label(s) with a single example cannot be calibrated: {', '.join(once[:5])} "
                 "(drop them, as `router train` does, or add examples)"
             )
         x = self.features.fit([e.text for e in examples], [e.district for e in examples])
-        self.clf = make_classifier(self.opts, min(counts.values()))
+        self.clf = make_classifier(self.opts, min(per_label.values()))
         self.clf.fit(x, y)
         self.labels = tuple(str(c) for c in self.clf.classes_)
         return x
 
     def proba(self, texts: Sequence[str], districts: Sequence[str | None]) -> np.ndarray:
-        return self.proba_of(self.features.text_vectors(texts), districts, texts)
+        hashed, text_x = self.features.vectors(texts)
+        return self.proba_of(text_x, districts, texts, hashed)
 
     def proba_of(
-        self, text_x: sp.csr_matrix, districts: Sequence[str | None], texts: Sequence[str]
+        self,
+        text_x: sp.csr_matrix,
+        districts: Sequence[str | None],
+        texts: Sequence[str],
+        hashed: sp.csr_matrix | None = None,
     ) -> np.ndarray:
-        x = self.features.join(text_x, districts, texts)
+        x = self.features.join(text_x, districts, texts, hashed)
         return np.asarray(self.clf.predict_proba(x), dtype=np.float64)
 
 
@@ -249,8 +258,8 @@ class Router:
         if self.kind == "label":
             raise RouterError("this router's labels are no departments or categories")
         dist = list(districts) if districts is not None else [None] * len(texts)
-        text_x = self.model.features.text_vectors(texts)  # once, for labels and neighbours
-        proba = self.model.proba_of(text_x, dist, texts)
+        hashed, text_x = self.model.features.vectors(texts)  # once, for labels and neighbours
+        proba = self.model.proba_of(text_x, dist, texts, hashed)
         near: list[list[tuple[int, float]]] = [[] for _ in texts]
         if self.neighbours is not None and similar_k > 0:
             near = self.neighbours.nearest(text_x, similar_k)

@@ -1,13 +1,15 @@
 """Ticket routing speed: the trained router against the keyword rules, in the same run.
 
     .venv/bin/python tools/bench/router.py [--history-seeds 100] [--tickets 5000] [--batch 500]
-        [--train-rows 0]
+        [--train-rows 0] [--letters ../shared/datasets/letters_cn/letters.csv]
 
 Trains a router on the synthetic city's history, then runs the ticket stage (validate, redact,
 classify, geocode, observation) in-process over the same tickets twice: keyword rules only,
 and with the router (advice with top-3 labels and 3 similar past tickets). Also times the bare
 classifiers. `--train-rows N` additionally times training on an N-row history (repeated
-seeds, new ids) with 5-fold cross-validation and without. Prints a Markdown table.
+seeds, new ids) with 5-fold cross-validation and without. `--letters CSV` gives the same
+tickets the texts of real letters (subject + detail, median ~220 characters) instead of the
+simulator's short ones. Prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from citybrain.sim.stream import simulate
 from citybrain.streams.records import InRecord
 from citybrain.streams.topics import Topics
 from citybrain.text.artefact import load_router
+from citybrain.text.history_io import read_history
 from citybrain.text.router_train import train
 from pipelines.tickets import TicketStage
 
@@ -48,6 +51,17 @@ def tickets(settings: Settings, city: City, n: int) -> list[bytes]:
     return out[:n]
 
 
+def with_letters(raw: list[bytes], letters: Path) -> list[bytes]:
+    """The same tickets carrying real letters' texts, cycled."""
+    cols = Columns("subject+detail", "label")
+    texts = [r[cols.text][:20_000] for r in read_history(letters, cols) if r[cols.text].strip()]
+    out = []
+    for i, r in enumerate(raw):
+        t = Ticket.model_validate_json(r)
+        out.append(t.model_copy(update={"text": texts[i % len(texts)]}).model_dump_json().encode())
+    return out
+
+
 def stage_rate(stage: TicketStage, raw: list[bytes], batch: int) -> float:
     recs = [InRecord("t", 0, i, b"k", v, {}) for i, v in enumerate(raw)]
     started = time.perf_counter()
@@ -62,6 +76,7 @@ def main() -> None:
     ap.add_argument("--tickets", type=int, default=5000)
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--train-rows", type=int, default=0)
+    ap.add_argument("--letters", type=Path, help="real letters' texts as the tickets' texts")
     args = ap.parse_args()
     settings, city = load_all(Path("config/citybrain.yaml"))
     work = Path(tempfile.mkdtemp(prefix="router-bench-"))
@@ -72,6 +87,8 @@ def main() -> None:
     res = train(hist, COLS, work / "r", city, load_label_map(labels, city), folds=0)
     train_s = time.perf_counter() - t0
     raw = tickets(settings, city, args.tickets)
+    if args.letters:
+        raw = with_letters(raw, args.letters)
     plain = TicketStage(settings, city, Topics("b"), router=None)
     router, _ = load_router(work / "r", city, 0.2)
     routed = TicketStage(settings, city, Topics("b"), router=router)
@@ -92,8 +109,8 @@ def main() -> None:
         router.predict(texts[i : i + args.batch])
     pred_rate = len(texts) / (time.perf_counter() - t0)
     print(f"machine: {platform.machine()}, {platform.python_version()}; history "
-          f"{res.manifest.rows} rows, trained in {train_s:.1f} s (no CV); {len(texts)} tickets, "
-          f"batch {args.batch}")  # fmt: skip
+          f"{res.manifest.rows} rows, trained in {train_s:.1f} s (no CV); {len(texts)} tickets"
+          f"{' with real letters' if args.letters else ''}, batch {args.batch}")  # fmt: skip
     print()
     print("| path | tickets/s | / keyword path |")
     print("| --- | ---: | ---: |")

@@ -13,7 +13,7 @@ import pytest
 from citybrain.core.history import Example
 from citybrain.text import DEFAULT_PRIOR
 from citybrain.text.errors import ArtefactError
-from citybrain.text.grams import grams
+from citybrain.text.grams import counts, grams
 from citybrain.text.prior import DomainPrior, load_prior
 from citybrain.text.router import Model, RouterOptions
 
@@ -43,7 +43,7 @@ def test_grams_read_han_as_uni_and_bigrams_and_latin_in_word() -> None:
 def test_the_prior_answers_its_own_training_letters_out_of_fold(tmp_path: Path) -> None:
     texts, labels = _letters()
     prior = DomainPrior.train(texts, labels, folds=3)
-    fitted = prior.clf.decision_function(prior.vectorizer.transform(texts[:1]))
+    fitted = prior.clf.decision_function(prior.tfidf.transform(counts(texts[:1])))
     assert not np.allclose(prior.scores(texts[:1]), fitted)  # not what the full model says
     new = "水管漏水好几天了"
     assert prior.domains[int(prior.scores([new]).argmax())] == "water"
@@ -81,6 +81,6 @@ def test_a_router_with_the_prior_trains_on_labels_that_are_not_the_priors(
     shutil.copytree(DEFAULT_PRIOR, copy)
     model = Model(RouterOptions(prior=str(copy)))
     x = model.fit([Example(t, lab) for t, lab in zip(texts, labels, strict=True)])
-    assert x.shape[1] == len(model.features.tfidf.vocabulary_) + 7
+    assert x.shape[1] == model.features.tfidf.n_features + 7
     proba = model.proba(["学校食堂饭菜太差", "马路上有个大坑"], [None, None])
     assert [model.labels[i] for i in proba.argmax(axis=1)] == ["school", "roads"]
