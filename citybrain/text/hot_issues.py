@@ -1,0 +1,286 @@
+"""Letters about one specific problem grouped, then ranked as hot issues.
+
+Two letters are about the same problem when they name the same specific place or organisation
+(`core.hot_entities`) *and* say similar things, or when they say nearly the same thing in any
+case (a paraphrase without a name the rules catch, or an English letter). Similarity is the
+cosine of character 2-3-gram TF-IDF vectors (scikit-learn), which reads Chinese without a word
+segmenter and English alike. Groups come from average-linkage agglomerative clustering over
+those pairs only: average linkage, unlike single linkage, does not chain "noise at estate X" to
+"parking at estate X" to "parking at estate Y".
+
+Thresholds, chosen on letters_cn (docs/QUALITY.md, "Hot issues"): letters about the same problem
+and place scored 0.25-0.6; letters about other matters at the same place and about the same
+matter elsewhere mostly under 0.2. `link` 0.25 with a 0.1 bonus for a shared name; 0.5 joins
+without one. Near-identical copies (>= 0.9) are one voice.
+
+Memory is quadratic in distinct letters (4,300 letters: ~250 MB, a few seconds); `max_letters`
+refuses more with a clear error rather than swapping."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from sklearn.cluster import AgglomerativeClustering
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from citybrain.core.hot_entities import generic_cutoff, specific_entities
+from citybrain.core.hot_issues import HotIssue, Letter, hotness, matter_of, place_of, title_of
+from citybrain.text.errors import RouterError
+
+_NORM = re.compile(r"[\s\W_]+")
+_CODES = re.compile(r"[A-Z]\d{0,2}\s?[市区县省州]|西地省")
+
+
+@dataclass(frozen=True)
+class GroupingOptions:
+    link: float = 0.25
+    entity_bonus: float = 0.05
+    paraphrase: float = 0.5
+    copy: float = 0.9
+    merge: float = 0.25
+    min_residents: int = 2
+    max_letters: int = 15_000
+
+
+def find_hot_issues(
+    letters: Sequence[Letter], options: GroupingOptions | None = None, top: int | None = None
+) -> list[HotIssue]:
+    """Hot issues, hottest first; groups with fewer than `min_residents` voices are left out."""
+    opt = options or GroupingOptions()
+    texts, members = _distinct_texts(letters)
+    if len(texts) > opt.max_letters:
+        raise RouterError(
+            f"{len(texts)} distinct letters: more than {opt.max_letters} would need more memory "
+            "than grouping should take; split the file by period or district"
+        )
+    if not texts:
+        return []
+    raw_entities = [specific_entities(t) for t in texts]
+    sim = _similarity([_masked(t, e) for t, e in zip(texts, raw_entities, strict=True)])
+    entities = _common_removed(raw_entities)
+    labels = _cluster(sim, entities, opt)
+    groups: dict[int, list[int]] = {}
+    for u, lab in enumerate(labels):
+        groups.setdefault(int(lab), []).append(u)
+    groups = _merge_same_place(groups, sim, entities, opt.merge)
+    times_all = [x.at for x in letters if x.at is not None]
+    reference = max(times_all) if times_all else None
+    issues = []
+    for us in groups.values():
+        issue = _issue(us, texts, members, letters, sim, entities, reference, opt)
+        if issue is not None:
+            issues.append(issue)
+    issues.sort(key=lambda i: (-i.hotness, -i.count, i.ids[0]))
+    ranked = [
+        HotIssue(r, i.hotness, i.title, i.place, i.time_range, i.count, i.residents, i.support,
+                 i.ids)
+        for r, i in enumerate(issues[: top if top else None], start=1)
+    ]  # fmt: skip
+    return ranked
+
+
+def _distinct_texts(letters: Sequence[Letter]) -> tuple[list[str], list[list[int]]]:
+    """Each distinct text once (spacing and punctuation ignored), with the letters that sent it."""
+    index: dict[str, int] = {}
+    texts: list[str] = []
+    members: list[list[int]] = []
+    for i, x in enumerate(letters):
+        key = _NORM.sub("", x.text).lower()
+        if not key:
+            continue
+        if key not in index:
+            index[key] = len(texts)
+            texts.append(x.text)
+            members.append([])
+        members[index[key]].append(i)
+    return texts, members
+
+
+def _similarity(texts: list[str]) -> np.ndarray:
+    vec = TfidfVectorizer(
+        analyzer="char",
+        ngram_range=(2, 3),
+        min_df=2 if len(texts) > 2 else 1,  # an n-gram in one letter only dilutes the norm
+        max_df=0.5 if len(texts) >= 20 else 1.0,  # in a handful, a shared n-gram is the point
+        sublinear_tf=True,
+        dtype=np.float32,
+    )
+    try:
+        x = vec.fit_transform(texts)
+    except ValueError:  # nothing but one-character texts: no n-gram to compare
+        return np.eye(len(texts), dtype=np.float32)
+    sim = np.asarray((x @ x.T).toarray(), dtype=np.float32)
+    np.fill_diagonal(sim, 1.0)
+    return sim
+
+
+def _masked(text: str, entities: set[str]) -> str:
+    """The text without its names and district codes: what is left says what the matter is, so
+    letters about one estate do not look alike merely for naming it."""
+    for e in sorted(entities, key=len, reverse=True):
+        text = text.replace(e, " ")
+    return _CODES.sub(" ", text)
+
+
+def _common_removed(raw: list[set[str]]) -> list[set[str]]:
+    df = Counter(e for s in raw for e in s)
+    cut = generic_cutoff(len(raw))
+    return [{e for e in s if df[e] <= cut} for s in raw]
+
+
+def _shared_entity(entities: list[set[str]]) -> np.ndarray:
+    vocab = {e: k for k, e in enumerate(sorted({e for s in entities for e in s}))}
+    rows = [i for i, s in enumerate(entities) for _ in s]
+    cols = [vocab[e] for s in entities for e in s]
+    m = csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(entities), len(vocab))
+    )
+    return np.asarray((m @ m.T).toarray() > 0)
+
+
+def _cluster(sim: np.ndarray, entities: list[set[str]], opt: GroupingOptions) -> np.ndarray:
+    n = sim.shape[0]
+    if n < 2:
+        return np.zeros(n, dtype=int)
+    share = _shared_entity(entities)
+    near = sim >= opt.paraphrase
+    dist = np.where(share | near, 1.0 - sim - opt.entity_bonus * share, 1.0)
+    dist = np.clip(dist, 0.0, 1.0).astype(np.float64)
+    np.fill_diagonal(dist, 0.0)
+    model = AgglomerativeClustering(
+        n_clusters=None,
+        metric="precomputed",
+        linkage="average",
+        distance_threshold=1.0 - opt.link,
+    )
+    return model.fit_predict(dist)
+
+
+def _dominant(us: list[int], entities: list[set[str]]) -> set[str]:
+    """The names at least half the group's letters use."""
+    counts = Counter(e for u in us for e in entities[u])
+    return {e for e, k in counts.items() if k * 2 >= len(us)}
+
+
+def _merge_same_place(
+    groups: dict[int, list[int]], sim: np.ndarray, entities: list[set[str]], merge: float
+) -> dict[int, list[int]]:
+    """Join groups that name the same place and whose centroids are alike (cosine >= `merge`).
+
+    A large issue written in many wordings can come out of average linkage as two or three
+    groups; their centroids (the average wording) stay close when the matter is the same. The
+    centroid cosine comes from the similarity matrix: mean(S_ab) / sqrt(mean(S_aa) mean(S_bb))."""
+    by_place: dict[str, list[int]] = {}
+    for key, us in groups.items():
+        for place in _dominant(us, entities):
+            by_place.setdefault(place, []).append(key)
+    pairs: set[tuple[int, int]] = set()
+    for keys in by_place.values():
+        pairs.update((a, b) for i, a in enumerate(keys) for b in keys[i + 1 :])
+    scored = sorted(
+        (
+            (c, a, b)
+            for a, b in pairs
+            if (c := _centroid_cosine(groups[a], groups[b], sim)) >= merge
+        ),
+        reverse=True,
+    )
+    parent = {k: k for k in groups}
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            k = parent[k]
+        return k
+
+    for _, a, b in scored:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[rb] = ra
+    out: dict[int, list[int]] = {}
+    for k, us in groups.items():
+        out.setdefault(root(k), []).extend(us)
+    return out
+
+
+def _centroid_cosine(a: list[int], b: list[int], sim: np.ndarray) -> float:
+    ab = float(sim[np.ix_(a, b)].mean())
+    aa = float(sim[np.ix_(a, a)].mean())
+    bb = float(sim[np.ix_(b, b)].mean())
+    return ab / max(1e-9, (aa * bb) ** 0.5)
+
+
+def _voices(us: list[int], members: list[list[int]], letters: Sequence[Letter],
+            sim: np.ndarray, copy: float) -> list[list[int]]:  # fmt: skip
+    """Letters of one group split into voices: near-identical texts, or one author, are one."""
+    parent = {u: u for u in us}
+
+    def root(u: int) -> int:
+        while parent[u] != u:
+            parent[u] = parent[parent[u]]
+            u = parent[u]
+        return u
+
+    for a_i, a in enumerate(us):
+        for b in us[a_i + 1 :]:
+            if sim[a, b] >= copy:
+                parent[root(a)] = root(b)
+    voice_of: dict[int, int] = {}
+    by_author: dict[str, int] = {}
+    out: list[list[int]] = []
+    for u in us:
+        for i in members[u]:
+            author = letters[i].author
+            if author is not None and author in by_author:
+                v = by_author[author]
+            elif author is not None:
+                v = len(out)
+                out.append([])
+            else:
+                r = root(u)
+                if r not in voice_of:
+                    voice_of[r] = len(out)
+                    out.append([])
+                v = voice_of[r]
+            if author is not None:
+                by_author[author] = v
+            out[v].append(i)
+    return out
+
+
+def _issue(
+    us: list[int],
+    texts: list[str],
+    members: list[list[int]],
+    letters: Sequence[Letter],
+    sim: np.ndarray,
+    entities: list[set[str]],
+    reference: datetime | None,
+    opt: GroupingOptions,
+) -> HotIssue | None:
+    voices = _voices(us, members, letters, sim, opt.copy)
+    if len(voices) < opt.min_residents:
+        return None
+    idx = sorted(i for v in voices for i in v)
+    support = sum(max(letters[i].likes for i in v) for v in voices)
+    times = [t for i in idx if (t := letters[i].at) is not None]
+    medoid = us[int(np.argmax(sim[np.ix_(us, us)].sum(axis=1)))]
+    group_texts = [texts[u] for u in us]
+    place = place_of(group_texts, [entities[u] for u in us])
+    title = title_of(place, matter_of(group_texts, texts[medoid]))
+    return HotIssue(
+        rank=0,
+        hotness=hotness(len(voices), support, times, reference),
+        title=title,
+        place=place,
+        time_range=(min(times), max(times)) if times else None,
+        count=len(idx),
+        residents=len(voices),
+        support=support,
+        ids=tuple(letters[i].id for i in idx),
+    )
