@@ -29,7 +29,7 @@ from scipy.sparse import csr_matrix
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from citybrain.core.hot_entities import generic_cutoff, specific_entities
+from citybrain.core.hot_entities import generic_cutoff, place_codes, specific_entities
 from citybrain.core.hot_issues import HotIssue, Letter, hotness, matter_of, place_of, title_of
 from citybrain.text.errors import RouterError
 
@@ -39,8 +39,9 @@ _CODES = re.compile(r"[A-Z]\d{0,2}\s?[市区县省州]|西地省")
 
 @dataclass(frozen=True)
 class GroupingOptions:
-    link: float = 0.25
-    entity_bonus: float = 0.05
+    link_scale: float = 1.5
+    link_floor: float = 0.03
+    link_ceiling: float = 0.25
     paraphrase: float = 0.5
     copy: float = 0.9
     merge: float = 0.25
@@ -63,8 +64,8 @@ def find_hot_issues(
         return []
     raw_entities = [specific_entities(t) for t in texts]
     sim = _similarity([_masked(t, e) for t, e in zip(texts, raw_entities, strict=True)])
-    entities = _common_removed(raw_entities)
-    labels = _cluster(sim, entities, opt)
+    entities = _common_removed(raw_entities, texts)
+    labels = _cluster(sim, entities, [_city(t) for t in texts], opt)
     groups: dict[int, list[int]] = {}
     for u, lab in enumerate(labels):
         groups.setdefault(int(lab), []).append(u)
@@ -128,10 +129,29 @@ def _masked(text: str, entities: set[str]) -> str:
     return _CODES.sub(" ", text)
 
 
-def _common_removed(raw: list[set[str]]) -> list[set[str]]:
+def _common_removed(raw: list[set[str]], texts: list[str]) -> list[set[str]]:
+    """Names that are common words here: in too many letters, or used across cities.
+
+    "公积金中心" in letters from K市, C市 and J6县 is three offices, not one place; a name whose
+    letters (those naming a city) mostly share one city may be one place."""
     df = Counter(e for s in raw for e in s)
     cut = generic_cutoff(len(raw))
-    return [{e for e in s if df[e] <= cut} for s in raw]
+    cities = [_city(t) for t in texts]
+    by_city: dict[str, Counter[str]] = {}
+    for s, city in zip(raw, cities, strict=True):
+        if city is not None:
+            for e in s:
+                by_city.setdefault(e, Counter())[city] += 1
+    spread = {
+        e for e, c in by_city.items() if c.total() >= 3 and c.most_common(1)[0][1] * 2 < c.total()
+    }
+    return [{e for e in s if df[e] <= cut and e not in spread} for s in raw]
+
+
+def _city(text: str) -> str | None:
+    """The city a letter is about: the letter of its first anonymised code ("A5区" -> "A")."""
+    codes = place_codes(text)
+    return codes[0][0] if codes else None
 
 
 def _shared_entity(entities: list[set[str]]) -> np.ndarray:
@@ -144,20 +164,42 @@ def _shared_entity(entities: list[set[str]]) -> np.ndarray:
     return np.asarray((m @ m.T).toarray() > 0)
 
 
-def _cluster(sim: np.ndarray, entities: list[set[str]], opt: GroupingOptions) -> np.ndarray:
+def link_threshold(sim: np.ndarray, opt: GroupingOptions) -> float:
+    """How similar letters naming the same place must be, on this corpus's own scale.
+
+    Character n-gram cosines depend on letter length and corpus size (long letters in thousands
+    score 0.02-0.1 for the same matter; short ones in a handful 0.2-0.5), so no fixed cut serves
+    both. The 99th percentile of all pairs is what "unrelated" looks like here; `link_scale`
+    times it, between `link_floor` and `link_ceiling`, is "the same matter"."""
+    n = sim.shape[0]
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, n, 50_000)
+    b = rng.integers(0, n, 50_000)
+    keep = a != b
+    q = float(np.quantile(sim[a[keep], b[keep]], 0.99)) if keep.any() else 0.0
+    return float(np.clip(opt.link_scale * q, opt.link_floor, opt.link_ceiling))
+
+
+def _cluster(
+    sim: np.ndarray, entities: list[set[str]], cities: list[str | None], opt: GroupingOptions
+) -> np.ndarray:
     n = sim.shape[0]
     if n < 2:
         return np.zeros(n, dtype=int)
-    share = _shared_entity(entities)
+    # A name shared by letters about two different cities is two places ("公积金中心").
+    city = np.array([c or "" for c in cities])
+    same_city = (city[:, None] == city[None, :]) | (city[:, None] == "") | (city[None, :] == "")
+    share = _shared_entity(entities) & same_city
     near = sim >= opt.paraphrase
-    dist = np.where(share | near, 1.0 - sim - opt.entity_bonus * share, 1.0)
+    link = link_threshold(sim, opt)
+    dist = np.where(share | near, 1.0 - sim, 1.0)
     dist = np.clip(dist, 0.0, 1.0).astype(np.float64)
     np.fill_diagonal(dist, 0.0)
     model = AgglomerativeClustering(
         n_clusters=None,
         metric="precomputed",
         linkage="average",
-        distance_threshold=1.0 - opt.link,
+        distance_threshold=1.0 - link,
     )
     return model.fit_predict(dist)
 
