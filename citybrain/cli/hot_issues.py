@@ -60,13 +60,15 @@ def hot_issues(
         err.print(line, markup=False, highlight=False)
     table = Table(title=f"Hot issues in {file.name}")
     for name in ("#", "hotness", "title", "letters", "residents", "likes", "from", "to"):
-        table.add_column(name, overflow="fold")
+        table.add_column(name, overflow="fold", min_width=24 if name == "title" else None)
     for i in issues:
         first, last = (
-            (i.time_range[0].isoformat(), i.time_range[1].isoformat()) if i.time_range else ("", "")
+            (i.time_range[0].date().isoformat(), i.time_range[1].date().isoformat())
+            if i.time_range
+            else ("", "")
         )
         table.add_row(str(i.rank), f"{i.hotness:.1f}", i.title, str(i.count), str(i.residents),
                       str(i.support), first, last)  # fmt: skip
-    Console().print(table)
+    Console(width=max(Console().width, 120)).print(table)
     if json_out:
         write_issues(json_out, issues, report)
