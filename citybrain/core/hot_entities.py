@@ -26,15 +26,20 @@ _ENTITY = re.compile(
     rf"({_NAME}{{1,10}}?)({'|'.join(SUFFIXES)})(?!{_NAME}{{0,2}}(?:{'|'.join(SUFFIXES)}))"
 )
 _ADMIN = re.compile(r"^.*(?:[A-Z]\d*\s?[市区县省州]|西地省)")
-_LEAD = re.compile(
-    r"^.*(?:的|是|在|了|我|们|你|他|和|与|及|对|向|从|到|至|于|住|请|问|望|要|把|被|让|给|为|由|因"
-    r"|但|就|也|都|还|又|这|那|该|本|此|其|个|位|管|各|每|整|所|全|有|无|没|近|老|多|几|些|已|将"
-    r"|附近|周边|旁边|关于|反映|投诉|导致|造成|影响|严重|位于|一下|建设|新建|按照|解决|要求|建议"
-    r"|工作人员|权力|创建|实现|提升|随着|如果|而且|目前|推进|进入|严禁|保证|符合|损害|挂着|年)"
-    r"|^[县市区省州]"
+# Words that usually precede a name; the last one in the run is where the name starts.
+_LEAD_WORDS = (
+    "的|是|在|了|我|们|你|他|对|向|从|到|至|住|请|问|望|要|把|被|让|给|为|由|因|但|就|也|都|还|又"
+    "|这|那|该|本|此|其|个|位|管|每|整|无|没|近|几|些|已|将|附近|周边|旁边|关于|反映|投诉|导致|造成"
+    "|影响|严重|位于|一下|建设|按照|解决|要求|建议|工作人员|权力|创建|实现|提升|随着|如果|而且|目前"
+    "|推进|进入|严禁|保证|符合|损害|挂着|年"
 )
+# Characters that precede names in running text but also sit inside them ("和平小区", "新建路"):
+# a cut at one of them is undone when it would leave less than two characters of the name.
+_NAMEY = "和|与|及|于|各|所|全|有|老|多|新建"
+_LEAD = re.compile(rf"^.*(?:{_LEAD_WORDS}|{_NAMEY})|^[县市区省州]")
+_LEAD_STRONG = re.compile(rf"^.*(?:{_LEAD_WORDS})|^[县市区省州]")
 COMMON = frozenset({
-    "政府", "物业", "物业管理", "安置", "有限", "有限责任", "自来水", "电力", "人民", "城市", "主城",
+    "政府", "小区", "物业", "物业管理", "安置", "有限", "有限责任", "自来水", "电力", "人民", "城市", "主城",
     "当地", "国家", "公交", "客运", "汽车", "垃圾", "城中", "新农", "棚改", "评估", "服务", "营销",
     "十字", "交叉", "城际", "居民", "开发", "房地产", "一家", "生活", "公办", "民办", "私立", "公立",
     "培训", "乡镇", "农村", "中心", "学校", "医院", "第一人民", "市场", "文明", "卫生", "园林",
@@ -49,7 +54,10 @@ def specific_entities(text: str) -> set[str]:
     out: set[str] = set()
     for m in _ENTITY.finditer(text[:MAX_SCAN]):
         core, suffix = m.group(1), m.group(2)
-        core = _LEAD.sub("", _ADMIN.sub("", core))
+        bare = _ADMIN.sub("", core)
+        core = _LEAD.sub("", bare)
+        if len(core) < 2:
+            core = _LEAD_STRONG.sub("", bare)
         if len(core) < 2 or core in COMMON or (core + suffix).endswith("政府"):
             continue
         out.add(core + suffix)

@@ -45,6 +45,7 @@ class GroupingOptions:
     paraphrase: float = 0.5
     copy: float = 0.9
     merge: float = 0.25
+    attach: float = 0.3
     min_residents: int = 2
     max_letters: int = 15_000
 
@@ -65,11 +66,13 @@ def find_hot_issues(
     raw_entities = [specific_entities(t) for t in texts]
     sim = _similarity([_masked(t, e) for t, e in zip(texts, raw_entities, strict=True)])
     entities = _common_removed(raw_entities, texts)
-    labels = _cluster(sim, entities, [_city(t) for t in texts], opt)
+    cities = [_city(t) for t in texts]
+    labels = _cluster(sim, entities, cities, opt)
     groups: dict[int, list[int]] = {}
     for u, lab in enumerate(labels):
         groups.setdefault(int(lab), []).append(u)
-    groups = _merge_same_place(groups, sim, entities, opt.merge)
+    groups = _merge_same_place(groups, sim, entities, opt.merge, opt.attach)
+    groups = _attach_unnamed(groups, sim, entities, cities, opt.attach)
     times_all = [x.at for x in letters if x.at is not None]
     reference = max(times_all) if times_all else None
     issues = []
@@ -211,7 +214,11 @@ def _dominant(us: list[int], entities: list[set[str]]) -> set[str]:
 
 
 def _merge_same_place(
-    groups: dict[int, list[int]], sim: np.ndarray, entities: list[set[str]], merge: float
+    groups: dict[int, list[int]],
+    sim: np.ndarray,
+    entities: list[set[str]],
+    merge: float,
+    attach: float,
 ) -> dict[int, list[int]]:
     """Join groups that name the same place and whose centroids are alike (cosine >= `merge`).
 
@@ -225,14 +232,23 @@ def _merge_same_place(
     pairs: set[tuple[int, int]] = set()
     for keys in by_place.values():
         pairs.update((a, b) for i, a in enumerate(keys) for b in keys[i + 1 :])
-    scored = sorted(
-        (
-            (c, a, b)
-            for a, b in pairs
-            if (c := _centroid_cosine(groups[a], groups[b], sim)) >= merge
-        ),
-        reverse=True,
-    )
+    scored = [
+        (c, a, b) for a, b in pairs if (c := _centroid_cosine(groups[a], groups[b], sim)) >= merge
+    ]
+    # A group of letters that mostly name no place (residents writing "我们小区") may be the
+    # unnamed part of a named issue: it joins the group it is most like, at the stricter `attach`.
+    several = [k for k, us in groups.items() if len(us) > 1]
+    placed = {k for keys in by_place.values() for k in keys}
+    for a in several:
+        if a in placed:
+            continue
+        best = max(
+            ((_centroid_cosine(groups[a], groups[b], sim), b) for b in several if b != a),
+            default=(0.0, a),
+        )
+        if best[0] >= attach:
+            scored.append((best[0], best[1], a))
+    scored.sort(reverse=True)
     parent = {k: k for k in groups}
 
     def root(k: int) -> int:
@@ -247,6 +263,41 @@ def _merge_same_place(
     out: dict[int, list[int]] = {}
     for k, us in groups.items():
         out.setdefault(root(k), []).extend(us)
+    return out
+
+
+def _attach_unnamed(
+    groups: dict[int, list[int]],
+    sim: np.ndarray,
+    entities: list[set[str]],
+    cities: list[str | None],
+    attach: float,
+) -> dict[int, list[int]]:
+    """A letter that names no place ("我们小区旁边的搅拌站") joins the group of several letters
+    whose centroid it is most like, when that cosine reaches `attach` and it names no other city.
+    Residents often leave out the estate's name; without this they are left out of its issue."""
+    big = {k: us for k, us in groups.items() if len(us) > 1}
+    if not big:
+        return groups
+    keys = list(big)
+    city_of = {k: Counter(c for u in big[k] if (c := cities[u])).most_common(1) for k in keys}
+    norms = {k: float(sim[np.ix_(us, us)].mean()) ** 0.5 for k, us in big.items()}
+    out = {k: list(us) for k, us in groups.items()}
+    for k, us in groups.items():
+        if len(us) != 1 or entities[us[0]]:
+            continue
+        u = us[0]
+        best, target = attach, None
+        for g in keys:
+            top = city_of[g]
+            if cities[u] and top and top[0][0] != cities[u]:
+                continue
+            c = float(sim[u, big[g]].mean()) / max(1e-9, norms[g])
+            if c >= best:
+                best, target = c, g
+        if target is not None:
+            out[target].append(u)
+            del out[k]
     return out
 
 
