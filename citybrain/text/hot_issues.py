@@ -110,7 +110,7 @@ def _similarity(texts: list[str]) -> np.ndarray:
     vec = TfidfVectorizer(
         analyzer="char",
         ngram_range=(2, 3),
-        min_df=2 if len(texts) > 2 else 1,  # an n-gram in one letter only dilutes the norm
+        min_df=2 if len(texts) >= 20 else 1,  # an n-gram in one letter only dilutes the norm
         max_df=0.5 if len(texts) >= 20 else 1.0,  # in a handful, a shared n-gram is the point
         sublinear_tf=True,
         dtype=np.float32,

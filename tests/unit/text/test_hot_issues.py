@@ -136,3 +136,17 @@ def test_a_one_megabyte_letter_is_read_as_far_as_needed() -> None:
     assert any("characters" in k for k in report.problems)
     _, f1 = _best(find_hot_issues(letters), TRUTH["fumes at 翠湖湾"])
     assert f1 >= 0.7
+
+
+def test_english_letters_group_by_what_they_say() -> None:
+    letters = [
+        Letter("e1", "Streetlight out on Elm Street near the school, dark for a week", None, 0),
+        Letter(
+            "e2", "The streetlight on Elm Street near the school has been out for a week", None, 0
+        ),
+        Letter("e3", "Pothole on Main Street", None, 0),
+        Letter("e4", "Graffiti on the library wall", None, 0),
+    ]
+    (issue,) = find_hot_issues(letters)
+    assert issue.ids == ("e1", "e2")
+    assert issue.title.startswith("Streetlight")
