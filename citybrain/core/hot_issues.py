@@ -4,7 +4,7 @@ groups of letters ranked by a hotness index, and a title made by rule.
 Hotness index (documented in docs/QUALITY.md, "Hot issues"), over one group:
 
     H = 4.0 * ln(1 + residents)         how many distinct residents wrote
-      + 1.5 * ln(1 + support)           likes given to their letters (one voice counts once)
+      + 1.0 * ln(1 + support)           likes given to their letters (one voice counts once)
       + 1.0 * ln(1 + per_week)          how fast: residents per week of the group's span
       + 0.5 * ln(1 + span_days)         how long it has lasted
       + 2.0 * recency                   exp(-days since the last letter / 60), against the latest
@@ -31,7 +31,7 @@ from citybrain.core.redaction import redact
 
 MAX_CHARS = 2000  # a 1 MB letter is read this far: a problem is stated in its first page
 RECENCY_DAYS = 60.0
-WEIGHTS = {"residents": 4.0, "support": 1.5, "per_week": 1.0, "span": 0.5, "recency": 2.0}
+WEIGHTS = {"residents": 4.0, "support": 1.0, "per_week": 1.0, "span": 0.5, "recency": 2.0}
 _EXCEL_EPOCH = datetime(1899, 12, 30)
 _EXTRA_FORMATS = (
     "%Y/%m/%d %H:%M:%S",
