@@ -150,3 +150,12 @@ def test_english_letters_group_by_what_they_say() -> None:
     (issue,) = find_hot_issues(letters)
     assert issue.ids == ("e1", "e2")
     assert issue.title.startswith("Streetlight")
+
+
+def test_cli_says_what_is_wrong_with_an_empty_or_binary_file(tmp_path: Path) -> None:
+    for name, content in (("empty.csv", b""), ("binary.csv", bytes(range(256)) * 8)):
+        path = tmp_path / name
+        path.write_bytes(content)
+        result = CliRunner().invoke(app, ["hot-issues", str(path), *ARGS])
+        assert result.exit_code == 2, result.output
+        assert "no column" in result.output
