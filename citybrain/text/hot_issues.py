@@ -227,31 +227,34 @@ def _merge_same_place(
     """Join groups that name the same place and whose centroids are alike (cosine >= `merge`).
 
     A large issue written in many wordings can come out of average linkage as two or three
-    groups; their centroids (the average wording) stay close when the matter is the same. The
-    centroid cosine comes from the similarity matrix: mean(S_ab) / sqrt(mean(S_aa) mean(S_bb))."""
-    by_place: dict[str, list[int]] = {}
-    for key, us in groups.items():
-        for place in _dominant(us, entities):
-            by_place.setdefault(place, []).append(key)
-    pairs: set[tuple[int, int]] = set()
-    for keys in by_place.values():
-        pairs.update((a, b) for i, a in enumerate(keys) for b in keys[i + 1 :])
-    scored = [
-        (c, a, b) for a, b in pairs if (c := _centroid_cosine(groups[a], groups[b], sim)) >= merge
-    ]
-    # A group of letters that mostly name no place (residents writing "我们小区") may be the
-    # unnamed part of a named issue: it joins the group it is most like, at the stricter `attach`.
+    groups; their centroids (the average wording) stay close when the matter is the same. A group
+    of letters that mostly name no place (residents writing "我们小区") may be the unnamed part of
+    a named issue: it joins the group it is most like, at the stricter `attach`."""
+    places = {k: _dominant(us, entities) for k, us in groups.items()}
     several = [k for k, us in groups.items() if len(us) > 1]
+    keys = [k for k in groups if len(groups[k]) > 1 or places[k]]
+    if len(keys) < 2:
+        return groups
+    cos = _centroid_cosines([groups[k] for k in keys], sim)
+    pos = {k: i for i, k in enumerate(keys)}
+    by_place: dict[str, list[int]] = {}
+    for k in keys:
+        for place in places[k]:
+            by_place.setdefault(place, []).append(k)
+    scored: list[tuple[float, int, int]] = []
+    for keys in by_place.values():
+        for i, a in enumerate(keys):
+            for b in keys[i + 1 :]:
+                if (c := float(cos[pos[a], pos[b]])) >= merge:
+                    scored.append((c, a, b))
     placed = {k for keys in by_place.values() for k in keys}
     for a in several:
         if a in placed:
             continue
-        best = max(
-            ((_centroid_cosine(groups[a], groups[b], sim), b) for b in several if b != a),
-            default=(0.0, a),
-        )
-        if best[0] >= attach:
-            scored.append((best[0], best[1], a))
+        row = np.array([cos[pos[a], pos[b]] if b != a else -1.0 for b in several])
+        j = int(np.argmax(row))
+        if row[j] >= attach:
+            scored.append((float(row[j]), several[j], a))
     scored.sort(reverse=True)
     parent = {k: k for k in groups}
 
@@ -280,36 +283,43 @@ def _attach_unnamed(
     """A letter that names no place ("我们小区旁边的搅拌站") joins the group of several letters
     whose centroid it is most like, when that cosine reaches `attach` and it names no other city.
     Residents often leave out the estate's name; without this they are left out of its issue."""
-    big = {k: us for k, us in groups.items() if len(us) > 1}
-    if not big:
+    keys = [k for k, us in groups.items() if len(us) > 1]
+    lone = [k for k, us in groups.items() if len(us) == 1 and not entities[us[0]]]
+    if not keys or not lone:
         return groups
-    keys = list(big)
-    city_of = {k: Counter(c for u in big[k] if (c := cities[u])).most_common(1) for k in keys}
-    norms = {k: float(sim[np.ix_(us, us)].mean()) ** 0.5 for k, us in big.items()}
+    members = _membership([groups[k] for k in keys], sim.shape[0])
+    by_group = np.asarray(members @ sim)  # group x letter: summed similarity to its members
+    norms = np.sqrt(np.maximum(np.asarray(members.multiply(by_group).sum(axis=1)).ravel(), 1e-12))
+    sums = by_group.T
+    top_city = [Counter(c for u in groups[k] if (c := cities[u])).most_common(1) for k in keys]
     out = {k: list(us) for k, us in groups.items()}
-    for k, us in groups.items():
-        if len(us) != 1 or entities[us[0]]:
-            continue
-        u = us[0]
-        best, target = attach, None
-        for g in keys:
-            top = city_of[g]
+    for k in lone:
+        u = groups[k][0]
+        # Centroid cosine of one letter with a group: sum(S_u,group) / |sum of the group's vectors|.
+        row = sums[u] / norms
+        for j, top in enumerate(top_city):
             if cities[u] and top and top[0][0] != cities[u]:
-                continue
-            c = float(sim[u, big[g]].mean()) / max(1e-9, norms[g])
-            if c >= best:
-                best, target = c, g
-        if target is not None:
-            out[target].append(u)
+                row[j] = -1.0
+        j = int(np.argmax(row))
+        if row[j] >= attach:
+            out[keys[j]].append(u)
             del out[k]
     return out
 
 
-def _centroid_cosine(a: list[int], b: list[int], sim: np.ndarray) -> float:
-    ab = float(sim[np.ix_(a, b)].mean())
-    aa = float(sim[np.ix_(a, a)].mean())
-    bb = float(sim[np.ix_(b, b)].mean())
-    return ab / max(1e-9, (aa * bb) ** 0.5)
+def _membership(groups: list[list[int]], n: int) -> csr_matrix:
+    rows = [g for g, us in enumerate(groups) for _ in us]
+    cols = [u for us in groups for u in us]
+    return csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(groups), n))
+
+
+def _centroid_cosines(groups: list[list[int]], sim: np.ndarray) -> np.ndarray:
+    """Cosine between the groups' centroids, from the similarity matrix alone: the centroids'
+    dot product is the sum of S over the two groups' pairs (rows are unit vectors)."""
+    m = _membership(groups, sim.shape[0])
+    dots = np.asarray(m @ (m @ sim).T)
+    norms = np.sqrt(np.maximum(np.diag(dots), 1e-12))
+    return dots / norms[:, None] / norms[None, :]
 
 
 def _voices(us: list[int], members: list[list[int]], letters: Sequence[Letter],
