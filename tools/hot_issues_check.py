@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from citybrain.core.hot_issues import Letter, clean_letters
 from citybrain.text.hot_issues import find_hot_issues
