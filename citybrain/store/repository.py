@@ -260,6 +260,10 @@ class Store(DispatchRecords):
                 q = q.where(HotIssueRow.status == "open")
             return list(s.scalars(q.limit(limit)).all())
 
+    def hot_issue(self, issue_id: str) -> HotIssueRow | None:
+        with self.sessions() as s:
+            return s.get(HotIssueRow, issue_id)
+
     def open_hot_issues(self) -> list[LiveHotIssue]:
         return [hot_issue_from_row(r) for r in self.hot_issues(open_only=True, limit=100_000)]
 
