@@ -28,5 +28,6 @@ def hot_issue_json(h: HotIssueRow, with_members: bool = False) -> dict[str, Any]
     }
     if with_members:
         out["members"] = list(h.members)
-        out["texts"] = [{"ticket_id": i, "text": t} for i, t in zip(h.members, h.texts)]
+        shown = h.members[: len(h.texts)]  # texts are kept for the first members only
+        out["texts"] = [{"ticket_id": i, "text": t} for i, t in zip(shown, h.texts, strict=True)]
     return out

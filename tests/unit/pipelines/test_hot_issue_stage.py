@@ -36,17 +36,20 @@ def _records(topics: Topics) -> list[Incoming]:
     start = NOW - timedelta(hours=20)
     items = [(x.id, x.text, start + timedelta(minutes=30 * n)) for n, x in enumerate(letters)]
     items.append(("later", "咨询社保卡补办流程", NOW - timedelta(minutes=1)))
-    return [
-        Incoming(
-            topics.observations,
-            Observation(
-                id=f"obs-{tid}", source="ticket", source_id=tid, category=UNCLASSIFIED,
-                confidence=0.5, observed_at=at, precision="unlocated", text=text,
-            ).model_dump_json().encode(),
-            key=b"unlocated",
-        )  # fmt: skip
+    obs = [
+        Observation(
+            id=f"obs-{tid}",
+            source="ticket",
+            source_id=tid,
+            category=UNCLASSIFIED,
+            confidence=0.5,
+            observed_at=at,
+            precision="unlocated",
+            text=text,
+        )
         for tid, text, at in items
     ]
+    return [Incoming(topics.observations, o.model_dump_json().encode(), b"unlocated") for o in obs]
 
 
 def _alerts(run: StageRun, topics: Topics) -> list[tuple[bytes | None, dict[str, object]]]:
