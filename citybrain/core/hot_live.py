@@ -9,7 +9,8 @@ and they go to the grouping sorted by (time, id): replaying a stream makes the s
 the same groups and the same alerts, however the records were batched or however fast.
 
 Ids outlive regroupings: a group takes the id of the open issue it shares the most tickets with
-(ties by id); a group that shares none is named by its earliest ticket (`ids.hot_issue_id`).
+(ties by id; groups in order of their earliest ticket); a group that shares none, or whose issue
+an earlier group took, is named by its earliest ticket (`ids.hot_issue_id`).
 An open issue that no group claims is closed. Pure: no clock, no I/O.
 """
 
@@ -119,7 +120,7 @@ class LiveHotIssues:
         ordered = sorted(groups, key=lambda g: min((_at(by_id[i]), i) for i in g.ids))
         for g in ordered:
             members = tuple(sorted(g.ids, key=lambda i: (_at(by_id[i]), i)))
-            iid = self._claim(set(members), claimed) or hot_issue_id(members[0])
+            iid = self._claim(set(members), claimed) or _fresh_id(members, claimed)
             prev = self.issues.get(iid)
             times = [_at(by_id[i]) for i in members]
             claimed[iid] = LiveHotIssue(
@@ -175,6 +176,13 @@ class LiveHotIssues:
 
     def _boundary(self, period: int) -> datetime:
         return datetime.fromtimestamp(period * self.params.regroup_every_s, UTC)
+
+
+def _fresh_id(members: Sequence[str], claimed: dict[str, LiveHotIssue]) -> str:
+    """Named by the earliest ticket, or the next one when a group split off an issue that took
+    this regrouping's id already (that issue was named by the same ticket)."""
+    ids = (hot_issue_id(m) for m in members)
+    return next((i for i in ids if i not in claimed), hot_issue_id("+".join(members)))
 
 
 def _at(x: Letter) -> datetime:

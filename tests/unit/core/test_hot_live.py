@@ -102,3 +102,29 @@ def test_a_replayed_ticket_changes_nothing() -> None:
     for tid, text, at in tickets:
         live.add(tid, text, at)
     assert live.size == size
+
+
+def test_a_group_split_off_an_issue_gets_an_id_of_its_own() -> None:
+    """The issue named by ticket "a" is taken by the group that shares most of it; the group
+    that now holds "a" itself must not get the same id (one id, two issues)."""
+    t0 = datetime(2021, 7, 1, tzinfo=UTC)
+    at = {k: t0 + timedelta(hours=n) for n, k in enumerate("zabcde")}
+    script = [[("a", "b", "c")], [("z", "b", "c"), ("a", "d", "e")]]
+
+    def scripted(letters: Sequence[Letter]) -> list[HotIssue]:
+        return [
+            HotIssue(0, 1.0, "t", "", (at[g[0]], at[g[-1]]), len(g), len(g), 0, g)
+            for g in script.pop(0)
+        ]
+
+    live = LiveHotIssues(Params(), scripted)
+    for k in "abc":
+        live.add(k, f"text {k}", at[k])
+    live.add("x", "text x", t0 + timedelta(days=1))
+    (first,) = live.regroup_due()
+    for k in "zde":
+        live.add(k, f"text {k}", at[k])
+    live.add("y", "text y", t0 + timedelta(days=2))
+    second = live.regroup_due()
+    assert len({i.id for i in second}) == 2
+    assert {i.id: i.members for i in second}[first.id] == ("z", "b", "c")
