@@ -63,11 +63,12 @@ class HotIssueStep:
 
     def flush(self) -> list[Output]:
         """Run the regroupings that are due; the alerts for what they changed."""
-        self.stats["hot_issue_window"] = self.live.size  # a gauge: tickets held
+        self.stats["hot_issue_window"] = self.live.size  # gauges: tickets held,
         out: list[Output] = []
-        for issue in self.live.regroup_due():
+        for issue in self.live.regroup_due(self.settings.max_regroups_per_poll):
             self.stats["hot_issues_closed" if not issue.is_open else "hot_issue_changes"] += 1
             out += self._emit(issue)
+        self.stats["hot_issue_regroups_waiting"] = self.live.waiting  # and work not done yet
         return out
 
     def sink(self, outbox: Outbox | None = None, messages: Sequence[Output] = ()) -> None:

@@ -16,6 +16,12 @@ class HotIssueSettings(BaseModel):
     regroup_every_s: float = Field(
         3600.0, gt=0, title="Event-time interval between two regroupings of the window"
     )
+    max_regroups_per_poll: int = Field(
+        1,
+        ge=1,
+        title="Regroupings run per poll at most; the rest wait for the next poll, so one poll "
+        "stays inside the consumer's max poll interval (each takes seconds)",
+    )
     trend_s: float = Field(86400.0, gt=0, title="The trend counts members this recent, seconds")
     min_residents: int = Field(
         3, ge=2, title="Distinct voices before a group is a hot issue (copies are one voice)"

@@ -97,13 +97,19 @@ class LiveHotIssues:
     def size(self) -> int:
         return len(self._tickets)
 
-    def regroup_due(self) -> list[LiveHotIssue]:
-        """Run the regroupings whose boundary has been crossed; the issues each opened, changed
-        or closed, in order."""
+    @property
+    def waiting(self) -> int:
+        """Regroupings due and not run yet."""
+        return len(self._due)
+
+    def regroup_due(self, limit: int | None = None) -> list[LiveHotIssue]:
+        """Run the regroupings whose boundary has been crossed, the oldest first and at most
+        `limit` of them (the rest wait: each works on the tickets fixed when it became due, so
+        running it later gives the same result); the issues each opened, changed or closed."""
         out: list[LiveHotIssue] = []
-        for before, boundary in self._due:
+        run, self._due = self._due[:limit], self._due[len(self._due[:limit]) :]
+        for before, boundary in run:
             out += self._regroup(before, boundary)
-        self._due.clear()
         return out
 
     def _regroup(self, before: int, boundary: datetime) -> list[LiveHotIssue]:

@@ -68,6 +68,15 @@ def test_the_same_stream_twice_gives_the_same_issues_and_alerts() -> None:
     _, first = run(tickets)
     _, second = run(tickets)
     assert first and first == second
+    # Regroupings run later, one at a time, work on the tickets fixed when they became due.
+    live = LiveHotIssues(Params(), group)
+    deferred: list[LiveHotIssue] = []
+    for tid, text, at in tickets:
+        live.add(tid, text, at)
+        deferred += live.regroup_due(limit=1) if tid.startswith("f1") else []
+    while live.waiting:
+        deferred += live.regroup_due(limit=1)
+    assert deferred == first
     # Fed in another order within one period the input to each regrouping is the same.
     _, shuffled = run(tickets[:-1][::-1] + tickets[-1:])
     assert {i.id for i in shuffled} == {i.id for i in first if i.is_open}
