@@ -51,11 +51,11 @@ class HotIssueStep:
         """Open issues from the store, and the window from the stored ticket evidence."""
         self.live = LiveHotIssues(self.settings, self._group)
         self._pending.clear()
-        self.live.load(self.store.open_hot_issues(), self.store.newest_hot_issue_update())
+        self.live.load(self.store.open_hot_issues())
         since = datetime.now(UTC) - timedelta(seconds=lookback_s + self.settings.window_s)
         for ev, _district in self.store.ticket_evidence_since(since):
             if ev.text:
-                self.live.add(ev.source_id, ev.text, ev.observed_at)
+                self.live.add(ev.source_id, ev.text, ev.observed_at, restoring=True)
 
     def add(self, obs: Observation) -> None:
         if self.settings.enabled and obs.source == "ticket" and obs.text:

@@ -75,18 +75,18 @@ class LiveHotIssues:
         self._period: int | None = None  # regrouping period of the newest ticket
         self._due: list[tuple[int, datetime]] = []  # (tickets received before, boundary)
 
-    def load(self, issues: Iterable[LiveHotIssue], newest: datetime | None) -> None:
-        """Open issues from the store, and the newest event time already covered, so a restart
-        keeps their ids and does not regroup a period again."""
+    def load(self, issues: Iterable[LiveHotIssue]) -> None:
+        """Open issues from the store, so a restart keeps their ids."""
         self.issues = {i.id: i for i in issues if i.is_open}
-        self._period = self._period_of(newest) if newest is not None else None
 
-    def add(self, ticket_id: str, text: str, at: datetime) -> None:
-        """Keep one ticket; a replayed ticket id changes nothing."""
+    def add(self, ticket_id: str, text: str, at: datetime, restoring: bool = False) -> None:
+        """Keep one ticket; a replayed ticket id changes nothing. `restoring` (tickets reloaded
+        from the store after a restart) crosses no boundary: the next regrouping is at the next
+        boundary the live stream crosses, not one for every period the store holds."""
         if ticket_id in self._tickets or not text.strip():
             return
         period = self._period_of(at)
-        if self._period is not None and period > self._period:
+        if self._period is not None and period > self._period and not restoring:
             self._due.append((self._seq, self._boundary(period)))
         if self._period is None or period > self._period:
             self._period = period

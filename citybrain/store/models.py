@@ -142,6 +142,7 @@ class HotspotRow(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     detail: Mapped[str] = mapped_column(Text, default="")
 
+
 class HotIssueRow(Base):
     """A live hot issue: tickets whose text describes one specific problem (core/hot_live.py).
     `members` holds every member ticket id; `texts` the redacted texts of the first ones."""

@@ -267,11 +267,6 @@ class Store(DispatchRecords):
     def open_hot_issues(self) -> list[LiveHotIssue]:
         return [hot_issue_from_row(r) for r in self.hot_issues(open_only=True, limit=100_000)]
 
-    def newest_hot_issue_update(self) -> datetime | None:
-        """The latest regrouping boundary stored: the event time hot issues already cover."""
-        with self.sessions() as s:
-            return s.scalar(select(func.max(HotIssueRow.updated_at)))
-
     def ticket_evidence_since(self, since: datetime) -> list[tuple[EvidenceRow, str | None]]:
         """Ticket evidence observed at or after `since`, with its incident's district (what
         the hot-spot counts are rebuilt from after a restart)."""

@@ -81,6 +81,7 @@ def test_paraphrased_unlocated_tickets_make_stored_and_announced_hot_issues(
     again = IncidentStage(s, city, topics, store)
     assert set(again.hot_issues.live.issues) == {r.id for r in rows}
     assert again.hot_issues.live.size == len(_records(topics))
+    assert again.hot_issues.live.waiting == 0  # no regrouping per stored period
 
 
 def test_a_replay_batched_differently_gives_the_same_hot_issues_and_alerts(
