@@ -1,6 +1,6 @@
 """incidents: observation → fuse into incidents → store + `<prefix>.incidents`, where the dispatch
 job summarises and routes them; dispatcher feedback (`<prefix>.feedback`) resolves incidents;
-ticket bursts raise hot spots.
+ticket bursts raise hot spots; ticket texts about one specific problem make hot issues.
 
 Every message about a change (incident versions, hot-spot alerts, digests) goes through the
 job's transactional outbox: written in the transaction that stores the change, sent by the
@@ -30,6 +30,7 @@ from citybrain.streams.jobs import JobSpec
 from citybrain.streams.records import InRecord, Output
 from citybrain.streams.stage import Batch, Stage
 from citybrain.streams.topics import Topics
+from pipelines.hot_issue_step import HotIssueStep
 from pipelines.hotspot_step import HotspotStep
 
 
@@ -48,8 +49,10 @@ class IncidentStage(Stage):
         self._pending: dict[str, IncidentWrite] = {}
         self._out: list[Output] = []
         self._hot_out: list[Output] = []
+        self._issue_out: list[Output] = []
         self.outbox: StoreOutbox = store.outbox(self.name, settings.workers.outbox_lease_s)
         self.hotspots = HotspotStep(settings, topics, store, self.stats)
+        self.hot_issues = HotIssueStep(settings, topics, store, self.stats)
         self.on_assigned()
 
     def on_assigned(self) -> None:
@@ -59,11 +62,13 @@ class IncidentStage(Stage):
         self._pending.clear()
         self._out.clear()
         self._hot_out.clear()
+        self._issue_out.clear()
         horizon = self.settings.max_clock_skew_s + self.settings.reopen_s
         since = datetime.now(UTC) - timedelta(seconds=horizon)
         states = self.store.open_incidents(resolved_since=since)
         self.fuser.load(states)
         self.hotspots.reload(self.settings.max_clock_skew_s, self.fuser.watermark)
+        self.hot_issues.reload(self.settings.max_clock_skew_s)
 
     def process(self, records: list[InRecord]) -> Batch:
         batch = Batch()
@@ -83,6 +88,9 @@ class IncidentStage(Stage):
                 self._out += self._record(result.incident, obs)
             if result.changed and obs.source == "ticket" and obs.category != UNCLASSIFIED:
                 self._hot_out += self.hotspots.add(obs)
+            if result.changed:
+                self.hot_issues.add(obs)
+        self._issue_out += self.hot_issues.flush()
         return batch
 
     def tick(self) -> Batch:
@@ -103,6 +111,7 @@ class IncidentStage(Stage):
             self._out += self._record(inc, None)
         if self.fuser.watermark is not None:
             self._hot_out += self.hotspots.tick(self.fuser.watermark)
+        self._issue_out += self.hot_issues.flush()
         return batch
 
     def sink(self) -> None:
@@ -113,6 +122,8 @@ class IncidentStage(Stage):
         self._out.clear()
         self.hotspots.sink(self.outbox, self._hot_out)
         self._hot_out.clear()
+        self.hot_issues.sink(self.outbox, self._issue_out)
+        self._issue_out.clear()
 
     def _count(self, result: FusionResult) -> None:
         if not result.changed:

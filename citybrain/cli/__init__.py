@@ -7,6 +7,7 @@ import typer
 from citybrain.cli import checks, demo, redact, replay, streams, web
 from citybrain.cli.audit import audit_app
 from citybrain.cli.evaluate import eval_app
+from citybrain.cli.hot_issues import hot_issues
 from citybrain.cli.models import models_app
 from citybrain.cli.router import router_app
 
@@ -28,6 +29,7 @@ app.command()(replay.record)
 app.command()(replay.replay)
 app.command("export-run")(replay.export_run)
 app.command()(replay.diff)
+app.command("hot-issues")(hot_issues)
 app.add_typer(eval_app, name="eval")
 app.add_typer(models_app, name="models")
 app.add_typer(router_app, name="router")

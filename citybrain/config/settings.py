@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from citybrain.config.dispatch import DispatchSettings
+from citybrain.config.hot_issues import HotIssueSettings
 from citybrain.config.hotspots import HotspotSettings
 from citybrain.config.incidents import IncidentSettings
 from citybrain.config.kafka import BrokerSettings, KafkaSettings
@@ -44,6 +45,9 @@ class Settings(BaseSettings):
         default_factory=CameraRuleSettings, title="Camera event rules"
     )
     hotspots: HotspotSettings = Field(default_factory=HotspotSettings, title="Hot-spot alerts")
+    hot_issues: HotIssueSettings = Field(
+        default_factory=HotIssueSettings, title="Live hot issues from ticket text"
+    )
     llm: LLMSettings = Field(default_factory=LLMSettings, title="Language model")
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings, title="Dispatch delivery")
     workers: WorkerSettings = Field(default_factory=WorkerSettings, title="Pipeline workers")

@@ -56,3 +56,9 @@ def summary_followup_id(dispatch_id: str, summary_digest: str) -> str:
 
 def hotspot_id(category: str, area: str, opened_bucket: object) -> str:
     return stable_id("hot", category, area, opened_bucket)
+
+
+def hot_issue_id(first_ticket_id: str) -> str:
+    """A hot issue is named by its earliest ticket when it first appears; it keeps the name
+    while later regroupings find most of the same tickets in it."""
+    return stable_id("hti", first_ticket_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, fields
 from typing import Any
 
+from citybrain.core.hot_live import LiveHotIssue
 from citybrain.core.hotspots import HotspotAlert
 from citybrain.core.incident import Incident
 from citybrain.core.messages import (
@@ -20,7 +21,7 @@ from citybrain.core.messages import (
     RouterAdvice,
     RoutingDecision,
 )
-from citybrain.store.models import DispatchRow, EvidenceRow, HotspotRow, IncidentRow
+from citybrain.store.models import DispatchRow, EvidenceRow, HotIssueRow, HotspotRow, IncidentRow
 
 STATE_COLUMNS = (
     "category",
@@ -206,3 +207,13 @@ def hotspot_row(a: HotspotAlert) -> HotspotRow:
 
 def hotspot_from_row(r: HotspotRow) -> HotspotAlert:
     return HotspotAlert(**{f.name: getattr(r, f.name) for f in fields(HotspotAlert)})
+
+
+def hot_issue_row(i: LiveHotIssue) -> HotIssueRow:
+    d = asdict(i)
+    return HotIssueRow(**{**d, "members": list(i.members), "texts": list(i.texts)})
+
+
+def hot_issue_from_row(r: HotIssueRow) -> LiveHotIssue:
+    d = {f.name: getattr(r, f.name) for f in fields(LiveHotIssue)}
+    return LiveHotIssue(**{**d, "members": tuple(r.members), "texts": tuple(r.texts)})

@@ -142,6 +142,29 @@ class HotspotRow(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     detail: Mapped[str] = mapped_column(Text, default="")
 
+
+class HotIssueRow(Base):
+    """A live hot issue: tickets whose text describes one specific problem (core/hot_live.py).
+    `members` holds every member ticket id; `texts` the redacted texts of the first ones."""
+
+    __tablename__ = "hot_issues"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    place: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    count: Mapped[int] = mapped_column(Integer)
+    residents: Mapped[int] = mapped_column(Integer)
+    recent: Mapped[int] = mapped_column(Integer)
+    hotness: Mapped[float] = mapped_column(Float, index=True)
+    members: Mapped[list[str]] = mapped_column(JSON)
+    texts: Mapped[list[str]] = mapped_column(JSON)
+
+
 class ModelCallRow(Base):
     """The audit log: every model call, with its redacted prompt, response and outcome."""
 

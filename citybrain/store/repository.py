@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from citybrain.core.hot_live import LiveHotIssue
 from citybrain.core.hotspots import HotspotAlert, top_recurring
 from citybrain.core.incident import Incident
 from citybrain.core.messages import (
@@ -25,6 +26,8 @@ from citybrain.store.mappers import (
     dispatch_from_row,
     dispatch_row,
     evidence_row,
+    hot_issue_from_row,
+    hot_issue_row,
     hotspot_from_row,
     hotspot_row,
     incident_from_row,
@@ -35,6 +38,7 @@ from citybrain.store.models import (
     Base,
     DispatchRow,
     EvidenceRow,
+    HotIssueRow,
     HotspotRow,
     IncidentRow,
     PipelineStatsRow,
@@ -135,6 +139,20 @@ class Store(DispatchRecords):
             if outbox is not None:
                 outbox.write(s, messages)
 
+    def write_hot_issues(
+        self,
+        issues: Iterable[LiveHotIssue],
+        outbox: Outbox | None = None,
+        messages: Sequence[Output] = (),
+    ) -> None:
+        """Upsert live hot issues by id (an issue is updated in place as it grows or closes),
+        with the messages that announce them."""
+        with self.sessions.begin() as s:
+            for i in issues:
+                s.merge(hot_issue_row(i))
+            if outbox is not None:
+                outbox.write(s, messages)
+
     # --- reads ---
     def open_incidents(self, resolved_since: datetime | None = None) -> list[Incident]:
         """Open incidents, plus those resolved at or after `resolved_since` (they may reopen)."""
@@ -231,6 +249,23 @@ class Store(DispatchRecords):
 
     def open_hotspot_alerts(self) -> list[HotspotAlert]:
         return [hotspot_from_row(r) for r in self.hotspots(open_only=True, limit=100_000)]
+
+    def hot_issues(self, open_only: bool = True, limit: int = 100) -> list[HotIssueRow]:
+        """Hot issues, hottest first (then most recently updated)."""
+        with self.sessions() as s:
+            q = select(HotIssueRow).order_by(
+                HotIssueRow.hotness.desc(), HotIssueRow.updated_at.desc(), HotIssueRow.id
+            )
+            if open_only:
+                q = q.where(HotIssueRow.status == "open")
+            return list(s.scalars(q.limit(limit)).all())
+
+    def hot_issue(self, issue_id: str) -> HotIssueRow | None:
+        with self.sessions() as s:
+            return s.get(HotIssueRow, issue_id)
+
+    def open_hot_issues(self) -> list[LiveHotIssue]:
+        return [hot_issue_from_row(r) for r in self.hot_issues(open_only=True, limit=100_000)]
 
     def ticket_evidence_since(self, since: datetime) -> list[tuple[EvidenceRow, str | None]]:
         """Ticket evidence observed at or after `since`, with its incident's district (what

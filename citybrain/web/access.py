@@ -4,8 +4,9 @@
 - **signed_in**: any role; the route confines rows to what the role may see through
   `WebContext.scope` / `WebContext.visible` (a dispatcher: the incidents their department
   holds; 404, naming nothing, for another department's);
-- **ops**: operators and admins: city-wide operations data (hot spots, worker counters,
-  camera health) that says nothing about one department's work;
+- **ops**: operators and admins: city-wide operations data (hot spots, hot issues, worker
+  counters, camera health) that says nothing about one department's work (a hot issue's member
+  tickets still only for roles that read ticket text);
 - **metrics**: the Prometheus endpoint: a bearer `web.metrics_token`, or an operator/admin
   session; with no token configured, loopback-only servers answer anyone (the demo).
 
@@ -37,6 +38,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/open311/v2/requests/{request_id}.json"): "public",
     ("GET", "/metrics"): "metrics",
     ("GET", "/api/hotspots"): "ops",
+    ("GET", "/api/hot-issues"): "ops",
+    ("GET", "/api/hot-issues/{issue_id}"): "ops",
     ("GET", "/api/stats"): "ops",
     ("POST", "/logout"): "signed_in",
     ("POST", "/api/token/revoke"): "signed_in",
@@ -57,7 +60,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
 }
 
 # Dashboard panels with city-wide operations data: shown to operators and admins only.
-OPS_PANELS = frozenset({"hotspots", "pipelines", "cameras"})
+OPS_PANELS = frozenset({"hotspots", "hot_issues", "pipelines", "cameras"})
 
 
 def panel_allowed(p: Principal, name: str) -> bool:

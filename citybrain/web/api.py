@@ -16,6 +16,7 @@ from citybrain.web.audit import audit_trail, summary_label
 from citybrain.web.auth import CSRF_HEADER, Auth, AuthError, Principal
 from citybrain.web.bus import feedback_of
 from citybrain.web.context import CurrentUser, WebContext
+from citybrain.web.hot_issues import hot_issue_json
 from citybrain.web.hotspots import hotspot_json
 from citybrain.web.live import event_stream, message, parse_cursor, visible_panels
 
@@ -173,6 +174,23 @@ def make_router(ctx: WebContext) -> APIRouter:
     ) -> list[dict[str, Any]]:
         """Hot-spot alerts: tickets about one matter in one area growing unusually fast."""
         return [hotspot_json(h) for h in ctx.store.hotspots(open_only=open_only, limit=limit)]
+
+    @r.get("/hot-issues")
+    def hot_issues(
+        p: CurrentUser, open_only: bool = True, limit: PageSize = 100
+    ) -> list[dict[str, Any]]:
+        """Hot issues, hottest first: tickets whose text describes one specific problem. Member
+        tickets (ids and redacted texts) only for roles that may read ticket text."""
+        rows = ctx.store.hot_issues(open_only=open_only, limit=limit)
+        return [hot_issue_json(h, p.sees_ticket_text) for h in rows]
+
+    @r.get("/hot-issues/{issue_id}")
+    def hot_issue(p: CurrentUser, issue_id: str) -> dict[str, Any]:
+        """One hot issue (open or closed), with its member tickets where the role allows."""
+        row = ctx.store.hot_issue(issue_id)
+        if row is None:
+            raise HTTPException(404, "no such hot issue")
+        return hot_issue_json(row, p.sees_ticket_text)
 
     @r.get("/dispatches")
     def dispatches(

@@ -33,6 +33,7 @@ from citybrain.store.web_queries import Scope, WebStore
 from citybrain.web import health
 from citybrain.web.access import panel_allowed
 from citybrain.web.auth import Principal
+from citybrain.web.hot_issues import hot_issue_json
 from citybrain.web.hotspots import hotspot_json
 
 OVERLAP = timedelta(seconds=2)
@@ -117,6 +118,8 @@ PANELS: list[Panel] = [
     Panel("sla", _sla),
     Panel("quality", lambda c: c.ws.quality(c.scope), ttl_s=15.0),  # all-time, slow-moving
     Panel("hotspots", lambda c: [hotspot_json(h) for h in c.store.hotspots(open_only=True)]),
+    # Shared by every viewer of a scope: no member tickets here (web/hot_issues.py).
+    Panel("hot_issues", lambda c: [hot_issue_json(h) for h in c.store.hot_issues(limit=20)]),
     Panel("pipelines", lambda c: health.pipelines(c.store.stats(), c.rates, c.now)),
     Panel(
         "cameras",

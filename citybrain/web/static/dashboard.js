@@ -164,6 +164,22 @@
         Object.entries(d).map(([k, v]) => [k, v.workers, v.per_s, v.lag, v.dlq, pct(v.dlq_rate),
           v.age_s === null ? "" : v.age_s + " s ago", v.status])),
     },
+    hot_issues: {
+      // Member tickets are not in the shared panel: the API shows them to roles that read text.
+      title: "Hot issues (many residents, one specific problem)",
+      render: (d) => {
+        if (!d.length) return el("p", {}, "none");
+        const t = table(["issue", "place", "tickets", "residents", "trend", "from", "to", ""],
+          d.map((h) => [h.title, h.place, h.count, h.residents, "+" + h.recent,
+            when(h.time_range[0]), when(h.time_range[1]), ""]));
+        t.querySelectorAll("tr").forEach((tr, i) => {
+          if (i === 0) return;
+          const a = el("a", { href: "/api/hot-issues/" + encodeURIComponent(d[i - 1].id) }, "tickets");
+          tr.lastChild.replaceChildren(a);
+        });
+        return t;
+      },
+    },
     cameras: {
       title: "Camera health",
       render: (d) => table(["camera", "district", "frames", "fps", "errors", "last frame", "status"],

@@ -31,6 +31,8 @@ PUBLIC = {
 # Signed in: what operators and admins get; None = the same for a dispatcher.
 SIGNED_IN: dict[str, tuple[int, int | None]] = {
     "/api/hotspots": (200, 403),
+    "/api/hot-issues": (200, 403),
+    "/api/hot-issues/hti-none": (404, 403),
     "/api/stats": (200, 403),
     "/": (200, None),
     "/inbox": (200, None),
