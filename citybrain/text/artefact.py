@@ -33,7 +33,7 @@ from citybrain.core.history import Example
 from citybrain.text.errors import ArtefactError
 from citybrain.text.router import LabelKind, Model, Neighbours, Router
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: hashed n-grams and the domain prior (text/grams.py, text/prior.py)
 MANIFEST = "manifest.json"
 MODEL = "model.joblib"
 
