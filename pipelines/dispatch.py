@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from citybrain.config import Settings
-from citybrain.core.advised import advised_case, combine
+from citybrain.core.advised import advised_case, combine, outbound
 from citybrain.core.ambiguity import routing_case
 from citybrain.core.city import City
 from citybrain.core.facts import EvidenceItem, key_facts
@@ -223,7 +223,7 @@ class DispatchStage(Stage):
             district=inc.district,
             severity=inc.severity,
             created_at=inc.updated_at,
-            routing=routing,
+            routing=outbound(routing),  # the similar past tickets stay in the store
             summary=it.summary,
             summary_label=it.label,
             facts=it.facts,

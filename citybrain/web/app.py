@@ -20,13 +20,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from citybrain.config import Settings
 from citybrain.core.city import City
 from citybrain.errors import ConfigError
 from citybrain.store import Store
 from citybrain.streams.counters import Stat
-from citybrain.web import access, api, open311, pages
+from citybrain.web import access, api, doors, open311, pages
 from citybrain.web.auth import AuthError
 from citybrain.web.bus import Bus
 from citybrain.web.context import WebContext
@@ -81,6 +82,7 @@ def _check_users(city: City, settings: Settings) -> None:
     problems += [
         f"web.users: duplicate username {n!r}" for n in sorted(set(names)) if names.count(n) > 1
     ]
+    problems += doors.refusals(settings.web)
     if problems:
         raise ConfigError(problems)
 
@@ -180,6 +182,10 @@ def create_app(
     def favicon() -> Response:
         return Response(status_code=204)
 
+    # The client address every per-client limit counts by: X-Forwarded-For names it only
+    # when the peer is one of web.forwarded_allow_ips (the proxy or Ingress in front), so a
+    # client cannot pick its own address and the city is not one address behind a proxy.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.web.forwarded_allow_ips))
     # Outermost, so no other layer reads a body before its size is known.
     app.add_middleware(BodyLimit, max_bytes=settings.web.max_body_bytes)
     return app

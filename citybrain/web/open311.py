@@ -8,7 +8,7 @@ the incident the ticket joined (evidence table), once the pipelines have placed 
 
 Intake is guarded: a body over `web.max_body_bytes` is refused before it is read (413,
 `guards.BodyLimit`); a key (`api_key`, or the `X-API-Key` header) is required unless the
-server listens on loopback only (the demo); submissions are rate-limited per key, and per
+server runs in `web.demo_mode`; submissions are rate-limited per key, and per
 client address for keyless or wrongly keyed callers (429 + Retry-After); a Kafka that does
 not acknowledge the ticket gets a fast 503 + Retry-After, never a 201. Public reads show
 coordinates rounded to `web.open311_public_decimals` (2 ≈ 1 km, as GeoReport v2 allows a
@@ -123,7 +123,7 @@ def make_router(ctx: WebContext) -> APIRouter:
     @r.post("/requests.json")
     async def submit(request: Request) -> JSONResponse:
         """Form-encoded (or JSON) service request: service_code, lat+long or address_string,
-        description; api_key unless the server is loopback-only."""
+        description; api_key unless the server is in demo mode."""
         if request.headers.get("content-type", "").startswith("application/json"):
             try:
                 body = await request.json()
@@ -142,11 +142,11 @@ def make_router(ctx: WebContext) -> APIRouter:
     def admit(key: str | None, host: str) -> JSONResponse | None:
         """The key and rate checks: None when the request may go on."""
         web = ctx.web
-        if not web.open311_api_keys and not web.loopback:
-            return _error(403, "intake needs web.open311_api_keys on a public interface")
+        if not web.open311_api_keys and not web.demo_mode:
+            return _error(403, "intake needs web.open311_api_keys (or web.demo_mode)")
         if keyed(key):
             wait = ctx.limits.hit(web.open311_rate_per_key, "open311.key", str(key))
-        else:  # keyless (loopback demo) and wrongly keyed callers are counted per address
+        else:  # keyless (demo mode) and wrongly keyed callers are counted per address
             wait = ctx.limits.hit(web.open311_rate_per_client, "open311.client", host)
         if wait is not None:
             return _error(429, "too many requests; slow down", wait)
