@@ -34,6 +34,9 @@ from citybrain.web.context import WebContext
 from citybrain.web.guards import SECURITY_HEADERS, BodyLimit
 
 STATIC = Path(__file__).parent / "static"
+# Request metrics are labelled by these methods; any other token a client sends is "other",
+# so a client cannot grow the label set (and Prometheus' memory) one made-up method at a time.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _MACHINE_PREFIXES = ("/api/", "/open311/", "/metrics", "/healthz", "/openapi.json")
 
 
@@ -123,7 +126,8 @@ def create_app(
             response.headers.setdefault(k, v)
         route = request.scope.get("route")
         name = getattr(route, "path", "unmatched")
-        ctx.metrics.requests.labels(request.method, name, str(response.status_code)).inc()
+        method = request.method if request.method in _METHODS else "other"
+        ctx.metrics.requests.labels(method, name, str(response.status_code)).inc()
         ctx.metrics.latency.labels(name).observe(time.perf_counter() - started)
         return response
 

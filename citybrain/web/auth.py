@@ -1,8 +1,9 @@
 """Who is asking: users from config, argon2 passwords, signed session cookies and API tokens, CSRF.
 
-A session is a signed, timestamped cookie (itsdangerous) holding the username and a random
-session id that doubles as its CSRF token; any number of web servers sharing
-`web.session_secret` accept it. Signing out revokes the id in the store (`is_revoked`), so a
+A session is a signed, timestamped cookie (itsdangerous) holding the username, a random
+session id that doubles as its CSRF token, and a keyed fingerprint of the account's password
+hash, so changing a password (a new hash in `web.users`) ends every session and token issued
+under the old one; any number of web servers sharing `web.session_secret` accept it. Signing out revokes the id in the store (`is_revoked`), so a
 copied cookie or token stops working at once on every server, not when it expires. API clients
 may send the same signed payload as a bearer token instead of a cookie; a bearer request is not
 exposed to CSRF, so only cookie requests must echo the token.
@@ -10,6 +11,7 @@ exposed to CSRF, so only cookie requests must echo the token.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import secrets
@@ -88,6 +90,7 @@ class Auth:
         self.users = {u.username: u for u in settings.users}
         secret = settings.session_secret or secrets.token_urlsafe(32)
         self.signer = URLSafeTimedSerializer(secret, salt="citybrain.session")
+        self._pw_key = hashlib.sha256(f"citybrain.password:{secret}".encode()).digest()
         # Spent on unknown usernames too, so timing does not tell which names exist.
         self._dummy_hash = hash_password(secrets.token_urlsafe(16))
 
@@ -99,8 +102,14 @@ class Auth:
             return None
         return user
 
+    def _password_mark(self, user: WebUser) -> str:
+        """Which password the session was opened with, without carrying the hash itself."""
+        return hmac.new(self._pw_key, user.password_hash.encode(), "sha256").hexdigest()[:32]
+
     def issue(self, user: WebUser) -> str:
-        return self.signer.dumps({"u": user.username, "c": secrets.token_urlsafe(16)})
+        return self.signer.dumps(
+            {"u": user.username, "c": secrets.token_urlsafe(16), "p": self._password_mark(user)}
+        )
 
     def principal(self, request: Request) -> Principal:
         header = request.headers.get("authorization", "")
@@ -119,6 +128,8 @@ class Auth:
         user = self.users.get(str(data.get("u", "")))
         if user is None:
             raise AuthError("unknown user")
+        if not hmac.compare_digest(str(data.get("p", "")), self._password_mark(user)):
+            raise AuthError("your password changed; sign in again")
         if self.is_revoked(str(data["c"])):
             raise AuthError("you signed out of this session; sign in again")
         return Principal(user.username, user.role, user.department, str(data["c"]), via_cookie)

@@ -19,9 +19,7 @@ log = logging.getLogger(__name__)
 
 MIN_SECRET_CHARS = 32
 # Session keys published in this repository (k8s/overlays/dev/web.env, the production example).
-KNOWN_SECRETS = frozenset(
-    {"dev-only-session-key-not-a-secret", "replace-with-openssl-rand-hex-32"}
-)
+KNOWN_SECRETS = frozenset({"dev-only-session-key-not-a-secret", "replace-with-openssl-rand-hex-32"})
 
 
 def refusals(web: WebSettings) -> list[str]:

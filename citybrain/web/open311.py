@@ -50,7 +50,7 @@ def _float(raw: Any, name: str, lo: float, hi: float) -> float:
         raise ValueError(f"{name} must be a number")
     try:
         v = float(raw)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, OverflowError) as e:  # a 400-digit JSON integer overflows
         raise ValueError(f"{name} must be a number") from e
     if not math.isfinite(v) or not lo <= v <= hi:
         raise ValueError(f"{name} must be between {lo} and {hi}")

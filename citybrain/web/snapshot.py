@@ -18,6 +18,7 @@ EXIF orientation applied once), so the boxes land on the pixels the detector saw
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import OrderedDict
 from typing import Any
@@ -43,18 +44,21 @@ _COLOURS = [(0, 200, 255), (255, 160, 0), (60, 220, 60), (255, 80, 200), (80, 80
 
 
 class FrameReader:
-    """One record by reference, with a small cache (a page asks for the same frame repeatedly)."""
+    """One record by reference, with a small cache (a page asks for the same frame repeatedly),
+    kept under a lock: snapshot requests run in the server's thread pool."""
 
     def __init__(self, settings: KafkaSettings, frames_topic: str, cache: int = 64) -> None:
         self.settings = settings
         self.frames_topic = frames_topic
         self.cache: OrderedDict[str, bytes] = OrderedDict()
         self.cache_size = cache
+        self._lock = threading.Lock()
 
     def read(self, ref: str, timeout_s: float = 5.0) -> bytes | None:
-        if ref in self.cache:
-            self.cache.move_to_end(ref)
-            return self.cache[ref]
+        with self._lock:
+            if ref in self.cache:
+                self.cache.move_to_end(ref)
+                return self.cache[ref]
         try:
             topic, part, off = ref.rsplit("/", 2)
             partition, offset = int(part), int(off)
@@ -64,9 +68,10 @@ class FrameReader:
             return None
         value = self._fetch(TopicPartition(topic, partition), offset, timeout_s)
         if value is not None:  # a miss may be a passing outage: ask again next time
-            self.cache[ref] = value
-            while len(self.cache) > self.cache_size:
-                self.cache.popitem(last=False)
+            with self._lock:
+                self.cache[ref] = value
+                while len(self.cache) > self.cache_size:
+                    self.cache.popitem(last=False)
         return value
 
     def _fetch(self, tp: TopicPartition, offset: int, timeout_s: float) -> bytes | None:
