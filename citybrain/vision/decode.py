@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL.JpegImagePlugin import JpegImageFile
 from pydantic import ValidationError
 
 from citybrain.core.messages import FRAME_HEADERS, FrameMeta
@@ -144,12 +144,13 @@ _UPRIGHT: dict[int, tuple[int | str, ...]] = {
 
 
 def exif_orientation(data: bytes) -> int:
-    """The JPEG's EXIF orientation (1-8; 1, upright, when absent or unreadable). Pillow reads
-    the header only, no pixels."""
+    """The JPEG's EXIF orientation (1-8; 1, upright, when absent or unreadable). Pillow's JPEG
+    reader reads the header only, no pixels (its own class, not `Image.open`, which other
+    libraries patch to go looking for more formats)."""
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with JpegImageFile(io.BytesIO(data)) as im:
             value = im.getexif().get(_EXIF_ORIENTATION, 1)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+    except Exception:  # a malformed EXIF block (any of struct, key, type errors): as stored
         return 1
     return value if isinstance(value, int) and value in _UPRIGHT else 1
 
