@@ -31,8 +31,8 @@ from citybrain.core.messages import (
     RouterAdvice,
     RoutingDecision,
 )
-from citybrain.delivery.webhooks import WebhookDispatcher, webhook_urls
-from citybrain.errors import RejectedRecord
+from citybrain.delivery.webhooks import WebhookDispatcher, insecure_webhooks, webhook_urls
+from citybrain.errors import ConfigError, RejectedRecord
 from citybrain.llm.client import LLMClient
 from citybrain.llm.step import Item, ModelStep
 from citybrain.store import Store
@@ -70,6 +70,9 @@ class DispatchStage(Stage):
             city, settings.llm, client, house_numbers=settings.tickets.redact_house_numbers
         )
         self.urls = webhook_urls(city, settings.dispatch)
+        refused = insecure_webhooks(self.urls, settings.dispatch) if deliver else []
+        if refused:
+            raise ConfigError(refused)
         self._pending = DispatchStep()
         self._out: list[Output] = []  # dispatch messages: into the outbox with the step's write
         self.outbox: StoreOutbox = store.outbox(self.name, settings.workers.outbox_lease_s)

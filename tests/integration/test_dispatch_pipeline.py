@@ -90,6 +90,7 @@ def test_incidents_are_summarised_routed_delivered_and_audited(
                             "water_drainage": f"http://127.0.0.1:{up.server_address[1]}/hook",
                             "city_roads": f"http://127.0.0.1:{down.server_address[1]}/hook",
                         },
+                        "allow_insecure_webhooks": True,  # local http receivers
                         "max_attempts": 3,
                         "backoff_s": 0.2,
                         "poll_s": 0.1,
