@@ -95,6 +95,19 @@ class WebSettings(BaseModel):
     open311_rate_per_key: str = Field(
         "600/minute", title="Open311 submissions per api_key (limits notation)"
     )
+    open311_read_rate_per_client: str = Field(
+        "60/minute;1000/hour",
+        title="Open311 reads (GET requests) per client address, or per api_key for keyed callers",
+    )
+    similar_rate_per_user: str = Field(
+        "30/minute", title="Look-alike frame searches (/api/evidence/…/similar) per user"
+    )
+    similar_pool: int = Field(
+        2000, ge=10, le=50_000, title="Newest embedded evidence rows a look-alike search scans"
+    )
+    live_streams_per_user: int = Field(
+        4, ge=1, title="Live feeds (/api/live) one user may hold open at once; more answer 429"
+    )
     open311_public_decimals: int = Field(
         2,
         ge=0,
@@ -126,6 +139,8 @@ class WebSettings(BaseModel):
     @field_validator(
         "open311_rate_per_client",
         "open311_rate_per_key",
+        "open311_read_rate_per_client",
+        "similar_rate_per_user",
         "login_rate_per_client",
         "login_rate_per_account",
     )

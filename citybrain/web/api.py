@@ -176,10 +176,20 @@ def make_router(ctx: WebContext) -> APIRouter:
             raise missing from hidden
         if not row.embedding:
             raise HTTPException(422, "this evidence has no image embedding (tickets have none)")
+        wait = ctx.limits.hit(ctx.web.similar_rate_per_user, "similar.user", p.username)
+        if wait is not None:
+            raise HTTPException(
+                429,
+                "too many look-alike searches; slow down",
+                {"Retry-After": str(math.ceil(wait))},
+            )
+        found = ctx.store.similar_evidence(observation_id, k=4 * k, pool=ctx.web.similar_pool)
+        # who holds each incident, in one query rather than one per row
+        holders = ctx.ws.departments_of([e.incident_id for e, _ in found])
         out = []
-        for e, score in ctx.store.similar_evidence(observation_id, k=4 * k):
-            view = ctx.ws.view(e.incident_id)
-            if view is None or not p.may_see(view.department):
+        for e, score in found:
+            holder = holders.get(e.incident_id)
+            if holder is None or not p.may_see(holder):
                 continue
             out.append({**evidence_json(e, p.sees_ticket_text), "incident_id": e.incident_id,
                         "similarity": score})  # fmt: skip
@@ -274,6 +284,17 @@ def make_router(ctx: WebContext) -> APIRouter:
         Last-Event-ID (browsers do it themselves) or ?since=<cursor>."""
         scope = ctx.scope(p, category, district, range)
         cursor = parse_cursor(request.headers.get("last-event-id") or since)
+        if not ctx.streams.take(p.username):
+            raise HTTPException(
+                429,
+                f"{ctx.web.live_streams_per_user} live feeds are open for this user already",
+                {"Retry-After": "5"},
+            )
+
+        def opened(n: int) -> None:
+            ctx.metrics.sse_clients.inc(n)
+            if n < 0:
+                ctx.streams.give_back(p.username)
 
         def ended() -> str | None:
             try:
@@ -289,7 +310,7 @@ def make_router(ctx: WebContext) -> APIRouter:
                 cursor,
                 ctx.web.live_interval_s,
                 max_events,
-                on_open=lambda n: ctx.metrics.sse_clients.inc(n),
+                on_open=opened,
                 ended=ended,
                 panels=visible_panels(p),
             ),

@@ -44,6 +44,10 @@ def _error(status: int, description: str, retry_after_s: float | None = None) ->
     )
 
 
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 def _float(raw: Any, name: str, lo: float, hi: float) -> float:
     # JSON true is no latitude, though Python would call it 1.0.
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
@@ -134,7 +138,7 @@ def make_router(ctx: WebContext) -> APIRouter:
             data = {k: v for k, v in body.items() if v is not None}
         else:
             data = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-        host = request.client.host if request.client else "unknown"
+        host = _client(request)
         # Producing to Kafka and writing the store block: off the event loop, so a slow
         # broker cannot freeze the live dashboards served by the same process.
         return await run_in_threadpool(accept, data, key_of(request, data), host)
@@ -238,8 +242,17 @@ def make_router(ctx: WebContext) -> APIRouter:
             status_code=201,
         )
 
+    def read_refused(request: Request) -> JSONResponse | None:
+        """Reads are throttled per key (keyed callers) or per client address."""
+        key = key_of(request)
+        who = ("open311.read.key", str(key)) if keyed(key) else ("open311.read", _client(request))
+        wait = ctx.limits.hit(ctx.web.open311_read_rate_per_client, *who)
+        return None if wait is None else _error(429, "too many requests; slow down", wait)
+
     @r.get("/requests/{request_id}.json")
     def one(request: Request, request_id: str) -> JSONResponse:
+        if (refused := read_refused(request)) is not None:
+            return refused
         found = ctx.ws.open311(ids=[request_id])
         if not found:
             return _error(404, f"no service request {request_id[:64]}")
@@ -254,6 +267,8 @@ def make_router(ctx: WebContext) -> APIRouter:
         end_date: str | None = None,
         status: str | None = None,
     ) -> JSONResponse:
+        if (refused := read_refused(request)) is not None:
+            return refused
         if status not in (None, "open", "closed"):
             return _error(400, "status must be open or closed")
         try:
