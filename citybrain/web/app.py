@@ -189,7 +189,8 @@ def create_app(
     # The client address every per-client limit counts by: X-Forwarded-For names it only
     # when the peer is one of web.forwarded_allow_ips (the proxy or Ingress in front), so a
     # client cannot pick its own address and the city is not one address behind a proxy.
-    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.web.forwarded_allow_ips))
+    proxies = list(settings.web.forwarded_allow_ips)
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
     # Outermost, so no other layer reads a body before its size is known.
     app.add_middleware(BodyLimit, max_bytes=settings.web.max_body_bytes)
     return app

@@ -3,8 +3,9 @@
 A session is a signed, timestamped cookie (itsdangerous) holding the username, a random
 session id that doubles as its CSRF token, and a keyed fingerprint of the account's password
 hash, so changing a password (a new hash in `web.users`) ends every session and token issued
-under the old one; any number of web servers sharing `web.session_secret` accept it. Signing out revokes the id in the store (`is_revoked`), so a
-copied cookie or token stops working at once on every server, not when it expires. API clients
+under the old one; any number of web servers sharing `web.session_secret` accept it. Signing
+out revokes the id in the store (`is_revoked`), so a copied cookie or token stops working at
+once on every server, not when it expires. API clients
 may send the same signed payload as a bearer token instead of a cookie; a bearer request is not
 exposed to CSRF, so only cookie requests must echo the token.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +29,6 @@ COOKIE = "citybrain_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 _HASHER = PasswordHasher()
-log = logging.getLogger(__name__)
 
 
 def is_demo_password(user: WebUser) -> bool:
