@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from citybrain.config import Settings
-from citybrain.core.advised import advised_case, combine
+from citybrain.core.advised import advised_case, combine, outbound
 from citybrain.core.ambiguity import routing_case
 from citybrain.core.city import City
 from citybrain.core.facts import EvidenceItem, key_facts
@@ -31,8 +31,8 @@ from citybrain.core.messages import (
     RouterAdvice,
     RoutingDecision,
 )
-from citybrain.delivery.webhooks import WebhookDispatcher, webhook_urls
-from citybrain.errors import RejectedRecord
+from citybrain.delivery.webhooks import WebhookDispatcher, insecure_webhooks, webhook_urls
+from citybrain.errors import ConfigError, RejectedRecord
 from citybrain.llm.client import LLMClient
 from citybrain.llm.step import Item, ModelStep
 from citybrain.store import Store
@@ -70,6 +70,9 @@ class DispatchStage(Stage):
             city, settings.llm, client, house_numbers=settings.tickets.redact_house_numbers
         )
         self.urls = webhook_urls(city, settings.dispatch)
+        refused = insecure_webhooks(self.urls, settings.dispatch) if deliver else []
+        if refused:
+            raise ConfigError(refused)
         self._pending = DispatchStep()
         self._out: list[Output] = []  # dispatch messages: into the outbox with the step's write
         self.outbox: StoreOutbox = store.outbox(self.name, settings.workers.outbox_lease_s)
@@ -223,7 +226,7 @@ class DispatchStage(Stage):
             district=inc.district,
             severity=inc.severity,
             created_at=inc.updated_at,
-            routing=routing,
+            routing=outbound(routing),  # the similar past tickets stay in the store
             summary=it.summary,
             summary_label=it.label,
             facts=it.facts,

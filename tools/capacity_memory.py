@@ -21,6 +21,7 @@ CHILD = r"""
 import json, os, resource, sys
 os.environ["CITYBRAIN_STORE__URL"] = "sqlite:///" + sys.argv[2]
 os.environ["CITYBRAIN_LLM__EMBEDDED"] = "false"
+os.environ["CITYBRAIN_WEB__DEMO_MODE"] = "true"  # the sample config's demo accounts
 from citybrain.city_loading import load_city
 from citybrain.config import load_settings
 from citybrain.store import Store

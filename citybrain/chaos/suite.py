@@ -109,7 +109,12 @@ def scenario(
             "store": base.store.model_copy(update={"url": store_url}),
             "llm": llm,
             "dispatch": base.dispatch.model_copy(
-                update={"webhooks": hooks, "max_attempts": 1000, "backoff_max_s": 5.0}
+                update={
+                    "webhooks": hooks,
+                    "allow_insecure_webhooks": True,  # the suite's own local receiver
+                    "max_attempts": 1000,
+                    "backoff_max_s": 5.0,
+                }
             ),
             "workers": base.workers.model_copy(
                 update={"outbox_lease_s": 3.0, "dependency_retry_max_s": 2.0}

@@ -37,6 +37,7 @@ def web(config: ConfigOpt = None) -> None:
             port=s.web.port,
             log_level="warning",
             timeout_graceful_shutdown=5,
+            proxy_headers=False,  # the app trusts web.forwarded_allow_ips only (web/app.py)
         )
     finally:
         bus.close()

@@ -15,6 +15,11 @@ class DispatchSettings(BaseModel):
         title="Department id -> HMAC secret(s) that sign its webhooks (new first while "
         "rotating; set via CITYBRAIN_DISPATCH__WEBHOOK_SECRETS, never in the YAML file)",
     )
+    allow_insecure_webhooks: bool = Field(
+        False,
+        title="Deliver to plain http:// webhooks and to departments without a signing secret "
+        "(a local test receiver); otherwise the dispatch job refuses to start with one",
+    )
     webhook_timeout_s: float = Field(5.0, gt=0, title="One delivery attempt's timeout")
     max_attempts: int = Field(6, ge=1, title="Attempts before a delivery is dead-lettered")
     backoff_s: float = Field(1.0, gt=0, title="Delay after the first failure; doubles each time")

@@ -69,6 +69,11 @@ class VisionSettings(BaseModel):
         title="Detector: an ultralytics .pt weights file, original YOLOv5 weights as plain "
         "tensors (anchor head), or a model .yaml (untrained)",
     )
+    trust_pickled_model: bool = Field(
+        False,
+        title="Load a detector .pt that is a full pickle (an ultralytics checkpoint: loading "
+        "it can run code), for weights this deployment made itself; otherwise refused",
+    )
     imgsz: int = Field(320, ge=32, title="Detector input size (square, letterboxed)")
     batch_size: int = Field(8, ge=1, title="Frames per inference batch")
     max_batch_delay_ms: int = Field(250, ge=0, title="Longest a partial batch waits")

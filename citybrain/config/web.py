@@ -29,18 +29,30 @@ class WebSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     host: str = Field("127.0.0.1", title="Listen address")
+    demo_mode: bool = Field(
+        False,
+        title="Demo on this machine: the documented demo accounts sign in, /metrics and "
+        "keyless Open311 are open to anyone, cookies lose Secure. Off, the server refuses to "
+        "start with a demo account or a known or short session_secret (`citybrain demo` "
+        "turns it on for itself)",
+    )
+    forwarded_allow_ips: tuple[str, ...] = Field(
+        ("127.0.0.1",),
+        title="Proxies (addresses or CIDR networks) whose X-Forwarded-For/-Proto name the "
+        "client; from any other peer the headers are ignored and the peer is the client",
+    )
     port: int = Field(8080, ge=0, le=65535, title="Listen port")
     users: tuple[WebUser, ...] = Field((), title="Accounts that may sign in")
     session_secret: str = Field(
         "",
-        title="Key that signs session cookies and tokens; empty = random per process "
-        "(set it, e.g. via CITYBRAIN_WEB__SESSION_SECRET, when running several web servers)",
+        title="Key that signs session cookies and tokens, at least 32 characters; empty = "
+        "random per process (set it, e.g. via CITYBRAIN_WEB__SESSION_SECRET, when running "
+        "several web servers)",
     )
     session_max_age_s: int = Field(8 * 3600, ge=1, title="A session expires after this long")
     secure_cookies: bool | None = Field(
         None,
-        title="Send the session cookie over HTTPS only; unset = yes unless the server listens "
-        "on loopback only",
+        title="Send the session cookie over HTTPS only; unset = yes unless demo_mode",
     )
     live_interval_s: float = Field(1.0, gt=0, title="Seconds between live dashboard updates")
     map_max_markers: int = Field(
@@ -72,7 +84,7 @@ class WebSettings(BaseModel):
     open311_api_keys: tuple[str, ...] = Field(
         (),
         title="Keys an Open311 client must send (api_key) to submit requests; empty = no key "
-        "needed on loopback (the demo), intake closed on any other interface",
+        "needed in demo_mode, intake closed otherwise",
     )
     max_body_bytes: int = Field(
         64 * 1024, ge=1024, title="Larger request bodies are refused (413) before they are read"
@@ -82,6 +94,19 @@ class WebSettings(BaseModel):
     )
     open311_rate_per_key: str = Field(
         "600/minute", title="Open311 submissions per api_key (limits notation)"
+    )
+    open311_read_rate_per_client: str = Field(
+        "60/minute;1000/hour",
+        title="Open311 reads (GET requests) per client address, or per api_key for keyed callers",
+    )
+    similar_rate_per_user: str = Field(
+        "30/minute", title="Look-alike frame searches (/api/evidence/…/similar) per user"
+    )
+    similar_pool: int = Field(
+        2000, ge=10, le=50_000, title="Newest embedded evidence rows a look-alike search scans"
+    )
+    live_streams_per_user: int = Field(
+        4, ge=1, title="Live feeds (/api/live) one user may hold open at once; more answer 429"
     )
     open311_public_decimals: int = Field(
         2,
@@ -101,8 +126,8 @@ class WebSettings(BaseModel):
     )
     metrics_token: str = Field(
         "",
-        title="Bearer token Prometheus sends for /metrics; empty = /metrics only on a "
-        "loopback-only server (or to operator sessions)",
+        title="Bearer token Prometheus sends for /metrics; empty = /metrics open to anyone "
+        "in demo_mode, else to operator sessions only",
     )
     kafka_timeout_s: float = Field(
         5.0, gt=0, le=60, title="A request waits at most this long for Kafka to take its records"
@@ -114,6 +139,8 @@ class WebSettings(BaseModel):
     @field_validator(
         "open311_rate_per_client",
         "open311_rate_per_key",
+        "open311_read_rate_per_client",
+        "similar_rate_per_user",
         "login_rate_per_client",
         "login_rate_per_account",
     )
@@ -129,10 +156,5 @@ class WebSettings(BaseModel):
         return v
 
     @property
-    def loopback(self) -> bool:
-        """Served to this machine only: demo accounts and keyless Open311 are allowed."""
-        return self.host in ("127.0.0.1", "::1", "localhost")
-
-    @property
     def cookies_secure(self) -> bool:
-        return self.secure_cookies if self.secure_cookies is not None else not self.loopback
+        return self.secure_cookies if self.secure_cookies is not None else not self.demo_mode

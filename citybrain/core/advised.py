@@ -14,7 +14,8 @@ Every decision carries the router's advice, so a dispatcher sees why.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from citybrain.core.ambiguity import RoutingCase, routing_case
 from citybrain.core.city import UNCLASSIFIED, City
@@ -130,3 +131,33 @@ def combine(advices: Sequence[RouterAdvice], top_k: int = 3, similar_k: int = 3)
             "similar": tuple(sorted(similar.values(), key=lambda t: -t.similarity)[:similar_k]),
         }
     )
+
+
+def outbound(routing: RoutingDecision) -> RoutingDecision:
+    """The decision as it leaves citybrain (dispatch messages, webhooks): the router's labels
+    travel, its similar past tickets stay home. They are other citizens' words, mostly routed
+    to other departments, and a receiver needs none of them to act on its own incident."""
+    if routing.advice is None or not routing.advice.similar:
+        return routing
+    advice = routing.advice.model_copy(update={"similar": ()})
+    return routing.model_copy(update={"advice": advice})
+
+
+def similar_routed_to(
+    city: City, advice: Mapping[str, Any], department: str | None, district: str | None
+) -> list[Any]:
+    """The stored advice's similar past tickets that the city routed to `department` (None:
+    all of them), for a reader who may read that department's tickets only. A category
+    router's label is routed through the responsibility list at the incident's district."""
+    similar = list(advice.get("similar") or [])
+    if department is None:
+        return similar
+    by_department = advice.get("kind") == "department"
+
+    def dept_of(t: Mapping[str, Any]) -> str:
+        label = str(t.get("label", ""))
+        if by_department:
+            return label
+        return route(city, label, district).department if label in city.category_by_id else ""
+
+    return [t for t in similar if isinstance(t, Mapping) and dept_of(t) == department]

@@ -5,6 +5,8 @@ Built only from the incident's own fields, so it can never invent a place or a c
 
 from __future__ import annotations
 
+import hashlib
+
 from citybrain.core.city import City
 from citybrain.core.incident import Incident
 
@@ -19,6 +21,12 @@ def split_template_mark(text: str) -> tuple[str, bool]:
         if body.endswith(mark):
             return body.removesuffix(mark).rstrip(), True
     return text, False
+
+
+def summary_digest(text: str) -> str:
+    """sha256 of a stored summary's text: a page sends back the digest of the text it showed,
+    so accepting confirms that text and not one written after the page was drawn."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def template_summary(city: City, inc: Incident, place: str | None = None) -> str:

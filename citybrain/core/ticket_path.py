@@ -5,7 +5,10 @@ locate, and (given the router's advice, which is batched outside) the observatio
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -66,12 +69,48 @@ class TicketPath:
         )
 
 
+_SURROGATE_PAIR = re.compile(r"\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})", re.IGNORECASE)
+_ESCAPE = re.compile(r"\\u([0-9a-f]{4})", re.IGNORECASE)
+
+
+def _unescaped(text: str) -> str:
+    """JSON's \\uXXXX escapes as the characters they stand for, so that a name or a phone
+    number written as escapes (what `ensure_ascii` JSON writers send) is seen by the
+    redaction; used where the text is not a whole JSON document (cut short, or broken)."""
+
+    def pair(m: re.Match[str]) -> str:
+        hi, lo = int(m.group(1), 16), int(m.group(2), 16)
+        return chr(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
+
+    def one(m: re.Match[str]) -> str:
+        c = int(m.group(1), 16)
+        return "\ufffd" if 0xD800 <= c <= 0xDFFF else chr(c)
+
+    return _ESCAPE.sub(one, _SURROGATE_PAIR.sub(pair, text))
+
+
+def _redacted_json(value: Any, house_numbers: bool) -> Any:
+    """Every string of a decoded JSON document redacted, object keys included."""
+    if isinstance(value, str):
+        return redact(value, house_numbers=house_numbers).text
+    if isinstance(value, list):
+        return [_redacted_json(v, house_numbers) for v in value]
+    if isinstance(value, dict):
+        return {
+            redact(k, house_numbers=house_numbers).text: _redacted_json(v, house_numbers)
+            for k, v in value.items()
+        }
+    return value
+
+
 def redacted_ticket_bytes(
     raw: bytes, house_numbers: bool = False, limit: int | None = None
 ) -> bytes:
     """A ticket record's value as a copy may keep it (a DLQ, an archive): a valid ticket with
-    its text and address redacted and fields the pipeline does not read dropped; anything
-    else redacted as text (cut to `limit` bytes first, so a huge record costs little)."""
+    its text and address redacted and fields the pipeline does not read dropped; other JSON
+    decoded first (escapes and all) and every string in it redacted; anything else redacted as
+    text with its escapes decoded (cut to `limit` bytes first, so a huge record costs little).
+    Redacting raw JSON would miss what its escapes spell."""
     if limit is None or len(raw) <= limit:
         try:
             t = Ticket.model_validate_json(raw)
@@ -83,5 +122,12 @@ def redacted_ticket_bytes(
             return (
                 t.model_copy(update={"text": text, "address": address}).model_dump_json().encode()
             )
+        try:
+            doc = _redacted_json(json.loads(raw), house_numbers)
+        except (ValueError, RecursionError):  # not JSON (or nested past the parser)
+            pass
+        else:
+            return json.dumps(doc, ensure_ascii=False).encode()
     head = raw[:limit] if limit is not None else raw
-    return redact(head.decode("utf-8", "replace"), house_numbers=house_numbers).text.encode()
+    text = _unescaped(head.decode("utf-8", "replace"))
+    return redact(text, house_numbers=house_numbers).text.encode()

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -40,6 +41,28 @@ def webhook_urls(city: City, settings: DispatchSettings) -> dict[str, str]:
     urls = {d.id: d.webhook for d in city.departments if d.webhook}
     urls.update(settings.webhooks)
     return urls
+
+
+def insecure_webhooks(urls: Mapping[str, str], settings: DispatchSettings) -> list[str]:
+    """Why these webhooks may not be used (empty: they may). Over plain http a dispatch (its
+    summary, the citizens' redacted words) can be read and changed on the way; without a
+    signing secret the receiver cannot tell a forged dispatch from ours. Only the explicit
+    `dispatch.allow_insecure_webhooks` (a local test receiver) accepts either."""
+    if settings.allow_insecure_webhooks:
+        return []
+    problems = []
+    for department, url in sorted(urls.items()):
+        if urlsplit(url).scheme != "https":
+            problems.append(
+                f"dispatch.webhooks: {department}: {url} is not https "
+                "(dispatch.allow_insecure_webhooks: true for a local test receiver)"
+            )
+        if not settings.webhook_secrets.get(department):
+            problems.append(
+                f"dispatch.webhook_secrets: {department} has none: its webhooks would go "
+                "unsigned (set CITYBRAIN_DISPATCH__WEBHOOK_SECRETS)"
+            )
+    return problems
 
 
 def backoff(settings: DispatchSettings, attempts: int) -> float:

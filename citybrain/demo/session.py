@@ -56,6 +56,8 @@ class Demo:
                 "simulator": settings.simulator.model_copy(
                     update={"ground_truth": workdir / "ground_truth.json"}
                 ),
+                # The demo's own web: its documented accounts sign in (web/doors.py).
+                "web": settings.web.model_copy(update={"demo_mode": True}),
             }
         )
         self.procs = Supervisor(workdir)

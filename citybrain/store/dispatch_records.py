@@ -3,6 +3,7 @@ audit log of model calls, summaries and the webhook deliveries (the outbox the s
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -10,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from citybrain.core.messages import GeneratedLabel, KeyFacts
+from citybrain.core.summary import summary_digest
 from citybrain.store import model_step
 from citybrain.store.models import DeliveryRow, DispatchRow, IncidentRow, ModelCallRow, SummaryRow
 from citybrain.store.outbox import Outbox
@@ -44,11 +46,12 @@ class DispatchRecords:
         with self.sessions() as s:
             return s.get(SummaryRow, incident_id)
 
-    def verify_summary(self, incident_id: str, actor: str) -> bool:
-        """A dispatcher confirms the summary they read; False when there is none."""
+    def verify_summary(self, incident_id: str, actor: str, shown_sha256: str) -> bool:
+        """A dispatcher confirms the summary they read, whose text's sha256 their page sent
+        back; False when there is none or it has changed since (nothing is confirmed)."""
         with self.sessions.begin() as s:
             row = s.get(SummaryRow, incident_id)
-            if row is None:
+            if row is None or not hmac.compare_digest(summary_digest(row.text), shown_sha256):
                 return False
             row.verified, row.verified_by, row.verified_at = True, actor, datetime.now(UTC)
             return True

@@ -61,6 +61,16 @@ class WebStore:
             found = to_views(s.execute(q.where(IncidentRow.id == incident_id)).all())
             return found[0] if found else None
 
+    def departments_of(self, incident_ids: list[str]) -> dict[str, str]:
+        """Incident id -> the department holding it now, for many incidents in one query."""
+        if not incident_ids:
+            return {}
+        with self.sessions() as s:
+            q = scoped(
+                select(IncidentRow.id, effective_department), Scope(), open_only=False
+            ).where(IncidentRow.id.in_(set(incident_ids)))
+            return {str(i): str(d) for i, d in s.execute(q).all()}
+
     def page(
         self, scope: Scope, page: int = 1, page_size: int = 50, open_only: bool = True
     ) -> tuple[list[IncidentView], int]:

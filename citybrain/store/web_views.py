@@ -8,7 +8,7 @@ by it in the database.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -20,6 +20,8 @@ from citybrain.store.models import IncidentRow
 from citybrain.store.web_models import AssignmentRow
 
 _Q = TypeVar("_Q", bound=Select[*tuple[Any, ...]])
+# The similar past tickets of a stored router advice that one reader may see.
+SimilarFilter = Callable[[dict[str, Any]], list[Any]]
 effective_department = func.coalesce(AssignmentRow.department, IncidentRow.department)
 # core.dispatcher_actions.current_state in SQL: a dispatcher's "resolved" stands until evidence
 # reopens the incident after the dispatcher's hand, which puts it back in the inbox as new.
@@ -67,9 +69,9 @@ class IncidentView:
     def closed(self) -> bool:
         return self.row.status == "resolved" or self.state == "resolved"
 
-    def as_json(self, ticket_text: bool = False) -> dict[str, Any]:
-        """`ticket_text`: whether the reader may see citizens' (redacted) words, which the
-        router's similar past tickets are."""
+    def as_json(self, similar: SimilarFilter | None = None) -> dict[str, Any]:
+        """`similar`: the router's similar past tickets (citizens' redacted words) this reader
+        may see, from the stored advice; None: none of them."""
         r = self.row
         return {
             "id": r.id,
@@ -87,7 +89,7 @@ class IncidentView:
                 "department": r.department,
                 "decided_by": r.decided_by,
                 "reason": r.routing_reason,
-                "advice": _advice_for(r.routing_advice, ticket_text),
+                "advice": _advice_for(r.routing_advice, similar),
             },
             "camera_count": r.camera_count,
             "ticket_count": r.ticket_count,
@@ -135,7 +137,9 @@ def scoped(q: _Q, scope: Scope, open_only: bool, join: bool = True) -> _Q:
     return q
 
 
-def _advice_for(advice: dict[str, Any] | None, ticket_text: bool) -> dict[str, Any] | None:
-    if advice is None or ticket_text:
-        return advice
-    return {**advice, "similar": []}
+def _advice_for(
+    advice: dict[str, Any] | None, similar: SimilarFilter | None
+) -> dict[str, Any] | None:
+    if advice is None:
+        return None
+    return {**advice, "similar": similar(advice) if similar is not None else []}

@@ -14,6 +14,7 @@ worker makes the stage calls.
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass, field
 
 from citybrain.errors import RejectedRecord
@@ -27,6 +28,15 @@ Ref = tuple[str, int, int]  # topic, partition, offset
 
 def _ref(r: InRecord) -> Ref:
     return (r.topic, r.partition, r.offset)
+
+
+def failure_site(err: BaseException) -> str:
+    """What a log may say of a stage's exception: its type and where it was raised, never its
+    message, which may quote the record (a ticket's text, a name, a plate). The message goes
+    only to the DLQ, through the stage's redaction (`letter_copy`)."""
+    frames = traceback.extract_tb(err.__traceback__)
+    where = "".join(f"\n  {f.filename}:{f.lineno} in {f.name}" for f in frames)
+    return f"{type(err).__module__}.{type(err).__qualname__} (message withheld){where}"
 
 
 def letter_copy(

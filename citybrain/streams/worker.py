@@ -28,7 +28,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from citybrain.streams.counters import Stat, dlq_reason, sent_to
 from citybrain.streams.crash import SimulatedCrash, crash_point
-from citybrain.streams.poison import PoisonGuard, letter_copy
+from citybrain.streams.poison import PoisonGuard, failure_site, letter_copy
 from citybrain.streams.records import InRecord, dead_letter
 from citybrain.streams.send import CheckedSender, SendFailed
 from citybrain.streams.stage import Batch, Outbox, Stage
@@ -190,7 +190,10 @@ class StreamWorker:
         except Exception as e:
             self.stage.stats["stage_errors"] += 1
             log.warning(
-                "%s: stage failed on %d record(s): %r", self.stage.name, len(records), e, exc_info=e
+                "%s: stage failed on %d record(s): %s",
+                self.stage.name,
+                len(records),
+                failure_site(e),
             )
             letter = self.poison.failed(records[0], e) if len(records) == 1 else None
             self.poison.suspect(records)

@@ -18,6 +18,7 @@ is refused with the reason, before the job consumes anything.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -182,12 +183,14 @@ def load_router(
         check_labels(manifest, city, path)
     blob = path / MODEL
     try:
-        digest = hashlib.sha256(blob.read_bytes()).hexdigest()
+        data = blob.read_bytes()
     except OSError as e:
         raise ArtefactError(f"{blob}: unreadable: {e}") from e
-    if digest != manifest.model_sha256:
+    if hashlib.sha256(data).hexdigest() != manifest.model_sha256:
         raise ArtefactError(f"{blob}: does not match its manifest (damaged or replaced)")
-    parts = joblib.load(blob)
+    # Unpickle the very bytes that were checked: opening the path again would load whatever
+    # the file holds by then (replaced between the check and the load).
+    parts = joblib.load(io.BytesIO(data))
     model: Model = parts["model"]
     if tuple(model.labels) != manifest.labels:
         raise ArtefactError(f"{path}: the model's labels differ from the manifest's")

@@ -1,11 +1,20 @@
-"""Validate a frame record and decode its JPEG, rejecting what cannot be trusted."""
+"""Validate a frame record and decode its JPEG, rejecting what cannot be trusted.
+
+`decode_frame` is the one decoder of camera frames: the vision job detects on its pixels and
+the web draws and hides boxes on its pixels, so a box the detector gave lands on the same
+pixels wherever the frame is shown. EXIF orientation is applied there, once, explicitly (the
+decoder itself ignores it): OpenCV applies it by some read flags and not others, and nvJPEG not
+at all, which let the detector and the snapshot see a rotated frame differently.
+"""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from PIL.JpegImagePlugin import JpegImageFile
 from pydantic import ValidationError
 
 from citybrain.core.messages import FRAME_HEADERS, FrameMeta
@@ -121,18 +130,59 @@ def _undecodable(data: bytes) -> RejectedRecord:
     return RejectedRecord("undecodable_jpeg", f"JPEG could not be decoded{hint}")
 
 
+_EXIF_ORIENTATION = 0x0112
+# EXIF orientation → the OpenCV operations that show the stored pixels upright, in order.
+_UPRIGHT: dict[int, tuple[int | str, ...]] = {
+    2: ("flip_h",),
+    3: (cv2.ROTATE_180,),
+    4: ("flip_v",),
+    5: ("transpose",),
+    6: (cv2.ROTATE_90_CLOCKWISE,),
+    7: (cv2.ROTATE_180, "transpose"),
+    8: (cv2.ROTATE_90_COUNTERCLOCKWISE,),
+}
+
+
+def exif_orientation(data: bytes) -> int:
+    """The JPEG's EXIF orientation (1-8; 1, upright, when absent or unreadable). Pillow's JPEG
+    reader reads the header only, no pixels (its own class, not `Image.open`, which other
+    libraries patch to go looking for more formats)."""
+    try:
+        with JpegImageFile(io.BytesIO(data)) as im:
+            value = im.getexif().get(_EXIF_ORIENTATION, 1)
+    except Exception:  # a malformed EXIF block (any of struct, key, type errors): as stored
+        return 1
+    return value if isinstance(value, int) and value in _UPRIGHT else 1
+
+
+def upright(img: np.ndarray, orientation: int) -> np.ndarray:
+    """The decoded pixels turned as the EXIF orientation says the image is to be seen."""
+    for op in _UPRIGHT.get(orientation, ()):
+        if op == "flip_h":
+            img = cv2.flip(img, 1)
+        elif op == "flip_v":
+            img = cv2.flip(img, 0)
+        elif op == "transpose":
+            img = cv2.transpose(img)
+        else:
+            img = cv2.rotate(img, int(op))
+    return img
+
+
 def decode_frame(
     data: bytes, max_pixels: int, max_progressive_pixels: int | None = None
 ) -> np.ndarray:
-    """uint8 BGR (H, W, 3), or (H, W) for a greyscale JPEG: the preprocessing takes both, so a
-    grey frame is never expanded to three channels first."""
+    """uint8 BGR (H, W, 3), or (H, W) for a greyscale JPEG, upright (EXIF orientation
+    applied): the preprocessing takes both, so a grey frame is never expanded to three
+    channels first."""
     img = cv2.imdecode(check_jpeg(data, max_pixels, max_progressive_pixels), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise _undecodable(data)
     if img.dtype != np.uint8:
         raise RejectedRecord("unsupported_pixels", f"{img.dtype} samples, expected 8-bit")
     if img.ndim == 3 and img.shape[2] != 3:  # e.g. CMYK: let OpenCV convert it
-        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
         if img is None:
             raise _undecodable(data)
-    return img
+    return upright(img, exif_orientation(data))

@@ -13,6 +13,7 @@ import yaml
 
 from citybrain.config.vision import VisionSettings
 from citybrain.vision.detections import Detections
+from citybrain.vision.errors import UntrustedModel
 from citybrain.vision.yolov5_anchor import anchor_model, read_anchor_checkpoint
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ class Detector:
 
     @classmethod
     def load(cls, settings: VisionSettings, config_dir: Path = Path("var/ultralytics")) -> Detector:
-        model, names = load_yolo(settings.model, config_dir)
+        model, names = load_yolo(settings.model, config_dir, settings.trust_pickled_model)
         return cls(model, names, settings)
 
     def detect(self, images: list[np.ndarray]) -> list[Detections]:
@@ -66,11 +67,13 @@ class Detector:
 
 
 def load_yolo(
-    path: Path, config_dir: Path = Path("var/ultralytics")
+    path: Path, config_dir: Path = Path("var/ultralytics"), trust_pickle: bool = False
 ) -> tuple[YOLO, dict[int, str]]:
     """An ultralytics YOLO from a .pt (trained ultralytics, or original YOLOv5 weights as plain
     tensors) or .yaml (untrained, seeded) file, offline, with its class names (a YAML's `names`
-    list wins)."""
+    list wins). An ultralytics .pt is a full pickle, which can run code as it loads: it is
+    refused (UntrustedModel) unless `trust_pickle` (`vision.trust_pickled_model`) says the
+    deployment made it; plain-tensor weights load with torch's `weights_only`."""
     prepare_ultralytics_offline(config_dir)
     import torch
     from ultralytics import YOLO
@@ -84,6 +87,12 @@ def load_yolo(
         model = YOLO("yolov5n.yaml", task="detect")  # a shell whose network is replaced
         model.model = net  # type: ignore[assignment]
         return model, names
+    if path.suffix == ".pt" and not trust_pickle:
+        raise UntrustedModel(
+            f"{path} is a pickled checkpoint (loading it can run code) and "
+            "vision.trust_pickled_model is off: set it for weights this deployment trained, "
+            "or use plain-tensor weights or a Triton model repository"
+        )
     model = YOLO(str(path), task="detect")
     names = {int(k): str(v) for k, v in model.names.items()}
     if path.suffix in (".yaml", ".yml"):

@@ -119,7 +119,7 @@ class CameraEvents:
             district=camera.district,
             precision="point",
             detections=d.detections,
-            privacy_boxes=private if d.state != "cleared" else (),
+            privacy_boxes=private,  # a cleared event's frame is shown too: hide its people
             frame_ref=frame_ref,
             rule_id=d.rule_id,
             rule_state=d.state,

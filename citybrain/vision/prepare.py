@@ -18,7 +18,7 @@ import numpy as np
 
 from citybrain.config.vision import VisionSettings
 from citybrain.errors import RejectedRecord
-from citybrain.vision.decode import check_jpeg, decode_frame
+from citybrain.vision.decode import check_jpeg, decode_frame, exif_orientation
 from citybrain.vision.preprocess import (
     PAD_VALUE,
     Letterbox,
@@ -124,12 +124,15 @@ class CudaPreparer:
         from torchvision.io import ImageReadMode, decode_jpeg
 
         out = Prepared(images=None)
-        datas, idx = [], []
+        datas, idx, turned = [], [], []
         for i, data in enumerate(jpegs):
             try:
                 check_jpeg(data, *frame_limits(self.settings))
             except RejectedRecord as err:
                 out.rejected.append((i, err))
+                continue
+            if exif_orientation(data) != 1:  # nvJPEG ignores it: the one decoder applies it
+                turned.append(i)
                 continue
             datas.append(torch.frombuffer(bytearray(data), dtype=torch.uint8))
             idx.append(i)
@@ -147,6 +150,15 @@ class CudaPreparer:
                     except RejectedRecord as err:
                         idx.remove(i)
                         out.rejected.append((i, err))
+        if turned:
+            by_index = dict(zip(idx, decoded, strict=True))
+            for i in turned:
+                try:
+                    by_index[i] = self._cpu_decode(jpegs[i])
+                except RejectedRecord as err:
+                    out.rejected.append((i, err))
+            idx = sorted(by_index)
+            decoded = [by_index[i] for i in idx]
         s = self.settings.imgsz
         batch = torch.full(
             (len(decoded), 3, s, s), PAD_VALUE / 255.0, dtype=self.dtype, device="cuda"

@@ -8,7 +8,7 @@
   counters, camera health) that says nothing about one department's work (a hot issue's member
   tickets still only for roles that read ticket text);
 - **metrics**: the Prometheus endpoint: a bearer `web.metrics_token`, or an operator/admin
-  session; with no token configured, loopback-only servers answer anyone (the demo).
+  session; with no token configured, a server in `web.demo_mode` answers anyone.
 
 A route missing from `ROUTES` is refused (403), so a new route is closed until it is listed;
 a test walks every route of the app for every role.
@@ -88,7 +88,7 @@ def enforce(request: Request) -> None:
         sent = request.headers.get("authorization", "")
         if token and hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
             return
-        if not token and ctx.web.loopback:
+        if not token and ctx.web.demo_mode:
             return
         if not (request.cookies or sent):
             raise HTTPException(403, "metrics need web.metrics_token or an operator session")

@@ -25,6 +25,12 @@ class ActionIn(BaseModel):
     action: Literal["accept", "reassign", "resolve", "reject"] = Field(title="What to do")
     department: str | None = Field(None, max_length=64, title="New department (reassign)")
     reason: str | None = Field(None, max_length=2000, title="Reason, or the note when resolving")
+    summary_sha256: str | None = Field(
+        None,
+        pattern=r"^[0-9a-f]{64}$",
+        title="sha256 of the summary text shown (accept; `summary_label.sha256` of the "
+        "incident): the summary is confirmed only while it is still that text",
+    )
 
     @model_validator(mode="after")
     def _required(self) -> ActionIn:
@@ -66,10 +72,11 @@ def take_action(ctx: WebContext, p: Principal, incident_id: str, a: ActionIn) ->
         )
     except ActionError as e:
         raise HTTPException(409, str(e)) from e
-    if a.action == "accept":
+    if a.action == "accept" and a.summary_sha256:
         # Accepting is the dispatcher confirming what they read: the generated summary's label
-        # turns verified (a later change of its text drops the confirmation again).
-        ctx.store.verify_summary(view.id, p.username)
+        # turns verified if it is still the text their page showed (a later change of its text
+        # drops the confirmation again). An accept that names no text confirms none.
+        ctx.store.verify_summary(view.id, p.username, a.summary_sha256)
     ctx.metrics.actions.labels(a.action).inc()
     ctx.emit()
     return result

@@ -11,6 +11,8 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from citybrain.core.advised import similar_routed_to
+from citybrain.store.web_views import SimilarFilter
 from citybrain.web.actions import ActionIn, take_action
 from citybrain.web.audit import audit_trail, summary_label
 from citybrain.web.auth import CSRF_HEADER, Auth, AuthError, Principal
@@ -64,10 +66,28 @@ def action_json(a: Any) -> dict[str, Any]:
     }
 
 
+def similar_for(ctx: WebContext, p: Principal, district: str | None) -> SimilarFilter | None:
+    """Which of the router's similar past tickets `p` may read: an admin all of them; a
+    dispatcher only those the city routed to their own department (the others are other
+    departments' citizens' words); an operator none (roles that do not handle ticket texts)."""
+    if not p.sees_ticket_text:
+        return None
+    department = None if p.sees_all else p.department or ""
+    return lambda advice: similar_routed_to(ctx.city, advice, department, district)
+
+
+def visible_similar(
+    ctx: WebContext, p: Principal, advice: dict[str, Any] | None, district: str | None
+) -> list[Any]:
+    """`similar_for` applied to one stored advice (the inbox rows)."""
+    only = similar_for(ctx, p, district)
+    return only(advice) if only is not None and advice else []
+
+
 def incident_detail(ctx: WebContext, p: Principal, incident_id: str) -> dict[str, Any]:
     v = ctx.visible(p, incident_id)
     return {
-        **v.as_json(p.sees_ticket_text),
+        **v.as_json(similar_for(ctx, p, v.row.district)),
         "summary_label": summary_label(v.row, ctx.store.summary(v.id)),
         "evidence": [evidence_json(e, p.sees_ticket_text) for e in ctx.ws.evidence_of(v.id)],
         "actions": [action_json(a) for a in ctx.ws.actions(v.id)],
@@ -111,7 +131,7 @@ def make_router(ctx: WebContext) -> APIRouter:
         scope = ctx.scope(p, category, district, range, department)
         rows, total = ctx.ws.page(scope, page, page_size, open_only=status == "open")
         response.headers["X-Total-Count"] = str(total)
-        return [v.as_json(p.sees_ticket_text) for v in rows]
+        return [v.as_json(similar_for(ctx, p, v.row.district)) for v in rows]
 
     @r.get("/incidents/{incident_id}")
     def incident(p: CurrentUser, incident_id: str) -> dict[str, Any]:
@@ -157,10 +177,20 @@ def make_router(ctx: WebContext) -> APIRouter:
             raise missing from hidden
         if not row.embedding:
             raise HTTPException(422, "this evidence has no image embedding (tickets have none)")
+        wait = ctx.limits.hit(ctx.web.similar_rate_per_user, "similar.user", p.username)
+        if wait is not None:
+            raise HTTPException(
+                429,
+                "too many look-alike searches; slow down",
+                {"Retry-After": str(math.ceil(wait))},
+            )
+        found = ctx.store.similar_evidence(observation_id, k=4 * k, pool=ctx.web.similar_pool)
+        # who holds each incident, in one query rather than one per row
+        holders = ctx.ws.departments_of([e.incident_id for e, _ in found])
         out = []
-        for e, score in ctx.store.similar_evidence(observation_id, k=4 * k):
-            view = ctx.ws.view(e.incident_id)
-            if view is None or not p.may_see(view.department):
+        for e, score in found:
+            holder = holders.get(e.incident_id)
+            if holder is None or not p.may_see(holder):
                 continue
             out.append({**evidence_json(e, p.sees_ticket_text), "incident_id": e.incident_id,
                         "similarity": score})  # fmt: skip
@@ -272,6 +302,17 @@ def make_router(ctx: WebContext) -> APIRouter:
         Last-Event-ID (browsers do it themselves) or ?since=<cursor>."""
         scope = ctx.scope(p, category, district, range)
         cursor = parse_cursor(request.headers.get("last-event-id") or since)
+        if not ctx.streams.take(p.username):
+            raise HTTPException(
+                429,
+                f"{ctx.web.live_streams_per_user} live feeds are open for this user already",
+                {"Retry-After": "5"},
+            )
+
+        def opened(n: int) -> None:
+            ctx.metrics.sse_clients.inc(n)
+            if n < 0:
+                ctx.streams.give_back(p.username)
 
         def ended() -> str | None:
             try:
@@ -287,7 +328,7 @@ def make_router(ctx: WebContext) -> APIRouter:
                 cursor,
                 ctx.web.live_interval_s,
                 max_events,
-                on_open=lambda n: ctx.metrics.sse_clients.inc(n),
+                on_open=opened,
                 ended=ended,
                 panels=visible_panels(p),
             ),

@@ -20,19 +20,23 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from citybrain.config import Settings
 from citybrain.core.city import City
 from citybrain.errors import ConfigError
 from citybrain.store import Store
 from citybrain.streams.counters import Stat
-from citybrain.web import access, api, open311, pages
+from citybrain.web import access, api, doors, open311, pages
 from citybrain.web.auth import AuthError
 from citybrain.web.bus import Bus
 from citybrain.web.context import WebContext
 from citybrain.web.guards import SECURITY_HEADERS, BodyLimit
 
 STATIC = Path(__file__).parent / "static"
+# Request metrics are labelled by these methods; any other token a client sends is "other",
+# so a client cannot grow the label set (and Prometheus' memory) one made-up method at a time.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _MACHINE_PREFIXES = ("/api/", "/open311/", "/metrics", "/healthz", "/openapi.json")
 
 
@@ -81,6 +85,7 @@ def _check_users(city: City, settings: Settings) -> None:
     problems += [
         f"web.users: duplicate username {n!r}" for n in sorted(set(names)) if names.count(n) > 1
     ]
+    problems += doors.refusals(settings.web)
     if problems:
         raise ConfigError(problems)
 
@@ -121,7 +126,8 @@ def create_app(
             response.headers.setdefault(k, v)
         route = request.scope.get("route")
         name = getattr(route, "path", "unmatched")
-        ctx.metrics.requests.labels(request.method, name, str(response.status_code)).inc()
+        method = request.method if request.method in _METHODS else "other"
+        ctx.metrics.requests.labels(method, name, str(response.status_code)).inc()
         ctx.metrics.latency.labels(name).observe(time.perf_counter() - started)
         return response
 
@@ -180,6 +186,11 @@ def create_app(
     def favicon() -> Response:
         return Response(status_code=204)
 
+    # The client address every per-client limit counts by: X-Forwarded-For names it only
+    # when the peer is one of web.forwarded_allow_ips (the proxy or Ingress in front), so a
+    # client cannot pick its own address and the city is not one address behind a proxy.
+    proxies = list(settings.web.forwarded_allow_ips)
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
     # Outermost, so no other layer reads a body before its size is known.
     app.add_middleware(BodyLimit, max_bytes=settings.web.max_body_bytes)
     return app

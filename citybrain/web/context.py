@@ -20,7 +20,7 @@ from citybrain.streams.topics import Topics
 from citybrain.web import health
 from citybrain.web.auth import Auth, Principal
 from citybrain.web.bus import Bus, emit_pending
-from citybrain.web.guards import HashSlots, RateLimits
+from citybrain.web.guards import HashSlots, RateLimits, StreamSlots
 from citybrain.web.live import PanelCache, PanelContext
 from citybrain.web.snapshot import FrameReader
 
@@ -81,10 +81,12 @@ class WebContext:
     panel_cache: PanelCache = field(init=False)
     limits: RateLimits = field(init=False)
     hashes: HashSlots = field(init=False)
+    streams: StreamSlots = field(init=False)
 
     def __post_init__(self) -> None:
         self.limits = RateLimits()
         self.hashes = HashSlots(self.settings.web.max_concurrent_hashes)
+        self.streams = StreamSlots(self.settings.web.live_streams_per_user)
         self.ws = WebStore(self.store)
         self.auth = Auth(self.settings.web, is_revoked=self.ws.session_revoked)
         self.topics = Topics(self.settings.kafka.topic_prefix)

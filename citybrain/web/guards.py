@@ -96,6 +96,31 @@ class HashSlots:
                 self._sem.release()
 
 
+class StreamSlots:
+    """At most `n` open streams per key (a user): each live feed holds a connection and a
+    database read per interval, so one account cannot open hundreds."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self._open: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> bool:
+        with self._lock:
+            if self._open.get(key, 0) >= self.n:
+                return False
+            self._open[key] = self._open.get(key, 0) + 1
+            return True
+
+    def give_back(self, key: str) -> None:
+        with self._lock:
+            left = self._open.get(key, 0) - 1
+            if left > 0:
+                self._open[key] = left
+            else:
+                self._open.pop(key, None)
+
+
 class BodyLimit:
     """ASGI middleware: a body over `max_bytes` is refused with 413 before it is read whole,
     whether it declares its length or streams it chunked."""

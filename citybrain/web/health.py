@@ -6,6 +6,7 @@ they need no extra state in the workers and work across any number of them.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from datetime import UTC, datetime
@@ -18,20 +19,23 @@ _WINDOW_S = 30.0
 
 
 class RateTracker:
-    """Per-key counter samples; rate = change over the window (counters only grow)."""
+    """Per-key counter samples; rate = change over the window (counters only grow). Shared by
+    every live stream's thread, so the samples are kept under a lock."""
 
     def __init__(self, window_s: float = _WINDOW_S) -> None:
         self.window_s = window_s
         self.samples: dict[str, deque[tuple[float, float]]] = {}
+        self._lock = threading.Lock()
 
     def rate(self, key: str, value: float, now: float | None = None) -> float:
         now = time.monotonic() if now is None else now
-        q = self.samples.setdefault(key, deque())
-        if not q or now - q[-1][0] >= 0.5:
-            q.append((now, value))
-        while len(q) > 2 and now - q[0][0] > self.window_s:
-            q.popleft()
-        t0, v0 = q[0]
+        with self._lock:
+            q = self.samples.setdefault(key, deque())
+            if not q or now - q[-1][0] >= 0.5:
+                q.append((now, value))
+            while len(q) > 2 and now - q[0][0] > self.window_s:
+                q.popleft()
+            t0, v0 = q[0]
         if now - t0 < 0.5 or value < v0:  # too soon, or a worker restarted its counters
             return 0.0
         return (value - v0) / (now - t0)

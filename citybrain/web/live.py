@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -41,21 +42,25 @@ OVERLAP = timedelta(seconds=2)
 
 class PanelCache:
     """Panel results shared by every connection with the same scope for a short while, so a
-    wall of screens costs the database what one screen does."""
+    wall of screens costs the database what one screen does. Live streams run in the server's
+    thread pool: the book is kept under a lock (the build, a database read, outside it)."""
 
     def __init__(self) -> None:
         self.entries: dict[tuple[str, Scope], tuple[float, Any]] = {}
+        self._lock = threading.Lock()
 
     def get(self, key: tuple[str, Scope], ttl_s: float, build: Callable[[], Any]) -> Any:
         now = time.monotonic()
-        hit = self.entries.get(key)
+        with self._lock:
+            hit = self.entries.get(key)
         if hit is not None and now - hit[0] < ttl_s:
             return hit[1]
         value = build()
-        self.entries[key] = (now, value)
-        if len(self.entries) > 1000:  # many distinct filters: forget the oldest
-            for k in sorted(self.entries, key=lambda k: self.entries[k][0])[:500]:
-                self.entries.pop(k, None)
+        with self._lock:
+            self.entries[key] = (now, value)
+            if len(self.entries) > 1000:  # many distinct filters: forget the oldest
+                for k in sorted(self.entries, key=lambda k: self.entries[k][0])[:500]:
+                    self.entries.pop(k, None)
         return value
 
 

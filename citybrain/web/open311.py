@@ -8,7 +8,7 @@ the incident the ticket joined (evidence table), once the pipelines have placed 
 
 Intake is guarded: a body over `web.max_body_bytes` is refused before it is read (413,
 `guards.BodyLimit`); a key (`api_key`, or the `X-API-Key` header) is required unless the
-server listens on loopback only (the demo); submissions are rate-limited per key, and per
+server runs in `web.demo_mode`; submissions are rate-limited per key, and per
 client address for keyless or wrongly keyed callers (429 + Retry-After); a Kafka that does
 not acknowledge the ticket gets a fast 503 + Retry-After, never a 201. Public reads show
 coordinates rounded to `web.open311_public_decimals` (2 ≈ 1 km, as GeoReport v2 allows a
@@ -44,13 +44,17 @@ def _error(status: int, description: str, retry_after_s: float | None = None) ->
     )
 
 
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 def _float(raw: Any, name: str, lo: float, hi: float) -> float:
     # JSON true is no latitude, though Python would call it 1.0.
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
         raise ValueError(f"{name} must be a number")
     try:
         v = float(raw)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, OverflowError) as e:  # a 400-digit JSON integer overflows
         raise ValueError(f"{name} must be a number") from e
     if not math.isfinite(v) or not lo <= v <= hi:
         raise ValueError(f"{name} must be between {lo} and {hi}")
@@ -123,7 +127,7 @@ def make_router(ctx: WebContext) -> APIRouter:
     @r.post("/requests.json")
     async def submit(request: Request) -> JSONResponse:
         """Form-encoded (or JSON) service request: service_code, lat+long or address_string,
-        description; api_key unless the server is loopback-only."""
+        description; api_key unless the server is in demo mode."""
         if request.headers.get("content-type", "").startswith("application/json"):
             try:
                 body = await request.json()
@@ -134,7 +138,7 @@ def make_router(ctx: WebContext) -> APIRouter:
             data = {k: v for k, v in body.items() if v is not None}
         else:
             data = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-        host = request.client.host if request.client else "unknown"
+        host = _client(request)
         # Producing to Kafka and writing the store block: off the event loop, so a slow
         # broker cannot freeze the live dashboards served by the same process.
         return await run_in_threadpool(accept, data, key_of(request, data), host)
@@ -142,11 +146,11 @@ def make_router(ctx: WebContext) -> APIRouter:
     def admit(key: str | None, host: str) -> JSONResponse | None:
         """The key and rate checks: None when the request may go on."""
         web = ctx.web
-        if not web.open311_api_keys and not web.loopback:
-            return _error(403, "intake needs web.open311_api_keys on a public interface")
+        if not web.open311_api_keys and not web.demo_mode:
+            return _error(403, "intake needs web.open311_api_keys (or web.demo_mode)")
         if keyed(key):
             wait = ctx.limits.hit(web.open311_rate_per_key, "open311.key", str(key))
-        else:  # keyless (loopback demo) and wrongly keyed callers are counted per address
+        else:  # keyless (demo mode) and wrongly keyed callers are counted per address
             wait = ctx.limits.hit(web.open311_rate_per_client, "open311.client", host)
         if wait is not None:
             return _error(429, "too many requests; slow down", wait)
@@ -238,8 +242,17 @@ def make_router(ctx: WebContext) -> APIRouter:
             status_code=201,
         )
 
+    def read_refused(request: Request) -> JSONResponse | None:
+        """Reads are throttled per key (keyed callers) or per client address."""
+        key = key_of(request)
+        who = ("open311.read.key", str(key)) if keyed(key) else ("open311.read", _client(request))
+        wait = ctx.limits.hit(ctx.web.open311_read_rate_per_client, *who)
+        return None if wait is None else _error(429, "too many requests; slow down", wait)
+
     @r.get("/requests/{request_id}.json")
     def one(request: Request, request_id: str) -> JSONResponse:
+        if (refused := read_refused(request)) is not None:
+            return refused
         found = ctx.ws.open311(ids=[request_id])
         if not found:
             return _error(404, f"no service request {request_id[:64]}")
@@ -254,6 +267,8 @@ def make_router(ctx: WebContext) -> APIRouter:
         end_date: str | None = None,
         status: str | None = None,
     ) -> JSONResponse:
+        if (refused := read_refused(request)) is not None:
+            return refused
         if status not in (None, "open", "closed"):
             return _error(400, "status must be open or closed")
         try:

@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from citybrain.web.actions import parse_action, take_action
-from citybrain.web.api import incident_detail
+from citybrain.web.api import incident_detail, visible_similar
 from citybrain.web.audit import summary_label
 from citybrain.web.auth import COOKIE, CSRF_FIELD, Auth, Principal
 from citybrain.web.context import TIME_RANGES, CurrentUser, WebContext
@@ -81,6 +81,10 @@ def make_router(ctx: WebContext) -> APIRouter:
                 "cat_name": ctx.category_name,
                 "summary_label": summary_label,
                 "summary_of": ctx.store.summary,  # the stored label: model, template, pending
+                # the router's similar past tickets this user may read (web/api.py)
+                "similar_of": lambda advice, district: (
+                    visible_similar(ctx, p, advice, district) if p else []
+                ),
                 **data,
             },
             status_code=code,
@@ -232,6 +236,7 @@ def make_router(ctx: WebContext) -> APIRouter:
             ctx.web.person_classes,
             ctx.web.plate_classes,
             ev.privacy_boxes,
+            (ctx.settings.vision.max_frame_pixels, ctx.settings.vision.max_progressive_pixels),
         )
         if out is None:
             raise HTTPException(404, "the frame could not be decoded")

@@ -9,7 +9,9 @@ The rule, the same for every view and mode:
 
 Hiding is a mosaic of at most `BLOCKS` cells along the region's longer side, smoothed: a
 Gaussian blur of a fixed kernel leaves a big close-up face readable, and a fine mosaic leaves
-a small figure's outline, which a detector still finds; this leaves neither.
+a small figure's outline, which a detector still finds; this leaves neither. The background
+of a snapshot (`web.snapshot_blur: background`) is a mosaic too, of `BACKGROUND_BLOCKS` cells
+along the frame's longer side: a face close enough to fill a tenth of the frame keeps 4 cells.
 """
 
 from __future__ import annotations
@@ -22,17 +24,19 @@ import numpy as np
 PERSON_MARGIN = 0.1
 PLATE_SHARE = 0.5
 BLOCKS = 6
+BACKGROUND_BLOCKS = 40
 
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2 normalised to the frame
 
 
-def hide(img: np.ndarray, x1: int, y1: int, x2: int, y2: int) -> None:
-    """Replace the region in place by a smoothed mosaic of itself."""
+def hide(img: np.ndarray, x1: int, y1: int, x2: int, y2: int, blocks: int = BLOCKS) -> None:
+    """Replace the region in place by a smoothed mosaic of itself (`blocks` cells along its
+    longer side)."""
     region = img[y1:y2, x1:x2]
     h, w = region.shape[:2]
     if h < 2 or w < 2:
         return
-    cell = max(2, max(h, w) // BLOCKS)
+    cell = max(2, max(h, w) // blocks)
     small = cv2.resize(region, (max(1, w // cell), max(1, h // cell)), interpolation=cv2.INTER_AREA)
     img[y1:y2, x1:x2] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 

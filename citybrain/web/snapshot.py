@@ -10,11 +10,15 @@ observation (`privacy_boxes`), and every mode hides people whole and the lower h
 vehicle (web/privacy.py states the rule). The default (`web.snapshot_blur: background`) also
 blurs everything outside the evidence boxes, which covers a person the detector missed; `people`
 mode falls back to it for any frame without a privacy record (a detector without a person class).
+Both are mosaics (web/privacy.py): a Gaussian blur of a fixed kernel leaves a close-up face
+readable. The frame is decoded by the vision job's own decoder (`vision.decode.decode_frame`,
+EXIF orientation applied once), so the boxes land on the pixels the detector saw.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import OrderedDict
 from typing import Any
@@ -24,27 +28,37 @@ import numpy as np
 from kafka import KafkaConsumer, TopicPartition
 
 from citybrain.config.kafka import KafkaSettings
+from citybrain.config.vision import VisionSettings
 from citybrain.core.city import Camera
-from citybrain.web.privacy import hide_private
+from citybrain.errors import RejectedRecord
+from citybrain.vision.decode import decode_frame
+from citybrain.web.privacy import BACKGROUND_BLOCKS, hide, hide_private
 
 log = logging.getLogger(__name__)
-_BLUR = (51, 51)
+# The vision job's default limits: a frame it would refuse is not decoded here either.
+FRAME_LIMITS: tuple[int, int] = (
+    VisionSettings.model_fields["max_frame_pixels"].default,
+    VisionSettings.model_fields["max_progressive_pixels"].default,
+)
 _COLOURS = [(0, 200, 255), (255, 160, 0), (60, 220, 60), (255, 80, 200), (80, 80, 255)]
 
 
 class FrameReader:
-    """One record by reference, with a small cache (a page asks for the same frame repeatedly)."""
+    """One record by reference, with a small cache (a page asks for the same frame repeatedly),
+    kept under a lock: snapshot requests run in the server's thread pool."""
 
     def __init__(self, settings: KafkaSettings, frames_topic: str, cache: int = 64) -> None:
         self.settings = settings
         self.frames_topic = frames_topic
         self.cache: OrderedDict[str, bytes] = OrderedDict()
         self.cache_size = cache
+        self._lock = threading.Lock()
 
     def read(self, ref: str, timeout_s: float = 5.0) -> bytes | None:
-        if ref in self.cache:
-            self.cache.move_to_end(ref)
-            return self.cache[ref]
+        with self._lock:
+            if ref in self.cache:
+                self.cache.move_to_end(ref)
+                return self.cache[ref]
         try:
             topic, part, off = ref.rsplit("/", 2)
             partition, offset = int(part), int(off)
@@ -54,9 +68,10 @@ class FrameReader:
             return None
         value = self._fetch(TopicPartition(topic, partition), offset, timeout_s)
         if value is not None:  # a miss may be a passing outage: ask again next time
-            self.cache[ref] = value
-            while len(self.cache) > self.cache_size:
-                self.cache.popitem(last=False)
+            with self._lock:
+                self.cache[ref] = value
+                while len(self.cache) > self.cache_size:
+                    self.cache.popitem(last=False)
         return value
 
     def _fetch(self, tp: TopicPartition, offset: int, timeout_s: float) -> bytes | None:
@@ -96,11 +111,16 @@ def render(
     person_classes: tuple[str, ...],
     plate_classes: tuple[str, ...] = (),
     privacy_boxes: list[dict[str, Any]] | None = None,
+    limits: tuple[int, int] = FRAME_LIMITS,
 ) -> bytes | None:
-    """JPEG with privacy blur first, then zones and boxes on top; None if it does not decode."""
-    img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-    if img is None:
+    """JPEG with privacy blur first, then zones and boxes on top; None if it does not decode.
+    `limits`: the vision job's max_frame_pixels and max_progressive_pixels."""
+    try:
+        img = decode_frame(jpeg, *limits)
+    except RejectedRecord:
         return None
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
     h, w = img.shape[:2]
 
     def px(box: Any) -> tuple[int, int, int, int]:
@@ -118,7 +138,8 @@ def render(
     # evidence) cannot show that, so it is blurred like "background" unless proven harmless.
     vouched = bool(privacy_boxes) or any(d.get("cls") in person_classes for d in detections)
     if mode == "background" or not vouched:
-        out = cv2.GaussianBlur(img, _BLUR, 0)
+        out = img.copy()
+        hide(out, 0, 0, w, h, BACKGROUND_BLOCKS)
         for d, (x1, y1, x2, y2) in boxes:
             if d.get("cls") not in person_classes and x2 > x1 and y2 > y1:
                 out[y1:y2, x1:x2] = img[y1:y2, x1:x2]

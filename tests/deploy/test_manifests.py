@@ -14,7 +14,9 @@ import pytest
 import yaml
 
 from citybrain.config import load_settings
+from citybrain.config.web import WebSettings
 from citybrain.streams.topics import Topics
+from citybrain.web.doors import refusals
 from tests.deploy.checks import ROOT, all_errors, containers, job_inputs, of_kind
 from tests.deploy.render import Resource, render
 
@@ -188,6 +190,22 @@ def test_config_map_is_valid_citybrain_config_without_credentials(
             if c["args"] == ["web"]:
                 assert s.web.session_secret and s.web.users
     assert sorted(checked) == ["dispatch", "incidents", "tickets", "vision", "web"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_the_dev_overlay_runs_the_web_in_demo_mode(
+    manifests: dict[str, list[Resource]], overlay: str
+) -> None:
+    """The dev cluster signs in with the demo accounts, which only demo mode accepts; the
+    production example's placeholders are refused at start-up until they are replaced."""
+    pod = one(manifests[overlay], "Deployment", "citybrain-web")["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env.get("CITYBRAIN_WEB__DEMO_MODE") == ("true" if overlay == "dev" else None)
+    if overlay == "production":
+        secret = one(manifests[overlay], "Secret", "citybrain-web")["data"]
+        placeholder = base64.b64decode(secret["session_secret"]).decode()
+        web = WebSettings(session_secret=placeholder)
+        assert any("published" in p for p in refusals(web))
 
 
 def test_dev_users_are_the_demo_accounts() -> None:

@@ -136,6 +136,7 @@ def stack(
                 update={
                     "port": free_port(),
                     "session_secret": "browser-test",
+                    "demo_mode": True,  # it signs in with the documented demo accounts
                     "live_interval_s": 0.5,
                 }
             ),

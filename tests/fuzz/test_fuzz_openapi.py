@@ -24,7 +24,8 @@ from ..unit.web.conftest import PASSWORDS
 @pytest.fixture
 def web_app(city: City, store: Store, settings: Settings) -> Any:
     web = settings.web.model_copy(
-        update={"session_secret": "fuzz", "open311_rate_per_client": "1000000/minute",
+        update={"session_secret": "fuzz", "demo_mode": True,
+                "open311_rate_per_client": "1000000/minute",
                 "login_rate_per_client": "1000000/minute"}
     )  # fmt: skip
     return create_app(city, store, settings.model_copy(update={"web": web}))

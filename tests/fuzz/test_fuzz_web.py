@@ -43,7 +43,8 @@ _GETS = [
 
 def _app(city: City, store: Store, settings: Settings) -> TestClient:
     web = settings.web.model_copy(
-        update={"session_secret": "fuzz", "open311_rate_per_client": "1000000/minute",
+        update={"session_secret": "fuzz", "demo_mode": True,
+                "open311_rate_per_client": "1000000/minute",
                 "login_rate_per_client": "1000000/minute"}
     )  # fmt: skip
     return TestClient(create_app(city, store, settings.model_copy(update={"web": web})))

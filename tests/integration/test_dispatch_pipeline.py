@@ -20,6 +20,7 @@ from citybrain.config import Settings
 from citybrain.core.city import UNCLASSIFIED
 from citybrain.core.geo import partition_key
 from citybrain.core.messages import Dispatch, GeoPoint, Observation
+from citybrain.core.summary import summary_digest
 from citybrain.runtime import run_job
 from citybrain.store import Store
 from citybrain.streams.topics import Topics
@@ -90,6 +91,7 @@ def test_incidents_are_summarised_routed_delivered_and_audited(
                             "water_drainage": f"http://127.0.0.1:{up.server_address[1]}/hook",
                             "city_roads": f"http://127.0.0.1:{down.server_address[1]}/hook",
                         },
+                        "allow_insecure_webhooks": True,  # local http receivers
                         "max_attempts": 3,
                         "backoff_s": 0.2,
                         "poll_s": 0.1,
@@ -156,7 +158,8 @@ def test_incidents_are_summarised_routed_delivered_and_audited(
     summary = store.summary(flood.incident_id)
     assert summary is not None and summary.generated_by == "model" and not summary.verified
     assert summary.facts["district"] == "xicheng" and summary.prompt_version
-    assert store.verify_summary(flood.incident_id, "dispatcher-1")
+    assert not store.verify_summary(flood.incident_id, "dispatcher-1", "0" * 64)  # not shown
+    assert store.verify_summary(flood.incident_id, "dispatcher-1", summary_digest(summary.text))
     assert store.summary(flood.incident_id).verified  # type: ignore[union-attr]
     # every model call audited, with outcome; prompts hold redacted text only
     calls = store.model_calls()

@@ -5,6 +5,7 @@ partition is committed past it (before, the job died and its restart died on it 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections import Counter
 from datetime import datetime
@@ -196,9 +197,13 @@ class ChokesOnTicket(TicketStage):
         return read
 
 
-def test_a_poison_ticket_reaches_the_dlq_redacted(live_settings: Settings, city: City) -> None:
+def test_a_poison_ticket_reaches_the_dlq_redacted(
+    live_settings: Settings, city: City, caplog: pytest.LogCaptureFixture
+) -> None:
     """Like every rejected ticket, a poison one is kept in the DLQ without its personal data,
-    in its value and in the exception's text."""
+    in its value and in the exception's text; the job's log names the exception and where it
+    was raised, never its text."""
+    caplog.set_level(logging.WARNING, logger="citybrain.streams.worker")
     s = live_settings
     topics = Topics(s.kafka.topic_prefix)
     text = "新华路与中山路交叉口积水严重，我叫王芳，电话13812345678"
@@ -220,4 +225,6 @@ def test_a_poison_ticket_reaches_the_dlq_redacted(live_settings: Settings, city:
     assert b"ValueError: could not place" in h["dlq.detail"]
     for private in ("13812345678", "王芳"):
         assert private.encode() not in dead.value and private.encode() not in h["dlq.detail"]
+        assert private not in caplog.text
+    assert "ValueError (message withheld)" in caplog.text and "in _read" in caplog.text
     assert json.loads(dead.value)["ticket_id"] == "T-99"

@@ -52,7 +52,7 @@ IMGSZ = 160  # small letterbox: the same network, a quarter of the work of 320
 
 @pytest.fixture(scope="module")
 def detector() -> tuple[nn.Module, tuple[str, ...]]:
-    return detector_module(VisionSettings(imgsz=IMGSZ))
+    return detector_module(VisionSettings(imgsz=IMGSZ, trust_pickled_model=True))  # demo weights
 
 
 @pytest.fixture(scope="module")
@@ -199,7 +199,7 @@ def test_vision_stage_through_triton_finds_what_local_torch_finds(
         assert stage.stats["frames"] == len(records) and stage.stats["dlq"] == 0
         return [Observation.model_validate_json(o.value) for o in out]
 
-    model, names = load_detector(vision.model)
+    model, names = load_detector(vision.model, trust_pickle=vision.trust_pickled_model)
     local_obs = observations(LocalBackend({"detector": model}), names)
     triton = TritonBackend.connect(settings(), server.url)
     via_triton = observations(triton, dict(enumerate(triton.labels("detector"))))

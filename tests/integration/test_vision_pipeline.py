@@ -192,7 +192,7 @@ def test_backend_outage_pauses_consumption_and_loses_nothing(live_settings: Sett
     items.insert(1, (b"cam-02", b"\xff\xd8\xff broken", headers("cam-02", 500)))
     produce(s.kafka.bootstrap_servers, topics.frames, items)
 
-    model, names = load_detector(s.vision.model)
+    model, names = load_detector(s.vision.model, trust_pickle=s.vision.trust_pickled_model)
     backend = DownThenUp(LocalBackend({"detector": model}), failures=4)
     stage = VisionStage(s, load_city(s), topics, backend, names)
     worker = StreamWorker(
@@ -228,7 +228,7 @@ def test_a_restarted_vision_job_re_reads_its_cameras_recent_frames_before_the_co
     topics = Topics(s.kafka.topic_prefix)
     cams = ("cam-01", "cam-02", "cam-03", "cam-04")
     city = load_city(s)
-    model, names = load_detector(s.vision.model)
+    model, names = load_detector(s.vision.model, trust_pickle=s.vision.trust_pickled_model)
 
     def one_process(first: int) -> VisionStage:
         items = [(c.encode(), jpeg(seed=i), headers(c, i * 1000)) for i in range(first, first + 3)

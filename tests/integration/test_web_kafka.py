@@ -31,6 +31,11 @@ from .conftest import free_port, read_topic
 pytestmark = pytest.mark.integration
 
 
+def _demo(s: Settings) -> Settings:
+    """These tests sign in with the documented demo accounts: demo mode (web/doors.py)."""
+    return s.model_copy(update={"web": s.web.model_copy(update={"demo_mode": True})})
+
+
 def _client(app: object, username: str) -> TestClient:
     c = TestClient(app, follow_redirects=False)  # type: ignore[arg-type]
     assert (
@@ -53,7 +58,7 @@ def _store(s: Settings, city: City) -> Store:
 def test_actions_reach_feedback_and_dispatch_topics_even_after_an_outage(
     live_settings: Settings, city: City
 ) -> None:
-    s = live_settings
+    s = _demo(live_settings)
     topics = Topics(s.kafka.topic_prefix)
     store = _store(s, city)
     down = KafkaBus(s.kafka.model_copy(update={"bootstrap_servers": f"127.0.0.1:{free_port()}"}))
@@ -102,7 +107,7 @@ def _run(job: str, s: Settings) -> dict[str, int]:
 def test_open311_request_flows_through_the_pipelines_and_reports_status(
     live_settings: Settings, city: City
 ) -> None:
-    s = live_settings
+    s = _demo(live_settings)
     store = Store.from_url(s.store.url)
     app = create_app(city, store, s, KafkaBus(s.kafka))
     c = TestClient(app)
@@ -177,7 +182,7 @@ def test_open311_request_flows_through_the_pipelines_and_reports_status(
 
 
 def test_snapshot_is_read_back_from_the_frames_topic(live_settings: Settings, city: City) -> None:
-    s = live_settings
+    s = _demo(live_settings)
     topics = Topics(s.kafka.topic_prefix)
     start = datetime.now(UTC) - timedelta(minutes=30)
     frame = render_camera_frame(city, s.simulator, build_scenario(city, s.simulator, start), 0, 0)

@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float, 
         buffer_dtype="float16" if cuda else "float32",
         preprocess_device="cuda" if cuda else "cpu",
     )
-    detector, _ = load_detector(model)
+    detector, _ = load_detector(model, trust_pickle=True)  # this project's demo weights
     yolo = LocalBackend({"detector": detector}, device=args.device, half=cuda)
     import open_clip
 

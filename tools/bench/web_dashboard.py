@@ -100,7 +100,11 @@ def main() -> None:
     args = ap.parse_args()
     settings, city = load_all(Path("config/citybrain.yaml"))
     settings = settings.model_copy(
-        update={"web": settings.web.model_copy(update={"session_secret": "bench"})}
+        update={
+            "web": settings.web.model_copy(
+                update={"session_secret": "bench", "demo_mode": True}  # the demo accounts
+            )
+        }
     )
     rows = []
     for n in (int(x) for x in args.sizes.split(",")):

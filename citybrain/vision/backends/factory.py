@@ -34,7 +34,9 @@ def build_backend(
     `triton` connects to the server named in the Triton settings, whose repository
     (`citybrain models export`) serves both and carries the detector's class names."""
     if settings.backend == "local":
-        model, names = load_detector(settings.model)
+        model, names = load_detector(
+            settings.model, trust_pickle=settings.trust_pickled_model
+        )
         half = settings.buffer_dtype == "float16" and settings.device.startswith("cuda")
         models: dict[str, Any] = {DETECTOR: model}
         if clip is not None:
@@ -58,4 +60,4 @@ def build_backend(
         "the Triton detector carries no labels (exported before they were): names from %s",
         settings.model,
     )
-    return triton, load_detector(settings.model)[1]
+    return triton, load_detector(settings.model, trust_pickle=settings.trust_pickled_model)[1]

@@ -63,14 +63,14 @@ class LocalBackend:
 
 
 def load_detector(
-    path: Path, config_dir: Path = Path("var/ultralytics")
+    path: Path, config_dir: Path = Path("var/ultralytics"), trust_pickle: bool = False
 ) -> tuple[torch.nn.Module, dict[int, str]]:
     """The DetectionModel of an ultralytics .pt (trained), original YOLOv5 weights (anchor head,
     plain tensors) or a .yaml (untrained, seeded), in eval mode and fused, with its class
     names (a YAML's `names` list wins)."""
     from citybrain.vision.detector import load_yolo
 
-    yolo, names = load_yolo(path, config_dir)
+    yolo, names = load_yolo(path, config_dir, trust_pickle)
     model = yolo.model
     assert isinstance(model, torch.nn.Module)
     model = model.float().eval()

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from citybrain.core.advised import advised_case, category_of, combine, department_scores
+from citybrain.core.advised import (
+    advised_case,
+    category_of,
+    combine,
+    department_scores,
+    outbound,
+    similar_routed_to,
+)
 from citybrain.core.city import UNCLASSIFIED, City
 from citybrain.core.messages import LabelScore, RouterAdvice, SimilarTicket
 
@@ -75,3 +82,28 @@ def test_a_confident_category_router_outvotes_the_keywords() -> None:
     assert category_of("flooding", 0.7, unsure) == ("flooding", 0.7)
     # a department router never changes the category
     assert category_of("flooding", 0.7, _advice(("city_roads", 0.99))) == ("flooding", 0.7)
+
+
+def test_outbound_decisions_carry_the_labels_not_the_past_tickets(city: City) -> None:
+    case = advised_case(city, UNCLASSIFIED, None, _advice(("street_lighting", 0.91)))
+    out = outbound(case.rule)
+    assert out.advice is not None and out.advice.top == case.rule.advice.top  # type: ignore[union-attr]
+    assert out.advice.similar == () and "路灯不亮" not in out.model_dump_json()
+    assert case.rule.advice is not None and case.rule.advice.similar  # the stored one keeps them
+
+
+def test_past_tickets_by_the_department_they_were_routed_to(city: City) -> None:
+    stored = {
+        "kind": "category",
+        "similar": [
+            {"text": "积水", "label": "flooding", "similarity": 0.8},
+            {"text": "坑", "label": "pothole", "similarity": 0.7},
+            {"text": "?", "label": "no_such_category", "similarity": 0.6},
+        ],
+    }
+    drainage = similar_routed_to(city, stored, "water_drainage", "xicheng")
+    assert [t["text"] for t in drainage] == ["积水"]
+    assert [t["text"] for t in similar_routed_to(city, stored, "city_roads", "nanhu")] == ["坑"]
+    assert len(similar_routed_to(city, stored, None, None)) == 3  # an admin's view
+    by_dept = {"kind": "department", "similar": [{"text": "a", "label": "city_roads"}]}
+    assert similar_routed_to(city, by_dept, "water_drainage", None) == []

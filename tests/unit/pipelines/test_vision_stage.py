@@ -273,7 +273,7 @@ def test_big_real_photo_and_blank_frames_pass_with_the_shipped_detector(
         h, w = img.shape[:2]
         meta = FrameMeta(camera_id="cam-01", ts_ms=1000 * (i + 1), seq=i, width=w, height=h)
         records.append(Incoming("t.frames", buf.tobytes(), b"cam-01", dict(meta.to_headers())))
-    model, names = load_detector(settings.vision.model)
+    model, names = load_detector(settings.vision.model, trust_pickle=True)  # the demo weights
     s = settings.model_copy(update={"vision": settings.vision.model_copy(update={"batch_size": 3})})
     st = VisionStage(s, city, Topics("t"), LocalBackend({"detector": model}), names, clock=Clock())
     run_stage(st, records)  # a full batch: inferred at once

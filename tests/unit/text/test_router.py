@@ -101,3 +101,26 @@ def test_district_values_the_city_lacks_are_reported(
     labels = load_label_map(history.with_suffix(".labels.yaml"), city)
     res = train(src, COLS, tmp_path / "r", city, labels, folds=0)
     assert any("not this city's district ids (e.g. 'CD13')" in n for n in res.report.notes)
+
+
+def test_the_bytes_checked_are_the_bytes_unpickled(
+    trained: tuple[Path, TrainResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model file is replaced right after its hash was checked (a race no test can time,
+    so the read that feeds the check swaps the file as it returns): the router loaded is the
+    one that was checked, not the replacement."""
+    import joblib
+
+    art = _copy(trained[0], tmp_path / "raced")
+    blob = art / "model.joblib"
+    read = Path.read_bytes
+
+    def read_then_swap(self: Path) -> bytes:
+        data = read(self)
+        if self == blob:
+            joblib.dump({"model": "replaced after the check", "neighbours": None}, blob)
+        return data
+
+    monkeypatch.setattr(Path, "read_bytes", read_then_swap)
+    router, manifest = load_router(art)
+    assert tuple(router.model.labels) == manifest.labels

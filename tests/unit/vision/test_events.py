@@ -103,6 +103,27 @@ def test_observations_carry_the_frames_people_and_vehicles_for_hiding(
     )
 
 
+def test_a_cleared_events_frame_carries_its_people_for_hiding_too(
+    settings: Settings, city: City
+) -> None:
+    """The frame that clears an event is evidence shown like any other: the person still in
+    it is hidden (before, a cleared observation had no privacy boxes)."""
+    ev = events(settings, city)
+    cam = city.camera_by_id["cam-01"]
+    person = [0.1, 0.2, 0.15, 0.4]
+    out = []
+    for seq in range(10):
+        boxes = (PARKED, person) if seq < 6 else (person,)  # the car leaves, the person stays
+        names = ("vehicle", "person") if seq < 6 else ("person",)
+        d = Detections.from_named(
+            np.array(boxes, np.float32).reshape(-1, 4), np.full(len(boxes), 0.9, np.float32), names
+        )
+        out += [o for _, o in ev.observe(cam, frame(seq), d, f"f/0/{seq}")]
+    cleared = next(o for o in out if o.rule_state == "cleared")
+    assert [b.cls for b in cleared.privacy_boxes] == ["person"]
+    np.testing.assert_allclose(cleared.privacy_boxes[0].box, person, atol=1e-5)
+
+
 def test_a_camera_whose_clock_is_set_back_starts_over(settings: Settings, city: City) -> None:
     """The camera's clock goes back an hour: its rules and tracks start over from that frame
     (a new event, counted as a clock reset) instead of skipping every frame as stale until

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Callable
@@ -13,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from citybrain.config import Settings
+from citybrain.config.web import WebUser
 from citybrain.core.city import City
 from citybrain.core.incident import Incident
 from citybrain.core.messages import Detection, Dispatch, GeoPoint, Observation
@@ -20,6 +22,7 @@ from citybrain.core.routing import route
 from citybrain.core.summary import template_summary
 from citybrain.store import IncidentWrite, Store
 from citybrain.web.app import create_app
+from citybrain.web.auth import hash_password
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 # Demo accounts from config/citybrain.yaml; the plain passwords are in docs/OPERATIONS.md.
@@ -116,9 +119,44 @@ def store(city: City, tmp_path: Path) -> Store:
 
 @pytest.fixture
 def app_settings(settings: Settings) -> Settings:
+    """The sample config in demo mode: the tests sign in with its documented demo accounts
+    (a server without demo mode refuses to start with them, test_demo_mode.py)."""
     return settings.model_copy(
-        update={"web": settings.web.model_copy(update={"session_secret": "test-secret"})}
+        update={
+            "web": settings.web.model_copy(
+                update={"session_secret": "test-secret", "demo_mode": True}
+            )
+        }
     )
+
+
+# A served (not demo) configuration: accounts with their own passwords, a random-length key.
+SERVED_PASSWORDS = {"ops": "ops-own-long-password", "drain": "drain-own-long-password"}
+SERVED_SECRET = "5f0c2b8e9d1a4736b2c8e0f19a7d3c45e6b1f08a29c7d4e3b5a6f7081c2d3e4f"
+
+
+@functools.cache
+def _served_users() -> tuple[WebUser, ...]:
+    return (
+        WebUser(
+            username="ops", role="operator", password_hash=hash_password("ops-own-long-password")
+        ),
+        WebUser(
+            username="drain",
+            role="dispatcher",
+            department="water_drainage",
+            password_hash=hash_password("drain-own-long-password"),
+        ),
+    )
+
+
+@pytest.fixture
+def served_settings(settings: Settings) -> Settings:
+    """The sample config as a real deployment would set it: no demo mode, no demo account."""
+    web = settings.web.model_copy(
+        update={"demo_mode": False, "session_secret": SERVED_SECRET, "users": _served_users()}
+    )
+    return settings.model_copy(update={"web": web})
 
 
 ClientFor = Callable[[str | None], TestClient]

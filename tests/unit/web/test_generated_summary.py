@@ -3,6 +3,7 @@ label names the model and prompt version, accepting confirms it, the calls join 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from citybrain.store import Store
@@ -59,11 +60,11 @@ def test_generated_summary_is_labelled_confirmed_on_accept_and_audited(
     assert [(e["actor"], e["ref"]) for e in model_entries] == [("smollm2-135m", "call-1")]
     assert "ok, 812 ms" in model_entries[0]["what"]
 
-    r = drainage.post(
-        "/incidents/flood-1/actions",
-        data={"csrf_token": csrf_of(drainage), "action": "accept"},
-        headers={"accept": "text/html"},
-    )
+    page = drainage.get("/incidents/flood-1").text
+    shown = re.search(r'name="summary_sha256" value="([0-9a-f]{64})"', page)
+    assert shown and shown.group(1) == label["sha256"]  # the page sends back what it shows
+    form = {"csrf_token": csrf_of(drainage), "action": "accept", "summary_sha256": shown.group(1)}
+    r = drainage.post("/incidents/flood-1/actions", data=form, headers={"accept": "text/html"})
     assert r.status_code == 303
     after = drainage.get("/api/incidents/flood-1").json()["summary_label"]
     assert after["verified"] is True and "verified by drainage" in after["label"]
@@ -108,3 +109,33 @@ def test_a_queued_summary_shows_as_pending_on_the_page_and_in_the_inbox(
     label = drainage.get("/api/incidents/flood-1").json()["summary_label"]
     assert label["kind"] == "template" and "summary pending" in label["label"]
     assert "template · summary pending" in drainage.get("/inbox?department=water_drainage").text
+
+
+def test_accept_confirms_only_the_summary_text_that_was_shown(
+    client_for: ClientFor, store: Store
+) -> None:
+    """The summary was rewritten after the dispatcher's page was drawn: their accept stands,
+    but it confirms nothing, as it does when it names no text at all."""
+    _store_model_summary(store, "flood-1")
+    drainage = client_for("drainage")
+    shown = drainage.get("/api/incidents/flood-1").json()["summary_label"]["sha256"]
+    with store.sessions.begin() as s:
+        row = s.get(SummaryRow, "flood-1")
+        assert row is not None
+        row.text = "A different text the dispatcher never saw."
+    h = {"x-csrf-token": csrf_of(drainage)}
+    r = drainage.post(
+        "/api/incidents/flood-1/actions",
+        json={"action": "accept", "summary_sha256": shown},
+        headers=h,
+    )
+    assert r.status_code == 201
+    label = drainage.get("/api/incidents/flood-1").json()["summary_label"]
+    assert label["verified"] is False and "not verified" in label["label"]
+    with store.sessions.begin() as s:
+        s.add(SummaryRow(incident_id="flood-2", text="Water again.", language="en",
+                         generated_by="model", model="m", prompt_version="v", verified=False,
+                         note="", facts={}, updated_at=AT))  # fmt: skip
+    r = drainage.post("/api/incidents/flood-2/actions", json={"action": "accept"}, headers=h)
+    assert r.status_code == 201
+    assert store.summary("flood-2").verified is False  # type: ignore[union-attr]

@@ -26,7 +26,7 @@ PUBLIC = {
     "/open311/v2/services.json": 200,
     "/open311/v2/requests.json": 200,
     "/open311/v2/requests/311-x.json": 404,
-    "/metrics": 200,  # loopback-only server without web.metrics_token: the demo
+    "/metrics": 200,  # web.demo_mode without web.metrics_token: the demo
 }
 # Signed in: what operators and admins get; None = the same for a dispatcher.
 SIGNED_IN: dict[str, tuple[int, int | None]] = {
@@ -122,13 +122,11 @@ def test_feedback_is_filtered_before_it_is_limited(client_for: ClientFor) -> Non
     assert [f["incident_id"] for f in sanitation] == ["bin-1"]  # not cut off by the others
 
 
-def test_metrics_off_loopback_need_the_token_or_an_operator(
-    city: City, store: Store, app_settings: Settings
+def test_metrics_outside_demo_mode_need_the_token_or_an_operator(
+    city: City, store: Store, served_settings: Settings
 ) -> None:
-    s = app_settings.model_copy(
-        update={
-            "web": app_settings.web.model_copy(update={"host": "0.0.0.0", "metrics_token": "m-1"})
-        }
+    s = served_settings.model_copy(
+        update={"web": served_settings.web.model_copy(update={"metrics_token": "m-1"})}
     )
     c = TestClient(create_app(city, store, s))
     assert c.get("/metrics").status_code == 403

@@ -28,6 +28,7 @@ ADVICE = RouterAdvice(
     ),
     similar=(
         SimilarTicket(text="新华路地道积水，车过不去", label="water_drainage", similarity=0.71),
+        SimilarTicket(text="和平路井盖松动，有响声", label="city_roads", similarity=0.64),
     ),
     auto_threshold=0.8,
 )
@@ -68,3 +69,23 @@ def test_inbox_page_and_api_show_the_routers_reason(
     # an operator sees the probabilities, not citizens' words
     seen = client_for("operator").get("/api/incidents/flood-1").json()["routing"]["advice"]
     assert seen["top"] and seen["similar"] == []
+
+
+def test_a_dispatcher_reads_only_their_own_departments_past_tickets(
+    client_for: ClientFor, store: Store, city: City
+) -> None:
+    """The roads office's past ticket is not the drainage dispatcher's to read: not in the
+    inbox, the incident page or the API. An admin reads both; an operator neither."""
+    _decide(store, city)
+    drainage = client_for("drainage")
+    for text in (
+        drainage.get("/inbox").text,
+        drainage.get("/incidents/flood-1", headers={"accept": "text/html"}).text,
+        drainage.get("/api/incidents/flood-1").text,
+        drainage.get("/api/incidents").text,
+    ):
+        assert "新华路地道积水" in text and "和平路井盖松动" not in text
+    admin = client_for("admin").get("/api/incidents/flood-1").json()["routing"]["advice"]
+    assert [t["label"] for t in admin["similar"]] == ["water_drainage", "city_roads"]
+    admin_page = client_for("admin").get("/inbox", params={"department": "water_drainage"})
+    assert "和平路井盖松动" in admin_page.text
