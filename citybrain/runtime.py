@@ -49,7 +49,9 @@ def run_job(
         topics=topics,
         dlq_topic=names.dlq,
         poll_timeout_ms=settings.kafka.poll_timeout_ms,
-        report=lambda _job, counters: store.write_stats(name, counters),
+        report=lambda _job, counters: store.write_stats(
+            name, counters, settings.store.stats_keep_s
+        ),
         transient=TRANSIENT_ERRORS,
         retry_max_s=settings.workers.dependency_retry_max_s,
         poison_retries=settings.workers.poison_retries,
