@@ -307,7 +307,7 @@ def run(
                 "keep_alive_every_s": s.kafka.poll_timeout_ms / 4000.0,
                 "idle_resolve_s": s.incidents.idle_resolve_s,
                 **(on_time or {}),
-                "resolved_on_time": bool(on_time) and on_time["overdue"] == 0,
+                "resolved_on_time": on_time is not None and on_time["overdue"] == 0,
             }
             if continuous
             else None
