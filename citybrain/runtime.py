@@ -55,6 +55,7 @@ def run_job(
         transient=TRANSIENT_ERRORS,
         retry_max_s=settings.workers.dependency_retry_max_s,
         poison_retries=settings.workers.poison_retries,
+        tick_every_s=settings.workers.tick_every_s,
     )
     log.info("%s: consuming %s", name, ", ".join(topics))
     w = settings.workers
