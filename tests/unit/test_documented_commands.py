@@ -23,7 +23,7 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # `citybrain` as the program: at the start of a code span or line, or after a path or `-m`
 _CLI = re.compile(r"(?:^|[`$;&(]\s*|bin/|-m )citybrain((?: [a-z][a-z0-9-]*)+)", re.M)
 _TOOL = re.compile(r"\btools/[A-Za-z0-9_/]+\.py\b")
-_MAKE = re.compile(r"`make ([a-z][a-z0-9-]*)")
+_MAKE = re.compile(r"(?:^|[`$;&]\s*)make ([a-z][a-z0-9-]*)", re.M)
 _MODULE = re.compile(r"python -m (citybrain\.[a-z_.]+[a-z])")
 
 
