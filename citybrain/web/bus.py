@@ -2,7 +2,8 @@
 
 Actions are stored first with `emitted=False` (an outbox); `emit_pending` sends every
 unsent one and marks it only once the broker acknowledged every record, so an action taken
-while Kafka is down goes out with the next one.
+while Kafka is down goes out with the next one, or with the background drain
+(`outbox_drain.py`), whichever comes first.
 
 Sends are checked: `flush` raises `BusUnavailable` unless every record the calling thread
 sent since its own last flush was acknowledged (kafka-python's own flush returns quietly when a
@@ -98,11 +99,17 @@ class KafkaBus:
         return BusUnavailable(f"Kafka did not take the records: {e}", self.retry_after_s)
 
     def send(self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> None:
-        self._check_up()
         try:
-            future = self._p().send(topic, key=key, value=value, headers=headers)
-        except KafkaError as e:
-            raise self._down(e) from e
+            self._check_up()
+            try:
+                future = self._p().send(topic, key=key, value=value, headers=headers)
+            except KafkaError as e:
+                raise self._down(e) from e
+        except BusUnavailable:
+            # the caller's batch failed as a whole: what it queued before is not carried over
+            # to the next request this thread serves
+            self._mine.pending = []
+            raise
         self._pending().append(future)
 
     def flush(self) -> None:
