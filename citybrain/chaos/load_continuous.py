@@ -29,8 +29,11 @@ KEEP_ALIVE_INCIDENT = "load-keep-alive"  # an incident id that never exists
 
 
 def continuous_settings(s: Settings) -> Settings:
-    """Short idle and reopen times, so incidents resolve and are forgotten within the run."""
-    inc = s.incidents.model_copy(update={"idle_resolve_s": IDLE_RESOLVE_S, "reopen_s": 60.0})
+    """Short idle, reopen and lateness times, so incidents resolve and are forgotten (their
+    replay-guard entries with them) within a run of minutes."""
+    inc = s.incidents.model_copy(
+        update={"idle_resolve_s": IDLE_RESOLVE_S, "reopen_s": 60.0, "max_lateness_s": 120.0}
+    )
     return s.model_copy(update={"incidents": inc})
 
 
