@@ -6,7 +6,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 ARGS    ?=
 
-.PHONY: venv demo test test-fast fuzz lint bench chaos load schemas clean
+.PHONY: venv demo test test-fast fuzz lint bench chaos load load-continuous schemas clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check citybrain pipelines tests tools
-	$(PY) -m mypy citybrain pipelines
+	$(PY) -m mypy citybrain pipelines tools
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q $(ARGS)
 
@@ -55,6 +55,12 @@ chaos: $(STAMP)
 #   make load ARGS="--minutes 30 --tickets-x 10 --frames-x 10"
 load: $(STAMP)
 	$(PY) -m citybrain.chaos.load $(ARGS)
+
+# The same at a city's volume, where no poll ever comes back empty: a keep-alive fills every gap
+# of the incident job's input; incidents must still resolve on time (idle timeout 60 s here)
+# and memory stay flat; writes var/chaos/load.json with a `continuous` section.
+load-continuous: $(STAMP)
+	$(PY) -m citybrain.chaos.load --continuous $(ARGS)
 
 bench: $(STAMP)
 	$(PY) tools/bench/pipeline_throughput.py $(ARGS)

@@ -49,10 +49,13 @@ def run_job(
         topics=topics,
         dlq_topic=names.dlq,
         poll_timeout_ms=settings.kafka.poll_timeout_ms,
-        report=lambda _job, counters: store.write_stats(name, counters),
+        report=lambda _job, counters: store.write_stats(
+            name, counters, settings.store.stats_keep_s
+        ),
         transient=TRANSIENT_ERRORS,
         retry_max_s=settings.workers.dependency_retry_max_s,
         poison_retries=settings.workers.poison_retries,
+        tick_every_s=settings.workers.tick_every_s,
     )
     log.info("%s: consuming %s", name, ", ".join(topics))
     w = settings.workers

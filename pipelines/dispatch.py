@@ -79,6 +79,7 @@ class DispatchStage(Stage):
         # incident id -> (category, district, routing) of the last decision, to ask the model once
         self._decided: dict[str, tuple[str, str | None, RoutingDecision]] = {}
         self._sent: dict[str, set[str]] = {}  # incident id -> ids of the dispatches made
+        self._holders: dict[str, str] = {}  # incident id -> department a dispatcher handed it to
         self.owned: list[Any] = []  # processes this stage started and stops (embedded model)
         self.summaries: SummaryWorker | None = None
         if self.step.client is not None and settings.llm.summaries:
@@ -110,6 +111,7 @@ class DispatchStage(Stage):
                 batch.rejected.append((rec, err))
                 continue
             latest[msg.id] = msg
+        self._holders = self.store.holders(list(latest))
         items = [self._item(m) for m in latest.values()]
         self.step.run_queued(items)
         for it in items:
@@ -214,6 +216,23 @@ class DispatchStage(Stage):
         self._pending.decisions.append(Decision(inc.id, routing, it.summary, it.label, it.facts))
         # One dispatch per department an incident is routed to, and again when it comes back
         # after being resolved (a new id, so receivers are told).
+        holder = self._holders.get(inc.id)
+        if holder is not None:
+            # A dispatcher moved it: the hand wins over the rules. This life of the incident
+            # was dispatched already (the department that moved it on had it, and the move
+            # sent its own dispatch to the holder) unless it came back since: then the holder
+            # is told, not the department the rules name.
+            this_life = {dispatch_id(inc.id, d.id, inc.reopened) for d in self.city.departments}
+            if this_life & self._sent.get(inc.id, set()):
+                return []
+        if holder is not None and holder != routing.department:
+            routing = routing.model_copy(
+                update={
+                    "department": holder,
+                    "decided_by": "dispatcher",
+                    "reason": f"held by {holder} after a dispatcher's move",
+                }
+            )
         did = dispatch_id(inc.id, routing.department, inc.reopened)
         if did in self._sent.get(inc.id, set()):
             return []

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from citybrain.config import Settings
 from citybrain.core.city import UNCLASSIFIED, City
+from citybrain.core.dispatcher_actions import resolve_is_stale
 from citybrain.core.fusion import Fuser, FusionResult
 from citybrain.core.ids import incident_version
 from citybrain.core.incident import Incident
@@ -155,6 +156,10 @@ class IncidentStage(Stage):
             if stored is None:
                 raise RejectedRecord("unknown_incident", fb.incident_id)
             self.fuser.adopt(stored)
+        inc = self.fuser.incidents[fb.incident_id]
+        if inc.is_open and resolve_is_stale(inc.updated_at, fb.at):
+            self.stats["feedback.stale_resolve"] += 1  # new evidence since: it stays open
+            return []
         done = self.fuser.resolve(fb.incident_id, fb.at, by="dispatcher")
         if done is None:
             self.stats["feedback.already_resolved"] += 1

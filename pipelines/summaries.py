@@ -168,14 +168,17 @@ class SummaryWorker:
             self.stats["summary_queue.superseded"] += 1
 
     def _follow_ups(self, it: Item) -> tuple[list[Delivery], list[Output]]:
-        """The incident's dispatches again, now with the model summary: on the dispatch topic
+        """The holder's dispatch again, now with the model summary: on the dispatch topic
         (through the outbox, so a crash cannot lose them) and as webhook deliveries, keyed by
         dispatch and summary text (idempotent)."""
         assert it.label is not None
         out: list[Delivery] = []
         messages: list[Output] = []
         digest = hashlib.sha256(it.summary.encode()).hexdigest()[:16]
-        for row in self.store.incident_dispatches(it.incident.id):
+        # the holder's newest dispatch only: a department the incident was moved away from
+        # no longer hears of it
+        holder = self.store.holder_dispatch(it.incident.id)
+        for row in [holder] if holder is not None else []:
             d = dispatch_from_row(row).model_copy(
                 update={"summary": it.summary, "summary_label": it.label, "facts": it.facts}
             )

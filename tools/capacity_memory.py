@@ -9,6 +9,7 @@ web app), then reports its peak RSS. A stage's working set grows with its batch 
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -34,8 +35,9 @@ if role == "web":
     from citybrain.web.bus import KafkaBus
     create_app(city, store, s, KafkaBus(s.kafka))
 else:
-    from pipelines import build_stage
-    build_stage(role, s, city, store)
+    from citybrain.streams.jobs import job_spec
+    from citybrain.streams.topics import Topics
+    job_spec(role).build(s, city, store, Topics(s.kafka.topic_prefix))
 print(json.dumps({"role": role, "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -53,7 +55,12 @@ def measure(role: str) -> dict[str, float]:
 
 
 def main() -> None:
-    roles = sys.argv[1:] or ROLES
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("roles", nargs="*", help=f"of {', '.join(ROLES)} (default: every role)")
+    roles = ap.parse_args().roles or ROLES
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        ap.error(f"unknown role(s): {', '.join(unknown)}")
     print("| role | peak RSS at start-up, MiB |\n| --- | ---: |")
     for role in roles:
         r = measure(role)

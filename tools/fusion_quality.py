@@ -82,7 +82,7 @@ class RunQuality:
 
 def _detections(
     boxes: list, rng: np.random.Generator, miss: float, fp: float, names: list[str]
-) -> Detections:  # type: ignore[type-arg]
+) -> Detections:
     kept = [b for b in boxes if rng.random() >= miss]
     rows = [(b.cls, (b.x1, b.y1, b.x2, b.y2)) for b in kept]
     if rng.random() < fp:  # a false box of a random class somewhere in the lower frame

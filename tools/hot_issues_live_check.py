@@ -24,14 +24,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling script
+
+from hot_issues_check import planted
 
 from citybrain.config.hot_issues import HotIssueSettings
 from citybrain.core.hot_issues import HotIssue, Letter, clean_letters
 from citybrain.core.hot_live import LiveHotIssue, LiveHotIssues
 from citybrain.text.hot_issues import GroupingOptions, find_hot_issues
 from citybrain.text.hot_issues_io import read_letters
-from tools.hot_issues_check import planted
 
 
 def main() -> None:

@@ -81,6 +81,8 @@ def real_split(city, split: str):  # type: ignore[no-untyped-def]
             if cat is None or split_of(item.image.name) != split:
                 continue
             img = cv2.imread(str(item.image))
+            if img is None:  # unreadable: skipped, as the detector's data loader skips it
+                continue
             images.append(cv2.resize(img, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA))
             shown.append([cat])
     if not images:
@@ -224,13 +226,17 @@ def main() -> None:
             for g in opt.param_groups:
                 g["lr"] = lr
             img_f = nn.functional.normalize(encode_images(model, x), dim=-1)
-            txt_f = nn.functional.normalize(model.encode_text(tokenize(texts, ctx)), dim=-1)
-            loss = contrastive_loss(img_f, txt_f, model.logit_scale.exp(), keys)
+            txt_f = nn.functional.normalize(
+                model.encode_text(tokenize(texts, ctx)),  # type: ignore[operator]
+                dim=-1,
+            )
+            scale: torch.Tensor = model.logit_scale  # type: ignore[assignment]
+            loss = contrastive_loss(img_f, txt_f, scale.exp(), keys)
             opt.zero_grad()
             loss.backward()
             opt.step()
             with torch.no_grad():
-                model.logit_scale.clamp_(0, math.log(100))
+                scale.clamp_(0, math.log(100))
             total += float(loss.detach())
             step += 1
         epoch += 1

@@ -178,7 +178,7 @@ def start_checkpoint(work: Path, names: list[str]) -> Path:
     torch.manual_seed(0)
     model = DetectionModel(str(MODEL_YAML), nc=len(names), verbose=False)
     missing, _ = model.load_state_dict(backbone_state(COCO), strict=False)
-    head = len(model.model) - 1
+    head = len(model.model) - 1  # type: ignore[arg-type]  # an nn.Sequential of layers
     if any(not k.startswith(f"model.{head}.") for k in missing):
         raise SystemExit(f"the COCO checkpoint does not fit {MODEL_YAML}: missing {missing[:5]}")
     model.names = dict(enumerate(names))

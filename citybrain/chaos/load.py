@@ -4,7 +4,9 @@ of wall time, through the four jobs (vision, tickets, incidents, dispatch), each
 process, against the embedded broker and a private PostgreSQL, rules only (no model). It
 samples every job group's consumer lag and every job process's resident memory, measures
 evidence-to-dispatch latency and judges whether the lag stayed bounded and, past the warm-up,
-the memory flat (the soak: `--minutes 30 --tickets-x 10 --frames-x 10`).
+the memory flat (the soak: `--minutes 30 --tickets-x 10 --frames-x 10`). `--continuous` fills
+every gap of the incident job's input so that no poll comes back empty, as in a real city, and
+checks that incidents still resolve on time (load_continuous.py).
 
 Played live: each record is sent when its simulated time comes (simulated clock = wall clock),
 so an incident's opening time (the event time of its first evidence) is also when that
@@ -32,6 +34,12 @@ from typing import Any
 import yaml
 
 from citybrain.chaos.lag import LagProbe
+from citybrain.chaos.load_continuous import (
+    IDLE_RESOLVE_S,
+    KeepAlive,
+    continuous_settings,
+    overdue,
+)
 from citybrain.chaos.load_plot import plot_lag, plot_memory
 from citybrain.chaos.load_rates import FRAME_X, TICKET_X, rates, scaled_simulator
 from citybrain.chaos.load_report import (
@@ -175,6 +183,7 @@ def run(
     memory_plot: Path,
     tickets_x: float = TICKET_X,
     frames_x: float = FRAME_X,
+    continuous: bool = False,
 ) -> dict[str, Any]:
     began = time.monotonic()
     work = out_dir / "load"
@@ -202,6 +211,8 @@ def run(
                 "simulator": sim.model_copy(update={"ground_truth": work / "ground_truth.json"}),
             }
         )
+        if continuous:
+            s = continuous_settings(s)
         ensure_topics(s.kafka)
         store = Store.from_url(s.store.url)  # the tables, before four jobs race to create them
         config = work / "effective.yaml"
@@ -224,21 +235,29 @@ def run(
             thread = threading.Thread(target=sampler.run, name="lag", daemon=True)
             thread.start()
             log.info("sending for %.0f s from %s", sim.duration_s, start.isoformat())
+            keep_alive = (
+                KeepAlive(s, s.kafka.poll_timeout_ms / 4000.0).start() if continuous else None
+            )
             sent = play(s, city, start, threading.Event())
             time.sleep(max(0.0, start.timestamp() + sim.duration_s - time.time()))  # the span
             send_end_s = time.time() - start.timestamp()
+            if keep_alive is not None:  # on, through the drain: the input never pauses
+                time.sleep(IDLE_RESOLVE_S / 2)  # ticks after the last evidence, records flowing
             drain_until = time.monotonic() + DRAIN_WAIT_S
             while time.monotonic() < drain_until and not jobs.dead():
                 last = {j: v[-1] for j, v in sampler.series.items() if v}
                 if last and all(t > send_end_s and n == 0 for t, n in last.values()):
                     break
                 time.sleep(1.0)
+            if keep_alive is not None:
+                keep_alive.close()
             sampler.stop.set()
             thread.join(30)
             sampler.once()  # the state at the end, whatever the thread's last tick saw
             probe.close()
             dead = jobs.dead()
             latencies, counts = latency(s)
+            on_time = overdue(store, s.incidents.idle_resolve_s) if continuous else None
         finally:
             exits = jobs.stop()
             store.engine.dispose()
@@ -282,6 +301,17 @@ def run(
             **series_summary(sampler.guard_series),
             "sample_errors": sampler.guard_errors,
         },
+        "continuous": (
+            {
+                "keep_alive_records": keep_alive.sent if keep_alive else 0,
+                "keep_alive_every_s": s.kafka.poll_timeout_ms / 4000.0,
+                "idle_resolve_s": s.incidents.idle_resolve_s,
+                **(on_time or {}),
+                "resolved_on_time": on_time is not None and on_time["overdue"] == 0,
+            }
+            if continuous
+            else None
+        ),
         "jobs_died_during_run": dead,
         "exit_codes": exits,
         "plot": str(plot),
@@ -298,12 +328,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--memory-plot", type=Path, default=Path("docs/img/load_memory.png"))
     p.add_argument("--tickets-x", type=float, default=TICKET_X, help="ticket rate, x the demo's")
     p.add_argument("--frames-x", type=float, default=FRAME_X, help="frame rate, x the demo's")
+    p.add_argument(
+        "--continuous",
+        action="store_true",
+        help="fill every gap of the incident job's input (no empty poll) and check that "
+        f"incidents still resolve on time (idle timeout {IDLE_RESOLVE_S:.0f} s)",
+    )
     a = p.parse_args(argv)
     if a.tickets_x <= 0 or a.frames_x <= 0:
         p.error("--tickets-x and --frames-x must be positive")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)  # a line per connection otherwise
-    report = run(a.minutes, a.out, a.plot, a.memory_plot, a.tickets_x, a.frames_x)
+    report = run(
+        a.minutes, a.out, a.plot, a.memory_plot, a.tickets_x, a.frames_x, a.continuous
+    )
     (a.out / "load.json").write_text(json.dumps(report, indent=2, default=str))
     short = {k: report[k] for k in ("rate_vs_demo", "send_s", "bounded", "memory_flat", "wall_s")}
     print(json.dumps({**short, "evidence_to_dispatch": report["evidence_to_dispatch"]}))
@@ -314,7 +352,11 @@ def main(argv: list[str] | None = None) -> int:
         shown = ("warm_rss_mib", "last_rss_mib", "slope_mib_per_h", "allowance_mib", "flat")
         print(job, "memory", {k: v[k] for k in shown})
     print("replay guard", {k: report["replay_guard"][k] for k in ("first", "last", "max")})
-    return 0 if report["bounded"] and report["memory_flat"] is not False else 1
+    cont = report["continuous"]
+    if cont is not None:
+        print("continuous", {k: v for k, v in cont.items() if k != "overdue_ids"})
+    on_time = cont is None or cont["resolved_on_time"]
+    return 0 if report["bounded"] and report["memory_flat"] is not False and on_time else 1
 
 
 if __name__ == "__main__":

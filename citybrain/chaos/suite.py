@@ -14,6 +14,7 @@ once (duplicated), and names each record.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -305,5 +306,12 @@ def main(out_dir: Path = Path("var/chaos")) -> int:
     return 0 if lost == 0 and duplicated == 0 and len(reached) >= 20 else 1
 
 
+def cli(argv: list[str] | None = None) -> int:
+    """`python -m citybrain.chaos.suite [--out DIR]` (`make chaos`)."""
+    p = argparse.ArgumentParser(prog="python -m citybrain.chaos.suite", description=__doc__)
+    p.add_argument("--out", type=Path, default=Path("var/chaos"), help="report.json and logs")
+    return main(p.parse_args(argv).out)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

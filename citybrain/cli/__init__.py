@@ -6,6 +6,7 @@ import typer
 
 from citybrain.cli import checks, demo, redact, replay, streams, web
 from citybrain.cli.audit import audit_app
+from citybrain.cli.deliveries import deliveries_app
 from citybrain.cli.evaluate import eval_app
 from citybrain.cli.hot_issues import hot_issues
 from citybrain.cli.models import models_app
@@ -34,5 +35,6 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(models_app, name="models")
 app.add_typer(router_app, name="router")
 app.add_typer(audit_app, name="audit")
+app.add_typer(deliveries_app, name="deliveries")
 
 __all__ = ["app"]

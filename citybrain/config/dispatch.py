@@ -21,9 +21,14 @@ class DispatchSettings(BaseModel):
         "(a local test receiver); otherwise the dispatch job refuses to start with one",
     )
     webhook_timeout_s: float = Field(5.0, gt=0, title="One delivery attempt's timeout")
-    max_attempts: int = Field(6, ge=1, title="Attempts before a delivery is dead-lettered")
+    max_attempts: int = Field(
+        60,
+        ge=1,
+        title="Attempts before a delivery is dead-lettered (the default, with the back-off, "
+        "retries for about 4 hours; `citybrain deliveries redrive` sends dead ones again)",
+    )
     backoff_s: float = Field(1.0, gt=0, title="Delay after the first failure; doubles each time")
-    backoff_max_s: float = Field(60.0, gt=0, title="Longest delay between attempts")
+    backoff_max_s: float = Field(300.0, gt=0, title="Longest delay between attempts")
     poll_s: float = Field(0.5, gt=0, title="How often a department's sender checks for work")
     batch_size: int = Field(
         16, ge=1, title="Incidents per poll (small: model calls are slow, polls must stay frequent)"

@@ -10,3 +10,9 @@ class StoreSettings(BaseModel):
         "sqlite:///var/citybrain.db",
         title="SQLAlchemy URL: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB",
     )
+    stats_keep_s: float = Field(
+        86_400.0,
+        gt=0,
+        title="Counters of a worker that stopped writing them are deleted after this long "
+        "(each restart is a new worker row)",
+    )

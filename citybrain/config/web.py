@@ -135,6 +135,12 @@ class WebSettings(BaseModel):
     kafka_retry_after_s: float = Field(
         15.0, gt=0, title="After Kafka failed, requests answer 503 at once for this long"
     )
+    outbox_drain_s: float = Field(
+        5.0,
+        gt=0,
+        title="How often the web sends dispatcher actions stored while Kafka was down, "
+        "without waiting for the next action",
+    )
 
     @field_validator(
         "open311_rate_per_client",

@@ -34,3 +34,9 @@ class WorkerSettings(BaseModel):
         title="Tries a record gets when the stage raises on it (not a rejection, not the "
         "database); then it goes to the DLQ as `stage_error` and its partition moves on",
     )
+    tick_every_s: float = Field(
+        1.0,
+        gt=0,
+        title="Longest time between a job's ticks (idle expiry, hot-spot closing, digests) "
+        "while records keep coming; a poll that finds nothing ticks at once",
+    )

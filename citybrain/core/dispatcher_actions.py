@@ -68,3 +68,9 @@ def next_hand(
             raise ActionError("triage cannot reject an incident; reassign it instead")
         return Hand(triage_department, "new")
     raise ActionError(f"unknown action {action!r}")
+
+
+def resolve_is_stale(last_change: datetime, resolved_at: datetime) -> bool:
+    """A resolve taken before the incident's last evidence: the dispatcher closed what they
+    saw then, not what came after (it waited in the web's outbox while Kafka was down)."""
+    return resolved_at < last_change

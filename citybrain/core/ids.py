@@ -13,12 +13,18 @@ def stable_id(prefix: str, *parts: object) -> str:
     return f"{prefix}-{digest}"
 
 
-def ticket_observation_id(ticket_id: str) -> str:
-    return stable_id("obs", "ticket", ticket_id)
+def ticket_observation_id(channel: str, ticket_id: str) -> str:
+    """By channel and the channel's own ticket id: two channels that number from 1 do not
+    collide, and the same ticket sent again (a retry, a replay) keeps its id."""
+    return stable_id("obs", "ticket", channel, ticket_id)
 
 
-def camera_observation_id(camera_id: str, seq: int, category: str, zone: str | None) -> str:
-    return stable_id("obs", "camera", camera_id, seq, category, zone)
+def camera_observation_id(
+    camera_id: str, seq: int, category: str, zone: str | None, at: datetime
+) -> str:
+    """By camera, sequence number and the frame's capture time: a camera whose sequence
+    restarts after a reboot makes new ids, and a replay of the same frames the same ones."""
+    return stable_id("obs", "camera", camera_id, seq, at.isoformat(), category, zone)
 
 
 def camera_event_id(camera_id: str, zone: str | None, category: str, opened_at: datetime) -> str:

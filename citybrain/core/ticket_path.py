@@ -53,7 +53,7 @@ class TicketPath:
         ticket, loc, kw = read.ticket, read.loc, read.keywords
         category, confidence = category_of(kw.category, kw.confidence, advice)
         return Observation(
-            id=ticket_observation_id(ticket.ticket_id),
+            id=ticket_observation_id(ticket.channel, ticket.ticket_id),
             source="ticket",
             source_id=ticket.ticket_id,
             category=category,

@@ -4,8 +4,11 @@ The dispatch job writes a delivery row in the same transaction as the dispatch, 
 lost if a process dies; each department then has its own sender thread, so one department's
 endpoint being down delays only that department. Each POST carries the dispatch id as the
 `Idempotency-Key` header (a receiver that sees it twice does the work once); failures back off
-exponentially, and after `max_attempts` the delivery is dead-lettered: its DLQ record goes into
-the dispatch job's outbox in the transaction that marks it dead, so a crash cannot lose it.
+exponentially (by default for about four hours), and after `max_attempts` the delivery is
+dead-lettered: its DLQ record goes into the dispatch job's outbox in the transaction that marks
+it dead, so a crash cannot lose it; `citybrain deliveries redrive` queues dead ones again. A
+department's deliveries go in the order they were written: one that failed holds the ones
+after it (`model_step.due_deliveries`), so a summary never arrives before its dispatch.
 Dispatch workers scaled out share the outbox: each attempt is claimed first, so only one worker
 sends it. Every attempt is signed with the department's secret(s) and the time of sending
 (`signing.py`).

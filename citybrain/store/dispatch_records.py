@@ -10,11 +10,13 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from citybrain.core.ids import dispatch_id
 from citybrain.core.messages import GeneratedLabel, KeyFacts
 from citybrain.core.summary import summary_digest
 from citybrain.store import model_step
 from citybrain.store.models import DeliveryRow, DispatchRow, IncidentRow, ModelCallRow, SummaryRow
 from citybrain.store.outbox import Outbox
+from citybrain.store.web_models import AssignmentRow
 from citybrain.streams.records import Output
 
 
@@ -79,9 +81,28 @@ class DispatchRecords:
                     DeliveryRow.status == "pending",
                     DeliveryRow.next_at == seen_next_at,
                 )
-                .values(next_at=until)
+                # the attempt counts from its start: a sender that dies mid-attempt leaves the
+                # delivery at the head of its department's queue, not behind newer ones
+                .values(next_at=until, attempts=DeliveryRow.attempts + 1)
             )
             return bool(res.rowcount == 1)  # type: ignore[attr-defined]
+
+    def redrive_deliveries(
+        self, department: str | None = None, ids: Sequence[str] = ()
+    ) -> list[str]:
+        """Dead-lettered deliveries back in the queue (attempts from zero, due now; the last
+        error kept): after a receiver's long outage. Returns their ids."""
+        with self.sessions.begin() as s:
+            q = select(DeliveryRow).where(DeliveryRow.status == "dead")
+            if department:
+                q = q.where(DeliveryRow.department == department)
+            if ids:
+                q = q.where(DeliveryRow.id.in_(list(ids)))
+            rows = list(s.scalars(q.order_by(DeliveryRow.next_at, DeliveryRow.id)).all())
+            now = datetime.now(UTC)
+            for r in rows:
+                r.status, r.attempts, r.next_at = "pending", 0, now
+            return [r.id for r in rows]
 
     def mark_delivery(
         self,
@@ -123,10 +144,38 @@ class DispatchRecords:
             if outbox is not None:
                 outbox.write(s, messages)
 
-    def incident_dispatches(self, incident_id: str) -> list[DispatchRow]:
+    def holders(self, incident_ids: Sequence[str]) -> dict[str, str]:
+        """Incident id -> the department a dispatcher's action left it with; incidents nobody
+        acted on are absent (their holder is their routing)."""
+        if not incident_ids:
+            return {}
         with self.sessions() as s:
-            q = select(DispatchRow).where(DispatchRow.incident_id == incident_id)
-            return list(s.scalars(q.order_by(DispatchRow.created_at)).all())
+            rows = s.execute(
+                select(AssignmentRow.incident_id, AssignmentRow.department).where(
+                    AssignmentRow.incident_id.in_(list(incident_ids))
+                )
+            ).all()
+        return {iid: dep for iid, dep in rows}
+
+    def holder_dispatch(self, incident_id: str) -> DispatchRow | None:
+        """The newest dispatch to the department that holds the incident now (a dispatcher's
+        hand, else its routing): where a follow-up about it goes, and nowhere else."""
+        with self.sessions() as s:
+            asg = s.get(AssignmentRow, incident_id)
+            inc = s.get(IncidentRow, incident_id)
+            holder = asg.department if asg is not None else inc.department if inc else None
+            if holder is None:
+                return None
+            # the pipeline's dispatch of this life of the incident (a reopen) first: its time
+            # is event time, a dispatcher's move is stamped with the wall clock
+            if inc is not None:
+                this_life = s.get(DispatchRow, dispatch_id(incident_id, holder, inc.reopened))
+                if this_life is not None:
+                    return this_life
+            q = select(DispatchRow).where(
+                DispatchRow.incident_id == incident_id, DispatchRow.department == holder
+            )
+            return s.scalars(q.order_by(DispatchRow.created_at.desc()).limit(1)).first()
 
     def sent_dispatches(self) -> dict[str, set[str]]:
         """Incident id -> ids of its dispatches so far, for incidents not resolved (the

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from citybrain.core.messages import Dispatch, GeneratedLabel, KeyFacts, RoutingDecision
@@ -184,14 +184,18 @@ def call_dict(r: ModelCallRow) -> dict[str, Any]:
 
 
 def due_deliveries(s: Session, department: str, now: datetime, limit: int) -> list[DeliveryRow]:
+    """The department's deliveries to send now, in its order. A delivery that failed (backing
+    off) or is in flight (claimed) holds the whole department: nothing after it is due until
+    it is delivered or dead-lettered, so a receiver never gets a follow-up before its dispatch.
+    It goes first once due (it has attempts; untried ones keep the order they were written)."""
+    mine = and_(DeliveryRow.department == department, DeliveryRow.status == "pending")
+    held = s.scalar(select(DeliveryRow.id).where(mine, DeliveryRow.next_at > now).limit(1))
+    if held is not None:
+        return []
     q = (
         select(DeliveryRow)
-        .where(
-            DeliveryRow.department == department,
-            DeliveryRow.status == "pending",
-            DeliveryRow.next_at <= now,
-        )
-        .order_by(DeliveryRow.next_at, DeliveryRow.id)
+        .where(mine, DeliveryRow.next_at <= now)
+        .order_by((DeliveryRow.attempts > 0).desc(), DeliveryRow.next_at, DeliveryRow.id)
         .limit(limit)
     )
     return list(s.scalars(q).all())

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, create_engine, delete, event, func, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -121,9 +121,23 @@ class Store(DispatchRecords):
             if outbox is not None:
                 outbox.write(s, messages)
 
-    def write_stats(self, job: str, counters: dict[str, int]) -> None:
+    def write_stats(self, job: str, counters: dict[str, int], keep_s: float = 86_400.0) -> None:
+        """A worker's counters (one row per worker process, named with its pid); rows of
+        workers silent for `keep_s` go, so restarts do not pile up for ever."""
+        now = datetime.now(UTC)
         with self.sessions.begin() as s:
-            s.merge(PipelineStatsRow(job=job, updated_at=datetime.now(UTC), counters=counters))
+            s.merge(PipelineStatsRow(job=job, updated_at=now, counters=counters))
+            s.execute(
+                delete(PipelineStatsRow).where(
+                    PipelineStatsRow.updated_at < now - timedelta(seconds=keep_s)
+                )
+            )
+
+    def ping(self) -> None:
+        """One read of a small table (readiness; SQLite answers `SELECT 1` without its file);
+        raises when the database is unreachable."""
+        with self.sessions() as s:
+            s.execute(select(PipelineStatsRow.job).limit(1))
 
     def write_hotspots(
         self,

@@ -13,15 +13,20 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy import Integer, String, Text, func, or_, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from citybrain.store.models import Base, UTCDateTime
 
-if TYPE_CHECKING:
-    from citybrain.store.repository import Store
+
+class HasSessions(Protocol):
+    """What the queue needs of the store (the Store is one): its session factory. A protocol,
+    so this module, which model_step imports, does not import the repository back."""
+
+    @property
+    def sessions(self) -> sessionmaker[Session]: ...
 
 STATUSES = ("pending", "working", "done", "failed")
 
@@ -76,7 +81,7 @@ def backoff_s(attempts: int, base_s: float, max_s: float) -> float:
 class SummaryQueue:
     """Claim, finish and fail summary work against the store (several workers may share it)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: HasSessions) -> None:
         self.store = store
 
     def enqueue(self, incident_ids: list[str]) -> None:
@@ -177,7 +182,7 @@ class SummaryQueue:
             return s.get(SummaryWorkRow, incident_id)
 
 
-def summary_counts(store: Store) -> dict[str, int]:
+def summary_counts(store: HasSessions) -> dict[str, int]:
     """Incidents by the summary a dispatcher reads: `model` (a model summary that passed the
     guards), `pending` (queued or being written, the template meanwhile), `template` (the
     template for good: the guards rejected the model's, the model is off, or it gave up)."""

@@ -20,6 +20,7 @@ from citybrain.core.ids import reassignment_dispatch_id
 from citybrain.store.mappers import dispatch_from_row
 from citybrain.store.model_step import Delivery, add_delivery
 from citybrain.store.models import DispatchRow, EvidenceRow, IncidentRow
+from citybrain.store.outbox import Outbox
 from citybrain.store.repository import Store
 from citybrain.store.web_models import (
     ActionRow,
@@ -36,6 +37,7 @@ from citybrain.store.web_views import (
     scoped,
     to_views,
 )
+from citybrain.streams.records import Output
 
 # Callers take the action's result, its error, and the view types from here.
 __all__ = ["ActionError", "ActionResult", "IncidentView", "Scope", "WebStore"]
@@ -328,9 +330,14 @@ class WebStore:
             return s.get(RevokedSessionRow, session_id) is not None
 
     # --- Open311 ---
-    def add_open311(self, row: Open311RequestRow) -> None:
+    def add_open311(
+        self, row: Open311RequestRow, outbox: Outbox | None = None, message: Output | None = None
+    ) -> None:
+        """The request and, into `outbox` in the same transaction, its ticket message."""
         with self.sessions.begin() as s:
             s.add(row)
+            if outbox is not None and message is not None:
+                outbox.write(s, [message])
 
     def open311(
         self,

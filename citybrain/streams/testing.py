@@ -233,8 +233,15 @@ class StageHarness:
         max_poll_records: int = 500,
         dlq_max_bytes: int = 1024 * 1024,
         max_request_bytes: int | None = None,
+        tick_every_s: float = 1.0,
+        clock: Callable[[], float] = lambda: 0.0,
     ) -> None:
+        """`clock` is the worker's clock for its tick budget: frozen by default, so only the
+        polls that find nothing tick and a test decides how many there are; a test of the
+        budget itself passes a clock its stage moves on."""
         self.stage = stage
+        self.tick_every_s = tick_every_s
+        self.clock = clock
         self.consumer = FakeConsumer(max_poll_records)
         self.producer = FakeProducer(max_request_bytes)
         self.dlq_topic = dlq_topic
@@ -251,6 +258,8 @@ class StageHarness:
             dlq_topic=self.dlq_topic,
             dlq_max_bytes=self.dlq_max_bytes,
             report=lambda _name, counters: self.reports.append(counters),
+            tick_every_s=self.tick_every_s,
+            clock=self.clock,
         )
 
     def rebalance(self) -> None:

@@ -77,6 +77,8 @@ class StreamWorker:
         retry_initial_s: float = 0.5,
         retry_max_s: float = 10.0,
         poison_retries: int = 3,
+        tick_every_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.consumer = consumer
         self.producer = producer
@@ -94,6 +96,9 @@ class StreamWorker:
         self.outbox: Outbox | None = stage.outbox
         self._next: dict[tuple[str, int], int] = {}  # next offset per partition, for lag
         self.poison = PoisonGuard(poison_retries)
+        self.tick_every_s = tick_every_s
+        self.clock = clock
+        self._last_tick = clock()
         # not a record's fault: a dependency is down, or a simulated crash
         self._not_poison: tuple[type[BaseException], ...] = (_ReloadNeeded, SimulatedCrash)
         self._not_poison += transient
@@ -136,6 +141,17 @@ class StreamWorker:
                 self._report()
 
     def _step(self) -> bool:
+        """One poll and its batch, through to the commit, then the stage's tick when the poll
+        found nothing or `tick_every_s` has passed since the last: a city's input never leaves
+        a poll empty, and expiry, hot-spot closing and digests live in tick. True when records
+        came."""
+        got = self._records()
+        if not got or self.clock() - self._last_tick >= self.tick_every_s:
+            self._last_tick = self.clock()
+            self._finish(self.stage.tick(), commit=False)
+        return got
+
+    def _records(self) -> bool:
         """One poll and its batch, through to the commit; True when records came."""
         self._throttle()
         polled = self.consumer.poll(timeout_ms=self.poll_timeout_ms)
@@ -157,11 +173,8 @@ class StreamWorker:
             tried = self._try(records)
             if tried is None:  # a poison record somewhere in the batch
                 return True
-            batch = tried
             crash_point(f"{self.stage.name}.after_process")
-        else:
-            batch = self.stage.tick()
-        self._finish(batch, commit=bool(records))
+            self._finish(tried, commit=True)
         return bool(records)
 
     def _one_by_one(self, records: list[InRecord]) -> None:

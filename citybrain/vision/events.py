@@ -109,7 +109,7 @@ class CameraEvents:
     ) -> Observation:
         location = GeoPoint(lon=camera.lon, lat=camera.lat)
         return Observation(
-            id=camera_observation_id(camera.id, meta.seq, d.category, d.zone),
+            id=camera_observation_id(camera.id, meta.seq, d.category, d.zone, d.at),
             source="camera",
             source_id=camera.id,
             category=d.category,

@@ -8,7 +8,9 @@ for Kafka) where no broker is reachable; actions are stored and sent once one is
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -32,12 +34,14 @@ from citybrain.web.auth import AuthError
 from citybrain.web.bus import Bus
 from citybrain.web.context import WebContext
 from citybrain.web.guards import SECURITY_HEADERS, BodyLimit
+from citybrain.web.outbox_drain import OutboxDrain
 
 STATIC = Path(__file__).parent / "static"
+LIVE_WORKER = timedelta(seconds=10)  # a worker writes its counters every second
 # Request metrics are labelled by these methods; any other token a client sends is "other",
 # so a client cannot grow the label set (and Prometheus' memory) one made-up method at a time.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-_MACHINE_PREFIXES = ("/api/", "/open311/", "/metrics", "/healthz", "/openapi.json")
+_MACHINE_PREFIXES = ("/api/", "/open311/", "/metrics", "/healthz", "/readyz", "/openapi.json")
 
 
 class _StoreCollector(Collector):
@@ -63,12 +67,17 @@ class _StoreCollector(Collector):
             "citybrain_pipeline_lag", "Records behind the end of the input topics", labels=["job"]
         )
         by_job: dict[str, float] = {}
+        now = datetime.now(UTC)
         for worker, counters in self.store.stats().items():
             for k, v in counters.items():
                 if isinstance(v, int | float):
                     g.add_metric([worker, k], v)
             job = worker.split("@", 1)[0]
-            by_job[job] = by_job.get(job, 0) + float(counters.get(Stat.LAG, 0) or 0)
+            updated = counters.get("updated_at")
+            live = isinstance(updated, datetime) and now - updated <= LIVE_WORKER
+            # a worker that stopped writing (died, restarted) is behind on nothing
+            lag_now = float(counters.get(Stat.LAG, 0) or 0) if live else 0.0
+            by_job[job] = by_job.get(job, 0) + lag_now
         for job, total in sorted(by_job.items()):
             lag.add_metric([job], total)
         yield g
@@ -102,7 +111,20 @@ def create_app(
 ) -> FastAPI:
     settings = settings or Settings()
     _check_users(city, settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        """Actions stored while Kafka was down go out in the background, not only with the
+        next action someone takes (web/outbox_drain.py)."""
+        drain = OutboxDrain(ctx.emit, settings.web.outbox_drain_s).start() if bus else None
+        try:
+            yield
+        finally:
+            if drain is not None:
+                drain.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="citybrain",
         version="0.1.0",
         description="Incidents, dispatches, dispatcher feedback, metrics and Open311 GeoReport v2.",
@@ -175,8 +197,19 @@ def create_app(
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
-        store.counts_by("status", open_only=False)  # touches the database
+        """Liveness: the process answers. Never the database: an outage there must not make
+        the orchestrator restart every web server in a loop."""
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    def readyz() -> JSONResponse:
+        """Readiness: one round trip to the database; 503 takes the server out of the load
+        balancer while it is unreachable, without restarting it."""
+        try:
+            store.ping()
+        except Exception as e:
+            return JSONResponse({"status": "unavailable", "detail": type(e).__name__}, 503)
+        return JSONResponse({"status": "ok"})
 
     @app.get("/metrics", tags=["health"])
     def metrics() -> Response:

@@ -2,10 +2,13 @@
 
 Actions are stored first with `emitted=False` (an outbox); `emit_pending` sends every
 unsent one and marks it only once the broker acknowledged every record, so an action taken
-while Kafka is down goes out with the next one.
+while Kafka is down goes out with the next one, or with the background drain
+(`outbox_drain.py`), whichever comes first.
 
-Sends are checked: `flush` raises `BusUnavailable` unless every record sent since the last
-flush was acknowledged (kafka-python's own flush returns quietly when a record failed). After a
+Sends are checked: `flush` raises `BusUnavailable` unless every record the calling thread
+sent since its own last flush was acknowledged (kafka-python's own flush returns quietly when a
+record failed). Each thread waits on its own records only: a web request is one thread, so a
+request never answers "sent" for a record whose failure another request's flush took. After a
 failure the bus answers at once, without trying, until `retry_after_s` has passed: a web
 request never waits on a broker already known to be down, and callers answer 503 with a
 `Retry-After` of what is left.
@@ -28,11 +31,13 @@ from citybrain.core.messages import Feedback
 from citybrain.errors import CityBrainError
 from citybrain.store.mappers import dispatch_from_row
 from citybrain.store.models import DispatchRow, IncidentRow
+from citybrain.store.outbox import Outbox
 from citybrain.store.web_models import ActionRow
 from citybrain.store.web_queries import WebStore
 from citybrain.streams.topics import Topics
 
 log = logging.getLogger(__name__)
+OPEN311_OUTBOX = "web.open311"  # the outbox job of Open311 tickets (web/open311.py)
 
 
 class BusUnavailable(CityBrainError):
@@ -48,7 +53,8 @@ class Bus(Protocol):
         """Queue one record (raises BusUnavailable if it cannot even be queued)."""
 
     def flush(self) -> None:
-        """Block until every queued record is acknowledged; raises BusUnavailable otherwise."""
+        """Block until every record this thread queued is acknowledged; raises BusUnavailable
+        otherwise."""
 
 
 class KafkaBus:
@@ -61,17 +67,27 @@ class KafkaBus:
         self.timeout_s = timeout_s
         self.retry_after_s = retry_after_s
         self._producer: KafkaProducer | None = None
-        self._pending: list[Any] = []
+        self._mine = threading.local()  # each thread's futures since its last flush
         self._down_until = 0.0
         self._lock = threading.Lock()
 
     def _p(self) -> KafkaProducer:
-        if self._producer is None:
-            from citybrain.streams.kafka_io import make_producer
+        """The one producer, made by the first caller (two requests at once make one)."""
+        with self._lock:
+            if self._producer is None:
+                from citybrain.streams.kafka_io import make_producer
 
-            # A send waits for topic metadata at most this long (kafka-python's default: 60 s).
-            self._producer = make_producer(self.settings, max_block_ms=int(self.timeout_s * 1000))
-        return self._producer
+                # A send waits for topic metadata at most this long (kafka-python's: 60 s).
+                self._producer = make_producer(
+                    self.settings, max_block_ms=int(self.timeout_s * 1000)
+                )
+            return self._producer
+
+    def _pending(self) -> list[Any]:
+        pending: list[Any] | None = getattr(self._mine, "pending", None)
+        if pending is None:
+            pending = self._mine.pending = []
+        return pending
 
     def _check_up(self) -> None:
         left = self._down_until - time.monotonic()
@@ -83,17 +99,22 @@ class KafkaBus:
         return BusUnavailable(f"Kafka did not take the records: {e}", self.retry_after_s)
 
     def send(self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> None:
-        self._check_up()
         try:
-            future = self._p().send(topic, key=key, value=value, headers=headers)
-        except KafkaError as e:
-            raise self._down(e) from e
-        with self._lock:
-            self._pending.append(future)
+            self._check_up()
+            try:
+                future = self._p().send(topic, key=key, value=value, headers=headers)
+            except KafkaError as e:
+                raise self._down(e) from e
+        except BusUnavailable:
+            # the caller's batch failed as a whole: what it queued before is not carried over
+            # to the next request this thread serves
+            self._mine.pending = []
+            raise
+        self._pending().append(future)
 
     def flush(self) -> None:
-        with self._lock:
-            pending, self._pending = self._pending, []
+        pending = self._pending()
+        self._mine.pending = []
         if not pending:
             return
         try:
@@ -155,4 +176,18 @@ def emit_pending(ws: WebStore, bus: Bus, topics: Topics) -> int:
                     )
     bus.flush()
     ws.mark_emitted([a.id for a in pending])
+    return len(pending)
+
+
+def send_outbox(outbox: Outbox, bus: Bus) -> int:
+    """Send what `outbox` holds for its holder (and rows whose holder's lease ran out), check
+    every acknowledgement, then mark them sent; returns how many went out."""
+    pending = outbox.take()
+    if not pending:
+        return 0
+    for p in pending:
+        out = p.output
+        bus.send(out.topic, key=out.key or b"", value=out.value, headers=list(out.headers))
+    bus.flush()
+    outbox.mark_sent(p.seq for p in pending)
     return len(pending)

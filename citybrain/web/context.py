@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -15,11 +16,12 @@ from citybrain.config import Settings
 from citybrain.config.web import WebUser
 from citybrain.core.city import City
 from citybrain.store import Store
+from citybrain.store.outbox import Outbox
 from citybrain.store.web_queries import IncidentView, Scope, WebStore
 from citybrain.streams.topics import Topics
 from citybrain.web import health
 from citybrain.web.auth import Auth, Principal
-from citybrain.web.bus import Bus, emit_pending
+from citybrain.web.bus import OPEN311_OUTBOX, Bus, emit_pending, send_outbox
 from citybrain.web.guards import HashSlots, RateLimits, StreamSlots
 from citybrain.web.live import PanelCache, PanelContext
 from citybrain.web.snapshot import FrameReader
@@ -82,6 +84,8 @@ class WebContext:
     limits: RateLimits = field(init=False)
     hashes: HashSlots = field(init=False)
     streams: StreamSlots = field(init=False)
+    _emitting: threading.Lock = field(init=False, default_factory=threading.Lock)
+    _open311: Outbox = field(init=False)
 
     def __post_init__(self) -> None:
         self.limits = RateLimits()
@@ -94,6 +98,7 @@ class WebContext:
         self.rates = health.RateTracker()
         self.metrics = WebMetrics(self.registry)
         self.panel_cache = PanelCache()
+        self._open311 = self.store.outbox(OPEN311_OUTBOX, self.settings.workers.outbox_lease_s)
 
     @property
     def web(self) -> Any:
@@ -176,13 +181,20 @@ class WebContext:
         return v
 
     def emit(self) -> None:
-        """Send stored actions to Kafka; a failure leaves them for the next try."""
+        """Send stored actions, and Open311 tickets left unsent, to Kafka; a failure leaves
+        them for the next try (a request's, or the background drain's)."""
         if self.bus is None:
             return
         try:
-            emit_pending(self.ws, self.bus, self.topics)
+            with self._emitting:  # the background drain and a request: one at a time
+                emit_pending(self.ws, self.bus, self.topics)
         except Exception as e:  # Kafka down: the actions are stored and go out later
             log.warning("feedback not sent yet: %s", e)
+        try:
+            # Open311 tickets whose request could not send them (their lease ran out)
+            send_outbox(self._open311, self.bus)
+        except Exception as e:
+            log.warning("Open311 tickets not sent yet: %s", e)
 
     def department_name(self, dept: str) -> str:
         d = self.city.department_by_id.get(dept)

@@ -55,14 +55,17 @@ def pipelines(
             job_of(worker),
             {"workers": 0, "consumed": 0, "lag": 0, "dlq": 0, "age_s": None},
         )
+        updated = counters.get("updated_at")
+        age = (now - updated).total_seconds() if isinstance(updated, datetime) else None
+        live = age is not None and age <= stale_s
         j["workers"] += 1
+        # totals count every worker the job had; lag only the live ones (a worker that died
+        # or restarted is not behind: its partitions are someone else's now)
         for k in (Stat.CONSUMED, Stat.LAG, Stat.DLQ):
             v = counters.get(k, 0)
-            if isinstance(v, int | float):
+            if isinstance(v, int | float) and (live or k != Stat.LAG):
                 j[k.value] += v
-        updated = counters.get("updated_at")
-        if isinstance(updated, datetime):
-            age = (now - updated).total_seconds()
+        if age is not None:
             j["age_s"] = age if j["age_s"] is None else min(j["age_s"], age)
     for name, j in jobs.items():
         per_s = rates.rate(f"{name}.{Stat.CONSUMED}", j["consumed"])

@@ -3,14 +3,17 @@
 A submitted request becomes a `Ticket` (channel "open311") on `<prefix>.tickets`, exactly like a
 hotline call, so it is redacted, classified, located and fused by the same pipelines. The
 reporter's contact fields (email, names, phone, device and account ids) are accepted as the
-spec allows and dropped: citybrain keeps no personal data it does not need. Status comes from
+spec allows and dropped: citybrain keeps no personal data it does not need. The request is
+stored before its ticket is sent, the ticket in the web's outbox in the same transaction: a
+database outage answers 503 with nothing sent; a Kafka that does not acknowledge the ticket
+answers 202 (stored, sent by the background drain once Kafka is back), never a 503 that
+would make the client's retry a second ticket. Status comes from
 the incident the ticket joined (evidence table), once the pipelines have placed it.
 
 Intake is guarded: a body over `web.max_body_bytes` is refused before it is read (413,
 `guards.BodyLimit`); a key (`api_key`, or the `X-API-Key` header) is required unless the
 server runs in `web.demo_mode`; submissions are rate-limited per key, and per
-client address for keyless or wrongly keyed callers (429 + Retry-After); a Kafka that does
-not acknowledge the ticket gets a fast 503 + Retry-After, never a 201. Public reads show
+client address for keyless or wrongly keyed callers (429 + Retry-After). Public reads show
 coordinates rounded to `web.open311_public_decimals` (2 ≈ 1 km, as GeoReport v2 allows a
 city to withhold or generalise them); a caller with a key sees them as submitted.
 """
@@ -28,9 +31,11 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from citybrain.core.messages import GeoPoint, Ticket
+from citybrain.store import TRANSIENT_ERRORS
 from citybrain.store.web_models import Open311RequestRow
 from citybrain.store.web_queries import IncidentView
-from citybrain.web.bus import BusUnavailable
+from citybrain.streams.records import Output
+from citybrain.web.bus import OPEN311_OUTBOX, send_outbox
 from citybrain.web.context import WebContext
 
 MAX_DESCRIPTION = 4000
@@ -205,41 +210,43 @@ def make_router(ctx: WebContext) -> APIRouter:
             location=point,
             address=address,
         )
-        try:
-            ctx.bus.send(
-                ctx.topics.tickets,
-                key=rid.encode(),
-                value=ticket.model_dump_json().encode(),
-                headers=[],
-            )
-            ctx.bus.flush()  # raises unless the broker acknowledged the ticket
-        except BusUnavailable as e:
-            return _error(503, "the ticket stream is unavailable; try again later", e.retry_after_s)
-        except Exception:
-            return _error(
-                503,
-                "the ticket stream is unavailable; try again later",
-                ctx.web.kafka_retry_after_s,
-            )
-        ctx.ws.add_open311(
-            Open311RequestRow(
-                id=rid,
-                service_code=code,
-                requested_at=now,
-                lat=point.lat if point else None,
-                lon=point.lon if point else None,
-            )
+        message = Output(
+            topic=ctx.topics.tickets,
+            key=rid.encode(),
+            value=ticket.model_dump_json().encode(),
+            headers=[("idempotency-key", rid.encode())],
         )
+        row = Open311RequestRow(
+            id=rid,
+            service_code=code,
+            requested_at=now,
+            lat=point.lat if point else None,
+            lon=point.lon if point else None,
+        )
+        # Stored first, with its ticket in the outbox of the same transaction: a database
+        # outage answers 503 before anything is sent, so the client's retry makes one ticket.
+        outbox = ctx.store.outbox(OPEN311_OUTBOX, ctx.settings.workers.outbox_lease_s)
+        try:
+            ctx.ws.add_open311(row, outbox, message)
+        except TRANSIENT_ERRORS:
+            return _error(
+                503, "the request store is unavailable; try again later",
+                ctx.web.kafka_retry_after_s,
+            )  # fmt: skip
+        try:
+            send_outbox(outbox, ctx.bus)  # raises unless the broker acknowledged the ticket
+            sent = True
+        except Exception:  # stored: the web's background drain sends it after the lease
+            sent = False
         ctx.metrics.open311.inc()
+        notice = (
+            "Thank you; the request is being routed to the responsible department."
+            if sent
+            else "Thank you; the request is stored and will be routed shortly. Do not send it again."
+        )
         return JSONResponse(
-            [
-                {
-                    "service_request_id": rid,
-                    "service_notice": "Thank you; the request is being routed to the responsible department.",
-                    "account_id": None,
-                }
-            ],
-            status_code=201,
+            [{"service_request_id": rid, "service_notice": notice, "account_id": None}],
+            status_code=201 if sent else 202,
         )
 
     def read_refused(request: Request) -> JSONResponse | None:

@@ -39,7 +39,8 @@ def main() -> None:
             if len(jpegs) >= args.frames:
                 break
     t0 = time.perf_counter()
-    images = [cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR) for j in jpegs]
+    decoded = [cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR) for j in jpegs]
+    images = [i for i in decoded if i is not None]
     decode_fps = len(images) / (time.perf_counter() - t0)
     rows = []
     base = None

@@ -50,7 +50,7 @@ def observations(n: int, places: int, rng: np.random.Generator) -> list[bytes]:
     return out
 
 
-def rate(fn: object, items: list) -> float:  # type: ignore[type-arg]
+def rate(fn: object, items: list) -> float:
     t0 = time.perf_counter()
     for x in items:
         fn(x)  # type: ignore[operator]
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     zones = rate(lambda f: evidence_by_category(f[0], names, conf, boxes, classes), frames)
     rules = CameraRules(city, settings.rules)
 
-    def step(f: tuple) -> None:  # type: ignore[type-arg]
+    def step(f: tuple) -> None:
         tracked = evidence_by_category(f[0], names, conf, boxes, classes, np.array([1, 2]))
         rules.step(f[0].id, f[1], tracked)
 

@@ -21,6 +21,7 @@ import argparse
 import os
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float, 
             )
             return clip_backend.infer("clip_image", {"images": x})
 
-        t_prep = timed(lambda batch=batch: preparer.prepare(batch), sync, args.repeats)
+        t_prep = timed(partial(preparer.prepare, batch), sync, args.repeats)
         t_yolo = timed(detect, sync, args.repeats)
         t_clip = timed(embed, sync, args.repeats)
         t_all = timed(chain, sync, args.repeats)

@@ -27,12 +27,12 @@ from citybrain.config.kafka import BrokerSettings
 from citybrain.sim.stream import FrameRecord, TicketRecord, iter_records
 from citybrain.store import Store
 from citybrain.streams.broker import EmbeddedBroker
+from citybrain.streams.jobs import job_spec
 from citybrain.streams.kafka_io import make_consumer, make_producer
 from citybrain.streams.records import InRecord
 from citybrain.streams.stage import Batch, Stage
 from citybrain.streams.topics import Topics, ensure_topics
 from citybrain.streams.worker import StreamWorker
-from pipelines import build_stage
 
 
 class PassThrough(Stage):
@@ -151,7 +151,7 @@ def main() -> None:
             ("vision", topics.frames, args.frames, s.vision.batch_size),
         ):
             base = measure(s, PassThrough(), topic, f"bench-base-{job}", batch)
-            stage, _ = build_stage(job, s, city, store)
+            stage = job_spec(job).build(s, city, store, topics)
             run = measure(s, stage, topic, f"bench-{job}", batch)
             assert base.records == run.records == n, (job, base.records, run.records, n)
             assert run.stats.get("dlq", 0) == 0

@@ -56,7 +56,7 @@ def main() -> None:
     cores = os.cpu_count() or 1
     pool = {name: frames(h, w, max(batches)) for name, (h, w) in SIZES.items()}
     for dtype in args.dtypes.split(","):  # compile every specialisation before timing
-        preprocess_yolo(pool["720p"][:1], make_buffer(1, 32, dtype))  # type: ignore[arg-type]
+        preprocess_yolo(pool["720p"][:1], make_buffer(1, 32, dtype))
     preprocess_clip(pool["720p"][:1], make_buffer(1, 32))
 
     rows = []
@@ -67,7 +67,7 @@ def main() -> None:
             for dtype in args.dtypes.split(","):
                 for b in batches:
                     imgs = pool_frames[:b]
-                    buf = make_buffer(b, args.imgsz, dtype)  # type: ignore[arg-type]
+                    buf = make_buffer(b, args.imgsz, dtype)
                     t_nb = best(lambda: preprocess_yolo(imgs, buf), args.budget)  # noqa: B023
                     t_cv = best(lambda: letterbox_ref(imgs, buf), args.budget)  # noqa: B023
                     rows.append((threads, name, f"letterbox {dtype}", b, t_nb, t_cv))

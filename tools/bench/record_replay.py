@@ -23,6 +23,7 @@ from pathlib import Path
 
 from citybrain.city_loading import load_all
 from citybrain.config.kafka import BrokerSettings, KafkaSettings
+from citybrain.core.messages import Ticket
 from citybrain.replay.play import ReplayOptions, replay
 from citybrain.replay.record import record
 from citybrain.sim.stream import FrameRecord, TicketRecord, iter_records
@@ -42,7 +43,8 @@ def records(
     n_frames: int, n_tickets: int
 ) -> list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]:
     settings, city = load_all()
-    frames, tickets = [], []
+    frames: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]] = []
+    tickets: list[Ticket] = []
     for r in iter_records(city, settings.simulator, datetime.now(UTC).replace(microsecond=0)):
         if isinstance(r, FrameRecord) and len(frames) < n_frames:
             frames.append(("frames", r.meta.camera_id.encode(), r.jpeg, r.meta.to_headers()))

@@ -163,3 +163,31 @@ def test_what_the_stages_threads_wrote_last_is_sent_at_shutdown(tmp_path: Path) 
     worker.send_outbox()
     assert [(o.topic, o.value) for o in producer.sent] == [("t.out", b"last words")]
     assert stage.outbox.take() == []  # marked sent: the next start does not send it again
+
+
+class Busy(Echo):
+    """Echo whose every batch takes `cost_s` of the harness's clock, and counts its ticks."""
+
+    def __init__(self, clock: list[float], cost_s: float) -> None:
+        super().__init__()
+        self.clock, self.cost_s, self.ticks = clock, cost_s, 0
+
+    def process(self, records: list[InRecord]) -> Batch:
+        self.clock[0] += self.cost_s
+        return super().process(records)
+
+    def tick(self) -> Batch:
+        self.ticks += 1
+        return Batch()
+
+
+def test_ticks_run_on_their_time_budget_under_continuous_input() -> None:
+    """A city's input never leaves a poll empty: expiry, hot-spot closing and digests (all in
+    tick) must still run, every `tick_every_s` of processing."""
+    now = [0.0]
+    stage = Busy(now, cost_s=1.0)
+    h = StageHarness(stage, max_poll_records=1, tick_every_s=5.0, clock=lambda: now[0])
+    run = h.run([Incoming("t.in", f"r{i}".encode()) for i in range(50)])  # never an empty poll
+    assert len(run.outputs) == 50
+    assert stage.ticks == 10  # 50 s of batches, one tick per 5 s
+    assert h.consumer.committed(TopicPartition("t.in", 0)) == 50

@@ -21,6 +21,7 @@ ROLES = (None, "operator", "admin", "drainage")  # drainage: a water_drainage di
 PUBLIC = {
     "/login": 200,
     "/healthz": 200,
+    "/readyz": 200,
     "/favicon.ico": 204,
     "/openapi.json": 200,
     "/open311/v2/services.json": 200,

@@ -1,0 +1,89 @@
+"""After a dispatcher moves an incident A → B, the pipelines follow the hand: a reopen is
+dispatched to B, not to A again, and a model summary's follow-up goes to B only. A real SQLite
+store and the real worker loop over the in-memory consumer (streams/testing.py); no model
+server: the follow-up is built by the summary worker's own method from a labelled item."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from citybrain.config import Settings
+from citybrain.core.ambiguity import RoutingCase
+from citybrain.core.city import City
+from citybrain.core.facts import key_facts
+from citybrain.core.incident import Incident
+from citybrain.core.messages import Dispatch, GeneratedLabel, GeoPoint
+from citybrain.core.routing import route
+from citybrain.core.summary import template_summary
+from citybrain.llm.step import Item, ModelStep
+from citybrain.store import IncidentWrite, Store
+from citybrain.store.web_queries import WebStore
+from citybrain.streams.testing import Incoming, StageHarness
+from citybrain.streams.topics import Topics
+from pipelines.dispatch import DispatchStage
+from pipelines.summaries import SummaryWorker
+
+
+def test_reopens_and_follow_ups_go_to_the_current_holder(
+    settings: Settings, city: City, tmp_path: Path
+) -> None:
+    s = settings.model_copy(
+        update={
+            "store": settings.store.model_copy(update={"url": f"sqlite:///{tmp_path}/s.db"}),
+            "llm": settings.llm.model_copy(update={"enabled": False}),
+        }
+    )
+    store, topics = Store.from_url(s.store.url), Topics("t")
+    t = datetime.now(UTC) - timedelta(hours=1)
+    inc = Incident(
+        id="inc-1", category="flooding", district="xicheng",
+        location=GeoPoint(lon=120.128, lat=30.287), opened_at=t, updated_at=t,
+        evidence_ids=("o1",), ticket_count=1, routing=route(city, "flooding", "xicheng"),
+    )  # fmt: skip
+
+    def write(state: Incident) -> None:
+        store.write_incidents(
+            [IncidentWrite(replace(state, summary=template_summary(city, state)))]
+        )
+
+    def send(state: Incident) -> list[Dispatch]:
+        msg = replace(state, summary=template_summary(city, state)).to_message()
+        run = worker.run([Incoming(topics.incidents, msg, b"inc-1")])
+        return [Dispatch.model_validate_json(o.value) for o in run.outputs]
+
+    write(inc)
+    stage = DispatchStage(s, city, topics, store, deliver=False)
+    worker = StageHarness(stage)
+    [first] = send(inc)
+    assert first.department == "water_drainage"
+    moved = WebStore(store).act(
+        "inc-1", "reassign", "disp-w", triage_department=city.triage_department,
+        department="city_roads", reason="a burst main under the road",
+    )  # fmt: skip
+    assert moved.dispatch is not None and moved.dispatch.department == "city_roads"
+    assert send(replace(inc, ticket_count=2)) == []  # B has it already: no second dispatch
+
+    done = replace(inc, status="resolved", resolved_at=t, resolved_by="timeout")
+    write(done)
+    send(done)
+    back = replace(done, status="reopened", resolved_at=None, resolved_by=None, reopened=1)
+    write(back)
+    [again] = send(back)
+    assert again.department == "city_roads"  # the holder, not the rules' first choice
+    assert send(replace(back, ticket_count=3)) == []
+
+    # a model summary lands: its follow-up goes to the holder's latest dispatch only
+    label = GeneratedLabel(generated_by="model", model="m", prompt_version="v1", language="en")
+    item = Item(
+        incident=back, facts=key_facts(city, back, []), texts=[],
+        case=RoutingCase(rule=back.routing), summary="Water over the road.", label=label,
+    )  # fmt: skip
+    summaries = SummaryWorker(
+        s, city, topics, store, ModelStep(city, s.llm, None), 1, {}, Counter(), stage.outbox
+    )
+    _, messages = summaries._follow_ups(item)
+    assert [Dispatch.model_validate_json(m.value).id for m in messages] == [again.id]
+    assert {m.key for m in messages} == {b"city_roads"}
