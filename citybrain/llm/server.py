@@ -16,6 +16,7 @@ import httpx
 
 from citybrain.config.llm import LLMSettings
 from citybrain.llm.errors import LLMError
+from citybrain.llm.models import CHUNKED, assembled_model
 from citybrain.procs import ChildServer
 from citybrain.streams.broker import port_open
 
@@ -28,11 +29,14 @@ DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def packaged_model(model_file: str = DEFAULT_MODEL_FILE) -> Path:
-    """The GGUF file `model_file` inside the installed package that ships it."""
+    """The GGUF file `model_file`: assembled from chunk packages at install (models.py), or
+    inside the installed package that ships it whole."""
+    if model_file in CHUNKED:
+        return assembled_model(model_file)
     package = PACKAGES.get(model_file)
     if package is None:
         raise LLMError(
-            f"no known package ships {model_file!r} (known: {', '.join(PACKAGES)}); "
+            f"no known package ships {model_file!r} (known: {', '.join([*PACKAGES, *CHUNKED])}); "
             "set llm.model_path to the file"
         )
     spec = importlib.util.find_spec(package)

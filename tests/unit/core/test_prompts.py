@@ -69,9 +69,10 @@ def test_huge_empty_and_many_tickets_stay_bounded() -> None:
 
 def test_summary_prompt_states_language_and_facts() -> None:
     zh = summary_messages(FACTS, ["积水"], "zh")
-    assert "Simplified Chinese" in zh[0]["content"]
+    assert "简体中文" in zh[0]["content"] and "市民反映了什么" in zh[1]["content"]
     assert '"citizen_reports": 2' in zh[1]["content"]
     assert "English" in summary_messages(FACTS, [], "en")[0]["content"]
+    assert "Copy the one sentence" in summary_messages(FACTS, [], "en", extractive=True)[1]["content"]
 
 
 def test_routing_prompt_lists_only_the_allowed_departments(city: City) -> None:
@@ -89,7 +90,8 @@ def _fingerprint(city: City) -> str:
     which belong to the city's config, not to the prompt version."""
     routing = routing_messages(city, FACTS, ["bins"], ("city_roads", "hotline_triage"), "shared")
     msgs = [*summary_messages(FACTS, ["积水 at the underpass"], "en"), routing[0]]
-    msgs += summary_messages(FACTS, ["积水"], "en", facts_only=True)  # the second chance
+    msgs += summary_messages(FACTS, ["积水"], "en", extractive=True)  # the second chance
+    msgs += summary_messages(FACTS, ["积水"], "zh")
     return hashlib.sha256(json.dumps(msgs, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
@@ -98,6 +100,7 @@ def _fingerprint(city: City) -> str:
 FINGERPRINTS = {
     "2026-12-01.1": "a60b9fe8418e435d",  # before the facts-only second chance was counted
     "2026-12-03.1": "85ccbf3086424e95",
+    "2026-12-07.1": "d8d42664f53f6421",  # the model writes what residents report, per language
 }
 
 
