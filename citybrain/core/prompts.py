@@ -9,6 +9,7 @@ every generated text and every audited model call records.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from citybrain.core.city import City
@@ -46,6 +47,22 @@ _SUMMARY_ASK = {
     "en": "In one English sentence of at most {n} characters: what do the residents report?",
     "zh": "用一句不超过{n}个字的中文回答：市民反映了什么情况？",
 }
+# what the model is asked for, per language (the guard's bound is MAX_REPORTED_CHARS)
+_ASK_CHARS = {"en": 120, "zh": 60}
+# Reports in a summary prompt: shorter than for routing (prompt tokens are most of a small
+# model's time on CPU), and without the clauses that only carry redacted contact data, which a
+# small model otherwise copies ("我叫[NAME]，电话[PHONE]").
+SUMMARY_TICKET_CHARS = 300
+SUMMARY_TOTAL_CHARS = 900
+_CLAUSE = re.compile(r"[^，,。.!！?？；;\n]*[，,。.!！?？；;\n]?")
+_REDACTED = re.compile(r"\[(?:NAME|PHONE|ID|EMAIL|PLATE|CARD|ADDRESS|NUMBER|QQ|WECHAT)\]")
+
+
+def without_contact(text: str) -> str:
+    """The report without each clause that holds a redaction token."""
+    return "".join(c for c in _CLAUSE.findall(text) if not _REDACTED.search(c)).strip()
+
+
 # the second chance after a rejected answer: extractive, which a small model does faithfully
 _EXTRACT_ASK = {
     "en": (
@@ -63,18 +80,27 @@ _ROUTING_SYSTEM = (
 )
 
 
-def delimit_tickets(texts: list[str], house_numbers: bool = False) -> str:
+def delimit_tickets(
+    texts: list[str],
+    house_numbers: bool = False,
+    per_ticket: int = MAX_TICKET_CHARS,
+    total: int = MAX_TOTAL_TICKET_CHARS,
+    contact: bool = True,
+) -> str:
     """Redacted, truncated, fenced ticket texts (the only way ticket text enters a prompt).
 
     At most MAX_TICKETS blocks and MAX_TOTAL_TICKET_CHARS characters in all, so a prompt of
-    Chinese text (up to ~2 tokens a character) stays inside a 4k-token context."""
+    Chinese text (up to ~2 tokens a character) stays inside a 4k-token context. `contact`
+    off: clauses holding redacted contact data are left out (summaries)."""
     blocks = []
     used = 0
     for i, text in enumerate(texts[:MAX_TICKETS], 1):
-        room = min(MAX_TICKET_CHARS, MAX_TOTAL_TICKET_CHARS - used)
+        room = min(per_ticket, total - used)
         if room <= 0:
             break
         clean = redact(text, house_numbers=house_numbers).text
+        if not contact:
+            clean = without_contact(clean)
         clean = clean.replace("<", "‹").replace(">", "›").strip()
         if len(clean) > room:
             clean = clean[:room] + " …[truncated]"
@@ -132,13 +158,16 @@ def summary_messages(
     second chance after an answer the guards rejected, asking for a shortened sentence of
     the reports themselves."""
     lang = language if language in _SUMMARY_SYSTEM else "en"
-    ask = (_EXTRACT_ASK if extractive else _SUMMARY_ASK)[lang].format(n=MAX_REPORTED_CHARS)
+    ask = (_EXTRACT_ASK if extractive else _SUMMARY_ASK)[lang].format(n=_ASK_CHARS[lang])
+    where = facts.district_name or "unknown"
+    reports = delimit_tickets(
+        texts, house_numbers, SUMMARY_TICKET_CHARS, SUMMARY_TOTAL_CHARS, contact=False
+    )
     return [
         {"role": "system", "content": _SUMMARY_SYSTEM[lang]},
         {
             "role": "user",
-            "content": f"Facts: {_facts_block(facts)}\nReports:\n"
-            f"{delimit_tickets(texts, house_numbers)}\n{ask}",
+            "content": f"Incident: {facts.category_name}, {where}\nReports:\n{reports}\n{ask}",
         },
     ]
 
