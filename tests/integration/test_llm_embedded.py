@@ -1,4 +1,4 @@
-"""The real protocol against the embedded model (llama.cpp + SmolLM2-135M): constrained JSON
+"""The real protocol against the embedded model (llama.cpp + the default Qwen2.5-Coder-0.5B-Instruct): constrained JSON
 comes back, the department is one of the allowed set, and whatever the small model writes is
 checked before use. Few calls with small token limits keep this cheap."""
 
