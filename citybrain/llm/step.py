@@ -261,7 +261,11 @@ class ModelStep:
                 outcome, detail = "invalid", str(e.errors()[0]["msg"])
             else:
                 text = compose_summary(facts_line(self.city, it.incident, lang), reported, lang)
-                problems = summary_problems(self.city, text, it.facts, it.texts, lang)
+                problems = (
+                    summary_problems(self.city, text, it.facts, it.texts, lang)
+                    if reported
+                    else ["empty summary"]
+                )
                 if problems:
                     outcome, detail = "rejected_by_guard", "; ".join(problems)
                 else:
