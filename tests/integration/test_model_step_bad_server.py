@@ -239,9 +239,8 @@ def test_prompts_in_the_audit_are_redacted(city: City, settings: Settings) -> No
 
 def test_a_model_summary_stays_only_while_the_evidence_agrees(city: City) -> None:
     """Updates without a new model call keep the model's text if it still passes the guards."""
-    from citybrain.core.messages import GeneratedLabel
-
     from citybrain.core.facts import compose_summary, facts_line
+    from citybrain.core.messages import GeneratedLabel
 
     label = GeneratedLabel(generated_by="model", model="m", prompt_version="v")
     said = "Heping Road underpass flooded."
