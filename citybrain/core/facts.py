@@ -6,6 +6,7 @@ what the dispatcher sees beside it as structured fields.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from citybrain.core.city import City
@@ -95,10 +96,20 @@ def facts_line(city: City, inc: Incident, language: str) -> str:
     return text
 
 
+# how a model tends to begin what the mark already says
+_LEAD = re.compile(
+    r"^(?:(?:the )?(?:residents?|citizens?) (?:report(?:s|ed)?|say|said|complain(?:s|ed)?)"
+    r"(?: that)?[:,]?\s+|(?:市民|居民|群众)(?:反映|称|表示|投诉)(?:内容)?[：:，,]?)",
+    re.IGNORECASE,
+)
+
+
 def compose_summary(facts_text: str, reported: str, language: str) -> str:
     """The facts by rule, then what the model adds about the reports (checked apart)."""
     mark = REPORTED_MARKS.get(language, REPORTED_MARKS["en"])
-    return f"{facts_text.rstrip()}{mark}{reported.strip()}"
+    said = _LEAD.sub("", reported.strip(), count=1)
+    said = said[:1].upper() + said[1:] if said else said
+    return f"{facts_text.rstrip()}{mark}{said}"
 
 
 def split_reported(text: str) -> tuple[str, str | None]:

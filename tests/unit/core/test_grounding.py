@@ -171,3 +171,12 @@ def test_the_summary_language_follows_the_tickets() -> None:
     assert incident_language(EN, "zh") == "en"
     assert incident_language([], "zh") == "zh"
     assert incident_language(["和平路 Heping Road underpass flooded badly"], "zh") == "en"
+
+
+def test_what_the_mark_already_says_is_not_repeated(city: City) -> None:
+    inc, _ = incident(EN)
+    head = facts_line(city, inc, "en")
+    text = compose_summary(head, "Residents report that the underpass is full of water.", "en")
+    assert text.endswith("Residents report: The underpass is full of water.")
+    zh = compose_summary(facts_line(city, inc, "zh"), "市民反映和平路地下通道积水。", "zh")
+    assert zh.endswith("市民反映内容：和平路地下通道积水。")
