@@ -130,6 +130,11 @@ def eval_incidents(
 LETTER_NOTES = Path("config/eval/summary_letters.yaml")
 
 
+def _append_line(path: Path, row: dict[str, Any]) -> None:
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
 @eval_app.command("summaries")
 def eval_summaries(
     run_dir: Annotated[
@@ -206,13 +211,13 @@ def eval_summaries(
                 if client is None:
                     typer.echo("error: llm.enabled is off: nothing to ask", err=True)
                     raise typer.Exit(1)
-                result = ev.evaluate_set(city, settings, client, cases, routing)
-            if samples is not None:
-                samples.parent.mkdir(parents=True, exist_ok=True)
-                samples.write_text(
-                    "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in result.cases),
-                    encoding="utf-8",
-                )
+                if samples is not None:
+                    samples.parent.mkdir(parents=True, exist_ok=True)
+                    samples.write_text("", encoding="utf-8")
+                result = ev.evaluate_set(
+                    city, settings, client, cases, routing,
+                    lambda c: _append_line(samples, c) if samples is not None else None,
+                )  # fmt: skip
         elif run_dir is not None:
             result = ev.evaluate_run(city, load_run(run_dir), language or settings.llm.language)
         else:

@@ -15,6 +15,7 @@ import json
 import statistics
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -232,6 +233,7 @@ def evaluate_set(
     client: LLMClient,
     cases: list[dict[str, Any]],
     routing: bool = False,
+    on_case: Callable[[dict[str, Any]], None] | None = None,
 ) -> SummaryEval:
     """Ask the model for each case's summary as the summary worker does (the first answer,
     and the extractive second chance when the guards reject it), one incident at a time
@@ -265,11 +267,13 @@ def evaluate_set(
         out.cases.append(
             score_case(case, raw, problems, it.summary if model else None, len(it.calls))
         )
+        if on_case is not None:  # written as it goes: an hour of model time is not lost
+            on_case(out.cases[-1])
     return out
 
 
-def _has(text: str, phrase: str) -> bool:
-    return phrase.lower() in text.lower()
+def _has(text: str, phrase: object) -> bool:
+    return str(phrase).lower() in text.lower()
 
 
 def score_case(
@@ -372,8 +376,9 @@ def build_letters_set(csv_path: Path, annotations: Path) -> list[dict[str, Any]]
                     "last_seen": "2026-12-07T08:00:00+00:00",
                     "ticket_count": 1,
                     "texts": [redact(text).text],
-                    "must": note.get("must") or [],
-                    "must_not": note.get("must_not") or [],
+                    # YAML reads 380 as a number: every phrase is text
+                    "must": [[str(p) for p in g] for g in note.get("must") or []],
+                    "must_not": [str(p) for p in note.get("must_not") or []],
                     "question": bool(note.get("question")),
                 }
             )
