@@ -58,7 +58,8 @@ _OUTCOME = [
     ),
     (
         "a cause",
-        r"\bcaused\b|\bdue to\b|\bbecause\b|\bresult(?:ed|s)? (?:in|from)\b|\bled to\b"
+        r"\bcaus\w*|\bdue to\b|\bbecause\b|\bresult(?:ed|s|ing)? (?:in|from)\b|\bled to\b"
+        r"|\blead(?:s|ing)? to\b"
         r"|原因|由于|导致|造成|因为",
     ),
     (

@@ -92,6 +92,8 @@ def test_faithful_additions_pass(city: City, texts: list[str], reported: str, la
         (EN, "The city has implemented a new policy for the underpass.", "en", "outcome"),
         (EN, "The underpass flooded because the drains are blocked.", "en", "outcome"),
         (EN, "Residents are advised to avoid the underpass.", "en", "outcome"),
+        # what the demo's model wrote: a cause the reports do not give
+        (EN, "Flooding in Xicheng causes waterlogged lanes in the underpass.", "en", "outcome"),
         (ZH, "地下通道积水问题已解决。", "zh", "outcome"),
         (ZH, "由于排水管道堵塞，地下通道积水。", "zh", "outcome"),
         (ZH, "政府出台新政策治理积水。", "zh", "outcome"),
