@@ -99,7 +99,7 @@ def facts_line(city: City, inc: Incident, language: str) -> str:
 # how a model tends to begin what the mark already says
 _LEAD = re.compile(
     r"^(?:(?:the )?(?:residents?|citizens?) (?:report(?:s|ed)?|say|said|complain(?:s|ed)?)"
-    r"(?: that)?[:,]?\s+|(?:市民|居民|群众)(?:反映|称|表示|投诉)(?:内容)?[：:，,]?)",
+    r"(?: that)?[:,]?\s+|(?:市民|居民|群众)(?:反映|称|表示|投诉)了?(?:内容)?[：:，,]?)",
     re.IGNORECASE,
 )
 

@@ -182,3 +182,5 @@ def test_what_the_mark_already_says_is_not_repeated(city: City) -> None:
     assert text.endswith("Residents report: The underpass is full of water.")
     zh = compose_summary(facts_line(city, inc, "zh"), "市民反映和平路地下通道积水。", "zh")
     assert zh.endswith("市民反映内容：和平路地下通道积水。")
+    zh = compose_summary(facts_line(city, inc, "zh"), "市民反映了和平路地下通道积水。", "zh")
+    assert zh.endswith("市民反映内容：和平路地下通道积水。")
