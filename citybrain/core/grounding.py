@@ -319,6 +319,10 @@ def invention_problems(city: City, text: str, facts: KeyFacts, texts: list[str])
             if m.group(0) not in evidence:
                 problems.append(f"invents an outcome ({label}): {m.group(0)}")
                 break
+    # a report's "nobody deals with it" turned into "somebody does" (没人管 -> 有人管)
+    for m in re.finditer(r"(?<![没无])有人(管|处理|收|来)", low):
+        if re.search(f"(?:没|无|没有)人{m.group(1)}", evidence):
+            problems.append(f"invents an outcome (the reports say nobody): {m.group(0)}")
     city_names = set(place_names(city))
     for m in re.finditer(_GEOGRAPHY, low):
         if m.group(0) not in evidence and not any(m.group(0) in n for n in city_names):
