@@ -68,6 +68,11 @@ _OUTCOME = [
         r"|\bwill\b|\bplan(?:s|ned)? to\b|\bplease\b|建议|应当|应该|必须|提醒|呼吁|请尽快|将会|计划|预计",
     ),
     (
+        "a status",
+        r"\bunknown\b|\bunclear\b|\bnot (?:yet )?(?:known|fixed|resolved|repaired|handled)\b"
+        r"|\byet to be\b|\bno one\b|\bnobody\b|尚不清楚|不得而知|无人知晓",
+    ),
+    (
         "an investigation or penalty",
         r"\binvestigat\w*|\bfined?\b|\bpenalt\w*|\bcrime\b|\bcriminal\w*"
         r"|调查|罚款|处罚|犯罪",

@@ -97,6 +97,14 @@ def test_faithful_additions_pass(city: City, texts: list[str], reported: str, la
         (ZH, "地下通道积水问题已解决。", "zh", "outcome"),
         (ZH, "由于排水管道堵塞，地下通道积水。", "zh", "outcome"),
         (ZH, "政府出台新政策治理积水。", "zh", "outcome"),
+        # a status no report gives (the demo's model wrote both)
+        (
+            ["When does registration for primary school open this year?"],
+            "Registration for primary school opens this year is unknown.",
+            "en",
+            "outcome",
+        ),
+        (EN, "Cars cannot get through the underpass, not fixed yet.", "en", "outcome"),
         # the demo's model turned "没人管" into "有人管"
         ([*ZH, "地下通道积水一直没人管"], "地下通道积水，有人管。", "zh", "outcome"),
         # geography beyond the city's own names
