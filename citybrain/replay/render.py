@@ -161,6 +161,19 @@ def print_summary_eval(r: dict[str, Any], console: Console) -> None:
             "routing: right / answered / asked",
             f"{rt.get('right', 0)} / {rt.get('answered', 0)} / {rt.get('asked', 0)}",
         )
+    for group, q in (r.get("quality") or {}).items():
+        if not isinstance(q, dict):
+            t.add_row(group.replace("_", " "), str(q))
+            continue
+        t.add_row(
+            f"{group} (n={q['n']}): invented raw / language raw / model summary / useful",
+            f"{_fmt(q['raw_invented_rate'])} / {_fmt(q['raw_language_match'])} / "
+            f"{_fmt(q['model_summary_rate'])} / {_fmt(q['useful_rate'])}",
+        )
+        t.add_row(
+            f"{group}: invented in shown summaries / reported chars p50",
+            f"{q['invented_in_shown']} / {q['reported_chars_p50']}",
+        )
     for f in r["failures"][:8]:
         t.add_row(f"  {f['id']}", "; ".join(f["problems"])[:100])
     console.print(t)

@@ -109,7 +109,7 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def embedded_llm(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The embedded model server (llama.cpp with the packaged SmolLM2), once per test session;
+    """The embedded model server (llama.cpp with the default installed model), once per test session;
     yields its OpenAI-compatible endpoint."""
     from citybrain.llm.errors import LLMError
     from citybrain.llm.server import EmbeddedLLMServer, packaged_model

@@ -1,4 +1,4 @@
-"""The real protocol against the embedded model (llama.cpp + SmolLM2-135M): constrained JSON
+"""The real protocol against the embedded model (llama.cpp + the default Qwen2.5-Coder-0.5B-Instruct): constrained JSON
 comes back, the department is one of the allowed set, and whatever the small model writes is
 checked before use. Few calls with small token limits keep this cheap."""
 
@@ -59,8 +59,9 @@ def test_routing_and_summary_with_the_embedded_model(
     assert injected.routing.department != "traffic_police_north"  # the instruction never wins
     # the list routes the flooding by itself; its summary is the model's only if it is faithful
     assert flooding.routing is not None and flooding.routing.decided_by == "rule"
-    assert [c.purpose for c in flooding.calls] == ["summary"]
-    call, label = flooding.calls[0], flooding.label
+    # one call, or two when the guards rejected the first (the extractive second chance)
+    assert [c.purpose for c in flooding.calls] in (["summary"], ["summary", "summary"])
+    call, label = flooding.calls[-1], flooding.label
     assert call.outcome in ("ok", "rejected_by_guard", "invalid"), call
     assert label is not None and not label.verified
     if label.generated_by == "model":

@@ -192,15 +192,17 @@ def test_good_answers_are_used_and_labelled(city: City, dialect: str) -> None:
     # the same answer is an allowed department for the unclassified ticket too
     assert unclassified.routing is not None and unclassified.routing.decided_by == "model"
     assert parking.label is not None and parking.label.generated_by == "model"
-    assert parking.summary == "Illegal parking on the pavement; 1 citizen report."
+    assert parking.summary.endswith(
+        "Residents report: Illegal parking on the pavement; 1 citizen report."
+    )
     assert not parking.label.verified
     # a summary naming a category the evidence does not support is replaced by the template
     assert flooding.label is not None and flooding.label.generated_by == "template"
     assert "names another category" in flooding.label.note
     # rule-decided incidents never ask the model to route; the rejected summary had its
-    # second chance with the facts alone (no reports in the prompt)
+    # second chance, asking for a shortened sentence of the reports
     assert [c.purpose for c in flooding.calls] == ["summary", "summary"]
-    assert "<ticket n=" not in flooding.calls[1].prompt[1]["content"]
+    assert "Copy the one sentence" in flooding.calls[1].prompt[1]["content"]
 
 
 def test_instructions_inside_tickets_do_not_change_routing(city: City) -> None:
@@ -237,19 +239,27 @@ def test_prompts_in_the_audit_are_redacted(city: City, settings: Settings) -> No
 
 def test_a_model_summary_stays_only_while_the_evidence_agrees(city: City) -> None:
     """Updates without a new model call keep the model's text if it still passes the guards."""
+    from citybrain.core.facts import compose_summary, facts_line
     from citybrain.core.messages import GeneratedLabel
 
     label = GeneratedLabel(generated_by="model", model="m", prompt_version="v")
+    said = "Heping Road underpass flooded."
     keep = item(city, "flooding", "xicheng", ["Heping Road underpass flooded"])
-    keep.want_model_summary, keep.previous = False, ("Flooding at Heping Road.", label)
+    kept = compose_summary(facts_line(city, keep.incident, "en"), said, "en")
+    keep.want_model_summary, keep.previous = False, (kept, label)
+    # the same words after a second report: the facts are written again, the words stay
+    grown = item(city, "flooding", "xicheng", ["Heping Road underpass flooded", "again"])
+    grown.want_model_summary, grown.previous = False, (kept, label)
     stale = item(city, "flooding", "xicheng", ["Heping Road underpass flooded", "again"])
-    stale.want_model_summary, stale.previous = False, ("1 report of flooding.", label)
+    stale.want_model_summary, stale.previous = False, ("1 report of a flooded underpass.", label)
     with misbehaving_llm("invalid_json") as srv:
         client = LLMClient(fast(), endpoint(srv))
-        ModelStep(city, fast(), client).run([keep, stale])
+        ModelStep(city, fast(), client).run([keep, grown, stale])
         client.close()
     assert not srv.requests  # nothing asked the model
-    assert keep.summary == "Flooding at Heping Road." and keep.label == label
+    assert keep.summary == kept and keep.label == label
+    assert grown.label == label and "2 citizen reports" in grown.summary
+    assert grown.summary.endswith("Residents report: " + said)
     assert stale.label is not None and stale.label.generated_by == "template"  # "1" is stale
     assert "evidence changed" in stale.label.note
 
@@ -257,7 +267,7 @@ def test_a_model_summary_stays_only_while_the_evidence_agrees(city: City) -> Non
 def test_chinese_summaries_for_chinese_dispatchers(city: City) -> None:
     ok = {
         "route": {"department": "hotline_triage", "reason": "-"},
-        "summary": {"summary": "西城区和平路积水，市民反映1件。"},
+        "summary": {"summary": "和平路地道积水很深。"},
     }
     bad = {
         "route": {"department": "hotline_triage", "reason": "-"},
@@ -271,11 +281,12 @@ def test_chinese_summaries_for_chinese_dispatchers(city: City) -> None:
             client = LLMClient(settings, endpoint(srv))
             ModelStep(city, settings, client).run([flooding])
             client.close()
-        assert "Simplified Chinese" in srv.requests[0]["messages"][0]["content"]
+        assert "简体中文" in srv.requests[0]["messages"][0]["content"]
         results.append(flooding)
     good, invented = results
     assert good.label is not None and good.label.generated_by == "model"
-    assert good.label.language == "zh" and good.summary.startswith("西城区")
+    assert good.label.language == "zh" and good.summary.startswith("西城区道路积水：市民反映1件")
+    assert good.summary.endswith("市民反映内容：和平路地道积水很深。")
     # 南湖 (Nanhu) is not in the evidence: the Chinese template replaces the summary
     assert invented.label is not None and invented.label.generated_by == "template"
     assert invented.summary.endswith("[模板]") and "Nanhu" in invented.label.note
@@ -297,7 +308,7 @@ def test_model_routing_off_keeps_the_rules_and_still_summarises(city: City) -> N
         assert "model routing is off" in it.routing.reason
         assert not [c for c in it.calls if c.purpose == "routing"]
     assert parking.label is not None and parking.label.generated_by == "model"
-    assert parking.summary == "Illegal parking on the pavement; 1 citizen report."
-    assert srv.requests and all(
-        "department" not in str(r["response_format"]) for r in srv.requests
+    assert parking.summary.endswith(
+        "Residents report: Illegal parking on the pavement; 1 citizen report."
     )
+    assert srv.requests and all("department" not in str(r["response_format"]) for r in srv.requests)

@@ -36,7 +36,9 @@ from .fake_servers import endpoint, misbehaving_llm
 pytestmark = pytest.mark.integration
 T = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
 HOOK = "http://127.0.0.1:9/hook"  # never called: the stage's senders are off (deliver=False)
-GOOD = "Flooding at Heping Road in Xicheng: 1 citizen report."
+TEXT = "Heping Road underpass flooded, water knee deep"
+GOOD = "The Heping Road underpass is flooded, water knee deep."  # what the model adds
+SAID = "Residents report: " + GOOD  # how a model summary ends (the facts come first)
 
 
 def stage_for(settings: Settings, store: Store, url: str, **llm: object) -> DispatchStage:
@@ -118,7 +120,7 @@ def test_dispatch_goes_out_at_once_and_the_summary_follows(
         try:
             # five updates of one incident while queued: one piece of work, on the latest
             for k in range(5):
-                stage.process([put_incident(city, db, 1, "Heping Road flooded")])
+                stage.process([put_incident(city, db, 1, TEXT)])
                 stage.sink()
                 if k == 0:
                     [first] = [o for o in outbox_sent(stage) if o.topic == "t.dispatch"]
@@ -136,20 +138,20 @@ def test_dispatch_goes_out_at_once_and_the_summary_follows(
             stage.close()
     assert len(srv.requests) == 1  # coalesced: asked once
     done = db.summary("inc-1")
-    assert done is not None and done.generated_by == "model" and done.text == GOOD
-    assert db.incident("inc-1")[0].summary == GOOD  # type: ignore[index]
+    assert done is not None and done.generated_by == "model" and done.text.endswith(SAID)
+    assert db.incident("inc-1")[0].summary == done.text  # type: ignore[index]
     [again] = follow
     headers = dict(again.headers)
     assert headers["follow-up"] == b"summary"
-    assert Dispatch.model_validate_json(again.value).summary == GOOD
+    assert Dispatch.model_validate_json(again.value).summary == done.text
     assert Dispatch.model_validate_json(again.value).id == sent.id  # the same dispatch
     [hook] = [d for d in db.deliveries() if d.id == headers["idempotency-key"].decode()]
-    assert json.loads(hook.payload)["summary"] == GOOD and hook.url == HOOK
+    assert json.loads(hook.payload)["summary"] == done.text and hook.url == HOOK
     assert summary_counts(db) == {"model": 1, "template": 0, "pending": 0}
     # the next update keeps the model summary while it agrees with the evidence: no new call
     stage = stage_for(settings, db, "http://127.0.0.1:9/v1")
     try:
-        stage.process([put_incident(city, db, 1, "Heping Road flooded")])
+        stage.process([put_incident(city, db, 1, TEXT)])
         stage.sink()
     finally:
         stage.close()
@@ -161,7 +163,7 @@ def test_dispatch_goes_out_at_once_and_the_summary_follows(
     [
         ("invalid_json", "", "invalid", "not JSON"),
         ("empty_summary", "", "rejected_by_guard", "empty summary"),
-        ("answer", "和平路积水，市民反映1件。", "rejected_by_guard", "not in English"),
+        ("answer", "和平路地下通道积水，水深及膝。", "rejected_by_guard", "not in English"),
         ("answer", "Flooding at Gongye Road: 1 report.", "rejected_by_guard", "names a place"),
         ("answer", "Flooding at Heping Road: 12 reports.", "rejected_by_guard", "a number"),
         ("answer", "Flooding at Heping Road, call 13812345678.", "rejected_by_guard", "personal"),
@@ -173,7 +175,7 @@ def test_bad_answers_leave_the_template_with_the_reason_audited(
     with misbehaving_llm(mode, {"route": {}, "summary": {"summary": summary}}) as srv:
         stage = stage_for(settings, db, endpoint(srv), guard_retries=0)
         try:
-            stage.process([put_incident(city, db, 2, "Heping Road flooded")])
+            stage.process([put_incident(city, db, 2, TEXT)])
             stage.sink()
             outbox_sent(stage)  # the dispatch itself, with the template
             assert stage.summaries is not None and stage.summaries.run_once() == 1
@@ -183,9 +185,9 @@ def test_bad_answers_leave_the_template_with_the_reason_audited(
     stored = db.summary("inc-2")
     assert stored is not None and stored.generated_by == "template"
     assert stored.text.endswith("[template]") and why in stored.note
-    calls = db.model_calls("inc-2")  # the answer, then its second chance with the facts only
+    calls = db.model_calls("inc-2")  # the answer, then its extractive second chance
     assert len(calls) == 2 and all(c.outcome == outcome and why in c.detail for c in calls)
-    assert sum("<ticket n=" in c.prompt for c in calls) == 1
+    assert sum("Copy the one sentence" in c.prompt for c in calls) == 1
     assert not follow  # nothing new to tell the department
     assert SummaryQueue(db).counts()["done"] == 1  # final for this state: not asked again
 
@@ -198,7 +200,7 @@ def test_errors_and_a_hanging_server_are_retried_until_it_answers(
         stage = stage_for(settings, db, endpoint(srv), timeout_s=0.3)
         assert stage.summaries is not None
         try:
-            stage.process([put_incident(city, db, 3, "Heping Road flooded")])
+            stage.process([put_incident(city, db, 3, TEXT)])
             stage.sink()
             stage.summaries.run_once()  # HTTP 500
             srv.mode, srv.delay_s = "answer", 1.0  # now it hangs past the timeout
@@ -227,7 +229,7 @@ def test_a_server_restarted_mid_queue_loses_nothing(
     with misbehaving_llm("answer", answer) as srv:
         url = endpoint(srv)
         stage = stage_for(settings, db, url)
-        stage.process([put_incident(city, db, n, "Heping Road flooded") for n in (4, 5, 6)])
+        stage.process([put_incident(city, db, n, TEXT) for n in (4, 5, 6)])
         stage.sink()
         assert stage.summaries is not None and stage.summaries.run_once() == 1
     # the server is gone: the next call fails, and its work stays queued
@@ -333,7 +335,7 @@ def test_the_real_server_hanging_then_restarted_mid_queue_loses_nothing(
         os.kill(server.proc.pid, signal.SIGSTOP)
         hung = stage_for(settings, db, server.endpoint, timeout_s=1.0)
         assert hung.summaries is not None
-        hung.process([put_incident(city, db, n, "Heping Road flooded") for n in (30, 31)])
+        hung.process([put_incident(city, db, n, TEXT) for n in (30, 31)])
         hung.sink()
         assert hung.summaries.run_once() == 1
         hung.close()
@@ -364,7 +366,7 @@ def test_an_open_circuit_pauses_the_queue_without_spending_attempts(
         stage = stage_for(settings, db, endpoint(srv), breaker_failures=1, breaker_reset_s=60.0)
         assert stage.summaries is not None
         try:
-            stage.process([put_incident(city, db, 40, "Heping Road flooded")])
+            stage.process([put_incident(city, db, 40, TEXT)])
             stage.sink()
             assert stage.summaries.run_once() == 1  # HTTP 500: the circuit opens
             assert stage.summaries.run_once() == 0  # open: nothing claimed
@@ -382,7 +384,7 @@ def test_a_rejected_summary_is_tried_again_sampled_until_it_passes(
         stage = stage_for(settings, db, endpoint(srv), guard_retries=2)
         assert stage.summaries is not None
         try:
-            stage.process([put_incident(city, db, 50, "Heping Road flooded")])
+            stage.process([put_incident(city, db, 50, TEXT)])
             stage.sink()
             assert stage.summaries.run_once() == 1  # the reports, then the facts: rejected
             pending = db.summary("inc-50")
@@ -395,4 +397,4 @@ def test_a_rejected_summary_is_tried_again_sampled_until_it_passes(
     assert first["temperature"] == second["temperature"] == 0.0
     assert third["temperature"] > 0 and third["seed"] != second["seed"]  # seeded: replayable
     done = db.summary("inc-50")
-    assert done is not None and done.generated_by == "model" and done.text == GOOD
+    assert done is not None and done.generated_by == "model" and done.text.endswith(SAID)

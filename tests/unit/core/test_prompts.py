@@ -69,9 +69,12 @@ def test_huge_empty_and_many_tickets_stay_bounded() -> None:
 
 def test_summary_prompt_states_language_and_facts() -> None:
     zh = summary_messages(FACTS, ["积水"], "zh")
-    assert "Simplified Chinese" in zh[0]["content"]
-    assert '"citizen_reports": 2' in zh[1]["content"]
+    assert "简体中文" in zh[0]["content"] and "市民反映了什么" in zh[1]["content"]
+    assert "Incident: Waterlogging / flooding, Xicheng" in zh[1]["content"]
     assert "English" in summary_messages(FACTS, [], "en")[0]["content"]
+    assert (
+        "Copy the one sentence" in summary_messages(FACTS, [], "en", extractive=True)[1]["content"]
+    )
 
 
 def test_routing_prompt_lists_only_the_allowed_departments(city: City) -> None:
@@ -89,7 +92,8 @@ def _fingerprint(city: City) -> str:
     which belong to the city's config, not to the prompt version."""
     routing = routing_messages(city, FACTS, ["bins"], ("city_roads", "hotline_triage"), "shared")
     msgs = [*summary_messages(FACTS, ["积水 at the underpass"], "en"), routing[0]]
-    msgs += summary_messages(FACTS, ["积水"], "en", facts_only=True)  # the second chance
+    msgs += summary_messages(FACTS, ["积水"], "en", extractive=True)  # the second chance
+    msgs += summary_messages(FACTS, ["积水"], "zh")
     return hashlib.sha256(json.dumps(msgs, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
@@ -98,6 +102,7 @@ def _fingerprint(city: City) -> str:
 FINGERPRINTS = {
     "2026-12-01.1": "a60b9fe8418e435d",  # before the facts-only second chance was counted
     "2026-12-03.1": "85ccbf3086424e95",
+    "2026-12-07.1": "d518ce15fc822c11",  # the model writes what residents report, per language
 }
 
 
@@ -112,3 +117,15 @@ def test_chinese_tickets_fit_the_context_in_all() -> None:
     text = "".join(prompt.split("</ticket>"))
     assert sum("\u4e00" <= ch <= "\u9fff" for ch in text) <= MAX_TOTAL_TICKET_CHARS
     assert prompt.count("<ticket") >= 2
+
+
+def test_a_summary_prompt_leaves_out_the_clauses_of_contact_data() -> None:
+    """A small model copies "我叫[NAME]，电话[PHONE]" into its summary; those clauses say
+    nothing about the problem, so a summary prompt does not carry them."""
+    texts = [
+        "北城区路灯好几天不亮了，请尽快处理。我叫张伟，电话13812345678。",
+        "Bins full. Call me on 13812345678.",
+    ]
+    body = summary_messages(FACTS, texts, "zh")[1]["content"]
+    assert "路灯好几天不亮了" in body and "Bins full." in body
+    assert "[NAME]" not in body and "[PHONE]" not in body and "电话" not in body

@@ -63,7 +63,13 @@ def test_a_run_is_scored_by_kind_and_templates_are_not_counted(city: City) -> No
         "en",
     ).to_dict()
     assert (result["scored"], result["passed"]) == (3, 1)
-    assert result["failures_by_kind"] == {"count": 1, "language": 1, "place": 1}
+    assert result["failures_by_kind"] == {
+        "count": 1,
+        "language": 1,
+        "no_content": 1,
+        "number_noun": 1,
+        "place": 1,
+    }
     assert result["skipped"] == {"template": 1}
 
 
@@ -79,3 +85,34 @@ def test_a_call_with_no_usable_answer_fails_as_its_outcome(city: City) -> None:
     assert _judged(city, "timeout", "", facts, [], "en", "timed out")[1] == ["timeout: timed out"]
     _, problems = _judged(city, "ok", '{"summary": "Flooding', facts, [], "en", "")
     assert problems == ["invalid: no summary string in the answer"]
+
+
+def test_a_case_is_scored_for_invention_language_and_use() -> None:
+    from citybrain.replay.eval_summaries import quality, score_case
+
+    case = {"id": "c", "language": "zh", "source": "letters", "must": [["电梯"], ["掉层", "检修"]],
+            "must_not": ["已修复"]}  # fmt: skip
+    head = "位置不明unclassified：市民反映1件。市民反映内容："
+    useful = score_case(case, "电梯经常掉层", [], head + "电梯经常掉层，请求检修。", 1)
+    assert useful["useful"] and useful["model_summary"] and not useful["raw_invented"]
+    vague = score_case(case, "电梯有问题", [], head + "电梯有问题。", 1)
+    assert vague["model_summary"] and not vague["useful"]  # names no what: not useful
+    bad = ["invents harm (injuries): 受伤", "not in Chinese"]
+    rejected = score_case(case, "Elevator fell, people hurt", bad, None, 2)
+    assert rejected["raw_invented"] and not rejected["raw_language_ok"]
+    assert not rejected["model_summary"] and not rejected["useful"]
+    q = quality([useful, vague, rejected], tokens=30, latency_ms=3000.0)
+    assert q["all"]["n"] == 3 and q["all"]["raw_invented_rate"] == 0.333
+    assert q["all"]["model_summary_rate"] == 0.667 and q["all"]["useful_rate"] == 0.333
+    assert q["tokens_per_s"] == 10.0 and q["all"]["invented_in_shown"] == 0
+
+
+def test_real_letters_are_read_from_shared_at_evaluation_time() -> None:
+    from citybrain.replay.eval_summaries import build_letters_set
+    from tests.shared_data import DATASETS, require
+
+    csv_path = require(DATASETS / "letters_cn" / "letters.csv")
+    notes = Path(__file__).parents[3] / "config" / "eval" / "summary_letters.yaml"
+    cases = build_letters_set(csv_path, notes)
+    assert len(cases) >= 40 and all(c["language"] == "zh" and c["must"] for c in cases)
+    assert all(redact(t).total == 0 for c in cases for t in c["texts"])  # redacted
