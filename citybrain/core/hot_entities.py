@@ -4,7 +4,7 @@ letters may only be grouped at a moderate text similarity when they name the sam
 word like "噪音" or "物业" says nothing about *which* problem.
 
 Rules, not a model: a name is a short run of name characters ending in a place-type suffix.
-Administrative codes ("A市", "A5区", "K8县", "西地省") and the words that usually precede a name
+Administrative codes ("A市", "A5区", "K8县") and province names ("西地省") and the words that usually precede a name
 ("我们是", "住在", "关于", "该", ...) are cut off the front; what is left must keep at least two
 characters before the suffix and not be a common word ("政府", "物业公司", "有限公司"). The
 document-frequency cut that removes names which are really generic ("幼儿园", "火车站") is made
@@ -25,7 +25,7 @@ _NAME = r"[\u4e00-\u9fffA-Za-z0-9]"
 _ENTITY = re.compile(
     rf"({_NAME}{{1,10}}?)({'|'.join(SUFFIXES)})(?!{_NAME}{{0,2}}(?:{'|'.join(SUFFIXES)}))"
 )
-_ADMIN = re.compile(r"^.*(?:[A-Z]\d*\s?[市区县省州]|西地省)")
+_ADMIN = re.compile(r"^.*(?:[A-Z]\d*\s?[市区县省州]|[\u4e00-\u9fff]{2,3}省(?=[\u4e00-\u9fff]))")
 # Words that usually precede a name; the last one in the run is where the name starts.
 _LEAD_WORDS = (
     "的|是|在|了|我|们|你|他|对|向|从|到|至|住|请|问|望|要|把|被|让|给|为|由|因|但|就|也|都|还|又"

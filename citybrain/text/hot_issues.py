@@ -38,7 +38,7 @@ from citybrain.core.hot_issues import HotIssue, Letter, hotness, matter_of, plac
 from citybrain.text.errors import RouterError
 
 _NORM = re.compile(r"[\s\W_]+")
-_CODES = re.compile(r"[A-Z]\d{0,2}\s?[市区县省州]|西地省")
+_CODES = re.compile(r"[A-Z]\d{0,2}\s?[市区县省州]|[\u4e00-\u9fff]{2,3}省(?=[\u4e00-\u9fff])")
 
 
 @dataclass(frozen=True)
