@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,7 +35,7 @@ import sklearn
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
-from citybrain.text.errors import ArtefactError
+from citybrain.text.errors import ArtefactError, RouterError
 from citybrain.text.grams import NgramTfidf, counts
 
 MAX_FEATURES = 60_000
@@ -65,6 +66,9 @@ class DomainPrior:
     def train(
         cls, texts: Sequence[str], labels: Sequence[str], folds: int = 5, c: float = 1.0
     ) -> DomainPrior:
+        rarest = min(Counter(labels).values())
+        if rarest < folds:
+            raise RouterError(f"a domain has {rarest} letters: too few for {folds} folds")
         x = counts(texts)
         tfidf, clf = _fit(x, labels, c)
         domains = tuple(str(d) for d in clf.classes_)
@@ -72,8 +76,7 @@ class DomainPrior:
         y = np.asarray(labels)
         split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
         for tr, te in split.split(np.zeros(len(y)), y):
-            t, m = _fit(x[tr], y[tr].tolist(), c)
-            assert tuple(str(d) for d in m.classes_) == domains
+            t, m = _fit(x[tr], y[tr].tolist(), c)  # every fold holds every domain
             scores = m.decision_function(t.transform(x[te]))
             for row, i in enumerate(te):
                 held[text_key(texts[i])] = scores[row].astype(np.float32)
