@@ -7,56 +7,28 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from citybrain.config import Settings
 from citybrain.core.ambiguity import RoutingCase
 from citybrain.core.city import City
 from citybrain.core.facts import key_facts
-from citybrain.core.incident import Incident
-from citybrain.core.messages import Dispatch, GeneratedLabel, GeoPoint
-from citybrain.core.routing import route
-from citybrain.core.summary import template_summary
+from citybrain.core.messages import Dispatch, GeneratedLabel
 from citybrain.llm.step import Item, ModelStep
-from citybrain.store import IncidentWrite, Store
 from citybrain.store.web_queries import WebStore
-from citybrain.streams.testing import Incoming, StageHarness
-from citybrain.streams.topics import Topics
-from pipelines.dispatch import DispatchStage
 from pipelines.summaries import SummaryWorker
+from tests.unit.pipelines.dispatch_rig import DispatchRig
 
 
 def test_reopens_and_follow_ups_go_to_the_current_holder(
     settings: Settings, city: City, tmp_path: Path
 ) -> None:
-    s = settings.model_copy(
-        update={
-            "store": settings.store.model_copy(update={"url": f"sqlite:///{tmp_path}/s.db"}),
-            "llm": settings.llm.model_copy(update={"enabled": False}),
-        }
-    )
-    store, topics = Store.from_url(s.store.url), Topics("t")
-    t = datetime.now(UTC) - timedelta(hours=1)
-    inc = Incident(
-        id="inc-1", category="flooding", district="xicheng",
-        location=GeoPoint(lon=120.128, lat=30.287), opened_at=t, updated_at=t,
-        evidence_ids=("o1",), ticket_count=1, routing=route(city, "flooding", "xicheng"),
-    )  # fmt: skip
-
-    def write(state: Incident) -> None:
-        store.write_incidents(
-            [IncidentWrite(replace(state, summary=template_summary(city, state)))]
-        )
-
-    def send(state: Incident) -> list[Dispatch]:
-        msg = replace(state, summary=template_summary(city, state)).to_message()
-        run = worker.run([Incoming(topics.incidents, msg, b"inc-1")])
-        return [Dispatch.model_validate_json(o.value) for o in run.outputs]
-
+    rig = DispatchRig.make(settings, city, tmp_path)
+    s, store, topics, t = rig.settings, rig.store, rig.topics, rig.at
+    write, send = rig.write, rig.send
+    inc = rig.incident()
     write(inc)
-    stage = DispatchStage(s, city, topics, store, deliver=False)
-    worker = StageHarness(stage)
+    stage = rig.stage()
     [first] = send(inc)
     assert first.department == "water_drainage"
     moved = WebStore(store).act(
