@@ -268,8 +268,11 @@ def eval_routing(
     prior: PriorOpt = DEFAULT_PRIOR,
     baseline: Annotated[
         bool,
-        typer.Option(help="With --cv: also the plain TF-IDF + LinearSVC floor on the same folds"),
-    ] = False,
+        typer.Option(
+            "--baseline/--no-baseline",
+            help="With --cv: the plain TF-IDF + LinearSVC floor on the same folds, beside the router",
+        ),
+    ] = True,
     config: ConfigOpt = None,
     llm: Annotated[bool, typer.Option(help="Let the model decide ambiguous tickets")] = True,
     limit: Annotated[int | None, typer.Option(help="Only the first N rows")] = None,
