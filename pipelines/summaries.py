@@ -34,6 +34,7 @@ from citybrain.streams.records import Output
 from citybrain.streams.topics import Topics
 
 log = logging.getLogger(__name__)
+STOP_WAIT_S = 5.0  # a round between model calls ends in well under this
 RETRIED = ("timeout", "error")  # the server's fault: ask again later
 
 
@@ -69,9 +70,12 @@ class SummaryWorker:
         return self
 
     def stop(self) -> None:
+        """A model call in flight is not waited for: a summary takes longer than a job may
+        take to stop (its supervisor kills it after 20 s), and the claim's lease hands the
+        incident back to the queue for the next start."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=self.settings.llm.timeout_s + 5)
+            self._thread.join(timeout=STOP_WAIT_S)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
