@@ -68,7 +68,8 @@ def test_incidents_are_summarised_routed_delivered_and_audited(
     ]
     answer = {
         "route": {"department": "fire_rescue", "reason": "the ticket asks for it"},
-        "summary": {"summary": "Flooding at Heping Road in Xicheng; 1 citizen report."},
+        # what the flooding report says (grounded); ungrounded for every other incident
+        "summary": {"summary": "The Heping Road underpass is flooded."},
     }
     with (
         misbehaving_llm("answer", answer) as llm,
@@ -138,7 +139,8 @@ def test_incidents_are_summarised_routed_delivered_and_audited(
     [again] = [r for r in follow_ups if Dispatch.model_validate_json(r.value).id == flood.id]
     flood_summary = Dispatch.model_validate_json(again.value)
     assert flood_summary.summary_label.generated_by == "model"  # type: ignore[union-attr]
-    assert flood_summary.summary.startswith("Flooding at Heping Road")
+    # the facts written by rule, then the model's sentence of what residents report
+    assert flood_summary.summary.endswith("Residents report: The Heping Road underpass is flooded.")
     assert dict(again.headers)["idempotency-key"] != flood.id.encode()
 
     # the stand-in model answers fire_rescue for every unclassified ticket: taken where allowed,
