@@ -23,7 +23,7 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # `citybrain` as the program: at the start of a code span or line, or after a path or `-m`
 _CLI = re.compile(r"(?:^|[`$;&(]\s*|bin/|-m )citybrain((?: [a-z][a-z0-9-]*)+)", re.M)
 _TOOL = re.compile(r"\btools/[A-Za-z0-9_/]+\.py\b")
-_MAKE = re.compile(r"(?:^|[`$;&]\s*)make ([a-z][a-z0-9-]*)", re.M)
+_MAKE = re.compile(r"(?:^|[`$;&]\s*)make ([a-z][a-z0-9.-]*[a-z0-9])", re.M)  # model-1.5b
 _MODULE = re.compile(r"python -m (citybrain\.[a-z_.]+[a-z])")
 
 
@@ -100,6 +100,6 @@ def test_each_documented_tool_starts(script: str) -> None:
 
 
 def test_each_documented_make_target_exists() -> None:
-    targets = set(re.findall(r"^([a-z][a-z0-9-]*):", (ROOT / "Makefile").read_text(), re.M))
+    targets = set(re.findall(r"^([a-z][a-z0-9.-]*):", (ROOT / "Makefile").read_text(), re.M))
     missing = [t for t in _named(_MAKE, 1) if t not in targets]
     assert missing == []
