@@ -372,6 +372,30 @@ def _without(text: str, names: list[str]) -> str:
     return low
 
 
+# A resident's question, and a clause that says it is one (or asks it again)
+_QUESTION = re.compile(
+    r"[?？]|吗|什么|怎么|如何|何时|几时|多少|哪里|哪儿|是否|请问"
+    r"|(?i:^\s*(?:when|how|what|where|why|which|who|whom|can|could|do|does|is|are|will)\b)"
+)
+_ASKS = re.compile(
+    r"[?？]|询问|咨询|请问|问|想知道|想了解|了解"
+    r"|(?i:\bask\w*|\binquir\w*|\benquir\w*|\bquestion\w*|\bwants? to know\b"
+    r"|\bwould like to know\b|\bwhether\b|\bhow to\b|\bwhen\b)"
+)
+
+
+def question_problems(reported: str, texts: list[str]) -> list[str]:
+    """Where every report is a question, the clause must report a question, not answer it:
+    a small model turns "When does registration open?" into "Registration is currently
+    open", a status nobody gave."""
+    asked = [t for t in texts if t.strip()]
+    if not asked or not all(_QUESTION.search(t) for t in asked):
+        return []
+    if _ASKS.search(reported):
+        return []
+    return [f"answers a resident's question as a statement: {reported.strip()[:60]}"]
+
+
 def grounding_problems(
     city: City, reported: str, facts: KeyFacts, texts: list[str], language: str
 ) -> list[str]:
@@ -385,10 +409,10 @@ def grounding_problems(
     names = _facts_names(city, facts)
     if not _units(_without(bare, names), language):
         return ["says nothing beyond the facts: only a date, a count or the template"]
+    problems = question_problems(text, texts)
     pool = set()
     for t in texts:
         pool |= set(_units(_without(t, names), language))
-    problems = []
     for claim in _SENT.findall(bare):
         low = claim.lower()
         named = sum(1 for n in names if n in low)  # the facts' own names count as support

@@ -46,6 +46,7 @@ KINDS = {
     "carries a URL": "url",
     "says nothing beyond": "no_content",
     "claim not in the reports": "ungrounded",
+    "answers a resident's question": "outcome",  # a status nobody gave
     "invalid": "invalid",  # the call's own outcomes, when there was no usable answer
     "timeout": "timeout",
     "error": "error",

@@ -16,7 +16,7 @@ from citybrain.core.facts import (
     key_facts,
     split_reported,
 )
-from citybrain.core.grounding import incident_language, text_language
+from citybrain.core.grounding import incident_language, question_problems, text_language
 from citybrain.core.guards import INVENTED, problem_kind, summary_problems
 from citybrain.core.incident import Incident
 
@@ -194,3 +194,25 @@ def test_what_the_mark_already_says_is_not_repeated(city: City) -> None:
     assert zh.endswith("市民反映内容：和平路地下通道积水。")
     zh = compose_summary(facts_line(city, inc, "zh"), "市民反映了和平路地下通道积水。", "zh")
     assert zh.endswith("市民反映内容：和平路地下通道积水。")
+
+
+@pytest.mark.parametrize(
+    ("reported", "reports", "rejected"),
+    [
+        # the demo's model answered residents' questions with a status nobody gave
+        ("The primary school registration is currently open.", ["When does registration for primary school open this year?"], True),
+        ("Registration for primary school is expected to open this year.", ["When does registration for primary school open this year?"], True),
+        ("居住证续签已经开始办理。", ["请问居住证续签需要带什么材料？"], True),
+        # reporting the question is what a summary should do
+        ("A resident asks when primary school registration opens.", ["When does registration for primary school open this year?"], False),
+        ("居住证续签需要带什么材料？", ["请问居住证续签需要带什么材料？"], False),
+        ("市民询问居住证续签所需材料。", ["请问居住证续签需要带什么材料？"], False),
+        # a report that is no question: no constraint
+        ("水费比平时高了三倍。", ["这个月水费比平时高了三倍，请帮忙查一下。"], False),
+        ("Flooding covers all lanes.", ["Please help, a flood is covering all the lanes!"], False),
+    ],
+)
+def test_a_residents_question_is_reported_not_answered(
+    reported: str, reports: list[str], rejected: bool
+) -> None:
+    assert bool(question_problems(reported, reports)) is rejected
