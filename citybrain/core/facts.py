@@ -104,6 +104,20 @@ _LEAD = re.compile(
 )
 
 
+# a full stop, not the point of "3.5": ASCII marks count before a space, a quote or the end
+_SENTENCE_END = re.compile(r"(?:[。！？…]|[.!?](?=[\s\"'”’)]|$))[\"'”’」』)）]*")
+
+
+def whole_sentences(text: str) -> str:
+    """A model answer cut off by its token limit ("..., it is a real nuisance. They have
+    been like this,") loses its unfinished tail; one clause without a full stop is kept."""
+    t = text.strip()
+    ends = list(_SENTENCE_END.finditer(t))
+    if not ends or ends[-1].end() == len(t):
+        return t
+    return t[: ends[-1].end()]
+
+
 def compose_summary(facts_text: str, reported: str, language: str) -> str:
     """The facts by rule, then what the model adds about the reports (checked apart)."""
     mark = REPORTED_MARKS.get(language, REPORTED_MARKS["en"])

@@ -26,6 +26,7 @@ from citybrain.core.facts import (
     facts_line,
     localized_template,
     split_reported,
+    whole_sentences,
 )
 from citybrain.core.grounding import incident_language
 from citybrain.core.guards import routing_problems, summary_problems
@@ -256,7 +257,7 @@ class ModelStep:
         outcome, detail = res.outcome, res.error
         if res.outcome == "ok":
             try:
-                reported = SummaryOut.model_validate(res.data).summary.strip()
+                reported = whole_sentences(SummaryOut.model_validate(res.data).summary)
             except ValidationError as e:
                 outcome, detail = "invalid", str(e.errors()[0]["msg"])
             else:

@@ -15,6 +15,7 @@ from citybrain.core.facts import (
     facts_line,
     key_facts,
     split_reported,
+    whole_sentences,
 )
 from citybrain.core.grounding import incident_language, question_problems, text_language
 from citybrain.core.guards import INVENTED, problem_kind, summary_problems
@@ -216,3 +217,19 @@ def test_a_residents_question_is_reported_not_answered(
     reported: str, reports: list[str], rejected: bool
 ) -> None:
     assert bool(question_problems(reported, reports)) is rejected
+
+
+@pytest.mark.parametrize(
+    ("answer", "kept"),
+    [
+        # cut off by the token limit: the unfinished tail goes
+        ("Music is too loud at Xinhua Road. They have been like this,", "Music is too loud at Xinhua Road."),
+        ("垃圾满了，味道很大。请派人", "垃圾满了，味道很大。"),
+        # one clause without a full stop, or a decimal point, is not a cut
+        ("小狗丢了，棕色泰迪", "小狗丢了，棕色泰迪"),
+        ("The water is 3.5 metres deep", "The water is 3.5 metres deep"),
+        ("The underpass is flooded.", "The underpass is flooded."),
+    ],
+)
+def test_a_model_answer_cut_off_keeps_its_whole_sentences(answer: str, kept: str) -> None:
+    assert whole_sentences(answer) == kept
