@@ -138,6 +138,9 @@ def env_of(s: Settings) -> dict[str, str]:
             "CITYBRAIN_LLM__QUEUE_LEASE_S": str(s.llm.queue_lease_s),
             "CITYBRAIN_LLM__QUEUE_BACKOFF_MAX_S": str(s.llm.queue_backoff_max_s),
             "CITYBRAIN_DISPATCH__WEBHOOKS": json.dumps(s.dispatch.webhooks),
+            "CITYBRAIN_DISPATCH__ALLOW_INSECURE_WEBHOOKS": str(
+                s.dispatch.allow_insecure_webhooks
+            ).lower(),
             "CITYBRAIN_DISPATCH__MAX_ATTEMPTS": str(s.dispatch.max_attempts),
             "CITYBRAIN_DISPATCH__BACKOFF_MAX_S": str(s.dispatch.backoff_max_s),
             "CITYBRAIN_WORKERS__OUTBOX_LEASE_S": str(s.workers.outbox_lease_s),
