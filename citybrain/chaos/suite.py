@@ -186,8 +186,8 @@ def inject_faults(
 def drain(
     s: Settings, env: dict[str, str], out_dir: Path, truth: dict[str, Any], rounds: int = 12
 ) -> dict[str, Any]:
-    """Each job once more until idle, until every delivery is through and the summary queue
-    has settled. The dispatch job idles longer: its summary worker works while it waits, and
+    """Each job once more until idle, until every delivery is through, the summary queue
+    has settled and no job's outbox holds an unsent message. The dispatch job idles longer: its summary worker works while it waits, and
     stops when it exits (the next round resumes the queue)."""
     got: dict[str, Any] = {}
     for _ in range(rounds):
@@ -196,7 +196,12 @@ def drain(
             Supervisor(job, env, out_dir / f"{job}.log", idle_s).run_once()
         got = outcome(s, truth)
         delivered = all(v == "delivered" for v in got["deliveries"].values())
-        if delivered and set(got["summary_queue"]) <= {"done", "failed"}:
+        # a summary written while its job was stopping leaves its follow-up in the outbox
+        # for the next start: the drain is over only when no job has anything left to send
+        store = Store.from_url(s.store.url)
+        unsent = sum(store.outbox(job).unsent() for job in PLAN)
+        store.engine.dispose()
+        if delivered and set(got["summary_queue"]) <= {"done", "failed"} and not unsent:
             break
     return got
 
