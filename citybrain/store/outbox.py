@@ -166,6 +166,23 @@ class Outbox:
                 )
             )
 
+    def release(self, seqs: Iterable[int]) -> None:
+        """Give up the claim on rows this process could not send, so any holder (the web's
+        background drain, another worker) may send them now instead of after the lease."""
+        seqs = list(seqs)
+        if not seqs:
+            return
+        with self.sessions.begin() as s:
+            s.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.seq.in_(seqs),
+                    OutboxRow.claim == self.token,
+                    OutboxRow.sent_at.is_(None),
+                )
+                .values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
+            )
+
     def unsent(self) -> int:
         """Rows of this job not yet sent (any holder)."""
         with self.sessions() as s:

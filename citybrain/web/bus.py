@@ -185,9 +185,13 @@ def send_outbox(outbox: Outbox, bus: Bus) -> int:
     pending = outbox.take()
     if not pending:
         return 0
-    for p in pending:
-        out = p.output
-        bus.send(out.topic, key=out.key or b"", value=out.value, headers=list(out.headers))
-    bus.flush()
+    try:
+        for p in pending:
+            out = p.output
+            bus.send(out.topic, key=out.key or b"", value=out.value, headers=list(out.headers))
+        bus.flush()
+    except BaseException:
+        outbox.release(p.seq for p in pending)  # the drain may send them at once
+        raise
     outbox.mark_sent(p.seq for p in pending)
     return len(pending)
