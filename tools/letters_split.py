@@ -17,7 +17,9 @@ from citybrain.text.splits import fixed_split
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("out", type=Path, help="folder for letters_train.csv and letters_val.csv")
-    ap.add_argument("--letters", type=Path, default=Path("../shared/datasets/letters_cn/letters.csv"))
+    ap.add_argument(
+        "--letters", type=Path, default=Path("../shared/datasets/letters_cn/letters.csv")
+    )
     args = ap.parse_args()
     rows = read_history(args.letters)
     parts = dict(zip(("train", "val"), fixed_split([r["label"] for r in rows]), strict=True))

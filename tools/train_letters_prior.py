@@ -55,8 +55,10 @@ def main() -> None:
             "validation_macro_f1": round(float(f1), 4),
         },
     )
-    print(f"prior alone on the validation split ({len(val)} letters): accuracy {acc:.3f}, "
-          f"macro-F1 {f1:.3f}; {manifest['features']} features -> {args.out}")
+    print(
+        f"prior alone on the validation split ({len(val)} letters): accuracy {acc:.3f}, "
+        f"macro-F1 {f1:.3f}; {manifest['features']} features -> {args.out}"
+    )
 
 
 if __name__ == "__main__":

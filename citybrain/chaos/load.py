@@ -339,9 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--tickets-x and --frames-x must be positive")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)  # a line per connection otherwise
-    report = run(
-        a.minutes, a.out, a.plot, a.memory_plot, a.tickets_x, a.frames_x, a.continuous
-    )
+    report = run(a.minutes, a.out, a.plot, a.memory_plot, a.tickets_x, a.frames_x, a.continuous)
     (a.out / "load.json").write_text(json.dumps(report, indent=2, default=str))
     short = {k: report[k] for k in ("rate_vs_demo", "send_s", "bounded", "memory_flat", "wall_s")}
     print(json.dumps({**short, "evidence_to_dispatch": report["evidence_to_dispatch"]}))

@@ -69,9 +69,7 @@ class Incident:
     def priority(self) -> int:
         """1 (act first) .. 4, from severity: rises as evidence and corroboration raise it."""
         return (
-            len(SEVERITIES) - SEVERITIES.index(self.severity)
-            if self.severity in SEVERITIES
-            else 3
+            len(SEVERITIES) - SEVERITIES.index(self.severity) if self.severity in SEVERITIES else 3
         )
 
     def to_message(self) -> bytes:

@@ -34,7 +34,9 @@ class ReadTicket:
 
 
 class TicketPath:
-    def __init__(self, city: City, cell_resolution: int, redact_house_numbers: bool = False) -> None:
+    def __init__(
+        self, city: City, cell_resolution: int, redact_house_numbers: bool = False
+    ) -> None:
         self.city = city
         self.cell_resolution = cell_resolution
         self.classifier = KeywordClassifier(city)

@@ -353,7 +353,10 @@ def build_letters_set(csv_path: Path, annotations: Path) -> list[dict[str, Any]]
 
     import yaml
 
-    notes = {str(k): v for k, v in yaml.safe_load(annotations.read_text(encoding="utf-8"))["letters"].items()}
+    notes = {
+        str(k): v
+        for k, v in yaml.safe_load(annotations.read_text(encoding="utf-8"))["letters"].items()
+    }
     out = []
     with csv_path.open(encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):

@@ -190,4 +190,3 @@ class DispatchRecords:
         for iid, did in rows:
             out.setdefault(iid, set()).add(did)
         return out
-

@@ -28,6 +28,7 @@ class HasSessions(Protocol):
     @property
     def sessions(self) -> sessionmaker[Session]: ...
 
+
 STATUSES = ("pending", "working", "done", "failed")
 
 

@@ -33,7 +33,9 @@ def _consumer(bootstrap: str, group: str) -> KafkaConsumer:
 def test_a_killed_broker_comes_back_with_its_records_and_offsets(tmp_path: Path) -> None:
     with ObjectStore(free_port(), "durable-test", tmp_path / "s3.log") as s3:
         broker = EmbeddedBroker(
-            BrokerSettings(port=free_port(), storage=s3.storage), tmp_path / "b.log", s3.broker_env()
+            BrokerSettings(port=free_port(), storage=s3.storage),
+            tmp_path / "b.log",
+            s3.broker_env(),
         ).start()
         try:
             kafka = KafkaSettings(bootstrap_servers=broker.bootstrap, partitions=1)

@@ -181,9 +181,7 @@ def test_replay_gives_identical_outputs_and_a_rule_change_shows(
     assert any(i["camera_count"] for i in run_b.incidents), "the run should hold camera evidence"
     d_ns = namespace(settings, broker, work, "d")
     replay(work / "archive", d_ns.kafka, ReplayOptions(speed=None))
-    strict = d_ns.rules.model_copy(
-        update={"default": Rule(window_n=9, open_k=9, clear_m=1)}
-    )
+    strict = d_ns.rules.model_copy(update={"default": Rule(window_n=9, open_k=9, clear_m=1)})
     d_ns = d_ns.model_copy(update={"rules": strict})
     run_pipelines(d_ns)
     export_run(Store.from_url(d_ns.store.url), work / "run_d")

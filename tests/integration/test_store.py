@@ -54,7 +54,9 @@ def _state(evidence: tuple[str, ...], status: str = "open") -> Incident:
     )
 
 
-def _write(inc: Incident, summary: str = "s", evidence: list[Observation] | None = None) -> IncidentWrite:
+def _write(
+    inc: Incident, summary: str = "s", evidence: list[Observation] | None = None
+) -> IncidentWrite:
     return IncidentWrite(replace(inc, summary=summary), evidence or [])
 
 

@@ -43,10 +43,7 @@ def test_two_workers_deliver_each_dispatch_once(store: Store) -> None:
         with store.sessions.begin() as s:
             for i in range(20):
                 add_delivery(s, Delivery(f"d{i:02d}", "city_roads", url, "{}"), now)
-        senders = [
-            DepartmentSender("city_roads", store, settings)
-            for _ in range(2)
-        ]
+        senders = [DepartmentSender("city_roads", store, settings) for _ in range(2)]
         threads = []
         for sender in senders:
             for _ in range(3):  # each "worker" polls a few times, concurrently with the other

@@ -34,9 +34,7 @@ def build_backend(
     `triton` connects to the server named in the Triton settings, whose repository
     (`citybrain models export`) serves both and carries the detector's class names."""
     if settings.backend == "local":
-        model, names = load_detector(
-            settings.model, trust_pickle=settings.trust_pickled_model
-        )
+        model, names = load_detector(settings.model, trust_pickle=settings.trust_pickled_model)
         half = settings.buffer_dtype == "float16" and settings.device.startswith("cuda")
         models: dict[str, Any] = {DETECTOR: model}
         if clip is not None:

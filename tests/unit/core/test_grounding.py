@@ -201,11 +201,23 @@ def test_what_the_mark_already_says_is_not_repeated(city: City) -> None:
     ("reported", "reports", "rejected"),
     [
         # the demo's model answered residents' questions with a status nobody gave
-        ("The primary school registration is currently open.", ["When does registration for primary school open this year?"], True),
-        ("Registration for primary school is expected to open this year.", ["When does registration for primary school open this year?"], True),
+        (
+            "The primary school registration is currently open.",
+            ["When does registration for primary school open this year?"],
+            True,
+        ),
+        (
+            "Registration for primary school is expected to open this year.",
+            ["When does registration for primary school open this year?"],
+            True,
+        ),
         ("居住证续签已经开始办理。", ["请问居住证续签需要带什么材料？"], True),
         # reporting the question is what a summary should do
-        ("A resident asks when primary school registration opens.", ["When does registration for primary school open this year?"], False),
+        (
+            "A resident asks when primary school registration opens.",
+            ["When does registration for primary school open this year?"],
+            False,
+        ),
         ("居住证续签需要带什么材料？", ["请问居住证续签需要带什么材料？"], False),
         ("市民询问居住证续签所需材料。", ["请问居住证续签需要带什么材料？"], False),
         # a report that is no question: no constraint
@@ -223,7 +235,10 @@ def test_a_residents_question_is_reported_not_answered(
     ("answer", "kept"),
     [
         # cut off by the token limit: the unfinished tail goes
-        ("Music is too loud at Xinhua Road. They have been like this,", "Music is too loud at Xinhua Road."),
+        (
+            "Music is too loud at Xinhua Road. They have been like this,",
+            "Music is too loud at Xinhua Road.",
+        ),
         ("垃圾满了，味道很大。请派人", "垃圾满了，味道很大。"),
         # one clause without a full stop, or a decimal point, is not a cut
         ("小狗丢了，棕色泰迪", "小狗丢了，棕色泰迪"),

@@ -146,7 +146,10 @@ def test_each_problem_has_its_kind(city: City, summary: str, language: str, kind
     ("summary", "language"),
     [
         ("西城区和平路地下通道积水，市民反映3件，自08:30起。", "zh"),
-        ("Heping Road (和平路) underpass in Xicheng is flooded since 08:30; 3 citizen reports.", "en"),
+        (
+            "Heping Road (和平路) underpass in Xicheng is flooded since 08:30; 3 citizen reports.",
+            "en",
+        ),
         ("Xicheng 和平路地下通道积水，市民反映3件。", "zh"),
     ],
 )

@@ -74,7 +74,12 @@ def test_history_paths_are_normalised_and_cut_to_the_citys_taxonomy() -> None:
     examples, report = clean_history(rows, Columns("t", "l"), min_examples=1)
     assert examples[0].label == "water/leak/main"
     fitted = fit_to_taxonomy(examples, {"water/leak", "roads/pothole"}, report)
-    assert [e.label for e in fitted] == ["water/leak", "roads/pothole", "water/leak", "roads/pothole"]
+    assert [e.label for e in fitted] == [
+        "water/leak",
+        "roads/pothole",
+        "water/leak",
+        "roads/pothole",
+    ]
     assert report.repaired["label path deeper than the city's taxonomy: cut"] == 1
     assert report.labels["water/leak"] == 2
     unknown = fit_to_taxonomy([Example("x", "sewer/a")], {"water"}, HistoryReport())

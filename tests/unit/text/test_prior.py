@@ -70,7 +70,10 @@ def test_a_damaged_or_foreign_prior_is_refused_before_unpickling(tmp_path: Path)
 def test_the_shipped_prior_loads_and_names_the_seven_domains() -> None:
     prior = load_prior(Path(DEFAULT_PRIOR))
     assert len(prior.domains) == 7 and "城乡建设" in prior.domains
-    assert prior.domains[int(prior.scores(["学校违规组织学生补课，每人收取补课费"]).argmax())] == "教育文体"
+    assert (
+        prior.domains[int(prior.scores(["学校违规组织学生补课，每人收取补课费"]).argmax())]
+        == "教育文体"
+    )
 
 
 def test_a_router_with_the_prior_trains_on_labels_that_are_not_the_priors(

@@ -133,7 +133,9 @@ def test_path_labels_joined_text_columns_and_odd_letters(tmp_path: Path) -> None
         {"subject": f"{s}{i}", "detail": f"{d}，第{i}次反映", "label": label}
         for label, (s, d) in topics.items() for i in range(12)
     ]  # fmt: skip
-    rows.append({"subject": "", "detail": "Фонарь не горит уже месяц", "label": "城乡建设/市政设施"})
+    rows.append(
+        {"subject": "", "detail": "Фонарь не горит уже месяц", "label": "城乡建设/市政设施"}
+    )
     rows.append({"subject": "长信", "detail": "路灯" * 500_000, "label": "城乡建设/市政设施"})
     src = _write(tmp_path / "letters.csv", rows)
     src.write_bytes(b"\xef\xbb\xbf" + src.read_bytes())

@@ -82,9 +82,12 @@ def test_unknown_ids_and_filters(client_for: ClientFor) -> None:
     assert (
         op.get("/incidents/flood-1/evidence/o-flood-1/snapshot.jpg").status_code == 404
     )  # a ticket
-    assert op.post(
-        "/api/incidents/nope/actions", json={"action": "accept"}, headers={"x-csrf-token": "x"}
-    ).status_code == 403  # a wrong token is refused before anything is looked up
+    assert (
+        op.post(
+            "/api/incidents/nope/actions", json={"action": "accept"}, headers={"x-csrf-token": "x"}
+        ).status_code
+        == 403
+    )  # a wrong token is refused before anything is looked up
     csrf = csrf_of(op, "/incidents")
     r = op.post(
         "/api/incidents/nope/actions", json={"action": "accept"}, headers={"x-csrf-token": csrf}

@@ -33,7 +33,9 @@ def test_a_new_password_ends_the_old_sessions_and_only_its_owners(
         else u
         for u in app_settings.web.users
     )
-    s = app_settings.model_copy(update={"web": app_settings.web.model_copy(update={"users": users})})
+    s = app_settings.model_copy(
+        update={"web": app_settings.web.model_copy(update={"users": users})}
+    )
     after = TestClient(create_app(city, store, s))  # same session key, the new hash
     r = after.get("/api/incidents", headers=drainage)
     assert r.status_code == 401 and "password changed" in r.json()["detail"]

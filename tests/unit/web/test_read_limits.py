@@ -72,9 +72,7 @@ def test_look_alike_searches_are_limited_and_read_their_holders_at_once(
     assert r.status_code == 429 and "retry-after" in r.headers
 
 
-def test_live_feeds_per_user_are_limited(
-    city: City, store: Store, app_settings: Settings
-) -> None:
+def test_live_feeds_per_user_are_limited(city: City, store: Store, app_settings: Settings) -> None:
     c = _signed_in(_app(city, store, app_settings, live_streams_per_user=1), "operator")
     ctx = c.app.state.ctx  # type: ignore[attr-defined]
     assert ctx.streams.take("operator")  # a feed of this user is open elsewhere
