@@ -31,6 +31,7 @@ from citybrain.streams.jobs import JobSpec
 from citybrain.streams.records import InRecord, Output
 from citybrain.streams.stage import Batch, Stage
 from citybrain.streams.topics import Topics
+from citybrain.text.paraphrase import ParaphraseMatcher
 from pipelines.hot_issue_step import HotIssueStep
 from pipelines.hotspot_step import HotspotStep
 
@@ -43,7 +44,7 @@ class IncidentStage(Stage):
         self.city = city
         self.topics = topics
         self.store = store
-        self.fuser = Fuser(city, settings.incidents)
+        self.fuser = Fuser(city, settings.incidents, matcher=ParaphraseMatcher.for_city(city))
         self.stats: Counter[str] = Counter()
         # What sink() must write before the commit: incidents with new evidence, and the
         # messages announcing changes (into the outbox, in the same transactions).
@@ -67,7 +68,7 @@ class IncidentStage(Stage):
         horizon = self.settings.max_clock_skew_s + self.settings.reopen_s
         since = datetime.now(UTC) - timedelta(seconds=horizon)
         states = self.store.open_incidents(resolved_since=since)
-        self.fuser.load(states)
+        self.fuser.load(states, self.store.ticket_texts([s.id for s in states]))
         self.hotspots.reload(self.settings.max_clock_skew_s, self.fuser.watermark)
         self.hot_issues.reload(self.settings.max_clock_skew_s)
 
@@ -136,6 +137,8 @@ class IncidentStage(Stage):
         elif result.note == "resolved":
             self.stats["incidents_resolved"] += 1
             self.stats["incidents_resolved.cameras"] += 1
+        elif result.note == "paraphrase":  # a ticket with no category joined by its words
+            self.stats["paraphrase_joins"] += 1
         elif result.note == "late":  # evidence of a resolved incident's lifetime, come late
             self.stats["incidents_late_evidence"] += 1
         else:

@@ -2,7 +2,7 @@
 (camera rules with ByteTrack, the ticket stage, fusion), scored against the simulator's truth.
 
     .venv/bin/python tools/fusion_quality.py [--seeds 10] [--events 12] [--miss 0.2] [--fp 0.02]
-        [--persistence K,N,M]
+        [--persistence K,N,M] [--paraphrase 0.3] [--similarity 0.2] [--no-text-join]
 
 Camera detections are the simulator's own boxes for what it drew (a perfect detector), with
 `--miss` of them dropped and `--fp` false boxes per frame added, so the figures measure rules
@@ -15,7 +15,9 @@ Metrics, per run and pooled over seeds:
 - duplicate rate: extra incidents per event that got one (0: every event exactly one);
 - merged: incidents gathering evidence of two or more real events;
 - time to incident: event time from an event's first evidence (its first report, or its start
-  when a camera watches it) to the observation that opened its incident.
+  when a camera watches it) to the observation that opened its incident;
+- paraphrased reports (`--paraphrase`: that share of an event's reports says the problem with
+  no category keyword): how many joined their event's incident, another event's, or none.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from citybrain.sim import ground_truth, simulate
 from citybrain.sim.render import render_annotated
 from citybrain.sim.stream import frame_offsets_ms
 from citybrain.streams.topics import Topics
+from citybrain.text.paraphrase import ParaphraseMatcher
 from citybrain.vision.detections import Detections
 from citybrain.vision.events import CameraEvents
 from pipelines.tickets import TicketStage
@@ -64,6 +67,7 @@ class RunQuality:
     extra_incidents: int = 0
     delays_s: list[float] = field(default_factory=list)
     truth_problems: list[str] = field(default_factory=list)
+    paraphrases: Counter[str] = field(default_factory=Counter)  # joined_right, joined_wrong, alone
     stats: Counter[str] = field(default_factory=Counter)
     incidents_of_event: dict[str, set[str]] = field(default_factory=dict)
 
@@ -106,6 +110,8 @@ def evaluate(
     fp: float = 0.02,
     width: int = 320,
     height: int = 180,
+    paraphrase: float = 0.0,
+    text_join: bool = True,
 ) -> RunQuality:
     sim_settings = settings.simulator.model_copy(
         update={
@@ -113,6 +119,7 @@ def evaluate(
             "events": settings.simulator.events if events is None else events,
             "width": width,
             "height": height,
+            "paraphrase_share": paraphrase,
         }
     )
     sim = simulate(city, sim_settings, START)
@@ -120,7 +127,9 @@ def evaluate(
     tickets = TicketStage(settings, city, Topics("eval"))
     stats: Counter[str] = Counter()
     cams = CameraEvents(settings, city, stats)
-    fuser = Fuser(city, settings.incidents)
+    fuser = Fuser(
+        city, settings.incidents, matcher=ParaphraseMatcher.for_city(city) if text_join else None
+    )
     rng = np.random.default_rng([seed, _NOISE_STREAM])
     names = sorted({c for cat in city.categories for c in cat.detector_classes})
 
@@ -193,6 +202,17 @@ def evaluate(
             about.setdefault(iid, Counter())[event_of_ticket.get(tid, "?")] += 1
     for o, iid in camera_obs:
         about.setdefault(iid, Counter())[camera_event(o) or "?"] += 1
+    for st in sim.tickets:
+        if st.event_id is None or st.keyword is not None:
+            continue  # only reports that say their problem in other words
+        evidence = about.get(incident_of_ticket.get(st.ticket.ticket_id, ""), Counter())
+        real = [e for e in evidence if e != "?"]
+        if evidence.total() <= 1:
+            q.paraphrases["alone"] += 1
+        elif max(real, key=lambda e: (evidence[e], e)) == st.event_id:
+            q.paraphrases["joined_right"] += 1
+        else:
+            q.paraphrases["joined_wrong"] += 1
     incidents_of_event: dict[str, set[str]] = {}
     for iid, counts in about.items():
         q.incidents += 1
@@ -249,8 +269,33 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="K,N,M: override the default rule's open_k, window_n, clear_m (e.g. 1,1,1: none)",
     )
+    ap.add_argument(
+        "--paraphrase",
+        type=float,
+        default=0.0,
+        help="share of an event's reports written without a category keyword",
+    )
+    ap.add_argument(
+        "--similarity",
+        type=float,
+        default=None,
+        help="paraphrase join threshold (default: incidents.paraphrase_similarity)",
+    )
+    ap.add_argument(
+        "--no-text-join",
+        action="store_true",
+        help="fusion without the paraphrase join (the baseline: such reports stay alone)",
+    )
     args = ap.parse_args(argv)
     settings, city = load_all()
+    if args.similarity is not None:
+        settings = settings.model_copy(
+            update={
+                "incidents": settings.incidents.model_copy(
+                    update={"paraphrase_similarity": args.similarity}
+                )
+            }
+        )
     if args.persistence:
         k, n, m = (int(x) for x in args.persistence.split(","))
         default = settings.rules.default.model_copy(
@@ -260,7 +305,16 @@ def main(argv: list[str] | None = None) -> int:
             update={"rules": settings.rules.model_copy(update={"default": default})}
         )
     runs = [
-        evaluate(settings, city, seed, args.events, args.miss, args.fp)
+        evaluate(
+            settings,
+            city,
+            seed,
+            args.events,
+            args.miss,
+            args.fp,
+            paraphrase=args.paraphrase,
+            text_join=not args.no_text_join,
+        )
         for seed in range(args.seeds)
     ]
     delays = [d for r in runs for d in r.delays_s]
@@ -276,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"seeds 0..{args.seeds - 1}, events/run {args.events or settings.simulator.events}, "
         f"miss {args.miss}, false boxes/frame {args.fp}, "
-        f"persistence K,N,M {args.persistence or 'from config'}\n"
+        f"persistence K,N,M {args.persistence or 'from config'}, "
+        f"paraphrased reports {args.paraphrase}, text join {not args.no_text_join}\n"
     )
     print("| metric | value |\n| --- | --- |")
     print(f"| incidents (excl. unrelated reports) | {pooled.incidents} |")
@@ -291,6 +346,14 @@ def main(argv: list[str] | None = None) -> int:
             f"| median time from first evidence to incident | {statistics.median(delays):.0f} s |"
         )
         print(f"| 90th percentile | {float(np.percentile(delays, 90)):.0f} s |")
+    para: Counter[str] = Counter()
+    for r in runs:
+        para.update(r.paraphrases)
+    if para:
+        print(
+            f"| paraphrased reports: joined their event / another event / alone | "
+            f"{para['joined_right']} / {para['joined_wrong']} / {para['alone']} |"
+        )
     problems = sum(len(r.truth_problems) for r in runs)
     print(f"| ticket ground-truth problems (core/evaluation.py) | {problems} |")
     return 0

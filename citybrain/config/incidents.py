@@ -35,6 +35,16 @@ class IncidentSettings(BaseModel):
         default_factory=lambda: [5, 20],
         title="Evidence counts at which severity rises one more level",
     )
+    paraphrase_similarity: float | None = Field(
+        0.2,
+        gt=0,
+        le=1,
+        title=(
+            "A ticket with no category joins an open incident in its place and window when its "
+            "text is this alike one of the incident's reports (TF-IDF cosine, "
+            "text/paraphrase.py); null: such tickets never join"
+        ),
+    )
     partition_resolution: int = Field(
         4,
         ge=0,

@@ -13,6 +13,15 @@ class SimulatorSettings(BaseModel):
     frame_interval_s: float = Field(60.0, gt=0, title="Simulated seconds between frames per camera")
     events: int = Field(12, ge=0, title="Real-world events that happen in the span")
     unrelated_tickets: int = Field(6, ge=0, title="Tickets about matters outside the event list")
+    paraphrase_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        title=(
+            "Share of an event's tickets (all but the one that names its place) that describe "
+            "the problem without any category keyword, as residents often do"
+        ),
+    )
     width: int = Field(640, ge=32, title="Frame width in pixels")
     height: int = Field(360, ge=32, title="Frame height in pixels")
     rate: float = Field(

@@ -7,7 +7,10 @@ already in an incident is a no-op, which is what makes at-least-once delivery sa
 Evidence joins an incident of the same or a compatible category (config), in the same geo cell
 (the cell keys the Kafka partition, so the answer never depends on how partitions are spread
 over workers), within the fusion radius (or the same district when one side has no point) and
-the time window. Lifecycle: open → updated → resolved (every camera event behind it cleared, a
+the time window. A ticket with no category (its words match no category and the router is
+unsure) joins an open incident only when it says what the incident's reports say
+(`paraphrase_similarity`, scored by an injected `TextMatcher`) in the same place and window: a
+paraphrase of a known problem, not a new one. Lifecycle: open → updated → resolved (every camera event behind it cleared, a
 dispatcher, or idle timeout) → reopened when evidence returns within `reopen_s`. Evidence
 observed while an incident was open that arrives after it resolved (a source that fell behind)
 joins it and leaves it resolved, so the grouping does not depend on which source came first.
@@ -15,12 +18,14 @@ joins it and leaves it resolved, so the grouping does not depend on which source
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from citybrain.core import ids
 from citybrain.core.cells import cell_of
-from citybrain.core.city import UNCLASSIFIED, City
+from citybrain.core.city import UNCLASSIFIED, Category, City
 from citybrain.core.fusion_index import CandidateIndex
 from citybrain.core.geo import distance_m
 from citybrain.core.incident import SEVERITIES, Incident
@@ -34,7 +39,18 @@ class FusionResult:
     incident: Incident | None
     created: bool = False
     changed: bool = False
-    note: str = ""  # why nothing changed: duplicate, clear_unmatched; or reopened, resolved, late
+    # why nothing changed: duplicate, clear_unmatched; or reopened, resolved, late, paraphrase
+    note: str = ""
+
+
+class TextMatcher(Protocol):
+    """Report texts held by observation id, and how alike a new text is to some of them
+    (`citybrain.text.paraphrase.ParaphraseMatcher`)."""
+
+    def add(self, key: str, text: str) -> None: ...
+    def drop(self, key: str) -> None: ...
+    def clear(self) -> None: ...
+    def score(self, text: str, keys: Iterable[str]) -> float: ...
 
 
 @dataclass
@@ -43,6 +59,7 @@ class Fuser:
     settings: FusionParams
     incidents: dict[str, Incident] = field(default_factory=dict)
     watermark: datetime | None = None
+    matcher: TextMatcher | None = None  # None: tickets without a category never join
 
     def __post_init__(self) -> None:
         # observation id -> incident id ("" for a clear that matched nothing): the replay guard.
@@ -53,14 +70,23 @@ class Fuser:
         self._cell_marks: dict[str, datetime] = {}  # newest evidence per cell (lateness)
         self._views = CameraViews(self.city)
         self._index = CandidateIndex(self.city, self.settings.fusion_radius_m, self._views)
+        self._categories = tuple(c.id for c in self.city.categories)
         self.load(list(self.incidents.values()))
 
-    def load(self, states: list[Incident]) -> None:
-        """Replace the in-memory state with what the store holds (start-up, rebalance)."""
+    def load(self, states: list[Incident], texts: Mapping[str, str] | None = None) -> None:
+        """Replace the in-memory state with what the store holds (start-up, rebalance);
+        `texts`: the report texts of their ticket evidence, by observation id."""
         self.incidents = {}
         self._index.clear()
+        if self.matcher is not None:
+            self.matcher.clear()
+            for cat in self.city.categories:  # what an incident seen only by cameras is about
+                self.matcher.add(_category_key(cat.id), _category_words(cat))
         for st in states:
             self.put(self._with_cell(st))
+            for e in st.evidence_ids:
+                if self.matcher is not None and texts and e in texts:
+                    self.matcher.add(e, texts[e])
         self._seen = {e: s.id for s in states for e in s.evidence_ids}
         self._unmatched = {}
         self._cell_marks = {}
@@ -121,6 +147,7 @@ class Fuser:
         target = self._match(obs, cell, open_=True)
         if target is not None:
             inc = self._attach(target, obs)
+            note = "paraphrase" if obs.category == UNCLASSIFIED else ""
         else:
             target = self._match(obs, cell, open_=False)
             if target is not None and _observed_while_open(target, obs):
@@ -132,6 +159,8 @@ class Fuser:
                 inc, created = self._open(obs, cell), True
         self.put(inc)
         self._seen[obs.id] = inc.id
+        if self.matcher is not None and obs.source == "ticket" and obs.text:
+            self.matcher.add(obs.id, obs.text)
         return FusionResult(inc, created=created, changed=True, note=note)
 
     def resolve(self, incident_id: str, at: datetime, by: str) -> Incident | None:
@@ -185,6 +214,8 @@ class Fuser:
         for e in inc.evidence_ids:
             if self._seen.get(e) == incident_id:
                 del self._seen[e]
+            if self.matcher is not None:
+                self.matcher.drop(e)
         self.drop(incident_id)
 
     @property
@@ -235,7 +266,8 @@ class Fuser:
 
     def _match(self, obs: Observation, cell: str, open_: bool) -> Incident | None:
         if obs.category == UNCLASSIFIED:
-            return None  # an unclassified ticket is triaged on its own, never merged by guess
+            # triaged on its own unless it says what an open incident's reports say
+            return self._paraphrased(obs, cell) if open_ else None
         window = timedelta(seconds=self.settings.window_s)
         reopen = timedelta(seconds=self.settings.reopen_s)
         best: tuple[float, str, Incident] | None = None
@@ -260,6 +292,27 @@ class Fuser:
             score += 0.0 if inc.category == obs.category else 0.5  # prefer the same category
             if best is None or (score, inc.id) < best[:2]:
                 best = (score, inc.id, inc)
+        return best[2] if best else None
+
+    def _paraphrased(self, obs: Observation, cell: str) -> Incident | None:
+        """The open incident of a known category, in the same place and window, whose reports
+        `obs` is most alike, if any is alike enough (ties: the incident id)."""
+        threshold = self.settings.paraphrase_similarity
+        if self.matcher is None or threshold is None or not obs.text:
+            return None
+        window = timedelta(seconds=self.settings.window_s)
+        best: tuple[float, str, Incident] | None = None
+        for iid in self._index.near(obs, self._categories):
+            inc = self.incidents[iid]
+            if not inc.is_open or inc.cell != cell or inc.category == UNCLASSIFIED:
+                continue
+            if not inc.opened_at - window <= obs.observed_at <= inc.updated_at + window:
+                continue
+            if self._closeness(inc, obs) is None:
+                continue
+            score = self.matcher.score(obs.text, (*inc.evidence_ids, _category_key(inc.category)))
+            if score >= threshold and (best is None or (-score, inc.id) < best[:2]):
+                best = (-score, inc.id, inc)
         return best[2] if best else None
 
     def _closeness(self, inc: Incident, obs: Observation) -> float | None:
@@ -336,6 +389,16 @@ class Fuser:
         if inc.camera_count and inc.ticket_count:
             bonus = max(bonus, 1)
         return SEVERITIES[min(level + bonus, len(SEVERITIES) - 1)]
+
+
+def _category_key(category: str) -> str:
+    return f"category:{category}"
+
+
+def _category_words(cat: Category) -> str:
+    """A category's own words, compared like one more report of each of its incidents: a
+    camera-only incident has no report, and a paraphrase may still use them ("damaged asphalt")."""
+    return " ".join((cat.name, cat.name_zh, *cat.keywords_en, *cat.keywords_zh, *cat.clip_prompts))
 
 
 def _with(ids: tuple[str, ...], new: str) -> tuple[str, ...]:

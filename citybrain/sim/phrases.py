@@ -117,6 +117,89 @@ def clauses(keyword: str, language: str) -> tuple[str, ...]:
     return _GENERIC_ZH
 
 
+# The problem in other words: no taxonomy keyword, so the keyword classifier leaves these
+# unclassified and only fusion's paraphrase join can put them with their event (simulator
+# `paraphrase_share`). Category id -> clauses.
+PARAPHRASES_EN: dict[str, tuple[str, ...]] = {
+    "overflowing_bin": (
+        "the bins are stuffed and bags are split open on the ground",
+        "bags have been piling up by the bins for days and it stinks",
+        "the recycling containers are full to the brim and nobody collects them",
+    ),
+    "flooding": (
+        "the water is up to the wheels of parked cars",
+        "after the downpour the lanes turned into a river",
+        "cars are stalling in deep water across the road",
+    ),
+    "smoke_fire": (
+        "I can smell something scorched and see a black cloud over the roofs",
+        "a shop is ablaze and people are running out",
+        "grey fumes are pouring out of a window",
+    ),
+    "pothole": (
+        "the asphalt has caved in and my front wheel dropped into it",
+        "there is a crater in the middle lane",
+        "the tarmac is crumbling and cars swerve around it",
+    ),
+    "fallen_tree": (
+        "a big trunk is lying across the lanes after the storm",
+        "the wind brought down an old plane tree onto the carriageway",
+        "heavy boughs are blocking the carriageway",
+    ),
+    "illegal_parking": (
+        "a lorry has been left on the pavement all day and pushchairs cannot get past",
+        "someone left their car across the crossing and walked off",
+        "cars are abandoned across the cycle lane",
+    ),
+    "road_construction": (
+        "a crew has dug a trench across the lane with no signs",
+        "diggers and fences are taking up half the road",
+        "workers have fenced off a lane with no notice",
+    ),
+    "noise": (
+        "the bass from the bar shakes our windows until two am",
+        "the karaoke next door goes on all night and nobody can sleep",
+        "square dancers play speakers at full volume every evening",
+    ),
+    "streetlight_out": (
+        "the lamp posts on this stretch have been dark for a week",
+        "it is pitch black at night, the lights on the poles never come on",
+        "the lighting along the road is out of order and people trip",
+    ),
+    "illegal_vending": (
+        "sellers with carts take over the pavement every evening",
+        "people are selling fruit from tricycles on the pavement",
+        "food carts block the walkway at night",
+    ),
+}
+PARAPHRASES_ZH: dict[str, tuple[str, ...]] = {
+    "overflowing_bin": ("环卫箱塞得满满的，袋子都掉到地上了", "这里的废弃物好几天没人清运，臭得很",
+                        "回收箱装不下了，一直没人来运走"),
+    "flooding": ("雨后路上的水没过了膝盖", "大雨过后路面成了一条河", "车子泡在水里熄火了"),
+    "smoke_fire": ("闻到一股焦糊味，屋顶上有黑烟", "一家店烧起来了，人都跑出来了",
+                   "窗户里往外飘灰色的烟雾"),
+    "pothole": ("柏油路面陷下去一块，车轮都卡进去了", "车道中间有一个深洼", "路面碎裂了，车辆都绕着走"),
+    "fallen_tree": ("暴风雨后一根粗树干横在车道上", "风把一棵老梧桐刮断了，压在路上",
+                    "粗大的树枝挡住了车道"),
+    "illegal_parking": ("一辆货车停在人行道上一整天，婴儿车过不去", "有人把车横在斑马线上就走了",
+                        "非机动车道上停满了汽车"),
+    "road_construction": ("工人在车道上挖了一条沟，也没有标志", "挖掘机和铁皮挡板占了半条路",
+                          "一条车道被封起来了，事先没有任何通知"),
+    "noise": ("酒吧的低音震得窗户都在响，一直到凌晨两点", "隔壁卡拉OK唱通宵，根本睡不着",
+              "跳广场舞的音箱开到最大声，每天晚上都这样"),
+    "streetlight_out": ("这一段的灯杆晚上都不亮", "晚上黑漆漆的，照明坏了一个星期",
+                        "路边的照明设施坏了，晚上有人摔倒"),
+    "illegal_vending": ("每天晚上推车卖东西的占满了人行道", "有人在人行道上用三轮车卖水果",
+                        "夜里小吃车把人行道堵住了"),
+}  # fmt: skip
+
+
+def paraphrases(category: str, language: str) -> tuple[str, ...]:
+    """Clauses saying a category's problem without its keywords (none for other categories)."""
+    table = PARAPHRASES_EN if language == "en" else PARAPHRASES_ZH
+    return table.get(category, ())
+
+
 # Whole tickets. {place} already carries its preposition ("at ...", "near ...").
 FRAMES_EN: tuple[str, ...] = (
     "Hello, {clause} {place}. {pii} Please send someone to deal with it.",

@@ -2,8 +2,9 @@
 
 Tickets are deliberately messy the way real ones are (duplicates, two languages, typos,
 street aliases, personal data, vague places) but always keep what the pipeline needs to be
-scored fairly: each event ticket holds one of its category's keywords verbatim, and every
-reported event has at least one ticket naming its exact place or carrying a point.
+scored fairly: each event ticket holds one of its category's keywords verbatim (but for the
+`paraphrase_share` that say it in other words), and every reported event has at least one
+ticket, with a keyword, naming its exact place or carrying a point.
 """
 
 from __future__ import annotations
@@ -198,7 +199,13 @@ class _Draft:
 
 
 def _event_drafts(
-    city: City, ev: SimEvent, start_ms: int, rng: np.random.Generator, namer: _Namer, order: int
+    city: City,
+    ev: SimEvent,
+    start_ms: int,
+    rng: np.random.Generator,
+    namer: _Namer,
+    order: int,
+    paraphrase_share: float = 0.0,
 ) -> list[_Draft]:
     n = int(rng.integers(TICKETS_PER_EVENT[0], TICKETS_PER_EVENT[1] + 1))
     begin = round(ev.starts_at.timestamp() * 1000) - start_ms
@@ -218,8 +225,12 @@ def _event_drafts(
         lang = "zh" if rng.random() < 0.5 else "en"
         at = begin + int(span * (j + rng.random()) / n)  # one per slice: spread over the span
         channel = _channel(rng)
-        keyword = kws[lang][j % len(kws[lang])]
-        clause = _pick(phrases.clauses(keyword, lang), rng)
+        keyword: str | None = kws[lang][j % len(kws[lang])]
+        clause = _pick(phrases.clauses(kws[lang][j % len(kws[lang])], lang), rng)
+        # (no draw at share 0, so runs without paraphrases stay as they were)
+        other_words = phrases.paraphrases(ev.category, lang)
+        if j != anchor and other_words and paraphrase_share > 0 and rng.random() < paraphrase_share:
+            keyword, clause = None, _pick(other_words, rng)
         frame = frames[lang][j % len(frames[lang])]
         location = None
         address = None
@@ -248,7 +259,7 @@ def _event_drafts(
         template = frame.replace("{clause}", clause)
         if lang == "en":
             template = misspell(template, rng)
-        text = _fill(template, kw=keyword, place=place, pii=pii)
+        text = _fill(template, kw=keyword or "", place=place, pii=pii)
         out.append(
             _Draft(
                 at_ms=at,
@@ -299,7 +310,9 @@ def generate_tickets(
     drafts: list[_Draft] = []
     for ev in scenario.events:
         if ev.reported:
-            drafts += _event_drafts(city, ev, start_ms, rng, namer, order=len(drafts))
+            drafts += _event_drafts(
+                city, ev, start_ms, rng, namer, len(drafts), settings.paraphrase_share
+            )
     for _ in range(settings.unrelated_tickets):
         drafts.append(_unrelated_draft(span_ms, rng, order=len(drafts)))
     drafts.sort(key=lambda d: (d.at_ms, d.order))

@@ -281,6 +281,19 @@ class Store(DispatchRecords):
     def open_hot_issues(self) -> list[LiveHotIssue]:
         return [hot_issue_from_row(r) for r in self.hot_issues(open_only=True, limit=100_000)]
 
+    def ticket_texts(self, incident_ids: list[str]) -> dict[str, str]:
+        """The redacted report texts behind these incidents, by observation id (what fusion's
+        paraphrase join compares new tickets with after a restart)."""
+        if not incident_ids:
+            return {}
+        with self.sessions() as s:
+            q = select(EvidenceRow.observation_id, EvidenceRow.text).where(
+                EvidenceRow.incident_id.in_(incident_ids),
+                EvidenceRow.source == "ticket",
+                EvidenceRow.text.is_not(None),
+            )
+            return {oid: text for oid, text in s.execute(q).all() if text}
+
     def ticket_evidence_since(self, since: datetime) -> list[tuple[EvidenceRow, str | None]]:
         """Ticket evidence observed at or after `since`, with its incident's district (what
         the hot-spot counts are rebuilt from after a restart)."""
