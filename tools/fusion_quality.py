@@ -2,7 +2,7 @@
 (camera rules with ByteTrack, the ticket stage, fusion), scored against the simulator's truth.
 
     .venv/bin/python tools/fusion_quality.py [--seeds 10] [--events 12] [--miss 0.2] [--fp 0.02]
-        [--persistence K,N,M] [--paraphrase 0.3] [--similarity 0.2] [--no-text-join]
+        [--persistence K,N,M] [--paraphrase 0.3] [--similarity 0.2]
 
 Camera detections are the simulator's own boxes for what it drew (a perfect detector), with
 `--miss` of them dropped and `--fp` false boxes per frame added, so the figures measure rules
@@ -111,7 +111,6 @@ def evaluate(
     width: int = 320,
     height: int = 180,
     paraphrase: float = 0.0,
-    text_join: bool = True,
 ) -> RunQuality:
     sim_settings = settings.simulator.model_copy(
         update={
@@ -127,9 +126,7 @@ def evaluate(
     tickets = TicketStage(settings, city, Topics("eval"))
     stats: Counter[str] = Counter()
     cams = CameraEvents(settings, city, stats)
-    fuser = Fuser(
-        city, settings.incidents, matcher=ParaphraseMatcher.for_city(city) if text_join else None
-    )
+    fuser = Fuser(city, settings.incidents, matcher=ParaphraseMatcher.for_city(city))
     rng = np.random.default_rng([seed, _NOISE_STREAM])
     names = sorted({c for cat in city.categories for c in cat.detector_classes})
 
@@ -279,12 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         "--similarity",
         type=float,
         default=None,
-        help="paraphrase join threshold (default: incidents.paraphrase_similarity)",
-    )
-    ap.add_argument(
-        "--no-text-join",
-        action="store_true",
-        help="fusion without the paraphrase join (the baseline: such reports stay alone)",
+        help="paraphrase join threshold (default: incidents.paraphrase_similarity, off)",
     )
     args = ap.parse_args(argv)
     settings, city = load_all()
@@ -313,7 +305,6 @@ def main(argv: list[str] | None = None) -> int:
             args.miss,
             args.fp,
             paraphrase=args.paraphrase,
-            text_join=not args.no_text_join,
         )
         for seed in range(args.seeds)
     ]
@@ -331,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         f"seeds 0..{args.seeds - 1}, events/run {args.events or settings.simulator.events}, "
         f"miss {args.miss}, false boxes/frame {args.fp}, "
         f"persistence K,N,M {args.persistence or 'from config'}, "
-        f"paraphrased reports {args.paraphrase}, text join {not args.no_text_join}\n"
+        f"paraphrased reports {args.paraphrase}, "
+        f"paraphrase join {settings.incidents.paraphrase_similarity or 'off'}\n"
     )
     print("| metric | value |\n| --- | --- |")
     print(f"| incidents (excl. unrelated reports) | {pooled.incidents} |")

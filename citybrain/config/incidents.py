@@ -36,13 +36,15 @@ class IncidentSettings(BaseModel):
         title="Evidence counts at which severity rises one more level",
     )
     paraphrase_similarity: float | None = Field(
-        0.2,
+        None,
         gt=0,
         le=1,
         title=(
             "A ticket with no category joins an open incident in its place and window when its "
             "text is this alike one of the incident's reports (TF-IDF cosine, "
-            "text/paraphrase.py); null: such tickets never join"
+            "text/paraphrase.py; 0.2 from real letters). Null (default): such tickets never "
+            "join, since on short templated reports a wrong join hides a problem "
+            "(docs/QUALITY.md, 'Paraphrased reports')"
         ),
     )
     partition_resolution: int = Field(

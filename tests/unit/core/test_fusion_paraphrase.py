@@ -49,6 +49,7 @@ def ticket(
 
 
 def fuser(city: City, matcher: bool = True, **kw: object) -> Fuser:
+    kw.setdefault("paraphrase_similarity", 0.2)  # off by default (docs/QUALITY.md)
     f = Fuser(city, IncidentSettings(**kw), matcher=ParaphraseMatcher() if matcher else None)  # type: ignore[arg-type]
     # other reports elsewhere in the city: what makes the greetings common words
     for i, text in enumerate(BACKGROUND):
@@ -82,6 +83,7 @@ def test_the_paraphrase_must_be_in_the_same_place_and_window(city: City) -> None
 
 
 def test_without_a_matcher_or_threshold_nothing_joins_by_words(city: City) -> None:
+    assert IncidentSettings().paraphrase_similarity is None  # the default: off
     for f in (fuser(city, matcher=False), fuser(city, paraphrase_similarity=None)):
         f.apply(ticket("a", FLOODED, "flooding"))
         assert f.apply(ticket("b", PARAPHRASE, minutes=5)).created
@@ -91,7 +93,7 @@ def test_a_restart_that_reloads_the_texts_joins_the_same(city: City) -> None:
     f = fuser(city)
     f.apply(ticket("a", FLOODED, "flooding"))
     texts = {"a": FLOODED, **{f"bg{i}": t for i, t in enumerate(BACKGROUND)}}
-    again = Fuser(city, IncidentSettings(), matcher=ParaphraseMatcher())
+    again = Fuser(city, IncidentSettings(paraphrase_similarity=0.2), matcher=ParaphraseMatcher())
     again.load(list(f.incidents.values()), texts)
     want = f.apply(ticket("b", PARAPHRASE, minutes=20))
     got = again.apply(ticket("b", PARAPHRASE, minutes=20))

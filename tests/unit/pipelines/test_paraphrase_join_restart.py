@@ -36,7 +36,10 @@ def test_a_restarted_worker_joins_the_paraphrase_like_the_first(
     settings: Settings, city: City, tmp_path: Path
 ) -> None:
     s = settings.model_copy(
-        update={"store": settings.store.model_copy(update={"url": f"sqlite:///{tmp_path}/s.db"})}
+        update={
+            "store": settings.store.model_copy(update={"url": f"sqlite:///{tmp_path}/s.db"}),
+            "incidents": settings.incidents.model_copy(update={"paraphrase_similarity": 0.2}),
+        }
     )
     store, topics = Store.from_url(s.store.url), Topics("t")
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
