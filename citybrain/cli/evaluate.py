@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,6 +18,12 @@ from citybrain.cli.common import (
 )
 from citybrain.errors import CityBrainError
 from citybrain.text import DEFAULT_PRIOR
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from citybrain.config import Settings
+    from citybrain.core.city import City
 
 eval_app = typer.Typer(help="Evaluate against labelled data.", no_args_is_help=True)
 
@@ -276,6 +282,21 @@ def eval_routing(
     config: ConfigOpt = None,
     llm: Annotated[bool, typer.Option(help="Let the model decide ambiguous tickets")] = True,
     limit: Annotated[int | None, typer.Option(help="Only the first N rows")] = None,
+    model_choice: Annotated[
+        str | None,
+        typer.Option(
+            help="With --router and --map: ask the model to choose among the router's best 3 "
+            "departments (and triage) on the tickets the router is unsure of (unsure) or on "
+            "every ticket (all), against the router's own best on the same tickets",
+        ),
+    ] = None,
+    max_asked: Annotated[
+        int | None, typer.Option(help="With --model-choice: ask about N tickets at most, spread")
+    ] = None,
+    samples: Annotated[
+        Path | None,
+        typer.Option(help="With --model-choice: each ticket's choices as they come (JSONL)"),
+    ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the scores")] = None,
 ) -> None:
     """Route every ticket of a labelled CSV as the pipeline would; print accuracy, macro-F1,
@@ -326,7 +347,14 @@ def eval_routing(
                     "f1": {k: round(v, 4) for k, v in floor.f1.items()},
                 }
         router = None
-        if router_dir is not None:
+        if model_choice is not None:
+            if router_dir is None or labels is None:
+                raise CityBrainError("--model-choice needs --router and --map")
+            out = _model_choice(
+                file, text_col, label_col, labels, s, city, router_dir, model_choice,
+                limit, max_asked, samples, console,
+            )  # fmt: skip
+        elif router_dir is not None:
             from citybrain.text.artefact import load_router
 
             router, manifest = load_router(router_dir)
@@ -334,7 +362,7 @@ def eval_routing(
             console.print(*cv_tables(res, report, f"router {manifest.router_id}"))
             console.print(f"at the router's own threshold: {at_thr}")
             out["router"] = {**res.as_dict(), "at_router_threshold": at_thr}
-        if folds is None and (router_dir is None or labels is not None):
+        if folds is None and model_choice is None and (router_dir is None or labels is not None):
             if labels is None:
                 raise CityBrainError("--map is needed to route as the pipeline does")
             if router is not None and router.kind == "label":
@@ -351,3 +379,47 @@ def eval_routing(
         raise typer.Exit(2) from e
     if json_out:
         json_out.write_text(json.dumps(out, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+def _model_choice(
+    file: Path,
+    text_col: str,
+    label_col: str,
+    labels: dict[str, str],
+    s: Settings,
+    city: City,
+    router_dir: Path,
+    scope: str,
+    limit: int | None,
+    max_asked: int | None,
+    samples: Path | None,
+    console: Console,
+) -> dict[str, Any]:
+    """`eval routing --model-choice`: the router loaded as the ticket job loads it (minimum
+    confidence and threshold from tickets.*), the model asked whatever llm.routing and
+    llm.router_help say."""
+    from citybrain.core.history import Columns
+    from citybrain.llm.session import model_client
+    from citybrain.replay.eval_routing import evaluate_model_choice
+    from citybrain.replay.render import print_model_choice
+    from citybrain.text.artefact import load_router
+    from citybrain.text.history_io import read_history
+
+    rows = read_history(file, Columns(text_col, label_col))[:limit]  # `a+b` columns joined
+    t = s.tickets
+    router, _ = load_router(router_dir, city, t.router_min_confidence, t.router_auto_threshold)
+    help_on = {"routing": True, "router_help": True}
+    s = s.model_copy(update={"llm": s.llm.model_copy(update=help_on)})
+    if samples is not None:
+        samples.parent.mkdir(parents=True, exist_ok=True)
+        samples.write_text("", encoding="utf-8")
+    with model_client(s.llm) as client:
+        if client is None:
+            raise CityBrainError("llm.enabled is off (or --no-llm): no model to ask")
+        result = evaluate_model_choice(
+            rows, text_col, label_col, labels, s, city, client, router,
+            scope, max_asked,
+            lambda c: _append_line(samples, c) if samples is not None else None,
+        ).as_dict()  # fmt: skip
+    print_model_choice(result, console)
+    return result

@@ -115,7 +115,20 @@ class LLMSettings(BaseModel):
     queue_poll_s: float = Field(0.5, gt=0, title="How often an idle summary worker looks")
     summaries: bool = Field(True, title="Ask the model for summaries (off: template summaries)")
     routing: bool = Field(
-        True, title="Ask the model to route incidents the rules leave open (off: the fallback)"
+        True,
+        title=(
+            "Ask the model to route incidents the responsibility list leaves open (border, "
+            "shared category, no category; off: the fallback)"
+        ),
+    )
+    router_help: bool = Field(
+        False,
+        title=(
+            "Ask the model to choose among the router's best 3 departments (and triage) when "
+            "the router is unsure, below its auto-dispatch threshold (off: triage, with the "
+            "router's advice shown). Off because the default 0.5B model chose worse than the "
+            "router's own best on real letters (docs/QUALITY.md); needs llm.routing"
+        ),
     )
     facts_retry: bool = Field(
         True,

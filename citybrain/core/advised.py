@@ -4,8 +4,10 @@
    (decided_by=rule);
 2. the router, where its best department reaches the auto-dispatch threshold measured under
    cross-validation (decided_by=router);
-3. the model (LLM), between the router's minimum confidence and that threshold, allowed only
-   the router's best candidates and triage (decided_by=model, or fallback if it fails);
+3. between the router's minimum confidence and that threshold, triage; with
+   `llm.router_help` the model (LLM) instead, allowed only the router's best candidates and
+   triage (decided_by=model, or fallback if it fails). Off by default: on real letters the
+   small default model chose worse than the router's own best (docs/QUALITY.md "Routing help");
 4. triage, below the minimum confidence (decided_by=fallback).
 
 Every decision carries the router's advice, so a dispatcher sees why.
@@ -89,14 +91,33 @@ def advised_case(
     shown = "none" if thr is None else f"{thr:.2f}"
     if p >= advice.min_confidence:
         triage = _triage(city, f"router unsure: {best} at {p:.2f}", advice)
-        candidates = [d for d, _ in ranked[:CANDIDATES]]
         return RoutingCase(
             triage,
-            tuple(dict.fromkeys([*candidates, city.triage_department])),
+            candidates_of(city, ranked),
             f"the router is unsure: {best} at {p:.2f}, below the auto-dispatch threshold {shown}",
+            by_router=True,
         )
     return RoutingCase(
         _triage(city, f"router: best {best} at {p:.2f}, under {advice.min_confidence:.2f}", advice)
+    )
+
+
+def candidates_of(city: City, ranked: Sequence[tuple[str, float]]) -> tuple[str, ...]:
+    """What the model may choose from: the router's best departments, then triage."""
+    return tuple(dict.fromkeys([*(d for d, _ in ranked[:CANDIDATES]), city.triage_department]))
+
+
+def offered_case(city: City, district: str | None, advice: RouterAdvice) -> RoutingCase:
+    """The router's candidates offered to the model whatever the router's confidence: how
+    `eval routing --model-choice all` measures the model on tickets the router would dispatch
+    on its own (or leave to triage) too, with the router's own best shown as the reason."""
+    ranked = department_scores(city, advice, district)
+    best, p = ranked[0] if ranked else (city.triage_department, 0.0)
+    return RoutingCase(
+        _triage(city, f"router: {best} at {p:.2f}", advice),
+        candidates_of(city, ranked),
+        f"the router's best is {best} at {p:.2f}",
+        by_router=True,
     )
 
 

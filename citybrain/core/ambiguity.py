@@ -24,6 +24,7 @@ class RoutingCase:
     rule: RoutingDecision
     candidates: tuple[str, ...] = ()  # empty: the rule decision is final
     why: str = ""
+    by_router: bool = False  # the candidates are an unsure router's best (llm.router_help)
 
     @property
     def ambiguous(self) -> bool:

@@ -97,10 +97,14 @@ class ModelStep:
 
     # --- routing ---
     def route(self, items: list[Item], deadline: float) -> None:
-        asks = [it for it in items if it.case.ambiguous]
+        asks = []
         for it in items:
             if not it.case.ambiguous:
                 it.routing = it.case.rule
+            elif it.case.by_router and not self.settings.router_help:
+                it.routing = _fallback(it.case, "model help for an unsure router is off")
+            else:
+                asks.append(it)
         if not asks:
             return
         if self.client is None or not self.settings.routing:

@@ -12,16 +12,18 @@ import csv
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 from pydantic import ValidationError
 
 from citybrain.config import Settings
-from citybrain.core.advised import advised_case
+from citybrain.core.advised import advised_case, department_scores, offered_case
 from citybrain.core.ambiguity import routing_case
 from citybrain.core.city import City
 from citybrain.core.facts import EvidenceItem, key_facts
@@ -115,12 +117,47 @@ def evaluate_routing(
     """Each row through the ticket job's own path (core/ticket_path.py), then the dispatch
     job's routing: redaction, keywords, geocoding of the address, text and point, the
     router's advice, the responsibility list, and the model where neither can decide."""
+    step = _step(settings, city, client)
+    items, truth, skipped = routed_items(
+        rows, text_col, label_col, labels, settings, city, router, columns
+    )
+    for start in range(0, len(items), chunk):
+        part = items[start : start + chunk]
+        step.route(part, deadline=time.monotonic() + 3600.0)  # routing only: no summaries
+    predicted = [it.routing.department if it.routing else "" for it in items]
+    decided: Counter[str] = Counter(str(it.routing.decided_by) for it in items if it.routing)
+    correct: Counter[str] = Counter()
+    calls: Counter[str] = Counter()
+    for it, t, p in zip(items, truth, predicted, strict=True):
+        assert it.routing is not None
+        correct[it.routing.decided_by] += t == p
+        for c in it.calls:
+            calls[c.outcome] += 1
+    return RoutingEval(score(truth, predicted), decided, correct, skipped, calls)
+
+
+def _step(settings: Settings, city: City, client: LLMClient | None) -> ModelStep:
+    # no stream to keep moving here: each chunk may wait for the model as long as it needs
+    llm = settings.llm.model_copy(update={"batch_budget_s": 10 * settings.llm.timeout_s})
+    return ModelStep(city, llm, client, settings.tickets.redact_house_numbers)
+
+
+def routed_items(
+    rows: list[dict[str, str]],
+    text_col: str,
+    label_col: str,
+    labels: dict[str, str],
+    settings: Settings,
+    city: City,
+    router: Router | None = None,
+    columns: TicketColumns = TicketColumns(),
+) -> tuple[list[Item], list[str], Counter[str]]:
+    """The rows as the dispatch job's items, with their routing cases (not yet routed), the
+    true department of each and the rows left out, by reason."""
     path = TicketPath(
         city, settings.incidents.partition_resolution, settings.tickets.redact_house_numbers
     )
-    # no stream to keep moving here: each chunk may wait for the model as long as it needs
-    llm = settings.llm.model_copy(update={"batch_budget_s": 10 * settings.llm.timeout_s})
-    step = ModelStep(city, llm, client, settings.tickets.redact_house_numbers)
+    llm = settings.llm
     skipped: Counter[str] = Counter()
     truth: list[str] = []
     items: list[Item] = []
@@ -167,19 +204,111 @@ def evaluate_routing(
             Item(inc, key_facts(city, inc, evidence), [text], case, want_model_summary=False)
         )
         truth.append(labels[label])
-    for start in range(0, len(items), chunk):
-        part = items[start : start + chunk]
-        step.route(part, deadline=time.monotonic() + 3600.0)  # routing only: no summaries
-    predicted = [it.routing.department if it.routing else "" for it in items]
-    decided: Counter[str] = Counter(str(it.routing.decided_by) for it in items if it.routing)
-    correct: Counter[str] = Counter()
-    calls: Counter[str] = Counter()
-    for it, t, p in zip(items, truth, predicted, strict=True):
+    return items, truth, skipped
+
+
+# --- the model choosing among the router's best three, against the router alone ---
+@dataclass
+class ChoiceEval:
+    """Per ticket: the truth, the router's best department and its probability, whether the
+    router was unsure (the pipeline would ask the model), the model's choice (None: no usable
+    answer) and the call's outcome."""
+
+    scope: str
+    cases: list[dict[str, Any]] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+    in_scope: int = 0  # tickets in scope, of which `cases` were asked (--max-asked)
+
+    def as_dict(self) -> dict[str, Any]:
+        by_class: dict[str, list[dict[str, Any]]] = {}
+        for c in self.cases:
+            by_class.setdefault(c["truth"], []).append(c)
+        return {
+            "scope": self.scope,
+            "in_scope": self.in_scope,
+            "all": choice_block(self.cases),
+            "unsure": choice_block([c for c in self.cases if c["unsure"]]),
+            "by_class": {k: choice_block(v) for k, v in sorted(by_class.items())},
+            "outcomes": dict(Counter(c["outcome"] for c in self.cases)),
+            "skipped": dict(self.skipped),
+        }
+
+
+def choice_block(cases: list[dict[str, Any]]) -> dict[str, Any]:
+    """Router top-1 against the model's choice on exactly these tickets; an unusable answer
+    counts as wrong (the pipeline sends it to triage)."""
+    n = len(cases)
+    router = sum(c["router"] == c["truth"] for c in cases)
+    model = sum(c["model"] == c["truth"] for c in cases)
+    return {
+        "n": n,
+        "router_accuracy": round(router / n, 3) if n else None,
+        "model_accuracy": round(model / n, 3) if n else None,
+        "truth_in_candidates": sum(c["truth"] in c["candidates"] for c in cases),
+        "model_fixed": sum(c["model"] == c["truth"] != c["router"] for c in cases),
+        "model_broke": sum(c["router"] == c["truth"] != c["model"] for c in cases),
+        "model_triage": sum(c["model"] == c["triage"] for c in cases),
+        "unusable": sum(c["model"] is None for c in cases),
+    }
+
+
+def evaluate_model_choice(
+    rows: list[dict[str, str]],
+    text_col: str,
+    label_col: str,
+    labels: dict[str, str],
+    settings: Settings,
+    city: City,
+    client: LLMClient,
+    router: Router,
+    scope: str = "unsure",
+    max_asked: int | None = None,
+    on_case: Callable[[dict[str, Any]], None] | None = None,
+) -> ChoiceEval:
+    """Ask the model to choose among the router's best three departments and triage, by the
+    pipeline's own prompt and guards (ModelStep.route), one ticket at a time, on the tickets
+    the router is unsure of (`unsure`: those the pipeline would ask about) or on every ticket
+    (`all`); `max_asked` of them at most, evenly spread in file order."""
+    if scope not in ("unsure", "all"):
+        raise CityBrainError("--model-choice is unsure or all")
+    step = _step(settings, city, client)
+    items, truth, skipped = routed_items(rows, text_col, label_col, labels, settings, city, router)
+    chosen = []
+    for it, t in zip(items, truth, strict=True):
+        advice = it.case.rule.advice
+        if advice is None or (it.case.rule.decided_by == "rule" and not it.case.ambiguous):
+            skipped["decided_by_the_list"] += 1
+            continue
+        if it.case.ambiguous or scope == "all":
+            chosen.append((it, t, advice))
+    out = ChoiceEval(scope, skipped=skipped, in_scope=len(chosen))
+    if max_asked is not None and len(chosen) > max_asked:
+        picks = np.linspace(0, len(chosen) - 1, max_asked).round().astype(int)
+        chosen = [chosen[i] for i in sorted(set(picks.tolist()))]
+    for it, t, advice in chosen:
+        unsure = it.case.ambiguous
+        if not unsure:
+            it.case = offered_case(city, it.incident.district, advice)
+        ranked = department_scores(city, advice, it.incident.district)
+        step.route([it], deadline=time.monotonic() + 3600.0)
         assert it.routing is not None
-        correct[it.routing.decided_by] += t == p
-        for c in it.calls:
-            calls[c.outcome] += 1
-    return RoutingEval(score(truth, predicted), decided, correct, skipped, calls)
+        call = it.calls[-1] if it.calls else None
+        case = {
+            "id": it.incident.id,
+            "truth": t,
+            "router": ranked[0][0],
+            "p": round(ranked[0][1], 4),
+            "unsure": unsure,
+            "candidates": list(it.case.candidates),
+            "triage": city.triage_department,
+            "model": it.routing.department if it.routing.decided_by == "model" else None,
+            "outcome": call.outcome if call is not None else "not_asked",
+            "latency_ms": round(call.latency_ms) if call is not None else None,
+        }
+        out.cases.append(case)
+        if on_case is not None:  # written as it goes: a long run's answers are not lost
+            on_case(case)
+    return out
 
 
 def read_rows(path: Path, limit: int | None = None) -> list[dict[str, str]]:

@@ -177,3 +177,24 @@ def print_summary_eval(r: dict[str, Any], console: Console) -> None:
     for f in r["failures"][:8]:
         t.add_row(f"  {f['id']}", "; ".join(f["problems"])[:100])
     console.print(t)
+
+
+def print_model_choice(r: dict[str, Any], console: Console) -> None:
+    t = Table(
+        title=f"the model choosing among the router's best 3 ({r['scope']} tickets: "
+        f"{r['all']['n']} asked of {r['in_scope']})"
+    )
+    for col in ("tickets", "n", "router top-1", "model", "fixed", "broke", "triage", "unusable"):
+        t.add_column(col, justify="left" if col == "tickets" else "right")
+    blocks = [("all asked", r["all"]), ("router unsure", r["unsure"])]
+    blocks += [(f"  {k}", v) for k, v in r["by_class"].items()]
+    for name, b in blocks:
+        if not b["n"]:
+            continue
+        t.add_row(
+            name, str(b["n"]), _fmt(b["router_accuracy"]), _fmt(b["model_accuracy"]),
+            str(b["model_fixed"]), str(b["model_broke"]), str(b["model_triage"]),
+            str(b["unusable"]),
+        )  # fmt: skip
+    console.print(t)
+    console.print("model calls: " + ", ".join(f"{k} {v}" for k, v in sorted(r["outcomes"].items())))

@@ -7,6 +7,7 @@ from citybrain.core.advised import (
     category_of,
     combine,
     department_scores,
+    offered_case,
     outbound,
     similar_routed_to,
 )
@@ -48,6 +49,28 @@ def test_an_unsure_router_leaves_its_candidates_to_the_model(city: City) -> None
         city.triage_department,
     )
     assert case.rule.department == city.triage_department and case.rule.advice == adv
+    assert case.by_router  # llm.router_help decides whether the model is asked
+
+
+def test_the_list_s_own_ambiguity_is_not_the_router_s(city: City) -> None:
+    from citybrain.core.ambiguity import routing_case
+
+    assert not routing_case(city, UNCLASSIFIED, None).by_router
+
+
+def test_a_measurement_offers_the_router_s_candidates_whatever_its_confidence(
+    city: City,
+) -> None:
+    sure = _advice(("street_lighting", 0.95), ("city_roads", 0.03), ("environment", 0.01))
+    case = offered_case(city, None, sure)
+    assert case.candidates == ("street_lighting", "city_roads", "environment", "hotline_triage")
+    assert case.rule.decided_by == "fallback" and "street_lighting at 0.95" in case.why
+    # the same candidates the pipeline offers when the router is unsure
+    unsure = _advice(("street_lighting", 0.5), ("city_roads", 0.3), ("environment", 0.1))
+    assert (
+        offered_case(city, None, unsure).candidates
+        == advised_case(city, UNCLASSIFIED, None, unsure).candidates
+    )
 
 
 def test_below_the_minimum_confidence_is_triage(city: City) -> None:

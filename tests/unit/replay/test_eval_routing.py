@@ -10,7 +10,13 @@ from typer.testing import CliRunner
 from citybrain.cli import app
 from citybrain.config import Settings
 from citybrain.core.city import City
-from citybrain.replay.eval_routing import evaluate_routing, load_label_map, read_rows
+from citybrain.replay.eval_routing import (
+    ChoiceEval,
+    choice_block,
+    evaluate_routing,
+    load_label_map,
+    read_rows,
+)
 from citybrain.sim.labelled_tickets import write_labelled_csv
 
 
@@ -85,3 +91,46 @@ def test_rows_run_the_ticket_jobs_path_with_their_address_and_point(
     assert placed.decided_by["rule"] == 2 and placed.scores.accuracy == 1.0
     text_only = evaluate_routing(rows, "text", "dept", labels, s, city, None)
     assert text_only.decided_by["fallback"] == 2 and text_only.scores.accuracy == 0.0
+
+
+def _choice(truth: str, router: str, model: str | None, unsure: bool = True) -> dict:
+    return {
+        "id": f"{truth}-{router}-{model}", "truth": truth, "router": router, "p": 0.5,
+        "unsure": unsure, "candidates": [router, "b", "t"], "triage": "t", "model": model,
+        "outcome": "ok" if model else "invalid", "latency_ms": 1,
+    }  # fmt: skip
+
+
+def test_model_choice_is_scored_against_the_router_on_the_same_tickets() -> None:
+    cases = [
+        _choice("a", "a", "a"),  # both right
+        _choice("a", "a", "b"),  # the model broke a right router
+        _choice("b", "a", "b"),  # the model fixed it
+        _choice("a", "a", "t"),  # the model sent it to triage
+        _choice("a", "a", None),  # no usable answer: counts as wrong (the pipeline's triage)
+        _choice("c", "a", "a", unsure=False),  # the truth was not among the candidates
+    ]
+    b = choice_block(cases)
+    assert b["n"] == 6 and b["router_accuracy"] == round(4 / 6, 3)
+    assert b["model_accuracy"] == round(2 / 6, 3)
+    assert (b["model_fixed"], b["model_broke"], b["model_triage"], b["unusable"]) == (1, 3, 1, 1)
+    assert b["truth_in_candidates"] == 5
+    d = ChoiceEval("all", cases, in_scope=9).as_dict()
+    assert d["unsure"]["n"] == 5 and d["all"] == b and d["in_scope"] == 9
+    assert {k: v["n"] for k, v in d["by_class"].items()} == {"a": 4, "b": 1, "c": 1}
+    assert d["outcomes"] == {"ok": 5, "invalid": 1}
+    assert choice_block([])["router_accuracy"] is None
+
+
+def test_the_letters_city_maps_every_domain_of_the_letters() -> None:
+    """config/letters: one bureau per first-level domain of letters_cn (the domain prior's
+    labels), for `router train --map` and `eval routing --model-choice` on real letters."""
+    from citybrain.city_loading import load_all
+    from citybrain.text import DEFAULT_PRIOR
+    from citybrain.text.prior import load_prior
+
+    root = Path(__file__).resolve().parents[3]
+    _, city = load_all(root / "config" / "letters" / "citybrain.yaml")
+    labels = load_label_map(root / "config" / "letters" / "labels.yaml", city)
+    assert set(labels) == set(load_prior(root / DEFAULT_PRIOR).domains)
+    assert len(set(labels.values())) == 7 and city.triage_department not in labels.values()
