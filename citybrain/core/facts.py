@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from citybrain.core.city import City
+from citybrain.core.city import UNCLASSIFIED, City
 from citybrain.core.incident import Incident
 from citybrain.core.messages import KeyFacts
 from citybrain.core.summary import TEMPLATE_MARKS, split_template_mark, template_summary
@@ -69,12 +69,16 @@ def key_facts(city: City, inc: Incident, evidence: list[EvidenceItem]) -> KeyFac
     )
 
 
+# what the Chinese facts call an incident of no taxonomy category (English: "Unclassified")
+_ZH_NO_CATEGORY = {UNCLASSIFIED: "未分类问题"}
+
+
 def localized_template(city: City, inc: Incident, language: str) -> str:
     """The deterministic summary, in English or Chinese."""
     if language != "zh":
         return template_summary(city, inc)
     cat = city.category_by_id.get(inc.category)
-    what = cat.name_zh if cat else inc.category
+    what = cat.name_zh if cat else _ZH_NO_CATEGORY.get(inc.category, inc.category)
     district = city.district_by_id.get(inc.district or "")
     where = district.name_zh if district else "位置不明"
     parts = []

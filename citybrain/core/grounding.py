@@ -49,7 +49,8 @@ _OUTCOME = [
         "a resolution",
         r"\bresolved\b|\bsolved\b|\bfixed\b|\brepaired\b|\bcleared\b|\bhandled\b"
         r"|\baddressed\b|\bcompleted\b|\brestored\b|已解决|解决了|得到解决|已处理|处理完|已修复|修复了"
-        r"|已清理|清理完|已完成|已恢复|恢复正常",
+        r"|已清理|清理完|已完成|已恢复|恢复正常"
+        r"|\bfound\b|\brecovered\b|被发现|被找到|找到了|已找到|找回|寻回",  # a lost pet "found"
     ),
     (
         "a policy or measure",

@@ -33,3 +33,12 @@ def test_template_in_both_languages(city: City) -> None:
     zh = localized_template(city, _incident(), "zh")
     assert "2 citizen reports" in en and en.endswith("[template]")
     assert "西城" in zh and "市民反映2件" in zh and zh.endswith("[模板]")
+
+
+def test_a_chinese_summary_never_shows_the_unclassified_id(city: City) -> None:
+    """The demo's Chinese facts read "位置不明unclassified" for a ticket of no category."""
+    from dataclasses import replace
+
+    inc = replace(_incident(), category="unclassified", district=None)
+    zh = localized_template(city, inc, "zh")
+    assert "unclassified" not in zh and zh.startswith("位置不明未分类问题")

@@ -106,6 +106,14 @@ def test_faithful_additions_pass(city: City, texts: list[str], reported: str, la
             "outcome",
         ),
         (EN, "Cars cannot get through the underpass, not fixed yet.", "en", "outcome"),
+        # the demo's model said a lost dog was found (the letter asks anyone who sees it)
+        (
+            ["我家的小狗走丢了，棕色泰迪，名字叫豆豆，有看到的请联系我。"],
+            "小狗走丢了，棕色泰迪，豆豆被发现。",
+            "zh",
+            "outcome",
+        ),
+        (["I lost my dog, a small brown poodle."], "A lost poodle was found.", "en", "outcome"),
         # the demo's model turned "没人管" into "有人管"
         ([*ZH, "地下通道积水一直没人管"], "地下通道积水，有人管。", "zh", "outcome"),
         # geography beyond the city's own names
