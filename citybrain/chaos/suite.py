@@ -237,7 +237,9 @@ def main(out_dir: Path = Path("var/chaos")) -> int:
         (out_dir / "ref.db").unlink(missing_ok=True)
         sent = send_city(ref_s, start, 0)
         for job in PLAN:
-            run_job(job, ref_s, stop=threading.Event(), idle_exit_s=4.0, first_wait_s=60.0)
+            # generous waits: a reference cut short by a loaded machine (a job that starts
+            # slowly or pauses) shows up as faults the fault run never had
+            run_job(job, ref_s, stop=threading.Event(), idle_exit_s=15.0, first_wait_s=180.0)
         ref = outcome(ref_s, truth)
         # 2. the same city with faults, every job a process of its own
         s = scenario(base, f"chaos{uuid.uuid4().hex[:6]}", pg.url, hooks, model.endpoint)
