@@ -44,7 +44,13 @@ class IncidentStage(Stage):
         self.city = city
         self.topics = topics
         self.store = store
-        self.fuser = Fuser(city, settings.incidents, matcher=ParaphraseMatcher.for_city(city))
+        # report texts are held only where the paraphrase join is on (off by default)
+        matcher = (
+            ParaphraseMatcher.for_city(city)
+            if settings.incidents.paraphrase_similarity is not None
+            else None
+        )
+        self.fuser = Fuser(city, settings.incidents, matcher=matcher)
         self.stats: Counter[str] = Counter()
         # What sink() must write before the commit: incidents with new evidence, and the
         # messages announcing changes (into the outbox, in the same transactions).
@@ -68,7 +74,8 @@ class IncidentStage(Stage):
         horizon = self.settings.max_clock_skew_s + self.settings.reopen_s
         since = datetime.now(UTC) - timedelta(seconds=horizon)
         states = self.store.open_incidents(resolved_since=since)
-        self.fuser.load(states, self.store.ticket_texts([s.id for s in states]))
+        texts = self.store.ticket_texts([s.id for s in states]) if self.fuser.matcher else None
+        self.fuser.load(states, texts)
         self.hotspots.reload(self.settings.max_clock_skew_s, self.fuser.watermark)
         self.hot_issues.reload(self.settings.max_clock_skew_s)
 

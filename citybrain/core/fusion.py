@@ -8,12 +8,13 @@ Evidence joins an incident of the same or a compatible category (config), in the
 (the cell keys the Kafka partition, so the answer never depends on how partitions are spread
 over workers), within the fusion radius (or the same district when one side has no point) and
 the time window. A ticket with no category (its words match no category and the router is
-unsure) joins an open incident only when it says what the incident's reports say
-(`paraphrase_similarity`, scored by an injected `TextMatcher`) in the same place and window: a
-paraphrase of a known problem, not a new one. Lifecycle: open → updated → resolved (every camera event behind it cleared, a
-dispatcher, or idle timeout) → reopened when evidence returns within `reopen_s`. Evidence
-observed while an incident was open that arrives after it resolved (a source that fell behind)
-joins it and leaves it resolved, so the grouping does not depend on which source came first.
+unsure) joins an open incident only where `paraphrase_similarity` is set (off by default) and
+it says what the incident's reports say (scored by an injected `TextMatcher`) in the same
+place and window: a paraphrase of a known problem, not a new one. Lifecycle: open → updated →
+resolved (every camera event behind it cleared, a dispatcher, or idle timeout) → reopened when
+evidence returns within `reopen_s`. Evidence observed while an incident was open that arrives
+after it resolved (a source that fell behind) joins it and leaves it resolved, so the grouping
+does not depend on which source came first.
 """
 
 from __future__ import annotations
