@@ -15,7 +15,6 @@ import json
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,7 +68,6 @@ class LLMClient:
         )
         self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_s)
         self._slots = threading.BoundedSemaphore(settings.max_concurrency)
-        self._pool = ThreadPoolExecutor(settings.max_concurrency, thread_name_prefix="llm")
 
     def chat(self, req: ChatRequest) -> ChatResult:
         """One constrained chat completion; never raises, the outcome says what happened."""
@@ -82,11 +80,30 @@ class LLMClient:
         return result
 
     def many(self, reqs: list[ChatRequest]) -> list[ChatResult]:
-        """A batch, in flight concurrently up to max_concurrency, results in order."""
-        return list(self._pool.map(self.chat, reqs))
+        """A batch, in flight concurrently up to max_concurrency (the slots), results in order.
+
+        Daemon threads, not an executor: Python joins an executor's threads at exit, so a
+        model call still in flight (a minute on a loaded CPU) held a stopping job past its
+        supervisor's patience and got it killed. A job that stops abandons the call; the
+        summary's lease hands the incident to the next start."""
+        results: list[ChatResult | None] = [None] * len(reqs)
+
+        def one(i: int, req: ChatRequest) -> None:
+            results[i] = self.chat(req)
+
+        threads = [
+            threading.Thread(target=one, args=(i, r), name="llm", daemon=True)
+            for i, r in enumerate(reqs)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return [
+            r if r is not None else ChatResult(outcome="error", error="no answer") for r in results
+        ]
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
         self.http.close()
 
     def _chat(self, req: ChatRequest) -> ChatResult:
