@@ -111,3 +111,14 @@ def test_common_words_weigh_little_and_forgotten_reports_leave_the_counts() -> N
     for i in range(4):
         m.drop(str(i))
     assert len(m) == 0 and m.score(PARAPHRASE, ["3"]) == 0.0
+
+
+def test_empty_oversized_and_odd_texts_score_without_error() -> None:
+    m = ParaphraseMatcher()
+    m.add("big", "积水" * 500_000)  # a 1 MB report is read to its first MAX_CHARS
+    m.add("odd", "\x00\ufffd[PHONE] [NAME] 🚧🚧 ")
+    m.add("blank", "")
+    assert sum(m._docs["big"].values()) < 10_000  # bounded, not a million grams
+    assert 0.0 < m.score("路面积水", ["big"]) <= 1.0
+    assert m.score("", ["big", "odd", "blank"]) == 0.0
+    assert m.score("[PHONE]", ["odd"]) == 0.0  # redaction tokens say nothing
