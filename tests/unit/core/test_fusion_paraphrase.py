@@ -50,7 +50,7 @@ def ticket(
 
 def fuser(city: City, matcher: bool = True, **kw: object) -> Fuser:
     kw.setdefault("paraphrase_similarity", 0.2)  # off by default (docs/QUALITY.md)
-    f = Fuser(city, IncidentSettings(**kw), matcher=ParaphraseMatcher() if matcher else None)  # type: ignore[arg-type]
+    f = Fuser(city, IncidentSettings(**kw), matcher=ParaphraseMatcher() if matcher else None)
     # other reports elsewhere in the city: what makes the greetings common words
     for i, text in enumerate(BACKGROUND):
         f.apply(ticket(f"bg{i}", text, "noise", at=JIANSHE_RENMIN, district="beicheng"))
