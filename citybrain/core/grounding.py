@@ -203,7 +203,7 @@ _GENERIC_EN = {
     "do",
 }
 _GENERIC_ZH = re.compile(
-    r"市民|居民|群众|网友|反映|反应|投诉|举报|报告|表示|称|说|问题|情况|事件|内容|有关|相关|目前|"
+    r"市民|居民|群众|网友|反映|反应|投诉|举报|报告|表示|称|说|询问|咨询|想知道|问题|情况|事件|内容|有关|相关|目前|"
     r"的|了|在|是|有|和|与|及|等|也|都|被|把|对|其|该|此|这|那|一|个|件|次|多|已|仍|还"
 )
 _SENT = re.compile(r"[^.!?;。！？；\n]+")
@@ -385,14 +385,17 @@ _ASKS = re.compile(
 )
 
 
+def only_questions(texts: list[str]) -> bool:
+    """Every report (with any text) asks something: the summary must report a question."""
+    asked = [t for t in texts if t.strip()]
+    return bool(asked) and all(_QUESTION.search(t) for t in asked)
+
+
 def question_problems(reported: str, texts: list[str]) -> list[str]:
     """Where every report is a question, the clause must report a question, not answer it:
     a small model turns "When does registration open?" into "Registration is currently
     open", a status nobody gave."""
-    asked = [t for t in texts if t.strip()]
-    if not asked or not all(_QUESTION.search(t) for t in asked):
-        return []
-    if _ASKS.search(reported):
+    if not only_questions(texts) or _ASKS.search(reported):
         return []
     return [f"answers a resident's question as a statement: {reported.strip()[:60]}"]
 

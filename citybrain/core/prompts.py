@@ -13,10 +13,11 @@ import re
 from typing import Any
 
 from citybrain.core.city import City
+from citybrain.core.grounding import only_questions
 from citybrain.core.messages import KeyFacts
 from citybrain.core.redaction import redact
 
-PROMPT_VERSION = "2026-12-07.1"
+PROMPT_VERSION = "2026-12-07.2"
 MAX_TICKETS = 5
 MAX_TICKET_CHARS = 600
 MAX_TOTAL_TICKET_CHARS = 1500
@@ -46,6 +47,15 @@ _SUMMARY_SYSTEM = {
 _SUMMARY_ASK = {
     "en": "In one English sentence of at most {n} characters: what do the residents report?",
     "zh": "用一句不超过{n}个字的中文回答：市民反映了什么情况？",
+}
+# Reports that all ask something: a small model answers the question as a status nobody gave
+# ("Registration is currently open"), so it is told how to report one.
+_QUESTION_ASK = {
+    "en": (
+        "In one English sentence of at most {n} characters: what do the residents ask? Report "
+        "the question as a question, starting with 'Residents ask', and do not answer it."
+    ),
+    "zh": "用一句不超过{n}个字、以“市民询问”开头的中文说明：市民问了什么？只转述问题，不要回答。",
 }
 # what the model is asked for, per language (the guard's bound is MAX_REPORTED_CHARS)
 _ASK_CHARS = {"en": 120, "zh": 60}
@@ -158,7 +168,12 @@ def summary_messages(
     second chance after an answer the guards rejected, asking for a shortened sentence of
     the reports themselves."""
     lang = language if language in _SUMMARY_SYSTEM else "en"
-    ask = (_EXTRACT_ASK if extractive else _SUMMARY_ASK)[lang].format(n=_ASK_CHARS[lang])
+    asks = _SUMMARY_ASK
+    if extractive:
+        asks = _EXTRACT_ASK
+    elif only_questions(texts):
+        asks = _QUESTION_ASK
+    ask = asks[lang].format(n=_ASK_CHARS[lang])
     where = facts.district_name or "unknown"
     reports = delimit_tickets(
         texts, house_numbers, SUMMARY_TICKET_CHARS, SUMMARY_TOTAL_CHARS, contact=False

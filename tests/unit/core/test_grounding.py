@@ -32,6 +32,8 @@ ZH = [
     "和平路地下通道又积水了，行人只能绕行",
 ]
 QUESTION = ["居住证续签需要带什么材料？在哪里办理？"]
+SCHOOL_ZH = ["请问今年小学什么时候开始报名？"]
+SCHOOL_EN = ["When does registration for primary school open this year?"]
 
 
 def incident(texts: list[str], category: str = "flooding") -> tuple[Incident, list[str]]:
@@ -65,11 +67,14 @@ def kinds(found: list[str]) -> set[str]:
         (ZH, "和平路地下通道积水很深，车辆无法通行，行人只能绕行。", "zh"),
         (ZH, "地下通道又积水了，车辆无法通行。", "zh"),
         (QUESTION, "市民询问居住证续签需要带什么材料、在哪里办理。", "zh"),
+        # the shape the question prompt asks for
+        (SCHOOL_ZH, "市民询问今年小学什么时候开始报名。", "zh"),
+        (SCHOOL_EN, "Residents ask when primary school registration opens this year.", "en"),
     ],
 )
 def test_faithful_additions_pass(city: City, texts: list[str], reported: str, lang: str) -> None:
     assert (
-        problems(city, texts, reported, lang, "unclassified" if texts is QUESTION else "flooding")
+        problems(city, texts, reported, lang, "flooding" if texts in (EN, ZH) else "unclassified")
         == []
     )
 
@@ -159,7 +164,7 @@ def test_inventions_are_caught(
     city: City, texts: list[str], reported: str, lang: str, kind: str
 ) -> None:
     found = problems(
-        city, texts, reported, lang, "unclassified" if texts is QUESTION else "flooding"
+        city, texts, reported, lang, "flooding" if texts in (EN, ZH) else "unclassified"
     )
     assert kind in kinds(found), found
 

@@ -94,6 +94,8 @@ def _fingerprint(city: City) -> str:
     msgs = [*summary_messages(FACTS, ["积水 at the underpass"], "en"), routing[0]]
     msgs += summary_messages(FACTS, ["积水"], "en", extractive=True)  # the second chance
     msgs += summary_messages(FACTS, ["积水"], "zh")
+    msgs += summary_messages(FACTS, ["积水怎么办？"], "zh")  # a question, reported as one
+    msgs += summary_messages(FACTS, ["When is it pumped?"], "en")
     return hashlib.sha256(json.dumps(msgs, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
@@ -103,6 +105,7 @@ FINGERPRINTS = {
     "2026-12-01.1": "a60b9fe8418e435d",  # before the facts-only second chance was counted
     "2026-12-03.1": "85ccbf3086424e95",
     "2026-12-07.1": "d518ce15fc822c11",  # the model writes what residents report, per language
+    "2026-12-07.2": "bce6ffe1f5e5c5fb",  # reports that all ask something: report the question as one
 }
 
 
@@ -110,6 +113,19 @@ def test_changed_wording_needs_a_new_prompt_version(city: City) -> None:
     assert FINGERPRINTS.get(PROMPT_VERSION) == _fingerprint(city), (
         f"prompt wording changed: bump PROMPT_VERSION and record {_fingerprint(city)}"
     )
+
+
+def test_reports_that_all_ask_something_are_summarised_as_a_question() -> None:
+    """A question "When does registration open?" came back as "Registration is currently open": a
+    status nobody gave. Where every report asks, the model is told to report the question."""
+    asked = summary_messages(FACTS, ["When does registration open?", "Is it open yet?"], "en")
+    assert "Residents ask" in asked[-1]["content"]
+    asked_zh = summary_messages(FACTS, ["今年小学什么时候报名？"], "zh")
+    assert "市民询问" in asked_zh[-1]["content"]
+    mixed = summary_messages(FACTS, ["When does it open?", "The drain is blocked."], "en")
+    assert "Residents ask" not in mixed[-1]["content"]
+    again = summary_messages(FACTS, ["When does it open?"], "en", extractive=True)
+    assert "Residents ask" not in again[-1]["content"]  # the second chance copies a sentence
 
 
 def test_chinese_tickets_fit_the_context_in_all() -> None:
