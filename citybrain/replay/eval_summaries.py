@@ -75,7 +75,11 @@ class SummaryEval:
             "passed": self.passed,
             "pass_rate": round(self.passed / self.n, 3) if self.n else None,
             "by_language": {
-                k: {**v, "pass_rate": round(v["passed"] / v["n"], 3) if v["n"] else None}
+                k: {
+                    "n": v["n"],
+                    "passed": v["passed"],  # 0 is written too: a Counter leaves it out
+                    "pass_rate": round(v["passed"] / v["n"], 3) if v["n"] else None,
+                }
                 for k, v in sorted(self.by_language.items())
             },
             "failures_by_kind": dict(self.by_kind.most_common()),

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from rich.console import Console
+
 from citybrain.config import Settings
 from citybrain.core.city import City
 from citybrain.core.redaction import redact
 from citybrain.replay.eval_summaries import _judged, build_set, evaluate_run, load_set
+from citybrain.replay.render import print_summary_eval
 from citybrain.replay.runs import Run
 
 SET = Path(__file__).parents[2] / "data" / "summary_set.jsonl"
@@ -71,6 +74,16 @@ def test_a_run_is_scored_by_kind_and_templates_are_not_counted(city: City) -> No
         "place": 1,
     }
     assert result["skipped"] == {"template": 1}
+
+
+def test_a_language_where_nothing_passed_is_reported_and_printed(city: City) -> None:
+    """The report printed a KeyError instead of its table when no summary of a language
+    passed (the per-language counter had no "passed" key)."""
+    result = evaluate_run(city, run_with(["Flooding at Gongye Road: 5 reports."]), "en").to_dict()
+    assert result["by_language"] == {"en": {"n": 1, "passed": 0, "pass_rate": 0.0}}
+    console = Console(record=True, width=120)
+    print_summary_eval(result, console)
+    assert "0 / 1" in console.export_text()
 
 
 def test_a_call_with_no_usable_answer_fails_as_its_outcome(city: City) -> None:
