@@ -6,6 +6,7 @@ import typer
 
 from citybrain.cli import checks, demo, redact, replay, streams, web
 from citybrain.cli.audit import audit_app
+from citybrain.cli.city import city_app
 from citybrain.cli.db import db_app
 from citybrain.cli.deliveries import deliveries_app
 from citybrain.cli.evaluate import eval_app
@@ -38,5 +39,6 @@ app.add_typer(router_app, name="router")
 app.add_typer(audit_app, name="audit")
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(db_app, name="db")
+app.add_typer(city_app, name="city")
 
 __all__ = ["app"]
