@@ -259,3 +259,33 @@ def test_a_failed_import_leaves_the_previous_city_as_it_was(tmp_path: Path) -> N
     # and a good import replaces it whole
     import_city(_city(tmp_path / "c"), out)
     assert yaml.safe_load((out / "departments.yaml").read_text())["triage_department"] == "hotline"
+
+
+def test_strict_writes_nothing_when_a_row_is_refused(tmp_path: Path) -> None:
+    spec = _city(tmp_path, duties=[["类别", "区域", "单位"], ["路面坑洞", "全市", "道路处"], ["垃圾分类", "全市", "道路处"]])  # fmt: skip
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["city", "import", str(spec), "--out", str(out), "--strict"])
+    assert res.exit_code == 1
+    assert "duties.csv:3: refused: unknown category '垃圾分类'" in res.output
+    assert "--strict: nothing written" in res.output and not out.exists()
+
+
+def test_cameras_from_an_xlsx_register(tmp_path: Path) -> None:
+    spec = _city(tmp_path)
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["编号", "位置", "经度", "纬度"])
+    ws.append(["c-01", "东门", 117.01, 31.01])
+    ws.append(["c 02", "西门", 116.99, 31.01])
+    ws.append(["c-03", "城外", 118.5, 31.01])
+    wb.save(spec.parent / "cams.xlsx")
+    data = yaml.safe_load(spec.read_text(encoding="utf-8"))
+    data["cameras"]["file"] = "cams.xlsx"
+    spec.write_text(yaml.safe_dump(data, allow_unicode=True))
+    report = import_city(spec, tmp_path / "out")
+    assert report.text().splitlines()[-3:] == [
+        "cams.xlsx:2: taken: camera c-01 in east",
+        "cams.xlsx:3: changed: camera c-02 in west: id 'c-02' (from 'c 02')",
+        "cams.xlsx:4: refused: camera c-03 at (118.500000, 31.010000) is outside every district",
+    ]
