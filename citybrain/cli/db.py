@@ -84,3 +84,15 @@ def db_current(config: ConfigOpt = None, store: StoreOpt = None) -> None:
     typer.echo(f"this citybrain: head {st.head} (revisions {', '.join(schema.revisions())})")
     if not st.current:
         raise typer.Exit(1)
+
+
+@db_app.command("revision")
+def db_revision(
+    message: Annotated[str, typer.Argument(help="What the schema change is, in a few words")],
+) -> None:
+    """For developers: write the next revision into citybrain/store/migrations/versions/ from
+    what the models have that the newest revision lacks. Every schema change ships one."""
+    from citybrain.store import schema
+
+    path = schema.new_revision(message)
+    typer.echo(f"{path}: read it, adjust it, run the migration tests")

@@ -10,6 +10,7 @@ at once migrate once, and a failed upgrade leaves the database as it was.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import zlib
 from collections.abc import Iterator
@@ -183,6 +184,34 @@ def downgrade(engine: Engine, target: str) -> tuple[str | None, str | None]:
         command.downgrade(_config(conn), target)
         after = _version(conn)
     return before, after
+
+
+def new_revision(message: str, into: Path | None = None) -> Path:
+    """Write the next revision: what the models have that the newest revision lacks
+    (Alembic autogenerate against a scratch database at head). Read and edit it before
+    committing: a rename, for one, comes out as a drop and an add."""
+    target = into or SCRIPTS / "versions"
+    engine = create_engine("sqlite://")
+    try:
+        with _ALEMBIC, engine.begin() as conn:
+            cfg = _config(conn)
+            command.upgrade(cfg, "head")
+            cfg.set_main_option("path_separator", "os")
+            cfg.set_main_option(
+                "version_locations",
+                os.pathsep.join(dict.fromkeys([str(SCRIPTS / "versions"), str(target)])),
+            )
+            script = command.revision(
+                cfg,
+                message,
+                autogenerate=True,
+                rev_id=f"{len(revisions()) + 1:04d}",
+                version_path=str(target),
+            )
+    finally:
+        engine.dispose()
+    assert script is not None and not isinstance(script, list)
+    return Path(script.path)
 
 
 @contextmanager

@@ -262,3 +262,25 @@ def test_db_commands(tmp_path: Path) -> None:
     assert down.exit_code == 0 and "0003 -> 0001" in down.output
     bad = runner.invoke(app, ["db", "downgrade", "0042", "--store", url])
     assert bad.exit_code == 1 and "unknown revision '0042'" in bad.output
+
+
+def test_a_model_change_gets_its_revision_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The developer's side: `citybrain db revision` writes what the models added, with the
+    UTC column spelled as the plain type, as the next numbered revision."""
+    changed = sa.MetaData()
+    for t in schema.metadata().sorted_tables:
+        t.to_metadata(changed)
+    from citybrain.store.models import UTCDateTime
+
+    changed.tables["incidents"].append_column(sa.Column("closed_note_at", UTCDateTime()))
+    monkeypatch.setattr(schema, "metadata", lambda: changed)
+    path = schema.new_revision("incident closing note", into=tmp_path)
+    text = path.read_text()
+    assert path.name == "0004_incident_closing_note.py"
+    assert "down_revision: str | None = '0003'" in text
+    assert (
+        "op.add_column('incidents', sa.Column('closed_note_at', sa.DateTime(timezone=True)" in text
+    )
+    assert "op.drop_column('incidents', 'closed_note_at')" in text
