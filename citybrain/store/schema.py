@@ -24,6 +24,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Engine, MetaData, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
@@ -165,7 +166,10 @@ def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str | Non
                 log.info("unversioned database matches revision %s: stamped", found)
                 command.stamp(_config(conn), found)
             before = found
-        command.upgrade(_config(conn), target)
+        try:
+            command.upgrade(_config(conn), target)
+        except CommandError as e:  # an unknown or older target: nothing was changed
+            raise SchemaError(f"cannot upgrade from {before} to {target!r}: {e}") from e
         after = _version(conn)
     log.info("store schema: %s -> %s", before, after)
     return before, after
@@ -181,7 +185,10 @@ def downgrade(engine: Engine, target: str) -> tuple[str | None, str | None]:
             raise SchemaError(_newer_message(before))
         if target != "base" and target not in revisions():
             raise SchemaError(f"unknown revision {target!r}; known: {', '.join(revisions())}")
-        command.downgrade(_config(conn), target)
+        try:
+            command.downgrade(_config(conn), target)
+        except CommandError as e:  # e.g. a target newer than the database
+            raise SchemaError(f"cannot roll back from {before} to {target!r}: {e}") from e
         after = _version(conn)
     return before, after
 

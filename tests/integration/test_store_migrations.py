@@ -262,6 +262,10 @@ def test_db_commands(tmp_path: Path) -> None:
     assert down.exit_code == 0 and "0003 -> 0001" in down.output
     bad = runner.invoke(app, ["db", "downgrade", "0042", "--store", url])
     assert bad.exit_code == 1 and "unknown revision '0042'" in bad.output
+    bad = runner.invoke(app, ["db", "downgrade", "0003", "--store", url])  # newer than it is
+    assert bad.exit_code == 1 and "cannot roll back from 0001 to '0003'" in bad.output
+    bad = runner.invoke(app, ["db", "upgrade", "--to", "0042", "--store", url])
+    assert bad.exit_code == 1 and "cannot upgrade from 0001 to '0042'" in bad.output
 
 
 def test_a_model_change_gets_its_revision_written(
