@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from citybrain.cityimport.errors import CityImportError
 
@@ -72,6 +72,43 @@ class ImportSpec(_Strict):
     cameras: CameraSource | None = Field(
         None, title="Camera asset register: columns id, name, lon, lat, district?"
     )
+
+    @model_validator(mode="after")
+    def _fields(self) -> ImportSpec:
+        return _check_fields(self)
+
+
+# citybrain fields each source may map: (all it may name, at least one of which it must)
+FIELDS: dict[str, tuple[set[str], set[str]]] = {
+    "departments": ({"id", "name", "name_zh", "aliases"}, {"name", "name_zh"}),
+    "responsibilities": ({"category", "department", "district"}, {"category"}),
+    "districts": ({"id", "name", "name_zh"}, {"id", "name", "name_zh"}),
+    "streets": ({"name", "name_zh"}, {"name", "name_zh"}),
+    "cameras": ({"id", "name", "lon", "lat", "district"}, {"id"}),
+}
+REQUIRED = {"responsibilities": {"category", "department"}, "cameras": {"id", "lon", "lat"}}
+
+
+def _field_problems(section: str, mapped: set[str]) -> list[str]:
+    allowed, one_of = FIELDS[section]
+    out = [f"{section}: unknown field {f!r} (one of {', '.join(sorted(allowed))})"
+           for f in sorted(mapped - allowed)]  # fmt: skip
+    if not mapped & one_of:
+        out.append(f"{section}: map at least one of {', '.join(sorted(one_of))}")
+    out += [f"{section}: map {f}" for f in sorted(REQUIRED.get(section, set()) - mapped)]
+    return out
+
+
+def _check_fields(spec: ImportSpec) -> ImportSpec:
+    problems: list[str] = []
+    for section in FIELDS:
+        src = getattr(spec, section)
+        if src is not None:
+            mapped = set(src.columns if isinstance(src, TableSource) else src.properties)
+            problems += _field_problems(section, mapped)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return spec
 
 
 def load_spec(path: Path) -> ImportSpec:

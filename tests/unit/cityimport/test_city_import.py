@@ -289,3 +289,11 @@ def test_cameras_from_an_xlsx_register(tmp_path: Path) -> None:
         "cams.xlsx:3: changed: camera c-02 in west: id 'c-02' (from 'c 02')",
         "cams.xlsx:4: refused: camera c-03 at (118.500000, 31.010000) is outside every district",
     ]
+
+
+def test_a_spec_that_maps_unknown_or_too_few_fields_is_refused(tmp_path: Path) -> None:
+    spec = _city(tmp_path, cameras={"columns": {"id": "编号", "lng": "经度"}})
+    with pytest.raises(CityImportError) as e:
+        import_city(spec, tmp_path / "out")
+    assert "cameras: unknown field 'lng' (one of district, id, lat, lon, name)" in str(e.value)
+    assert "cameras: map lat" in str(e.value) and "cameras: map lon" in str(e.value)
