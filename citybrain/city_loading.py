@@ -100,7 +100,16 @@ def load_city(settings: Settings) -> City:
         problems.append(f"{path}:{line_of(node, file_loc) or '?'}: {where}: {msg}")
     if problems:
         raise ConfigError(problems)
-    return City(**sections)
+    try:
+        return City(**sections)
+    except ValidationError as e:  # what only the whole city checks: e.g. an empty list
+        raise ConfigError(
+            [
+                f"{origins.get(str(x['loc'][0]), (root, None))[0]}: "
+                f"{'.'.join(map(str, x['loc']))}: {x['msg']}"
+                for x in e.errors()
+            ]
+        ) from e
 
 
 def _file_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:

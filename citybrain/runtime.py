@@ -36,7 +36,7 @@ def run_job(
     spec = job_spec(job)
     stop = stop or stop_on_signals()
     city = load_city(settings)
-    store = Store.from_url(settings.store.url)
+    store = Store.open(settings.store)
     names = Topics(settings.kafka.topic_prefix)
     stage = spec.build(settings, city, store, names)  # refuses a misfit router at once
     topics = spec.inputs(names)

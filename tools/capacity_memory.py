@@ -29,7 +29,7 @@ from citybrain.store import Store
 role = sys.argv[1]
 s = load_settings()
 city = load_city(s)
-store = Store.from_url(s.store.url)
+store = Store.open(s.store)
 if role == "web":
     from citybrain.web.app import create_app
     from citybrain.web.bus import KafkaBus

@@ -31,7 +31,7 @@ def camera_label(spans: list[CameraSpan], camera: str, category: str, at: dateti
 
 
 def outcome(s: Settings, truth: dict[str, Any]) -> dict[str, Any]:
-    store = Store.from_url(s.store.url)
+    store = Store.open(s.store)
     topics = Topics(s.kafka.topic_prefix)
     wire: Counter[str] = Counter()
     follow_wire: Counter[str] = Counter()  # the summary worker's follow-ups of dispatches

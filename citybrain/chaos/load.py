@@ -158,7 +158,7 @@ def latency(settings: Settings) -> tuple[dict[str, Any], dict[str, int]]:
     first = first_dispatches(
         (r.timestamp, {k: v for k, v in (r.headers or [])}, r.value) for r in records
     )
-    store = Store.from_url(settings.store.url)
+    store = Store.open(settings.store)
     incidents = store.incidents(limit=1_000_000)
     earliest: dict[str, tuple[datetime, str]] = {}
     for e in store.evidence():
@@ -214,7 +214,7 @@ def run(
         if continuous:
             s = continuous_settings(s)
         ensure_topics(s.kafka)
-        store = Store.from_url(s.store.url)  # the tables, before four jobs race to create them
+        store = Store.open(s.store)  # the tables, before four jobs race to create them
         config = work / "effective.yaml"
         config.write_text(yaml.safe_dump(s.model_dump(mode="json"), sort_keys=False))
         jobs = Jobs(config, work)

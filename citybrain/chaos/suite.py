@@ -198,7 +198,7 @@ def drain(
         delivered = all(v == "delivered" for v in got["deliveries"].values())
         # a summary written while its job was stopping leaves its follow-up in the outbox
         # for the next start: the drain is over only when no job has anything left to send
-        store = Store.from_url(s.store.url)
+        store = Store.open(s.store)
         unsent = sum(store.outbox(job).unsent() for job in PLAN)
         store.engine.dispose()
         if delivered and set(got["summary_queue"]) <= {"done", "failed"} and not unsent:
@@ -244,7 +244,7 @@ def main(out_dir: Path = Path("var/chaos")) -> int:
         # 2. the same city with faults, every job a process of its own
         s = scenario(base, f"chaos{uuid.uuid4().hex[:6]}", pg.url, hooks, model.endpoint)
         ensure_topics(s.kafka)
-        Store.from_url(s.store.url).engine.dispose()
+        Store.open(s.store).engine.dispose()
         env = env_of(s)
         # a job retries a point its work has not reached while its upstream still works
         sups = {j: Supervisor(j, env, out_dir / f"{j}.log", 20.0) for j in PLAN}

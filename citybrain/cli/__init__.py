@@ -6,6 +6,8 @@ import typer
 
 from citybrain.cli import checks, demo, redact, replay, streams, web
 from citybrain.cli.audit import audit_app
+from citybrain.cli.city import city_app
+from citybrain.cli.db import db_app
 from citybrain.cli.deliveries import deliveries_app
 from citybrain.cli.evaluate import eval_app
 from citybrain.cli.hot_issues import hot_issues
@@ -36,5 +38,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(router_app, name="router")
 app.add_typer(audit_app, name="audit")
 app.add_typer(deliveries_app, name="deliveries")
+app.add_typer(db_app, name="db")
+app.add_typer(city_app, name="city")
 
 __all__ = ["app"]

@@ -25,7 +25,7 @@ def audit_export(
     from citybrain.store.model_step import call_dict
 
     s = settings_of(config)
-    rows = Store.from_url(s.store.url).model_calls(incident, limit)
+    rows = Store.open(s.store).model_calls(incident, limit)
     with out.open("w", encoding="utf-8") as f:
         for r in rows:
             f.write(json.dumps(call_dict(r), ensure_ascii=False) + "\n")

@@ -26,7 +26,7 @@ def redrive(
     from citybrain.store import Store
 
     s = settings_of(config)
-    ids = Store.from_url(s.store.url).redrive_deliveries(department, delivery or ())
+    ids = Store.open(s.store).redrive_deliveries(department, delivery or ())
     typer.echo(f"{len(ids)} dead delivery(ies) queued again")
     for i in ids:
         typer.echo(f"  {i}")

@@ -31,13 +31,24 @@ def demo(
         Path, typer.Option(help="Where the demo keeps its database and logs")
     ] = Path("var/demo"),
     summary_json: Annotated[Path | None, typer.Option(help="Also write the summary here")] = None,
+    city: Annotated[
+        Path | None,
+        typer.Option(
+            help="Run this city folder instead of city.dir (e.g. one `citybrain city import` "
+            "wrote: config/cities/qinghe)"
+        ),
+    ] = None,
 ) -> None:
     """Everything at once: broker, synthetic city, the three pipelines, store and web server."""
     from citybrain.demo import Demo
 
     setup_logging()
+    settings = settings_of(config)
+    if city is not None:
+        where = settings.city.model_copy(update={"dir": city, "name": city.name.title()})
+        settings = settings.model_copy(update={"city": where})
     try:
-        result = Demo(settings_of(config), workdir).run(duration_s=duration, drain=drain)
+        result = Demo(settings, workdir).run(duration_s=duration, drain=drain)
     except CityBrainError as e:
         typer.echo(f"demo stopped: {e}", err=True)
         raise typer.Exit(1) from e

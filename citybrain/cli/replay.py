@@ -131,7 +131,9 @@ def export_run(
     s = settings_of(config)
     url = store or s.store.url
     try:
-        counts = do_export(Store.from_url(url), out, source=url.split("@")[-1], force=force)
+        counts = do_export(
+            Store.from_url(url, s.store.auto_migrate), out, source=url.split("@")[-1], force=force
+        )
     except CityBrainError as e:
         raise fail(e) from e
     typer.echo(json.dumps({"run": str(out), **counts}, sort_keys=True))

@@ -110,7 +110,7 @@ def router_feedback(
     from citybrain.text.feedback import write_feedback_csv
 
     s = settings_of(config)
-    n = write_feedback_csv(Store.from_url(s.store.url), out)
+    n = write_feedback_csv(Store.open(s.store), out)
     typer.echo(json.dumps({"examples": n, "out": str(out)}))
 
 

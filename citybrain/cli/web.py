@@ -8,7 +8,7 @@ from __future__ import annotations
 import typer
 
 from citybrain.cli.common import ConfigOpt, settings_of, setup_logging
-from citybrain.errors import ConfigError
+from citybrain.errors import CityBrainError, ConfigError
 
 
 def web(config: ConfigOpt = None) -> None:
@@ -24,9 +24,12 @@ def web(config: ConfigOpt = None) -> None:
     s = settings_of(config)
     bus = KafkaBus(s.kafka, s.web.kafka_timeout_s, s.web.kafka_retry_after_s)
     try:
-        application = create_app(load_city(s), Store.from_url(s.store.url), s, bus)
+        application = create_app(load_city(s), Store.open(s.store), s, bus)
     except ConfigError as e:
         typer.echo("\n".join(e.problems), err=True)
+        raise typer.Exit(2) from e
+    except CityBrainError as e:  # e.g. a database schema this code does not fit
+        typer.echo(f"web: cannot start: {e}", err=True)
         raise typer.Exit(2) from e
     try:
         # Live dashboards hold connections open; cut them after 5 s so a stop never hangs

@@ -16,3 +16,9 @@ class StoreSettings(BaseModel):
         title="Counters of a worker that stopped writing them are deleted after this long "
         "(each restart is a new worker row)",
     )
+    auto_migrate: bool = Field(
+        True,
+        title="At start, the jobs and the web upgrade the database to this code's schema "
+        "(under a lock). On for the embedded demo; in production set it false and run "
+        "`citybrain db upgrade` once before the rollout (docs/OPERATIONS.md)",
+    )

@@ -81,7 +81,7 @@ class Demo:
         try:
             self.procs.start_services(broker, model_server)
             ensure_topics(s.kafka)
-            store = Store.from_url(s.store.url)
+            store = Store.open(s.store)
             cfg = self.workdir / "effective.yaml"
             cfg.write_text(yaml.safe_dump(s.model_dump(mode="json"), sort_keys=False))
             for job in JOBS:

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine, delete, event, func, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from citybrain.config.store import StoreSettings
 from citybrain.core.hot_live import LiveHotIssue
 from citybrain.core.hotspots import HotspotAlert, top_recurring
 from citybrain.core.incident import Incident
@@ -20,6 +21,7 @@ from citybrain.core.messages import (
     Dispatch,
     Observation,
 )
+from citybrain.store import schema
 from citybrain.store.dispatch_records import DispatchRecords
 from citybrain.store.mappers import (
     STATE_COLUMNS,
@@ -35,7 +37,6 @@ from citybrain.store.mappers import (
     state_values,
 )
 from citybrain.store.models import (
-    Base,
     DispatchRow,
     EvidenceRow,
     HotIssueRow,
@@ -68,16 +69,16 @@ class Store(DispatchRecords):
         self.sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def from_url(cls, url: str) -> Store:
-        if url.startswith("sqlite:///"):
-            path = Path(url.removeprefix("sqlite:///"))
-            if str(path) != ":memory:":
-                path.parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url, connect_args={"timeout": 30})
-            event.listen(engine, "connect", _sqlite_pragmas)
-        else:
-            engine = create_engine(url, pool_pre_ping=True)
-        Base.metadata.create_all(engine)
+    def open(cls, settings: StoreSettings) -> Store:
+        """The store the settings name, its schema upgraded at start if store.auto_migrate."""
+        return cls.from_url(settings.url, auto_migrate=settings.auto_migrate)
+
+    @classmethod
+    def from_url(cls, url: str, auto_migrate: bool = True) -> Store:
+        """Open the database at `url`; with `auto_migrate` upgrade its schema to this code's
+        (a fresh one is created), else refuse one that is not at it (store/schema.py)."""
+        engine = make_engine(url)
+        schema.ensure(engine, auto_migrate)
         return cls(engine)
 
     def outbox(self, job: str, lease_s: float = 30.0) -> Outbox:
@@ -346,6 +347,18 @@ class Store(DispatchRecords):
                 r.job: {"updated_at": r.updated_at, **r.counters}
                 for r in s.scalars(select(PipelineStatsRow)).all()
             }
+
+
+def make_engine(url: str) -> Engine:
+    """An engine on `url`; a SQLite file gets its folder, a 30 s lock wait and WAL."""
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:

@@ -30,7 +30,7 @@ CRD_GROUPS = {
     "monitoring.coreos.com/v1": "prometheus-operator.yaml",
 }
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume"}
-WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet"}
+WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
 # An explicit version (1.2.3, v0.11.0, 25.10-py3, 17.6) or a digest; never latest or none.
 TAG = re.compile(r"^v?\d+(\.\d+)+([-.][0-9A-Za-z]+)*$")
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")

@@ -20,15 +20,16 @@ FIXTURES = Path(__file__).parent / "fixtures"
         (
             "latest-image",
             [
-                f"Deployment/citybrain-{job}: {container}: "
+                f"{kind}/citybrain-{job}: {container}: "
                 "'registry.city.example/citybrain/app:latest': needs a version tag (not latest) "
                 "or a digest"
-                for job, container in [
-                    ("tickets", "tickets"),
-                    ("incidents", "incidents"),
-                    ("dispatch", "dispatch"),
-                    ("vision", "vision"),
-                    ("web", "web"),
+                for kind, job, container in [
+                    ("Deployment", "tickets", "tickets"),
+                    ("Deployment", "incidents", "incidents"),
+                    ("Deployment", "dispatch", "dispatch"),
+                    ("Deployment", "vision", "vision"),
+                    ("Deployment", "web", "web"),
+                    ("Job", "db-upgrade", "db-upgrade"),
                 ]
             ],
         ),

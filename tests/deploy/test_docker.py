@@ -119,6 +119,7 @@ def test_every_copied_path_exists_and_is_in_the_build_context(dockerfile: Path) 
         (["tickets"], ["citybrain", "run", "tickets"]),
         (["vision", "--idle-exit", "5"], ["citybrain", "run", "vision", "--idle-exit", "5"]),
         (["validate-config"], ["citybrain", "validate-config"]),
+        (["db", "upgrade"], ["citybrain", "db", "upgrade"]),
     ],
 )
 def test_roles_map_to_citybrain_commands(argv: list[str], command: list[str]) -> None:
@@ -128,7 +129,7 @@ def test_roles_map_to_citybrain_commands(argv: list[str], command: list[str]) ->
 def test_every_pod_of_the_manifests_starts_a_known_role() -> None:
     resources = render(ROOT / "k8s" / "overlays" / "dev")
     started = set()
-    for w in of_kind(resources, "Deployment"):
+    for w in of_kind(resources, "Deployment") + of_kind(resources, "Job"):
         for c in containers(w):
             if "/citybrain/app:" in c["image"]:
                 command, _ = entrypoint.plan(c["args"], {})
@@ -139,6 +140,7 @@ def test_every_pod_of_the_manifests_starts_a_known_role() -> None:
         ("run", "tickets"),
         ("run", "incidents"),
         ("run", "dispatch"),
+        ("db", "upgrade"),
     }
 
 

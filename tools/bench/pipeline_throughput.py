@@ -144,7 +144,7 @@ def main() -> None:
         ensure_topics(s.kafka)
         fill(s, args.frames, args.tickets)
         topics = Topics("bench")
-        store = Store.from_url(s.store.url)
+        store = Store.open(s.store)
         rows = []
         for job, topic, n, batch in (
             ("tickets", topics.tickets, args.tickets, 200),

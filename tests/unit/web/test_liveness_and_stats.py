@@ -24,7 +24,7 @@ def test_liveness_answers_through_a_database_outage_readiness_does_not(
     city: City, app_settings: Settings, tmp_path: Path
 ) -> None:
     db = tmp_path / "s.db"
-    Store.from_url(f"sqlite:///{db}")
+    Store.from_url(f"sqlite:///{db}").engine.dispose()  # the tables; no connection left open
     store = Store(create_engine(f"sqlite:///{db}", connect_args={"timeout": 0.2}))
     c = TestClient(create_app(city, store, app_settings), raise_server_exceptions=False)
     assert c.get("/readyz").status_code == 200
