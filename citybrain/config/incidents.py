@@ -1,5 +1,7 @@
 """Fusion of observations into incidents."""
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -45,6 +47,15 @@ class IncidentSettings(BaseModel):
             "text/paraphrase.py; 0.2 from real letters). Null (default): such tickets never "
             "join, since on short templated reports a wrong join hides a problem "
             "(docs/QUALITY.md, 'Paraphrased reports')"
+        ),
+    )
+    paraphrase_matcher: Literal["encoder", "ngram"] = Field(
+        "encoder",
+        title=(
+            "How the paraphrase join reads words: 'encoder' (a multilingual sentence encoder "
+            "on each report's matter clause, text/paraphrase_encoder.py; crosses Chinese and "
+            "English) or 'ngram' (TF-IDF of character n-grams, text/paraphrase.py). Read only "
+            "where paraphrase_similarity is set"
         ),
     )
     partition_resolution: int = Field(
