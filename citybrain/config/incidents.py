@@ -44,7 +44,7 @@ class IncidentSettings(BaseModel):
         title=(
             "A ticket with no category joins an open incident in its place and window when its "
             "text is this alike one of the incident's reports (paraphrase_matcher's score: "
-            "0.4 for the encoder, 0.2 for n-grams, from real letters). Null (default): such "
+            "0.45 for the encoder, 0.2 for n-grams, from real letters). Null (default): such "
             "tickets never "
             "join, since on short templated reports a wrong join hides a problem "
             "(docs/QUALITY.md, 'Paraphrased reports')"

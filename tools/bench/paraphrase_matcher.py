@@ -3,11 +3,9 @@ the report), the sentence encoder against the n-gram TF-IDF in the same run.
 
     .venv/bin/python tools/bench/paraphrase_matcher.py [--tickets 400] [--held 60]
 
-(one simulated crowded day holds about 80 tickets; `--tickets` only caps it)
-
-Tickets are the simulator's (crowded city, 30 % paraphrased, both languages). Each ticket is
-scored against 4 held reports and its category's words, then held; the oldest report is
-dropped past `--held`, as fusion drops a resolved incident's. The encoder starts with an empty
+Tickets are the simulator's (crowded days of seeds 0, 1, ..., 30 % paraphrased, both
+languages). Each ticket is scored against 4 held reports and its category's words, then held;
+the oldest report is dropped past `--held`, as fusion drops a resolved incident's. The encoder starts with an empty
 clause cache (its model load is timed apart); repeated frames and greetings then hit it.
 """
 
@@ -24,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from citybrain.city_loading import load_all
 from citybrain.core.fusion import category_key
 from citybrain.sim import simulate
+from citybrain.sim.tickets import SimTicket
 from citybrain.text.paraphrase import ParaphraseMatcher
 from citybrain.text.paraphrase_encoder import EncoderMatcher, use_multilingual
 
@@ -48,11 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--held", type=int, default=60)
     args = ap.parse_args(argv)
     settings, city = load_all()
-    sim_settings = settings.simulator.model_copy(
-        update={"seed": 0, "events": 30, "paraphrase_share": 0.3}
-    )
-    sim = simulate(city, sim_settings, datetime(2026, 11, 22, 8, 0, tzinfo=UTC))
-    tickets = sim.tickets[: args.tickets]
+    tickets: list[SimTicket] = []
+    seed = 0
+    while len(tickets) < args.tickets:  # simulated days, one seed each, until enough
+        sim_settings = settings.simulator.model_copy(
+            update={"seed": seed, "events": 30, "paraphrase_share": 0.3}
+        )
+        tickets += simulate(city, sim_settings, datetime(2026, 11, 22, 8, 0, tzinfo=UTC)).tickets
+        seed += 1
+    tickets = tickets[: args.tickets]
     texts = [t.ticket.text for t in tickets]
     cats = [city.categories[i % len(city.categories)].id for i in range(len(tickets))]
     ngram = run(ParaphraseMatcher.for_city(city), texts, cats, args.held)

@@ -39,7 +39,7 @@ def test_a_restarted_worker_joins_the_paraphrase_like_the_first(
         update={
             "store": settings.store.model_copy(update={"url": f"sqlite:///{tmp_path}/s.db"}),
             # the configured matcher (the sentence encoder) at its threshold
-            "incidents": settings.incidents.model_copy(update={"paraphrase_similarity": 0.4}),
+            "incidents": settings.incidents.model_copy(update={"paraphrase_similarity": 0.45}),
         }
     )
     store, topics = Store.from_url(s.store.url), Topics("t")
