@@ -32,6 +32,7 @@ from citybrain.streams.records import InRecord, Output
 from citybrain.streams.stage import Batch, Stage
 from citybrain.streams.topics import Topics
 from citybrain.text.paraphrase import ParaphraseMatcher
+from citybrain.text.paraphrase_encoder import EncoderMatcher
 from pipelines.hot_issue_step import HotIssueStep
 from pipelines.hotspot_step import HotspotStep
 
@@ -45,11 +46,10 @@ class IncidentStage(Stage):
         self.topics = topics
         self.store = store
         # report texts are held only where the paraphrase join is on (off by default)
-        matcher = (
-            ParaphraseMatcher.for_city(city)
-            if settings.incidents.paraphrase_similarity is not None
-            else None
-        )
+        matcher: EncoderMatcher | ParaphraseMatcher | None = None
+        if settings.incidents.paraphrase_similarity is not None:
+            encoder = settings.incidents.paraphrase_matcher == "encoder"
+            matcher = (EncoderMatcher if encoder else ParaphraseMatcher).for_city(city)
         self.fuser = Fuser(city, settings.incidents, matcher=matcher)
         self.stats: Counter[str] = Counter()
         # What sink() must write before the commit: incidents with new evidence, and the

@@ -2,7 +2,7 @@
 (camera rules with ByteTrack, the ticket stage, fusion), scored against the simulator's truth.
 
     .venv/bin/python tools/fusion_quality.py [--seeds 10] [--events 12] [--miss 0.2] [--fp 0.02]
-        [--persistence K,N,M] [--paraphrase 0.3] [--similarity 0.2]
+        [--persistence K,N,M] [--paraphrase 0.3] [--similarity 0.2] [--matcher encoder|ngram]
 
 Camera detections are the simulator's own boxes for what it drew (a perfect detector), with
 `--miss` of them dropped and `--fp` false boxes per frame added, so the figures measure rules
@@ -48,6 +48,7 @@ from citybrain.sim.render import render_annotated
 from citybrain.sim.stream import frame_offsets_ms
 from citybrain.streams.topics import Topics
 from citybrain.text.paraphrase import ParaphraseMatcher
+from citybrain.text.paraphrase_encoder import EncoderMatcher
 from citybrain.vision.detections import Detections
 from citybrain.vision.events import CameraEvents
 from pipelines.tickets import TicketStage
@@ -68,6 +69,7 @@ class RunQuality:
     delays_s: list[float] = field(default_factory=list)
     truth_problems: list[str] = field(default_factory=list)
     paraphrases: Counter[str] = field(default_factory=Counter)  # joined_right, joined_wrong, alone
+    wrong_joins: list[str] = field(default_factory=list)  # a paraphrase and the reports it joined
     stats: Counter[str] = field(default_factory=Counter)
     incidents_of_event: dict[str, set[str]] = field(default_factory=dict)
 
@@ -111,6 +113,7 @@ def evaluate(
     width: int = 320,
     height: int = 180,
     paraphrase: float = 0.0,
+    matcher: EncoderMatcher | ParaphraseMatcher | None = None,
 ) -> RunQuality:
     sim_settings = settings.simulator.model_copy(
         update={
@@ -126,7 +129,11 @@ def evaluate(
     tickets = TicketStage(settings, city, Topics("eval"))
     stats: Counter[str] = Counter()
     cams = CameraEvents(settings, city, stats)
-    fuser = Fuser(city, settings.incidents, matcher=ParaphraseMatcher.for_city(city))
+    fuser = Fuser(
+        city,
+        settings.incidents,
+        matcher=matcher if matcher is not None else ParaphraseMatcher.for_city(city),
+    )
     rng = np.random.default_rng([seed, _NOISE_STREAM])
     names = sorted({c for cat in city.categories for c in cat.detector_classes})
 
@@ -210,6 +217,13 @@ def evaluate(
             q.paraphrases["joined_right"] += 1
         else:
             q.paraphrases["joined_wrong"] += 1
+            iid = incident_of_ticket[st.ticket.ticket_id]
+            others = [
+                o.ticket.text
+                for o in sim.tickets
+                if o is not st and incident_of_ticket.get(o.ticket.ticket_id) == iid
+            ]
+            q.wrong_joins.append("\n    ".join([f"seed {seed}: {st.ticket.text}", *others]))
     incidents_of_event: dict[str, set[str]] = {}
     for iid, counts in about.items():
         q.incidents += 1
@@ -278,8 +292,30 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="paraphrase join threshold (default: incidents.paraphrase_similarity, off)",
     )
+    ap.add_argument(
+        "--matcher",
+        choices=("encoder", "ngram"),
+        default=None,
+        help="how the join reads words (default: incidents.paraphrase_matcher)",
+    )
+    ap.add_argument(
+        "--show-wrong",
+        action="store_true",
+        help="print each paraphrase joined to another event's incident, with that incident's reports",
+    )
     args = ap.parse_args(argv)
     settings, city = load_all()
+    if args.matcher is not None:
+        settings = settings.model_copy(
+            update={
+                "incidents": settings.incidents.model_copy(
+                    update={"paraphrase_matcher": args.matcher}
+                )
+            }
+        )
+    # one matcher for every seed: the encoder's clause cache is kept (fuser.load clears the rest)
+    encoder = settings.incidents.paraphrase_matcher == "encoder"
+    matcher = (EncoderMatcher if encoder else ParaphraseMatcher).for_city(city)
     if args.similarity is not None:
         settings = settings.model_copy(
             update={
@@ -305,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
             args.miss,
             args.fp,
             paraphrase=args.paraphrase,
+            matcher=matcher,
         )
         for seed in range(args.seeds)
     ]
@@ -323,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         f"miss {args.miss}, false boxes/frame {args.fp}, "
         f"persistence K,N,M {args.persistence or 'from config'}, "
         f"paraphrased reports {args.paraphrase}, "
-        f"paraphrase join {settings.incidents.paraphrase_similarity or 'off'}\n"
+        f"paraphrase join {settings.incidents.paraphrase_similarity or 'off'} "
+        f"({settings.incidents.paraphrase_matcher})\n"
     )
     print("| metric | value |\n| --- | --- |")
     print(f"| incidents (excl. unrelated reports) | {pooled.incidents} |")
@@ -346,6 +384,11 @@ def main(argv: list[str] | None = None) -> int:
             f"| paraphrased reports: joined their event / another event / alone | "
             f"{para['joined_right']} / {para['joined_wrong']} / {para['alone']} |"
         )
+    if args.show_wrong:
+        print("\nParaphrases joined to another event's incident (then that incident's reports):")
+        for r in runs:
+            for w in r.wrong_joins:
+                print(f"  {w}")
     problems = sum(len(r.truth_problems) for r in runs)
     print(f"| ticket ground-truth problems (core/evaluation.py) | {problems} |")
     return 0

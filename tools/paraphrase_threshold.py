@@ -1,7 +1,7 @@
 """How alike a paraphrase and its report look to fusion's paraphrase join, on real letters.
 
     .venv/bin/python tools/paraphrase_threshold.py [--letters ../shared/datasets/letters_cn/letters.csv]
-        [--negatives 10]
+        [--negatives 10] [--matcher encoder|ngram]
 
 A letter's subject is its writer's own short restatement of the body: the pair is one problem
 in two wordings, as a report a resident files and a paraphrase another resident files about it.
@@ -11,6 +11,8 @@ holds); each subject is scored against its own body (same problem) and against `
 bodies of other letters of the same domain (another problem of the same kind: harder than what
 fusion meets, where the place and the window must match too). Prints, per threshold, the share
 of same-problem pairs at or above it (joins) and of other-problem pairs (wrong joins).
+The encoder matcher reads each text's matter clause by the sample city's taxonomy, without
+the category margin (the letters' domains are not the city's categories).
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from citybrain.city_loading import load_all
 from citybrain.text.history_io import read_history
 from citybrain.text.paraphrase import ParaphraseMatcher
+from citybrain.text.paraphrase_encoder import EncoderMatcher
 from citybrain.text.splits import fixed_split
 
-THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,11 +39,15 @@ def main(argv: list[str] | None = None) -> int:
         "--letters", type=Path, default=Path("../shared/datasets/letters_cn/letters.csv")
     )
     ap.add_argument("--negatives", type=int, default=10)
+    ap.add_argument("--matcher", choices=("encoder", "ngram"), default="ngram")
     args = ap.parse_args(argv)
     rows = read_history(args.letters)
     _, val = fixed_split([r["label"] for r in rows])
     letters = [rows[i] for i in val if rows[i]["subject"].strip() and rows[i]["detail"].strip()]
-    m = ParaphraseMatcher()
+    m: EncoderMatcher | ParaphraseMatcher = ParaphraseMatcher()
+    if args.matcher == "encoder":
+        _, city = load_all()
+        m = EncoderMatcher.for_city(city, margin=False)
     for i, r in enumerate(letters):
         m.add(str(i), r["detail"])
     rng = random.Random(0)

@@ -1,5 +1,7 @@
 """Fusion of observations into incidents."""
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -41,10 +43,20 @@ class IncidentSettings(BaseModel):
         le=1,
         title=(
             "A ticket with no category joins an open incident in its place and window when its "
-            "text is this alike one of the incident's reports (TF-IDF cosine, "
-            "text/paraphrase.py; 0.2 from real letters). Null (default): such tickets never "
+            "text is this alike one of the incident's reports (paraphrase_matcher's score: "
+            "0.45 for the encoder, 0.2 for n-grams, from real letters). Null (default): such "
+            "tickets never "
             "join, since on short templated reports a wrong join hides a problem "
             "(docs/QUALITY.md, 'Paraphrased reports')"
+        ),
+    )
+    paraphrase_matcher: Literal["encoder", "ngram"] = Field(
+        "encoder",
+        title=(
+            "How the paraphrase join reads words: 'encoder' (a multilingual sentence encoder "
+            "on each report's matter clause, text/paraphrase_encoder.py; crosses Chinese and "
+            "English) or 'ngram' (TF-IDF of character n-grams, text/paraphrase.py). Read only "
+            "where paraphrase_similarity is set"
         ),
     )
     partition_resolution: int = Field(

@@ -82,7 +82,7 @@ class Fuser:
         if self.matcher is not None:
             self.matcher.clear()
             for cat in self.city.categories:  # what an incident seen only by cameras is about
-                self.matcher.add(_category_key(cat.id), _category_words(cat))
+                self.matcher.add(category_key(cat.id), _category_words(cat))
         for st in states:
             self.put(self._with_cell(st))
             for e in st.evidence_ids:
@@ -311,7 +311,7 @@ class Fuser:
                 continue
             if self._closeness(inc, obs) is None:
                 continue
-            score = self.matcher.score(obs.text, (*inc.evidence_ids, _category_key(inc.category)))
+            score = self.matcher.score(obs.text, (*inc.evidence_ids, category_key(inc.category)))
             if score >= threshold and (best is None or (-score, inc.id) < best[:2]):
                 best = (-score, inc.id, inc)
         return best[2] if best else None
@@ -392,7 +392,8 @@ class Fuser:
         return SEVERITIES[min(level + bonus, len(SEVERITIES) - 1)]
 
 
-def _category_key(category: str) -> str:
+def category_key(category: str) -> str:
+    """The key under which a category's own words are held in the `TextMatcher`."""
     return f"category:{category}"
 
 
