@@ -15,6 +15,7 @@ from typing import Any
 from citybrain.core.summary import split_template_mark, summary_digest
 from citybrain.store.models import IncidentRow, SummaryRow
 from citybrain.store.web_queries import WebStore
+from citybrain.web.i18n import Msg
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,19 @@ def evidence_entries(ws: WebStore, incident_id: str) -> list[AuditEntry]:
     out = []
     for e in ws.evidence_of(incident_id):
         what = (
-            f"camera {e.source_id} saw {e.category} ({e.confidence:.2f})"
+            Msg(
+                "camera {camera} saw {category} ({confidence:.2f})",
+                camera=e.source_id,
+                category=e.category,
+                confidence=e.confidence,
+            )
             if e.source == "camera"
-            else f"ticket {e.source_id}: {e.category}, located by {e.precision}"
+            else Msg(
+                "ticket {ticket}: {category}, located by {precision}",
+                ticket=e.source_id,
+                category=e.category,
+                precision=e.precision,
+            )
         )
         out.append(AuditEntry(e.observed_at, "evidence", e.source_id, what, ref=e.observation_id))
     return out
@@ -48,7 +59,7 @@ def dispatch_entries(ws: WebStore, incident_id: str) -> list[AuditEntry]:
             d.created_at,
             "dispatch",
             "dispatcher" if d.decided_by == "dispatcher" else "routing",
-            f"dispatched to {d.department} ({d.decided_by})",
+            Msg("dispatched to {department} ({how})", department=d.department, how=d.decided_by),
             d.reason,
             d.id,
         )
@@ -59,12 +70,17 @@ def dispatch_entries(ws: WebStore, incident_id: str) -> list[AuditEntry]:
 def action_entries(ws: WebStore, incident_id: str) -> list[AuditEntry]:
     out = []
     for a in ws.actions(incident_id):
-        move = (
-            f" {a.department_from} → {a.department_to}"
+        what = (
+            Msg(
+                "{action} {department_from} → {department_to}",
+                action=a.action,
+                department_from=a.department_from,
+                department_to=a.department_to,
+            )
             if a.department_to != a.department_from
-            else ""
+            else Msg("{action}", action=a.action)
         )
-        out.append(AuditEntry(a.at, "action", a.actor, f"{a.action}{move}", a.reason or "", a.id))
+        out.append(AuditEntry(a.at, "action", a.actor, what, a.reason or "", a.id))
     return out
 
 

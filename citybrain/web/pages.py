@@ -7,6 +7,7 @@ handle them, and a dispatcher reaches only their own department's incidents (404
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
@@ -16,15 +17,65 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from citybrain.store.camera_queries import recent_camera_evidence
+from citybrain.web import health, i18n, mapview
 from citybrain.web.actions import parse_action, take_action
 from citybrain.web.api import incident_detail, visible_similar
 from citybrain.web.audit import summary_label
 from citybrain.web.auth import COOKIE, CSRF_FIELD, Auth, Principal
 from citybrain.web.context import TIME_RANGES, CurrentUser, WebContext
-from citybrain.web.mapview import MapView, category_colours
+from citybrain.web.i18n import N_
+from citybrain.web.mapview import category_colours
 from citybrain.web.snapshot import render
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+i18n.install(TEMPLATES.env)
+LANG_MAX_AGE_S = 365 * 24 * 3600
+
+
+def language_context(request: Request, ctx: WebContext) -> dict[str, Any]:
+    """What every template needs to speak the request's language: the catalogue and the
+    city's names in it (name_zh in Chinese)."""
+    lang = i18n.request_language(request, ctx.web.default_language)
+    t = i18n.translations(lang)
+    city = ctx.city
+
+    def word(value: object) -> str:
+        """An enumerated value (severity, state…) in the page's language (web/words.py)."""
+        return str(t.gettext(str(value))) if value not in (None, "") else ""
+
+    def dept_name(d: str) -> str:
+        return i18n.named(city.department_by_id.get(d), d, lang)
+
+    def cat_name(c: str) -> str:
+        return i18n.named(city.category_by_id.get(c), word(c), lang)
+
+    names: i18n.Names = {
+        "category": cat_name,
+        "department": dept_name,
+        "department_from": dept_name,
+        "department_to": dept_name,
+        "how": word,
+        "precision": word,
+        "action": word,
+        "role": word,
+    }
+    return {
+        "lang": lang,
+        "html_lang": i18n.HTML_LANG[lang],
+        "translations": t,
+        "js_messages": i18n.js_messages(lang),
+        "languages": i18n.LANGUAGE_NAMES,
+        "dept_name": dept_name,
+        "cat_name": cat_name,
+        # a message (web/i18n.Msg) in this language, its ids shown by their names
+        "say": lambda text: i18n.localize(text, t, names),
+        "district_name": lambda d: (
+            i18n.named(city.district_by_id.get(d), d, lang) if d else word("unlocated")
+        ),
+        "city_name": ctx.city.name,
+        "word": word,
+    }
 
 
 def _safe_next(target: str | None) -> str:
@@ -59,7 +110,6 @@ def _client_host(request: Request) -> str:
 
 def make_router(ctx: WebContext) -> APIRouter:
     r = APIRouter(include_in_schema=False)
-    mapview = MapView.of(ctx.city)
     colours = category_colours(ctx.city)
 
     def page(
@@ -74,11 +124,10 @@ def make_router(ctx: WebContext) -> APIRouter:
             request,
             name,
             {
+                **language_context(request, ctx),
                 "city": ctx.city,
                 "user": p,
                 "csrf": p.csrf if p else "",
-                "dept_name": ctx.department_name,
-                "cat_name": ctx.category_name,
                 "summary_label": summary_label,
                 "summary_of": ctx.store.summary,  # the stored label: model, template, pending
                 # the router's similar past tickets this user may read (web/api.py)
@@ -91,9 +140,25 @@ def make_router(ctx: WebContext) -> APIRouter:
             headers=headers,
         )
 
+    @r.get("/lang/{lang}")
+    def choose_language(lang: str, next: str = "/") -> Response:
+        """The user's language, kept in a cookie for a year; it wins over the browser's."""
+        if lang not in i18n.LANGUAGES:
+            raise HTTPException(404, N_("no such language"))
+        resp = RedirectResponse(_safe_next(next), status_code=303)
+        resp.set_cookie(
+            i18n.COOKIE,
+            lang,
+            max_age=LANG_MAX_AGE_S,
+            httponly=True,
+            samesite="lax",
+            secure=ctx.web.cookies_secure,
+        )
+        return resp
+
     @r.get("/login", response_class=HTMLResponse)
     def login_form(request: Request, next: str = "/", expired: int = 0) -> HTMLResponse:
-        note = "Your session expired; sign in again." if expired else ""
+        note = N_("Your session expired; sign in again.") if expired else ""
         return page(request, "login.html", None, next=_safe_next(next), note=note)
 
     @r.post("/login")
@@ -105,7 +170,12 @@ def make_router(ctx: WebContext) -> APIRouter:
     ) -> Response:
         if not _same_site(request):
             return page(
-                request, "login.html", None, 403, next="/", note="Sign in from this site's form."
+                request,
+                "login.html",
+                None,
+                403,
+                next="/",
+                note=N_("Sign in from this site's form."),
             )
         try:
             found = ctx.sign_in(username, password, _client_host(request))
@@ -116,7 +186,7 @@ def make_router(ctx: WebContext) -> APIRouter:
                 None,
                 e.status_code,
                 next=_safe_next(next),
-                note=str(e.detail).capitalize() + ".",
+                note=e.detail,  # the template translates it
                 headers=e.headers,
             )
         if found is None:
@@ -126,7 +196,7 @@ def make_router(ctx: WebContext) -> APIRouter:
                 None,
                 401,
                 next=_safe_next(next),
-                note="Wrong username or password.",
+                note=N_("Wrong username or password."),
             )
         target = _safe_next(next)
         if found.role == "dispatcher" and target == "/":
@@ -153,24 +223,55 @@ def make_router(ctx: WebContext) -> APIRouter:
 
     @r.get("/", response_class=HTMLResponse)
     def dashboard(request: Request, p: CurrentUser) -> HTMLResponse:
+        lc = language_context(request, ctx)
+        lang = lc["lang"]
+        city = ctx.city
         config = {
-            "map": mapview.js(),
+            "lang": lang,
+            "map": {
+                "layers": mapview.layers(city, lang),
+                "bounds": mapview.bounds(city),
+                "tiles": ctx.web.map.style,
+                "attribution": ctx.web.map.attribution,
+                "maxZoom": ctx.web.map.max_zoom,
+            },
             "colours": colours,
-            "categories": {c.id: c.name for c in ctx.city.categories},
-            "departments": {d.id: d.name for d in ctx.city.departments},
-            "districts": {d.id: d.name for d in ctx.city.districts},
+            "categories": {c.id: i18n.named(c, c.id, lang) for c in city.categories},
+            "departments": {d.id: i18n.named(d, d.id, lang) for d in city.departments},
+            "districts": {d.id: i18n.named(d, d.id, lang) for d in city.districts},
             "pageSize": ctx.web.page_size,
         }
         return page(
             request,
             "dashboard.html",
             p,
-            districts=mapview.districts(ctx.city),
-            map=mapview,
             colours=colours,
             ranges=list(TIME_RANGES),
             config=config,  # rendered with tojson, which escapes <, > and & for HTML
         )
+
+    @r.get("/cameras", response_class=HTMLResponse)
+    def camera_wall(request: Request, p: CurrentUser) -> HTMLResponse:
+        """Every camera's latest privacy-masked frame, its health and its recent events."""
+        city = ctx.city
+        health_of = {
+            h["id"]: h
+            for h in health.cameras(
+                city, ctx.store.stats(), ctx.rates, ctx.web.camera_stale_s, datetime.now(UTC)
+            )
+        }
+        events = recent_camera_evidence(ctx.store, [c.id for c in city.cameras])
+        cameras = [
+            {
+                "id": c.id,
+                "name": c.name,
+                "district": c.district,
+                "health": health_of.get(c.id, {"status": "never", "fps": 0, "errors": 0}),
+                "events": events.get(c.id, []),
+            }
+            for c in city.cameras
+        ]
+        return page(request, "cameras.html", p, cameras=cameras)
 
     @r.get("/incidents", response_class=HTMLResponse)
     def incident_list(
