@@ -40,8 +40,8 @@ class Trends:
 
 def _epoch(col: Any, dialect: str) -> ColumnElement[int]:
     if dialect == "sqlite":
-        return cast(func.strftime("%s", col), Integer)
-    return cast(func.extract("epoch", col), Integer)
+        return cast(func.strftime("%s", col), Integer)  # whole seconds
+    return cast(func.floor(func.extract("epoch", col)), Integer)  # PostgreSQL casts round
 
 
 def trends(
@@ -66,7 +66,7 @@ def trends(
         now_s = literal(int(now.timestamp()))
 
         def grouped(name: str, when: Any, key: Any, q: Any, extra: Any = None) -> None:
-            b = (_epoch(when, dialect) - start) / width
+            b = (_epoch(when, dialect) - start) // width  # floor: `/` is true division
             q = q.add_columns(cast(b, Integer).label("b"), key, func.count())
             q = q.where(when >= since, when < datetime.fromtimestamp(end, UTC))
             if extra is not None:
