@@ -22,6 +22,9 @@ $(STAMP): pyproject.toml
 	# Debian's chromium for the browser tests (playwright drives it; it downloads no browser).
 	command -v chromium >/dev/null || apt-get install -y chromium || \
 		(apt-get update && apt-get install -y chromium) || echo "no chromium: browser tests skip"
+	# A Chinese font, so the browser tests' screenshots of the Chinese pages show the text.
+	fc-list :lang=zh | grep -q . || apt-get install -y fonts-wqy-microhei || \
+		echo "no CJK font: screenshots of Chinese pages show boxes"
 	# The web's message catalogues (the .po files are committed; the .mo files are built).
 	$(VENV)/bin/pybabel compile -d $(I18N) -D messages
 	touch $(STAMP)

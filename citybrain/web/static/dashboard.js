@@ -132,9 +132,13 @@
     },
     pipelines: {
       title: _("Pipeline health"),
-      render: (d) => table([_("job"), _("workers"), _("per s"), _("lag"), _("DLQ"), _("DLQ rate"), _("updated"), _("status")],
-        Object.entries(d).map(([k, v]) => [k, v.workers, v.per_s, v.lag, v.dlq, pct(v.dlq_rate),
-          v.age_s === null ? "" : _("{s} s ago", { s: v.age_s }), _(v.status)])),
+      render: (d) => {
+        const wrap = el("div", { class: "scroll" });
+        wrap.appendChild(table([_("job"), _("workers"), _("per s"), _("lag"), _("DLQ"), _("DLQ rate"), _("updated"), _("status")],
+          Object.entries(d).map(([k, v]) => [k, v.workers, v.per_s, v.lag, v.dlq, pct(v.dlq_rate),
+            v.age_s === null ? "" : _("{s} s ago", { s: v.age_s }), _(v.status)])));
+        return wrap;
+      },
     },
     hot_issues: {
       // Member tickets are not in the shared panel: the API shows them to roles that read text.
@@ -159,7 +163,7 @@
         const wrap = el("div", { class: "scroll" });
         wrap.appendChild(table([_("camera"), _("district"), _("frames"), _("fps"), _("errors"), _("last frame"), _("status")],
           d.map((c) => [c.id, name("districts", c.district), c.frames, c.fps, c.errors,
-            when(c.last_frame_at), _(c.status)])));
+            c.last_frame_at ? c.last_frame_at.slice(11, 19) : "", _(c.status)])));
         return wrap;
       },
     },
@@ -193,11 +197,18 @@
     if (panels.by_category) {
       const n = Object.values(panels.by_category).reduce((a, b) => a + b, 0);
       document.getElementById("open-total").textContent = _("{n} open", { n: n });
+      // the trend charts follow the live counts (at most every few seconds)
+      if (n !== stats.openTotal && Date.now() - (stats.trendsAt || 0) > 5000) {
+        stats.trendsAt = Date.now();
+        if (stats.openTotal !== undefined) trends.reload();
+      }
+      stats.openTotal = n;
     }
   }
 
   const map = window.CitybrainMap(cfg, name);
   stats.drawn = map.drawn;
+  stats.categoryOf = map.categoryOf;
   const trends = window.CitybrainTrends(cfg, name, filters);
   stats.trends = trends.stats;
   document.getElementById("filters").addEventListener("change", () => {

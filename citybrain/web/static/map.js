@@ -50,6 +50,10 @@
       maxClusterRadius: 40, showCoverageOnHover: false, spiderfyOnMaxZoom: true,
     });
     map.addLayer(clusters);
+    // a cluster is a focusable marker too: Enter zooms into it, as a click does
+    clusters.on("clusterkeypress", (e) => {
+      if (e.originalEvent && e.originalEvent.key === "Enter") e.layer.zoomToBounds({ padding: [20, 20] });
+    });
     const drawn = new Map();
 
     return {
@@ -77,7 +81,10 @@
           Object.assign(pin.style, { background: colour, width: size + "px", height: size + "px" });
           const icon = L.divIcon({ className: "incident-marker", html: pin, iconSize: [size, size] });
           const mk = L.marker([inc.lat, inc.lon], { icon: icon, title: label, alt: label, keyboard: true });
-          mk.on("click", () => { window.location.href = "/incidents/" + encodeURIComponent(inc.id); });
+          const open = () => { window.location.href = "/incidents/" + encodeURIComponent(inc.id); };
+          mk.on("click", open);
+          // Leaflet makes markers focusable buttons; Enter or Space opens the incident too
+          mk.on("keypress", (e) => { if (e.originalEvent.key === "Enter" || e.originalEvent.key === " ") open(); });
           markers.push(mk);
           drawn.set(inc.id, { category: inc.category });
         }
