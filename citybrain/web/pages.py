@@ -17,7 +17,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from citybrain.core.city import City
+from citybrain.core.facts import localized_template
+from citybrain.core.summary import split_template_mark
 from citybrain.store.camera_queries import recent_camera_evidence
+from citybrain.store.mappers import incident_from_row
+from citybrain.store.models import IncidentRow
 from citybrain.web import health, i18n, mapview
 from citybrain.web.actions import parse_action, take_action
 from citybrain.web.api import incident_detail, visible_similar
@@ -31,6 +36,17 @@ from citybrain.web.snapshot import render
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 i18n.install(TEMPLATES.env)
 LANG_MAX_AGE_S = 365 * 24 * 3600
+
+
+def localized_label(
+    city: City, row: IncidentRow, label: dict[str, Any], lang: str
+) -> dict[str, Any]:
+    """A template summary is rebuilt from the incident's fields in the page's language (it
+    is deterministic: core/facts.localized_template); a model's text stays as written."""
+    if label["kind"] != "template":
+        return label
+    text, _ = split_template_mark(localized_template(city, incident_from_row(row), lang))
+    return {**label, "text": text}
 
 
 def language_context(request: Request, ctx: WebContext) -> dict[str, Any]:
@@ -67,6 +83,9 @@ def language_context(request: Request, ctx: WebContext) -> dict[str, Any]:
         "js_messages": i18n.js_messages(lang),
         "languages": i18n.LANGUAGE_NAMES,
         "dept_name": dept_name,
+        "summary_label": lambda row, stored=None: localized_label(
+            city, row, summary_label(row, stored), lang
+        ),
         "cat_name": cat_name,
         # a message (web/i18n.Msg) in this language, its ids shown by their names
         "say": lambda text: i18n.localize(text, t, names),
@@ -124,16 +143,15 @@ def make_router(ctx: WebContext) -> APIRouter:
             request,
             name,
             {
-                **language_context(request, ctx),
                 "city": ctx.city,
                 "user": p,
                 "csrf": p.csrf if p else "",
-                "summary_label": summary_label,
                 "summary_of": ctx.store.summary,  # the stored label: model, template, pending
                 # the router's similar past tickets this user may read (web/api.py)
                 "similar_of": lambda advice, district: (
                     visible_similar(ctx, p, advice, district) if p else []
                 ),
+                **language_context(request, ctx),
                 **data,
             },
             status_code=code,
@@ -311,6 +329,9 @@ def make_router(ctx: WebContext) -> APIRouter:
     @r.get("/incidents/{incident_id}", response_class=HTMLResponse)
     def incident_page(request: Request, p: CurrentUser, incident_id: str) -> HTMLResponse:
         detail = incident_detail(ctx, p, incident_id)
+        lang = i18n.request_language(request, ctx.web.default_language)
+        row = ctx.visible(p, incident_id).row
+        detail["summary_label"] = localized_label(ctx.city, row, detail["summary_label"], lang)
         return page(
             request,
             "incident.html",

