@@ -63,6 +63,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/live"): "signed_in",
     ("GET", "/api/trends"): "signed_in",
     ("GET", "/cameras"): "ops",
+    ("GET", "/triage"): "signed_in",
+    ("POST", "/incidents/{incident_id}/triage"): "signed_in",
 }
 
 # Dashboard panels with city-wide operations data: shown to operators and admins only.

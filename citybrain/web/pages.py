@@ -19,19 +19,22 @@ from starlette.concurrency import run_in_threadpool
 
 from citybrain.core.city import City
 from citybrain.core.facts import localized_template
+from citybrain.core.routing import route
 from citybrain.core.summary import split_template_mark
 from citybrain.store.camera_queries import recent_camera_evidence
 from citybrain.store.mappers import incident_from_row
 from citybrain.store.models import IncidentRow
+from citybrain.store.triage_queries import needing_triage
 from citybrain.web import health, i18n, mapview
 from citybrain.web.actions import parse_action, take_action
 from citybrain.web.api import incident_detail, visible_similar
 from citybrain.web.audit import summary_label
 from citybrain.web.auth import COOKIE, CSRF_FIELD, Auth, Principal
 from citybrain.web.context import TIME_RANGES, CurrentUser, WebContext
-from citybrain.web.i18n import N_
+from citybrain.web.i18n import N_, Msg
 from citybrain.web.mapview import category_colours
 from citybrain.web.snapshot import render
+from citybrain.web.triage import triage_row
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 i18n.install(TEMPLATES.env)
@@ -233,7 +236,7 @@ def make_router(ctx: WebContext) -> APIRouter:
     @r.post("/logout")
     def logout(p: CurrentUser, csrf_token: Annotated[str, Form()] = "") -> Response:
         if not Auth.csrf_ok(p, csrf_token):
-            raise HTTPException(403, "missing or wrong CSRF token")
+            raise HTTPException(403, N_("missing or wrong CSRF token"))
         ctx.sign_out(p)
         resp = RedirectResponse("/login", status_code=303)
         resp.delete_cookie(COOKIE)
@@ -346,10 +349,10 @@ def make_router(ctx: WebContext) -> APIRouter:
         v = ctx.visible(p, incident_id)
         ev = next((e for e in ctx.ws.evidence_of(v.id) if e.observation_id == observation_id), None)
         if ev is None or not ev.frame_ref:
-            raise HTTPException(404, "no camera frame for this evidence")
+            raise HTTPException(404, N_("no camera frame for this evidence"))
         jpeg = ctx.frames.read(ev.frame_ref)
         if jpeg is None:
-            raise HTTPException(404, "the frame is no longer retained in the stream")
+            raise HTTPException(404, N_("the frame is no longer retained in the stream"))
         out = render(
             jpeg,
             ev.detections or [],
@@ -361,7 +364,7 @@ def make_router(ctx: WebContext) -> APIRouter:
             (ctx.settings.vision.max_frame_pixels, ctx.settings.vision.max_progressive_pixels),
         )
         if out is None:
-            raise HTTPException(404, "the frame could not be decoded")
+            raise HTTPException(404, N_("the frame could not be decoded"))
         return Response(
             out, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=300"}
         )
@@ -379,9 +382,9 @@ def make_router(ctx: WebContext) -> APIRouter:
         else:
             dept = p.department or ""
             if department and department != dept:
-                raise HTTPException(404, "no such inbox")
+                raise HTTPException(404, N_("no such inbox"))
         if dept not in ctx.city.department_by_id:
-            raise HTTPException(404, f"unknown department {dept!r}")
+            raise HTTPException(404, Msg("unknown department {department!r}", department=dept))
         rows, total = ctx.ws.inbox(dept, page_no, ctx.web.page_size)
         pages = max(1, -(-total // ctx.web.page_size))
         return page(
@@ -398,11 +401,70 @@ def make_router(ctx: WebContext) -> APIRouter:
             done=done,
         )
 
+    @r.get("/triage", response_class=HTMLResponse)
+    def triage(
+        request: Request,
+        p: CurrentUser,
+        page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+        done: str | None = None,
+    ) -> HTMLResponse:
+        """Open incidents without category or place (a dispatcher: their department's)."""
+        views, total = needing_triage(ctx.store, ctx.scope(p), page_no, ctx.web.page_size)
+        rows = [
+            triage_row(
+                ctx.city,
+                v,
+                [e.text for e in ctx.ws.evidence_of(v.id) if e.text] if p.sees_ticket_text else [],
+            )
+            for v in views
+        ]
+        pages = max(1, -(-total // ctx.web.page_size))
+        return page(
+            request,
+            "triage.html",
+            p,
+            rows=rows,
+            total=total,
+            page_no=page_no,
+            pages=pages,
+            done=done,
+        )
+
+    @r.post("/incidents/{incident_id}/triage")
+    async def set_category_and_place(
+        request: Request, p: CurrentUser, incident_id: str
+    ) -> Response:
+        """One click: the category and district a person chose route the incident to the
+        department the responsibility list names for them (a reassignment the router learns
+        from), or accept it where it already is."""
+        form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        if not Auth.csrf_ok(p, form.get(CSRF_FIELD)):
+            raise HTTPException(
+                403, N_("missing or wrong CSRF token; reload the page and try again")
+            )
+        category, district = form.get("category", ""), form.get("district", "")
+        if category not in ctx.city.category_by_id:
+            raise HTTPException(422, Msg("unknown category {category!r}", category=category))
+        if district not in ctx.city.district_by_id:
+            raise HTTPException(422, Msg("unknown district {district!r}", district=district))
+        view = ctx.visible(p, incident_id)
+        target = route(ctx.city, category, district).department
+        reason = f"triage: {category} in {district}"
+        fields = (
+            {"action": "reassign", "department": target, "reason": reason}
+            if target != view.department
+            else {"action": "accept"}
+        )
+        result = await run_in_threadpool(take_action, ctx, p, incident_id, parse_action(fields))
+        return RedirectResponse(f"/triage?done={quote(result.action.action)}", status_code=303)
+
     @r.post("/incidents/{incident_id}/actions")
     async def act(request: Request, p: CurrentUser, incident_id: str) -> Response:
         form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
         if not Auth.csrf_ok(p, form.pop(CSRF_FIELD, None)):
-            raise HTTPException(403, "missing or wrong CSRF token; reload the page and try again")
+            raise HTTPException(
+                403, N_("missing or wrong CSRF token; reload the page and try again")
+            )
         back = _safe_next(form.pop("next", None) or "/inbox")
         # store writes and the Kafka flush block: run them off the event loop (SSE streams)
         result = await run_in_threadpool(take_action, ctx, p, incident_id, parse_action(form))

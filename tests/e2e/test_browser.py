@@ -373,6 +373,7 @@ def test_every_page_in_both_languages_fits_is_accessible_and_keyboard_operable(
         "incidents": "/incidents",
         "incident": f"/incidents/{iid}",
         "inbox": "/inbox",
+        "triage": "/triage",
         "cameras": "/cameras",
         "not-found": "/incidents/no-such-incident",
     }

@@ -169,6 +169,8 @@ def test_choice_then_browser_then_city_default(client_for: ClientFor, city: City
         "/incidents",
         "/incidents/flood-2",
         "/inbox?department=water_drainage",
+        "/triage",
+        "/cameras",
         "/incidents/nope",
         "/incidents?range=9y",
     ],

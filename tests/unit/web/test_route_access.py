@@ -53,6 +53,7 @@ SIGNED_IN: dict[str, tuple[int, int | None]] = {
     "/api/live?max_events=1": (200, None),
     "/api/trends": (200, None),
     "/cameras": (200, 403),
+    "/triage": (200, None),
 }
 
 
