@@ -43,7 +43,7 @@ venv: $(STAMP) $(MODEL)
 i18n: $(STAMP)
 	$(VENV)/bin/pybabel extract -F $(I18N)/../babel.cfg -k Msg -k N_ --no-location \
 		--sort-output --project citybrain -o $(I18N)/messages.pot .
-	$(VENV)/bin/pybabel update -i $(I18N)/messages.pot -d $(I18N) -D messages --no-location \
+	$(VENV)/bin/pybabel update -i $(I18N)/messages.pot -d $(I18N) -D messages \
 		--no-fuzzy-matching --ignore-obsolete --width 100
 	$(VENV)/bin/pybabel compile -d $(I18N) -D messages --statistics
 
