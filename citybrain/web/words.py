@@ -18,6 +18,7 @@ WORDS = (
     N_("updated"),
     N_("resolved"),
     N_("reopened"),
+    N_("closed"),
     N_("new"),
     N_("accepted"),
     N_("all"),

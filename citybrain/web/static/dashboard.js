@@ -169,7 +169,12 @@
     },
     hotspots: {
       title: _("Hot spots (tickets growing fast in one area)"),
-      render: (d) => generic(d),
+      render: (d) => {
+        if (!d.length) return el("p", {}, _("none"));
+        return table([_("category"), _("district"), _("tickets"), _("baseline"), _("from"), _("updated"), _("status")],
+          d.map((h) => [name("categories", h.category), h.district ? name("districts", h.district) : _("unlocated"),
+            h.count, h.baseline, when(h.opened_at), when(h.updated_at), _(h.status)]));
+      },
     },
   };
   function generic(data) {
