@@ -95,7 +95,7 @@ def language_context(request: Request, ctx: WebContext) -> dict[str, Any]:
         "district_name": lambda d: (
             i18n.named(city.district_by_id.get(d), d, lang) if d else word("unlocated")
         ),
-        "city_name": ctx.city.name,
+        "city_name": (city.name_zh or city.name) if lang == "zh" else city.name,
         "word": word,
     }
 

@@ -144,13 +144,13 @@ def test_choice_then_browser_then_city_default(client_for: ClientFor, city: City
     c.headers.pop("accept-language", None)
     page = c.get("/inbox?department=water_drainage")
     # the sample city's default is Chinese
-    assert '<html lang="zh-CN">' in page.text
+    assert '<html lang="zh-CN">' in page.text and f"citybrain · {city.name_zh}" in page.text
     assert city.department_by_id["water_drainage"].name_zh in page.text
     assert "待办" in page.text and "Inbox" not in visible(page.text)
     # the template summary (stored in English) is rebuilt in Chinese from the incident
     assert "市民反映1件" in page.text and "1 citizen report" not in page.text
     en = c.get("/inbox?department=water_drainage", headers={"accept-language": "en-US,en"})
-    assert '<html lang="en">' in en.text and "Inbox" in en.text
+    assert '<html lang="en">' in en.text and "Inbox" in en.text and city.name in en.text
     assert city.department_by_id["water_drainage"].name in en.text
     assert "1 citizen report" in en.text
     # the user's choice wins over the browser's, and is kept
