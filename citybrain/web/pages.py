@@ -33,6 +33,7 @@ from citybrain.web.auth import COOKIE, CSRF_FIELD, Auth, Principal
 from citybrain.web.context import TIME_RANGES, CurrentUser, WebContext
 from citybrain.web.i18n import N_, Msg
 from citybrain.web.mapview import category_colours
+from citybrain.web.reasons import reason_message
 from citybrain.web.snapshot import render
 from citybrain.web.triage import triage_row
 
@@ -74,6 +75,8 @@ def language_context(request: Request, ctx: WebContext) -> dict[str, Any]:
         "department": dept_name,
         "department_from": dept_name,
         "department_to": dept_name,
+        "district": lambda d: i18n.named(city.district_by_id.get(d), word(d), lang),
+        "label": lambda x: dept_name(x) if x in city.department_by_id else cat_name(x),
         "how": word,
         "precision": word,
         "action": word,
@@ -92,6 +95,8 @@ def language_context(request: Request, ctx: WebContext) -> dict[str, Any]:
         "cat_name": cat_name,
         # a message (web/i18n.Msg) in this language, its ids shown by their names
         "say": lambda text: i18n.localize(text, t, names),
+        # a routing's stored reason, in this language where its shape is known
+        "reason": lambda text: i18n.localize(reason_message(text or ""), t, names),
         "district_name": lambda d: (
             i18n.named(city.district_by_id.get(d), d, lang) if d else word("unlocated")
         ),

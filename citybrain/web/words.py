@@ -34,6 +34,7 @@ WORDS = (
     N_("district"),
     N_("unlocated"),
     N_("unclassified"),
+    N_("*"),  # a responsibility line for any district
     # dispatcher actions
     N_("accept"),
     N_("reassign"),

@@ -54,7 +54,7 @@ def test_incident_page_shows_routing_summary_label_and_audit(client_for: ClientF
     admin = client_for("admin")
     page = admin.get("/incidents/flood-1").text
     assert "template: built by rule from the evidence" in page
-    assert "responsibility list: flooding in * -&gt; water_drainage" in page
+    assert "responsibility list: Flooding in * → Drainage Office" in page  # ids by their names
     # the page names the department; the API keeps its id
     assert 'id="audit"' in page and "dispatched to Drainage Office (rule)" in page
     assert "积水很深 [PHONE]" in page  # admins handle tickets, so they read them

@@ -14,7 +14,9 @@ from babel.messages.pofile import read_po
 from jinja2 import Environment
 
 from citybrain.core.city import City
+from citybrain.core.routing import route
 from citybrain.web import i18n
+from citybrain.web.reasons import reason_message
 
 from .conftest import ClientFor
 
@@ -209,3 +211,13 @@ def test_login_page_and_its_refusals_in_chinese(client_for: ClientFor) -> None:
     assert "登录" in page.text and "Sign in" not in visible(page.text)
     bad = anon.post("/login", data={"username": "operator", "password": "nope"})
     assert bad.status_code == 401 and "用户名或密码错误" in bad.text
+
+
+def test_every_reason_the_responsibility_list_writes_has_a_known_shape(city: City) -> None:
+    """web/reasons.py recognises the routing reasons core/routing.py writes; a reworded
+    reason fails here instead of showing in English on Chinese pages."""
+    for category in [c.id for c in city.categories] + ["unclassified"]:
+        for district in [None, *(d.id for d in city.districts)]:
+            why = route(city, category, district).reason
+            assert isinstance(reason_message(why), i18n.Msg), why
+    assert reason_message("something else") == "something else"
