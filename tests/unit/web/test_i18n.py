@@ -221,3 +221,22 @@ def test_every_reason_the_responsibility_list_writes_has_a_known_shape(city: Cit
             why = route(city, category, district).reason
             assert isinstance(reason_message(why), i18n.Msg), why
     assert reason_message("something else") == "something else"
+
+
+def test_a_checkout_without_compiled_catalogues_still_speaks_chinese(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before `make i18n` has built the .mo, the .po is compiled in memory; a missing
+    catalogue is an error at start-up, never pages silently in English."""
+    (tmp_path / "zh" / "LC_MESSAGES").mkdir(parents=True)
+    (tmp_path / "zh" / "LC_MESSAGES" / "messages.po").write_bytes(PO.read_bytes())
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
+    i18n.translations.cache_clear()
+    try:
+        assert i18n.translations("zh").gettext("Inbox") == "待办"
+        (tmp_path / "zh" / "LC_MESSAGES" / "messages.po").unlink()
+        i18n.translations.cache_clear()
+        with pytest.raises(FileNotFoundError, match="no message catalogue"):
+            i18n.translations("zh")
+    finally:
+        i18n.translations.cache_clear()
