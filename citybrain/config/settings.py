@@ -25,6 +25,7 @@ class CitySource(BaseModel):
 
     dir: Path = Field(Path("config/city"), title="Folder with the city's GeoJSON and YAML files")
     name: str = Field("Sample City", title="City name")
+    name_zh: str = Field("", title="Chinese city name (pages in Chinese; empty = `name`)")
 
 
 class Settings(BaseSettings):

@@ -6,6 +6,32 @@ from limits import parse as parse_limit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Role = Literal["operator", "dispatcher", "admin"]
+Language = Literal["zh", "en"]
+
+
+class MapSettings(BaseModel):
+    """The dashboard map. The city's districts, streets and landmarks are always drawn as
+    vector layers from the city config, so the map works with no network at all; a basemap
+    under them is for deployments that have a tile server."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    style: str = Field(
+        "",
+        title="Raster basemap tile URL template ({z}/{x}/{y}), e.g. the city's own tile "
+        "server; empty = no basemap, the vector layers only (offline)",
+        pattern=r"^(|https://[^\s\"'<>]+\{z\}[^\s\"'<>]*)$",
+    )
+    attribution: str = Field("", max_length=300, title="Credit line the basemap requires")
+    max_zoom: int = Field(19, ge=10, le=22, title="Deepest zoom the map allows")
+
+    @property
+    def tile_origin(self) -> str:
+        """The basemap's scheme://host, which the page's CSP must allow images from."""
+        if not self.style:
+            return ""
+        scheme, rest = self.style.split("://", 1)
+        return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
 class WebUser(BaseModel):
@@ -29,6 +55,12 @@ class WebSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     host: str = Field("127.0.0.1", title="Listen address")
+    default_language: Language = Field(
+        "en",
+        title="Language of the pages when neither the user's choice nor the browser's "
+        "Accept-Language names one the web speaks (zh, en)",
+    )
+    map: MapSettings = Field(default_factory=lambda: MapSettings(), title="The dashboard map")
     demo_mode: bool = Field(
         False,
         title="Demo on this machine: the documented demo accounts sign in, /metrics and "

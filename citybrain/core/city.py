@@ -138,6 +138,7 @@ class Landmark(_Frozen):
 
 class City(_Frozen):
     name: str = Field(title="City name")
+    name_zh: str = Field(default="", title="Chinese city name (empty: the name)")
     districts: tuple[District, ...] = Field(min_length=1)
     cameras: tuple[Camera, ...] = ()
     categories: tuple[Category, ...] = Field(min_length=1)

@@ -23,6 +23,7 @@ from fastapi import HTTPException, Request
 
 from citybrain.config.web import WebSettings
 from citybrain.web.auth import Auth, Principal
+from citybrain.web.i18n import N_, Msg
 
 Rule = Literal["public", "signed_in", "ops", "metrics"]
 
@@ -33,6 +34,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/healthz"): "public",
     ("GET", "/readyz"): "public",
     ("GET", "/favicon.ico"): "public",
+    ("GET", "/lang/{lang}"): "public",
     ("GET", "/openapi.json"): "public",
     ("GET", "/open311/v2/services.json"): "public",
     ("POST", "/open311/v2/requests.json"): "public",
@@ -59,6 +61,10 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/feedback"): "signed_in",
     ("GET", "/api/metrics"): "signed_in",
     ("GET", "/api/live"): "signed_in",
+    ("GET", "/api/trends"): "signed_in",
+    ("GET", "/cameras"): "ops",
+    ("GET", "/triage"): "signed_in",
+    ("POST", "/incidents/{incident_id}/triage"): "signed_in",
 }
 
 # Dashboard panels with city-wide operations data: shown to operators and admins only.
@@ -90,7 +96,7 @@ def enforce(request: Request) -> None:
     """The app-wide dependency: refuse what the route's rule does not allow this caller."""
     rule = rule_of(request)
     if rule is None:
-        raise HTTPException(403, "this route is not open to anyone")
+        raise HTTPException(403, N_("this route is not open to anyone"))
     if rule == "public":
         return
     ctx: _Gate = request.app.state.ctx
@@ -105,4 +111,6 @@ def enforce(request: Request) -> None:
             raise HTTPException(403, "metrics need web.metrics_token or an operator session")
     p = ctx.auth.principal(request)  # AuthError: 401 for APIs, sign-in page for pages
     if rule in ("ops", "metrics") and not p.sees_all:
-        raise HTTPException(403, f"the {p.role} role does not see city-wide operations data")
+        raise HTTPException(
+            403, Msg("the {role} role does not see city-wide operations data", role=p.role)
+        )

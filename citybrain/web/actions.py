@@ -13,8 +13,16 @@ from citybrain.delivery.webhooks import webhook_urls
 from citybrain.store.web_queries import ActionError, ActionResult
 from citybrain.web.auth import Principal
 from citybrain.web.context import WebContext
+from citybrain.web.i18n import N_, Msg
 
 REQUIRED_TEXT = {"reassign": "reason", "reject": "reason", "resolve": "note"}
+# The refusals above as the error page shows them (translated there: web/i18n.localize).
+REFUSALS = (
+    N_("reassign needs a reason"),
+    N_("reject needs a reason"),
+    N_("resolve needs a note"),
+    N_("reassign needs a department"),
+)
 
 
 class ActionIn(BaseModel):
@@ -56,9 +64,11 @@ def parse_action(data: Mapping[str, object]) -> ActionIn:
 def take_action(ctx: WebContext, p: Principal, incident_id: str, a: ActionIn) -> ActionResult:
     view = ctx.visible(p, incident_id)  # 404 for other departments' incidents
     if not p.may_act:
-        raise HTTPException(403, f"the {p.role} role cannot act on incidents")
+        raise HTTPException(403, Msg("the {role} role cannot act on incidents", role=p.role))
     if a.department is not None and a.department not in ctx.city.department_by_id:
-        raise HTTPException(422, f"department: unknown department {a.department!r}")
+        raise HTTPException(
+            422, Msg("department: unknown department {department!r}", department=a.department)
+        )
     try:
         result = ctx.ws.act(
             view.id,

@@ -8,7 +8,7 @@ for Kafka) where no broker is reachable; actions are stored and sent once one is
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,11 +29,12 @@ from citybrain.core.city import City
 from citybrain.errors import ConfigError
 from citybrain.store import Store
 from citybrain.streams.counters import Stat
-from citybrain.web import access, api, doors, open311, pages
+from citybrain.web import access, api, doors, i18n, open311, pages, trends
 from citybrain.web.auth import AuthError
 from citybrain.web.bus import Bus
 from citybrain.web.context import WebContext
-from citybrain.web.guards import SECURITY_HEADERS, BodyLimit
+from citybrain.web.guards import BodyLimit, security_headers
+from citybrain.web.i18n import N_
 from citybrain.web.outbox_drain import OutboxDrain
 
 STATIC = Path(__file__).parent / "static"
@@ -41,6 +42,17 @@ LIVE_WORKER = timedelta(seconds=10)  # a worker writes its counters every second
 # Request metrics are labelled by these methods; any other token a client sends is "other",
 # so a client cannot grow the label set (and Prometheus' memory) one made-up method at a time.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+ERROR_TITLES = {
+    400: N_("Bad request"),
+    401: N_("Sign-in needed"),
+    403: N_("Not allowed"),
+    404: N_("Not found"),
+    409: N_("Conflict"),
+    413: N_("Too large"),
+    422: N_("Cannot be done as sent"),
+    429: N_("Too many requests"),
+    503: N_("Unavailable for now"),
+}
 _MACHINE_PREFIXES = ("/api/", "/open311/", "/metrics", "/healthz", "/readyz", "/openapi.json")
 
 
@@ -137,6 +149,7 @@ def create_app(
     ctx = WebContext(city, store, settings, bus, registry)
     app.state.ctx = ctx
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    headers = security_headers(settings.web.map.tile_origin)
 
     @app.middleware("http")
     async def count(
@@ -144,7 +157,7 @@ def create_app(
     ) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
-        for k, v in SECURITY_HEADERS.items():
+        for k, v in headers.items():
             response.headers.setdefault(k, v)
         route = request.scope.get("route")
         name = getattr(route, "path", "unmatched")
@@ -152,6 +165,26 @@ def create_app(
         ctx.metrics.requests.labels(method, name, str(response.status_code)).inc()
         ctx.metrics.latency.labels(name).observe(time.perf_counter() - started)
         return response
+
+    def error_page(
+        request: Request, status: int, detail: object, headers: Mapping[str, str] | None = None
+    ) -> Response:
+        """The error page in the request's language (web/i18n.localize translates the detail)."""
+        lc = pages.language_context(request, ctx)
+        return pages.TEMPLATES.TemplateResponse(
+            request,
+            "error.html",
+            {
+                **lc,
+                "status": status,
+                "title": i18n.localize(ERROR_TITLES.get(status, ""), lc["translations"]),
+                "detail": lc["say"](detail),
+                "user": None,
+                "city": city,
+            },
+            status_code=status,
+            headers=headers,
+        )
 
     @app.exception_handler(AuthError)
     async def not_signed_in(request: Request, exc: AuthError) -> Response:
@@ -168,13 +201,7 @@ def create_app(
             return JSONResponse(
                 {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
             )
-        return pages.TEMPLATES.TemplateResponse(
-            request,
-            "error.html",
-            {"status": exc.status_code, "detail": exc.detail, "user": None, "city": city},
-            status_code=exc.status_code,
-            headers=exc.headers,
-        )
+        return error_page(request, exc.status_code, exc.detail, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -184,14 +211,10 @@ def create_app(
         ]
         if _machine(request):
             return JSONResponse({"detail": errors}, status_code=422)
-        return pages.TEMPLATES.TemplateResponse(
-            request,
-            "error.html",
-            {"status": 422, "detail": "; ".join(errors), "user": None, "city": city},
-            status_code=422,
-        )
+        return error_page(request, 422, "; ".join(errors))
 
     app.include_router(api.make_router(ctx))
+    app.include_router(trends.make_router(ctx))
     app.include_router(open311.make_router(ctx))
     app.include_router(pages.make_router(ctx))
 

@@ -23,6 +23,7 @@ from citybrain.web import health
 from citybrain.web.auth import Auth, Principal
 from citybrain.web.bus import OPEN311_OUTBOX, Bus, emit_pending, send_outbox
 from citybrain.web.guards import HashSlots, RateLimits, StreamSlots
+from citybrain.web.i18n import N_, Msg
 from citybrain.web.live import PanelCache, PanelContext
 from citybrain.web.snapshot import FrameReader
 
@@ -114,13 +115,17 @@ class WebContext:
     ) -> Scope:
         """The user's filters, bounded by what their role may see; unknown values are errors."""
         if category and category not in self.city.category_by_id and category != "unclassified":
-            raise HTTPException(422, f"unknown category {category!r}")
+            raise HTTPException(422, Msg("unknown category {category!r}", category=category))
         if district and district not in self.city.district_by_id and district != "unlocated":
-            raise HTTPException(422, f"unknown district {district!r}")
+            raise HTTPException(422, Msg("unknown district {district!r}", district=district))
         if range_ and range_ not in TIME_RANGES:
-            raise HTTPException(422, f"range must be one of {', '.join(TIME_RANGES)}")
+            raise HTTPException(
+                422, Msg("range must be one of {ranges}", ranges=", ".join(TIME_RANGES))
+            )
         if department and department not in self.city.department_by_id:
-            raise HTTPException(422, f"unknown department {department!r}")
+            raise HTTPException(
+                422, Msg("unknown department {department!r}", department=department)
+            )
         # Whole minutes, so that screens with the same filter share cached panels.
         since = (
             datetime.now(UTC).replace(second=0, microsecond=0)
@@ -155,12 +160,14 @@ class WebContext:
         if wait is not None:
             raise HTTPException(
                 429,
-                "too many sign-in attempts; try again later",
+                N_("too many sign-in attempts; try again later"),
                 headers={"Retry-After": str(math.ceil(wait))},
             )
         with self.hashes.slot() as got:
             if not got:
-                raise HTTPException(503, "busy checking passwords", headers={"Retry-After": "5"})
+                raise HTTPException(
+                    503, N_("busy checking passwords"), headers={"Retry-After": "5"}
+                )
             user = self.auth.verify(username, password)
         if user is None:
             self.limits.spend(web.login_rate_per_account, "login.account", username)
@@ -177,7 +184,7 @@ class WebContext:
         incidents cannot be probed."""
         v = self.ws.view(incident_id)
         if v is None or not p.may_see(v.department):
-            raise HTTPException(404, f"no incident {incident_id}")
+            raise HTTPException(404, Msg("no incident {incident_id}", incident_id=incident_id))
         return v
 
     def emit(self) -> None:

@@ -39,6 +39,17 @@ SECURITY_HEADERS = {
 }
 
 
+def security_headers(tile_origin: str = "") -> dict[str, str]:
+    """SECURITY_HEADERS, with images also allowed from the configured basemap's tile server
+    (web.map.style); without one the map draws only its own vector layers."""
+    if not tile_origin:
+        return dict(SECURITY_HEADERS)
+    csp = SECURITY_HEADERS["Content-Security-Policy"].replace(
+        "img-src 'self' data:", f"img-src 'self' data: {tile_origin}"
+    )
+    return {**SECURITY_HEADERS, "Content-Security-Policy": csp}
+
+
 @lru_cache(maxsize=64)
 def _items(rule: str) -> tuple[RateLimitItem, ...]:
     return tuple(parse_many(rule))

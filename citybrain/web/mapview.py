@@ -1,11 +1,14 @@
-"""The city map as inline SVG, drawn from the district polygons in the city config (no tiles)."""
+"""The dashboard map's own layers, as GeoJSON from the city config: districts (polygons),
+streets (lines), landmarks and cameras (points), named in the page's language. The page draws
+them with Leaflet as vector layers, so the map works with no tiles and no network; a basemap
+(web.map.style) goes under them where a deployment has one."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from typing import Any
 
 from citybrain.core.city import City
+from citybrain.web.i18n import named
 
 PALETTE = [
     "#1f77b4",
@@ -21,49 +24,55 @@ PALETTE = [
 ]
 
 
-@dataclass(frozen=True)
-class MapView:
-    """Equirectangular projection of the city's bounding box onto a width × height canvas."""
+def _feature(kind: str, geometry: dict[str, Any], **props: Any) -> dict[str, Any]:
+    return {"type": "Feature", "properties": {"kind": kind, **props}, "geometry": geometry}
 
-    min_lon: float
-    max_lon: float
-    min_lat: float
-    max_lat: float
-    width: float
-    height: float
 
-    @classmethod
-    def of(cls, city: City, width: float = 640.0, pad: float = 0.004) -> MapView:
-        lons = [p[0] for d in city.districts for p in d.polygon]
-        lats = [p[1] for d in city.districts for p in d.polygon]
-        lo0, lo1 = min(lons) - pad, max(lons) + pad
-        la0, la1 = min(lats) - pad, max(lats) + pad
-        kx = math.cos(math.radians((la0 + la1) / 2))
-        height = width * (la1 - la0) / ((lo1 - lo0) * kx)
-        return cls(lo0, lo1, la0, la1, width, round(height, 1))
+def layers(city: City, lang: str) -> dict[str, Any]:
+    """One FeatureCollection with every layer (`properties.kind` tells them apart)."""
+    features = [
+        _feature(
+            "district",
+            {"type": "Polygon", "coordinates": [[list(p) for p in d.polygon]]},
+            id=d.id,
+            name=named(d, d.id, lang),
+        )
+        for d in city.districts
+    ]
+    features += [
+        _feature(
+            "street",
+            {"type": "LineString", "coordinates": [list(p) for p in s.line]},
+            name=named(s, s.name, lang),
+        )
+        for s in city.streets
+    ]
+    features += [
+        _feature(
+            "landmark",
+            {"type": "Point", "coordinates": [lm.lon, lm.lat]},
+            name=named(lm, lm.name, lang),
+        )
+        for lm in city.landmarks
+    ]
+    features += [
+        _feature(
+            "camera",
+            {"type": "Point", "coordinates": [c.lon, c.lat]},
+            id=c.id,
+            name=c.name,
+            district=c.district,
+        )
+        for c in city.cameras
+    ]
+    return {"type": "FeatureCollection", "features": features}
 
-    def xy(self, lon: float, lat: float) -> tuple[float, float]:
-        x = (lon - self.min_lon) / (self.max_lon - self.min_lon) * self.width
-        y = (self.max_lat - lat) / (self.max_lat - self.min_lat) * self.height
-        return round(x, 1), round(y, 1)
 
-    def districts(self, city: City) -> list[dict[str, object]]:
-        out: list[dict[str, object]] = []
-        for d in city.districts:
-            pts = " ".join("{},{}".format(*self.xy(lon, lat)) for lon, lat in d.polygon)
-            c = d.shape.representative_point()
-            out.append({"id": d.id, "name": d.name, "points": pts, "label": self.xy(c.x, c.y)})
-        return out
-
-    def js(self) -> dict[str, float]:
-        return {
-            "minLon": self.min_lon,
-            "maxLon": self.max_lon,
-            "minLat": self.min_lat,
-            "maxLat": self.max_lat,
-            "width": self.width,
-            "height": self.height,
-        }
+def bounds(city: City, pad: float = 0.004) -> list[list[float]]:
+    """[[south, west], [north, east]] around the districts, as Leaflet's fitBounds wants."""
+    lons = [p[0] for d in city.districts for p in d.polygon]
+    lats = [p[1] for d in city.districts for p in d.polygon]
+    return [[min(lats) - pad, min(lons) - pad], [max(lats) + pad, max(lons) + pad]]
 
 
 def category_colours(city: City) -> dict[str, str]:

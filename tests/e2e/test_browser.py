@@ -205,7 +205,9 @@ def test_operator_watches_incidents_arrive_live_and_after_a_lost_connection(
     page = sign_in(browser, stack, "operator")
     page.wait_for_selector("#conn.ok")
     loaded_at = page.evaluate("window.__citybrain.loadedAt")
-    assert page.locator("#markers circle").count() == 0
+    assert page.evaluate("window.__citybrain.drawn().length") == 0
+    # the map's own layers: every district drawn as a vector polygon, offline
+    assert page.locator("#map path.leaflet-interactive").count() >= len(stack.city.districts)
 
     # The simulator's tickets, as a hotline and apps would send them.
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(
@@ -215,13 +217,11 @@ def test_operator_watches_incidents_arrive_live_and_after_a_lost_connection(
     stack.produce_tickets(tickets)
     # Polled from here: the page's CSP (script-src 'self') forbids the eval that
     # wait_for_function uses; page.evaluate goes through the debugger protocol instead.
-    wait_for(
-        lambda: page.evaluate("document.querySelectorAll('#markers circle').length > 0"),
-        90,
-        "the first marker",
-    )
-    first = page.locator("#markers circle").first.get_attribute("data-incident")
+    wait_for(lambda: page.evaluate("window.__citybrain.drawn().length > 0"), 90, "the first marker")
+    first = page.evaluate("window.__citybrain.drawn()[0]")
     assert first and any(i.id == first for i in stack.store.incidents(limit=10_000))
+    # drawn as a single marker or inside a cluster (a number) on the Leaflet map
+    assert page.locator("#map .incident-marker, #map .marker-cluster").count() > 0
     wait_for(
         lambda: page.locator("#panels section[data-panel=pipelines] td").count() > 0,
         15,
@@ -237,7 +237,7 @@ def test_operator_watches_incidents_arrive_live_and_after_a_lost_connection(
     stack.produce_tickets([late])
     iid = wait_for(lambda: stack.incident_of(late.ticket_id), 60, "the late incident")
     stack.start_web()
-    page.wait_for_selector(f'#markers circle[data-incident="{iid}"]', timeout=30_000)
+    wait_for(lambda: page.evaluate(f"window.__citybrain.drawn().includes({iid!r})"), 30, "late")
     page.wait_for_selector("#conn.ok")
     assert page.evaluate("window.__citybrain.loadedAt") == loaded_at  # never reloaded
     assert page.evaluate("window.__citybrain.updates") > 2
@@ -245,9 +245,8 @@ def test_operator_watches_incidents_arrive_live_and_after_a_lost_connection(
     page.select_option("select[name=category]", "smoke_fire")
     wait_for(
         lambda: page.evaluate(
-            "[...document.querySelectorAll('#markers circle')]"
-            ".every(c => c.dataset.category === 'smoke_fire')"
-            " && document.querySelectorAll('#markers circle').length > 0"
+            "window.__citybrain.drawn().length > 0 && window.__citybrain.drawn()"
+            ".every(id => window.__citybrain.categoryOf(id) === 'smoke_fire')"
         ),
         15,
         "only smoke_fire markers",
@@ -327,3 +326,110 @@ def test_dispatcher_accepts_and_reassigns_and_others_cannot_see(stack: Stack, br
     assert {(f.incident_id, f.action) for f in fb} == {(a, "accept"), (b, "reassign")}
     status = httpx.get(f"{stack.base}/open311/v2/requests/{rids[1]}.json", timeout=10).json()[0]
     assert status["agency_responsible"] == "Municipal Roads Office"
+
+
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+VIEWPORTS = {"wide": (1440, 900), "phone": (390, 844)}
+LANGUAGES = {"zh": "zh-CN,zh;q=0.9", "en": "en-US,en;q=0.9"}
+PAGE_BUDGET = 2_000_000  # bytes a first visit may load, scripts included
+SERIOUS = ("serious", "critical")
+
+
+def _settle(page: Any, path: str) -> None:
+    """The page as a person sees it: goto waited for `load`; the dashboard also for its live
+    feed and its charts (networkidle would wait on nothing but cost half a second a page)."""
+    if path == "/":
+        page.wait_for_selector("#conn.ok")
+        wait_for(lambda: page.evaluate("window.__citybrain.trends.loads > 0"), 10, "trends")
+
+
+def _axe(page: Any) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations (evaluated over the debugger protocol,
+    which the page's CSP does not apply to)."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text())
+    found: list[dict[str, Any]] = page.evaluate(
+        "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations"
+        ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(n => n.html)})))"
+    )
+    return [v for v in found if v["impact"] in SERIOUS]
+
+
+def test_every_page_in_both_languages_fits_is_accessible_and_keyboard_operable(
+    stack: Stack, browser: Any
+) -> None:
+    """Screenshots of every page in Chinese and English at a desk and a phone width go to
+    var/test-artifacts/; none scrolls sideways, none has a serious accessibility violation
+    (axe-core), the dashboard loads within its byte budget, and the map works by keyboard."""
+    if not stack.store.incidents(limit=1):  # run alone: give the pages something to show
+        start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+        stack.produce_tickets(
+            [t.ticket for t in simulate(stack.city, stack.settings.simulator, start).tickets]
+        )
+        wait_for(lambda: stack.store.incidents(limit=1), 90, "an incident")
+    iid = stack.store.incidents(limit=1)[0].id
+    pages = {
+        "dashboard": "/",
+        "incidents": "/incidents",
+        "incident": f"/incidents/{iid}",
+        "inbox": "/inbox",
+        "triage": "/triage",
+        "cameras": "/cameras",
+        "not-found": "/incidents/no-such-incident",
+    }
+    problems: list[str] = []
+    for lang, accept in LANGUAGES.items():
+        for size, (w, h) in VIEWPORTS.items():
+            out = ARTIFACTS / f"{lang}-{w}x{h}"
+            out.mkdir(parents=True, exist_ok=True)
+            ctx = browser.new_context(
+                viewport={"width": w, "height": h}, extra_http_headers={"Accept-Language": accept}
+            )
+            page = ctx.new_page()
+            page.goto(stack.base + "/login")
+            assert page.evaluate("document.documentElement.lang") == (
+                "zh-CN" if lang == "zh" else "en"
+            )
+            page.screenshot(path=str(out / "login.png"), full_page=True)
+            page.fill("input[name=username]", "admin")
+            page.fill("input[name=password]", PASSWORDS["admin"])
+            page.click("#signin")
+            page.wait_for_load_state()
+            for name, path in pages.items():
+                page.goto(stack.base + path)
+                _settle(page, path)
+                page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+                wide = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+                if wide > 0:
+                    problems.append(f"{lang} {size} {name}: {wide}px wider than the screen")
+                if size == "wide" and (lang == "zh" or name == "dashboard"):
+                    # every page in Chinese, the operator's language; the English pages are
+                    # the same markup with other words (the dashboard checks them)
+                    problems += [f"{lang} {name}: axe {v}" for v in _axe(page)]
+            ctx.close()
+    assert not problems, "\n".join(problems)
+
+    # First visit to the dashboard: everything it loads, scripts included, within budget.
+    ctx = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = ctx.new_page()
+    page.goto(stack.base + "/login")
+    page.fill("input[name=username]", "operator")
+    page.fill("input[name=password]", PASSWORDS["operator"])
+    page.click("#signin")
+    _settle(page, "/")
+    loaded = page.evaluate(
+        "performance.getEntriesByType('navigation').concat(performance.getEntriesByType"
+        "('resource')).filter(e => !e.name.includes('/api/live'))"
+        ".reduce((n, e) => n + (e.decodedBodySize || 0), 0)"
+    )
+    assert 0 < loaded <= PAGE_BUDGET, loaded
+    # Keyboard: the first Tab reaches the skip link; a map marker takes focus and Enter
+    # opens its incident (or zooms into its cluster).
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    marker = page.locator("#map .leaflet-marker-icon.incident-marker").first
+    marker.focus()
+    assert page.evaluate("document.activeElement.classList.contains('incident-marker')")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/incidents/*", timeout=10_000)
+    ctx.close()

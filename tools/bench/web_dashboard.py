@@ -7,7 +7,9 @@ For each size, a fresh SQLite store holds that many open incidents (60,000 is an
 1,000-per-minute flood). Measured, median of --repeat runs: one live-feed message for a new
 browser (bounded snapshot + every panel), one incremental message carrying the ~17 incidents a
 1,000/minute flood writes per second (panels rebuilt: the first screen of a tick), the same
-for further screens in that tick (panels shared from the cache), and page 1 of /api/incidents.
+for further screens in that tick (panels shared from the cache), page 1 of /api/incidents, the
+dashboard page itself (GET /, Chinese, map layers included) and the trend charts'
+/api/trends (not cached). The first screen is the page, the first live message and the trends.
 Prints a Markdown table.
 """
 
@@ -90,7 +92,29 @@ def measure(store: Store, city: City, settings: Settings, n: int, repeat: int) -
     login = {"username": "operator", "password": "operator-demo"}
     h = {"authorization": f"Bearer {client.post('/api/token', json=login).json()['token']}"}
     page_ms = median_ms(lambda: client.get("/api/incidents?page_size=50", headers=h), repeat)
-    return n, snap_ms, len(json.dumps(snapshot)), inc_ms, warm_ms, page_ms
+    html = {**h, "accept-language": "zh-CN"}
+    assert client.get("/", headers=html).status_code == 200
+    dash_ms = median_ms(lambda: client.get("/", headers=html), repeat)
+
+    def trends() -> object:
+        ctx.panel_cache.entries.clear()
+        r = client.get("/api/trends", headers=h)
+        assert r.status_code == 200, r.text
+        return r
+
+    trends_ms = median_ms(trends, repeat)
+    first = dash_ms + snap_ms + trends_ms
+    return (
+        n,
+        snap_ms,
+        len(json.dumps(snapshot)),
+        inc_ms,
+        warm_ms,
+        page_ms,
+        dash_ms,
+        trends_ms,
+        first,
+    )
 
 
 def main() -> None:
@@ -119,13 +143,14 @@ def main() -> None:
     print()
     print(
         "| open incidents | new screen ms | bytes | next tick ms | other screens, same tick ms "
-        "| /api/incidents page ms | new / base | tick / base | page / base |"
+        "| /api/incidents page ms | GET / ms | /api/trends ms | first screen ms "
+        "| new / base | tick / base | page / base |"
     )
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for n, snap, size, inc, warm, page in rows:
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for n, snap, size, inc, warm, page, dash, trend, first in rows:
         print(
-            f"| {n} | {snap:.1f} | {size} | {inc:.1f} | {warm:.1f} | {page:.1f} | "
-            f"{snap / b[1]:.2f} | {inc / b[3]:.2f} | {page / b[5]:.2f} |"
+            f"| {n} | {snap:.1f} | {size} | {inc:.1f} | {warm:.1f} | {page:.1f} | {dash:.1f} | "
+            f"{trend:.1f} | {first:.1f} | {snap / b[1]:.2f} | {inc / b[3]:.2f} | {page / b[5]:.2f} |"
         )
 
 

@@ -1,13 +1,11 @@
 // Live operations dashboard: one EventSource, one message format (see citybrain/web/live.py).
 // Incidents are upserted by id; panels are re-rendered by name. No page reloads, no CDN.
+// Every human string goes through _() (static/i18n.js): the page speaks the user's language.
 (function () {
   "use strict";
   // A JSON data block, not a script: the page's CSP runs no inline code (see web/guards.py).
   const cfg = JSON.parse(document.getElementById("citybrain-config").textContent);
-  const svgNS = "http://www.w3.org/2000/svg";
   const incidents = new Map();
-  const sevRadius = { low: 4, medium: 5, high: 6.5, critical: 8 };
-  const sevStroke = { low: 0.5, medium: 1, high: 2, critical: 3 };
   const stats = { updates: 0, resets: 0, connects: 0, loadedAt: Date.now() };
   window.__citybrain = stats;
   let source = null;
@@ -18,12 +16,7 @@
     if (text !== undefined) e.textContent = text;
     return e;
   };
-  const xy = (lon, lat) => {
-    const m = cfg.map;
-    return [((lon - m.minLon) / (m.maxLon - m.minLon)) * m.width,
-            ((m.maxLat - lat) / (m.maxLat - m.minLat)) * m.height];
-  };
-  const name = (kind, id) => (cfg[kind] && cfg[kind][id]) || id;
+  const name = (kind, id) => (cfg[kind] && cfg[kind][id]) || _(id);
   const when = (iso) => (iso ? iso.slice(0, 16).replace("T", " ") : "");
 
   function filters() {
@@ -40,9 +33,9 @@
     source = new EventSource("/api/live?" + q.toString());
     stats.connects += 1;
     const conn = document.getElementById("conn");
-    source.onopen = () => { conn.textContent = "live"; conn.className = "conn ok"; };
+    source.onopen = () => { conn.textContent = _("live"); conn.className = "conn ok"; };
     source.onerror = () => {
-      conn.textContent = "reconnecting…";
+      conn.textContent = _("reconnecting…");
       conn.className = "conn down";
       // The browser retries by itself (with Last-Event-ID) unless the server answered with an
       // error; then find out why: an expired session goes to sign-in, anything else retries.
@@ -70,35 +63,14 @@
       else incidents.set(inc.id, inc);
     }
     document.getElementById("hidden-note").textContent =
-      msg.hidden ? `(newest ${incidents.size} drawn, ${msg.hidden} more counted below)` : "";
+      msg.hidden ? _("(newest {drawn} drawn, {more} more counted below)", { drawn: incidents.size, more: msg.hidden }) : "";
     renderMarkers();
     renderLatest();
     renderPanels(msg.panels || {});
   }
 
   function renderMarkers() {
-    const g = document.getElementById("markers");
-    const frag = document.createDocumentFragment();
-    const sorted = [...incidents.values()].sort((a, b) => (a.severity > b.severity ? 1 : -1));
-    for (const inc of sorted) {
-      if (inc.lon == null || inc.lat == null) continue;
-      const [x, y] = xy(inc.lon, inc.lat);
-      const c = document.createElementNS(svgNS, "circle");
-      c.setAttribute("cx", x.toFixed(1));
-      c.setAttribute("cy", y.toFixed(1));
-      c.setAttribute("r", sevRadius[inc.severity] || 5);
-      c.setAttribute("fill", cfg.colours[inc.category] || "#555");
-      c.setAttribute("stroke-width", sevStroke[inc.severity] || 1);
-      c.setAttribute("class", "marker sev-" + inc.severity);
-      c.setAttribute("data-incident", inc.id);
-      c.setAttribute("data-category", inc.category);
-      const t = document.createElementNS(svgNS, "title");
-      t.textContent = `${name("categories", inc.category)} (${inc.severity}) → ${name("departments", inc.department)}`;
-      c.appendChild(t);
-      c.addEventListener("click", () => { window.location.href = "/incidents/" + inc.id; });
-      frag.appendChild(c);
-    }
-    g.replaceChildren(frag);
+    map.render([...incidents.values()]);
   }
 
   function renderLatest() {
@@ -109,10 +81,10 @@
       const tr = el("tr", { "data-incident": inc.id });
       const a = el("a", { href: "/incidents/" + inc.id }, name("categories", inc.category));
       const td = el("td"); td.appendChild(a); tr.appendChild(td);
-      tr.appendChild(el("td", { class: "sev-" + inc.severity }, inc.severity));
-      tr.appendChild(el("td", {}, inc.district ? name("districts", inc.district) : "unlocated"));
+      tr.appendChild(el("td", { class: "sev-" + inc.severity }, _(inc.severity)));
+      tr.appendChild(el("td", {}, inc.district ? name("districts", inc.district) : _("unlocated")));
       tr.appendChild(el("td", {}, name("departments", inc.department)));
-      tr.appendChild(el("td", { class: "how", title: inc.routing.reason }, inc.routing.decided_by));
+      tr.appendChild(el("td", { class: "how", title: inc.routing.reason }, _(inc.routing.decided_by)));
       tr.appendChild(el("td", {}, when(inc.updated_at)));
       return tr;
     }));
@@ -135,61 +107,79 @@
     });
     return t;
   }
-  const counts = (kind) => (data) => table(["", "open"],
+  const counts = (kind) => (data) => table(["", _("open")],
     Object.entries(data).sort((a, b) => b[1] - a[1]).map(([k, n]) => [name(kind, k), n]));
   const pct = (x) => (100 * x).toFixed(1) + "%";
   const renderers = {
-    by_category: { title: "Open by category", render: counts("categories") },
-    by_district: { title: "Open by district", render: counts("districts") },
-    by_department: { title: "Open by department", render: counts("departments") },
+    by_category: { title: _("Open by category"), render: counts("categories") },
+    by_district: { title: _("Open by district"), render: counts("districts") },
+    by_department: { title: _("Open by department"), render: counts("departments") },
     sla: {
-      title: "SLA (open: near / past deadline)",
-      render: (d) => table(["category", "open", "near", "past"],
+      title: _("SLA (open: near / past deadline)"),
+      render: (d) => table([_("category"), _("open"), _("near"), _("past")],
         Object.entries(d).map(([k, v]) => [name("categories", k), v.open, v.near, v.past])),
     },
     quality: {
-      title: "Routing quality: re-dispatch rate",
+      title: _("Routing quality: re-dispatch rate"),
       render: (d) => {
         const div = el("div");
         const rows = (o, kind) => Object.entries(o || {}).map(([k, v]) =>
-          [kind ? name(kind, k) : k, v.routed, v.redispatched, pct(v.rate)]);
-        div.appendChild(table(["method", "routed", "re-dispatched", "rate"], rows(d.by_method)));
-        div.appendChild(table(["category", "routed", "re-dispatched", "rate"], rows(d.by_category, "categories")));
+          [kind ? name(kind, k) : _(k), v.routed, v.redispatched, pct(v.rate)]);
+        div.appendChild(table([_("method"), _("routed"), _("re-dispatched"), _("rate")], rows(d.by_method)));
+        div.appendChild(table([_("category"), _("routed"), _("re-dispatched"), _("rate")], rows(d.by_category, "categories")));
         return div;
       },
     },
     pipelines: {
-      title: "Pipeline health",
-      render: (d) => table(["job", "workers", "per s", "lag", "DLQ", "DLQ rate", "updated", "status"],
-        Object.entries(d).map(([k, v]) => [k, v.workers, v.per_s, v.lag, v.dlq, pct(v.dlq_rate),
-          v.age_s === null ? "" : v.age_s + " s ago", v.status])),
+      title: _("Pipeline health"),
+      render: (d) => {
+        const wrap = el("div", { class: "scroll" });
+        wrap.appendChild(table([_("job"), _("workers"), _("per s"), _("lag"), _("DLQ"), _("DLQ rate"), _("updated"), _("status")],
+          Object.entries(d).map(([k, v]) => [k, v.workers, v.per_s, v.lag, v.dlq, pct(v.dlq_rate),
+            v.age_s === null ? "" : _("{s} s ago", { s: v.age_s }), _(v.status)])));
+        return wrap;
+      },
     },
     hot_issues: {
       // Member tickets are not in the shared panel: the API shows them to roles that read text.
-      title: "Hot issues (many residents, one specific problem)",
+      title: _("Hot issues (many residents, one specific problem)"),
       render: (d) => {
-        if (!d.length) return el("p", {}, "none");
-        const t = table(["issue", "place", "tickets", "residents", "trend", "from", "to", ""],
+        if (!d.length) return el("p", {}, _("none"));
+        const t = table([_("issue"), _("place"), _("tickets"), _("residents"), _("trend"), _("from"), _("to"), ""],
           d.map((h) => [h.title, h.place, h.count, h.residents, "+" + h.recent,
             when(h.time_range[0]), when(h.time_range[1]), ""]));
         t.querySelectorAll("tr").forEach((tr, i) => {
           if (i === 0) return;
-          const a = el("a", { href: "/api/hot-issues/" + encodeURIComponent(d[i - 1].id) }, "tickets");
+          const a = el("a", { href: "/api/hot-issues/" + encodeURIComponent(d[i - 1].id) }, _("tickets"));
           tr.lastChild.replaceChildren(a);
         });
         return t;
       },
     },
     cameras: {
-      title: "Camera health",
-      render: (d) => table(["camera", "district", "frames", "fps", "errors", "last frame", "status"],
-        d.map((c) => [c.id, name("districts", c.district), c.frames, c.fps, c.errors,
-          when(c.last_frame_at), c.status])),
+      title: _("Camera health"),
+      render: (d) => {
+        map.cameras(d);
+        const wrap = el("div", { class: "scroll" });
+        wrap.appendChild(table([_("camera"), _("district"), _("frames"), _("fps"), _("errors"), _("last frame"), _("status")],
+          d.map((c) => [c.id, name("districts", c.district), c.frames, c.fps, c.errors,
+            c.last_frame_at ? c.last_frame_at.slice(11, 19) : "", _(c.status)])));
+        return wrap;
+      },
+    },
+    hotspots: {
+      title: _("Hot spots (tickets growing fast in one area)"),
+      render: (d) => {
+        if (!d.length) return el("p", {}, _("none"));
+        return table([_("category"), _("district"), _("tickets"), _("baseline"), _("from"), _("updated"), _("status")],
+          d.map((h) => [name("categories", h.category), h.district ? name("districts", h.district) : _("unlocated"),
+            h.count, h.baseline, when(h.opened_at), when(h.updated_at), _(h.status)]));
+      },
     },
   };
   function generic(data) {
     if (Array.isArray(data)) {
-      if (!data.length) return el("p", {}, "none");
+      if (!data.length) return el("p", {}, _("none"));
       const keys = Object.keys(data[0]);
       return table(keys, data.map((r) => keys.map((k) => r[k])));
     }
@@ -200,7 +190,7 @@
     const root = document.getElementById("panels");
     for (const [key, data] of Object.entries(panels)) {
       let sec = root.querySelector(`section[data-panel="${key}"]`);
-      const r = renderers[key] || { title: key.replace(/_/g, " "), render: generic };
+      const r = renderers[key] || { title: _(key.replace(/_/g, " ")), render: generic };
       if (!sec) {
         sec = el("section", { "data-panel": key });
         sec.appendChild(el("h2", {}, r.title));
@@ -211,13 +201,25 @@
     }
     if (panels.by_category) {
       const n = Object.values(panels.by_category).reduce((a, b) => a + b, 0);
-      document.getElementById("open-total").textContent = `${n} open`;
+      document.getElementById("open-total").textContent = _("{n} open", { n: n });
+      // the trend charts follow the live counts (at most every few seconds)
+      if (n !== stats.openTotal && Date.now() - (stats.trendsAt || 0) > 5000) {
+        stats.trendsAt = Date.now();
+        if (stats.openTotal !== undefined) trends.reload();
+      }
+      stats.openTotal = n;
     }
   }
 
+  const map = window.CitybrainMap(cfg, name);
+  stats.drawn = map.drawn;
+  stats.categoryOf = map.categoryOf;
+  const trends = window.CitybrainTrends(cfg, name, filters);
+  stats.trends = trends.stats;
   document.getElementById("filters").addEventListener("change", () => {
     incidents.clear();
     connect(null);
+    trends.reload();
   });
   connect(null);
 })();

@@ -168,7 +168,9 @@ def client_for(city: City, store: Store, app_settings: Settings) -> ClientFor:
     app = create_app(city, store, app_settings)
 
     def make(username: str | None) -> TestClient:
-        c = TestClient(app, follow_redirects=False)
+        # The sample city speaks Chinese by default; these clients ask for English, as the
+        # tests read the English pages (test_i18n.py reads the Chinese ones).
+        c = TestClient(app, follow_redirects=False, headers={"accept-language": "en"})
         if username:
             r = c.post("/login", data={"username": username, "password": PASSWORDS[username]})
             assert r.status_code == 303, r.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from fastapi.testclient import TestClient
@@ -35,7 +36,14 @@ def test_dashboard_is_self_contained_and_draws_every_district(
     op = client_for("operator")
     page = op.get("/")
     assert page.status_code == 200
-    assert page.text.count('class="district"') == len(city.districts)
+    config = json.loads(
+        re.search(r'id="citybrain-config">(.*?)</script>', page.text, re.S).group(1)  # type: ignore[union-attr]
+    )
+    drawn = [
+        f for f in config["map"]["layers"]["features"] if f["properties"]["kind"] == "district"
+    ]
+    assert [f["properties"]["id"] for f in drawn] == [d.id for d in city.districts]
+    assert config["map"]["tiles"] == ""  # the sample city: vector layers only, offline
     # Offline: no asset, font or script from anywhere but this server.
     assert not re.search(r'(src|href)="(https?:)?//', page.text)
     assert op.get("/static/dashboard.js").status_code == 200
@@ -46,13 +54,15 @@ def test_incident_page_shows_routing_summary_label_and_audit(client_for: ClientF
     admin = client_for("admin")
     page = admin.get("/incidents/flood-1").text
     assert "template: built by rule from the evidence" in page
-    assert "responsibility list: flooding in * -&gt; water_drainage" in page
-    assert 'id="audit"' in page and "dispatched to water_drainage (rule)" in page
+    assert "responsibility list: Flooding in * → Drainage Office" in page  # ids by their names
+    # the page names the department; the API keeps its id
+    assert 'id="audit"' in page and "dispatched to Drainage Office (rule)" in page
     assert "积水很深 [PHONE]" in page  # admins handle tickets, so they read them
     detail = admin.get("/api/incidents/flood-1").json()
     assert detail["summary_label"]["kind"] == "template"
     assert detail["routing"]["decided_by"] == "rule"
     assert [e["kind"] for e in detail["audit"]] == ["evidence", "dispatch"]
+    assert detail["audit"][1]["what"] == "dispatched to water_drainage (rule)"
     cam = admin.get("/incidents/flood-2").text
     assert "/incidents/flood-2/evidence/o-flood-2/snapshot.jpg" in cam
 

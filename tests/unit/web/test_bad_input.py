@@ -155,7 +155,7 @@ def test_a_flood_of_incidents_stays_paginated_and_aggregated(
         update={"map_max_markers": 200, "page_size": 50, "live_interval_s": 0.001}
     )
     app = create_app(city, store, app_settings.model_copy(update={"web": web}))
-    op = TestClient(app, follow_redirects=False)
+    op = TestClient(app, follow_redirects=False, headers={"accept-language": "en"})
     op.post("/login", data={"username": "operator", "password": "operator-demo"})
     before = live(op)
     cats = ["pothole", "overflowing_bin", "noise", "streetlight_out"]

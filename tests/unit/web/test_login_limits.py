@@ -19,7 +19,9 @@ from .conftest import PASSWORDS
 
 def _app(city: City, store: Store, settings: Settings, **web: Any) -> TestClient:
     s = settings.model_copy(update={"web": settings.web.model_copy(update=web)})
-    return TestClient(create_app(city, store, s), follow_redirects=False)
+    return TestClient(
+        create_app(city, store, s), follow_redirects=False, headers={"accept-language": "en"}
+    )
 
 
 def _token(c: TestClient, user: str, password: str) -> int:

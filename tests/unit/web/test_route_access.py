@@ -28,6 +28,7 @@ PUBLIC = {
     "/open311/v2/requests.json": 200,
     "/open311/v2/requests/311-x.json": 404,
     "/metrics": 200,  # web.demo_mode without web.metrics_token: the demo
+    "/lang/zh": 303,  # the language choice, for the sign-in page too
 }
 # Signed in: what operators and admins get; None = the same for a dispatcher.
 SIGNED_IN: dict[str, tuple[int, int | None]] = {
@@ -50,6 +51,9 @@ SIGNED_IN: dict[str, tuple[int, int | None]] = {
     "/api/feedback": (200, None),
     "/api/metrics": (200, None),
     "/api/live?max_events=1": (200, None),
+    "/api/trends": (200, None),
+    "/cameras": (200, 403),
+    "/triage": (200, None),
 }
 
 

@@ -63,6 +63,10 @@ def test_inbox_page_and_api_show_the_routers_reason(
     assert "新华路地道积水" in inbox and "similarity 0.71" in inbox
     page = drainage.get("/incidents/flood-1", headers={"accept": "text/html"}).text
     assert "router abc123def456" in page and "Municipal Roads Office 8%" in page
+    assert "the router chose Drainage Office at 0.87 (auto-dispatch from 0.80)" in page
+    zh = drainage.get("/incidents/flood-1", headers={"accept-language": "zh"}).text
+    routing = zh.split('id="routing">', 1)[1].split("</p>", 1)[0]
+    assert "路由模型选择排水管理处（0.87，自动派单阈值0.80）" in routing and "router" not in routing
     api = drainage.get("/api/incidents/flood-1").json()["routing"]
     assert api["decided_by"] == "router" and api["advice"]["top"][0]["p"] == 0.87
     assert api["advice"]["similar"][0]["label"] == "water_drainage"

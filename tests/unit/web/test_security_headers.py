@@ -36,7 +36,7 @@ def test_dashboard_config_survives_a_hostile_name(
     city: City, store: Store, app_settings: Settings
 ) -> None:
     evil = "</script><script>alert(1)</script>"
-    d0 = city.departments[0].model_copy(update={"name": evil})
+    d0 = city.departments[0].model_copy(update={"name": evil, "name_zh": evil})
     hostile = city.model_copy(update={"departments": (d0, *city.departments[1:])})
     from fastapi.testclient import TestClient
 
