@@ -1,0 +1,53 @@
+"""A real RTSP server on loopback for the camera gateway's tests: GStreamer's rtsp-server
+(Debian: python3-gi, gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-good/-bad) serving an
+H.264 MP4 at rtsp://127.0.0.1:PORT/cam in real time, optionally behind basic auth.
+
+Run with the system's Python (where `gi` lives), not the project's virtual environment:
+    /usr/bin/python3 tests/rtsp_server.py PORT CLIP.mp4 [USER PASSWORD]
+It prints "ready" once it listens and serves until killed.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import gi  # type: ignore[import-not-found]
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtspServer  # type: ignore[import-not-found]  # noqa: E402
+
+
+def main() -> None:
+    port, clip = sys.argv[1], sys.argv[2]
+    Gst.init(None)
+    server = GstRtspServer.RTSPServer()
+    server.set_address("127.0.0.1")
+    server.set_service(port)
+    factory = GstRtspServer.RTSPMediaFactory()
+    factory.set_launch(
+        f'( filesrc location="{clip}" ! qtdemux ! h264parse config-interval=-1 '
+        "! rtph264pay name=pay0 pt=96 )"
+    )
+    factory.set_shared(True)
+    if len(sys.argv) >= 5:
+        user, password = sys.argv[3], sys.argv[4]
+        auth = GstRtspServer.RTSPAuth()
+        token = GstRtspServer.RTSPToken()
+        token.set_string("media.factory.role", "user")
+        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
+        server.set_auth(auth)
+        role = Gst.Structure.from_string(
+            "user, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
+        )[0]
+        factory.add_role_from_structure(role)
+    server.get_mount_points().add_factory("/cam", factory)
+    if server.attach(None) == 0:
+        print(f"cannot listen on {port}", flush=True)
+        sys.exit(1)
+    print("ready", flush=True)
+    GLib.MainLoop().run()
+
+
+if __name__ == "__main__":
+    main()
