@@ -25,11 +25,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from citybrain.config import Settings
+from citybrain.core.camera_health import STATE_OF_CODE
 from citybrain.core.city import City
 from citybrain.errors import ConfigError
 from citybrain.store import Store
-from citybrain.streams.counters import Stat
-from citybrain.web import access, api, doors, open311, pages
+from citybrain.streams.counters import CameraStat, Stat
+from citybrain.web import access, api, doors, health, open311, pages
 from citybrain.web.auth import AuthError
 from citybrain.web.bus import Bus
 from citybrain.web.context import WebContext
@@ -68,7 +69,8 @@ class _StoreCollector(Collector):
         )
         by_job: dict[str, float] = {}
         now = datetime.now(UTC)
-        for worker, counters in self.store.stats().items():
+        stats = self.store.stats()
+        for worker, counters in stats.items():
             for k, v in counters.items():
                 if isinstance(v, int | float):
                     g.add_metric([worker, k], v)
@@ -82,6 +84,19 @@ class _StoreCollector(Collector):
             lag.add_metric([job], total)
         yield g
         yield lag
+        cams = GaugeMetricFamily(
+            "citybrain_camera_health",
+            "Camera health the camera gateway reports: 1 for the camera's current state "
+            "(online, offline, frozen, covered, dark, blurred, starting)",
+            labels=["camera", "state"],
+        )
+        for cam, counters in sorted(
+            health.gateway_health(stats, LIVE_WORKER.total_seconds(), now).items()
+        ):
+            state = STATE_OF_CODE.get(counters.get(CameraStat.HEALTH, -1))
+            if state is not None:
+                cams.add_metric([cam, state.value], 1)
+        yield cams
 
 
 def _check_users(city: City, settings: Settings) -> None:

@@ -182,9 +182,11 @@
     },
     cameras: {
       title: "Camera health",
-      render: (d) => table(["camera", "district", "frames", "fps", "errors", "last frame", "status"],
+      render: (d) => table(["camera", "district", "frames", "fps", "errors", "last frame",
+        "sent / sampled", "status", "since"],
         d.map((c) => [c.id, name("districts", c.district), c.frames, c.fps, c.errors,
-          when(c.last_frame_at), c.status])),
+          when(c.last_frame_at), c.health === null ? "" : `${c.sent} / ${c.sampled}`, c.status,
+          c.health === null ? "" : when(c.health_since)])),
     },
   };
   function generic(data) {
