@@ -90,10 +90,9 @@ class _StoreCollector(Collector):
             "(online, offline, frozen, covered, dark, blurred, starting)",
             labels=["camera", "state"],
         )
-        for cam, counters in sorted(
-            health.gateway_health(stats, LIVE_WORKER.total_seconds(), now).items()
-        ):
-            state = STATE_OF_CODE.get(counters.get(CameraStat.HEALTH, -1))
+        reported = health.gateway_health(stats, LIVE_WORKER.total_seconds(), now)
+        for cam, of_cam in sorted(reported.items()):
+            state = STATE_OF_CODE.get(of_cam.get(CameraStat.HEALTH, -1))
             if state is not None:
                 cams.add_metric([cam, state.value], 1)
         yield cams
