@@ -99,9 +99,15 @@ def covered_after(n: int) -> Fault:
 
 
 def write_video(
-    frames: Iterable[np.ndarray], path: Path, fps: float, gop_s: float = 2.0, crf: int = 23
+    frames: Iterable[np.ndarray],
+    path: Path,
+    fps: float,
+    gop_s: float = 2.0,
+    crf: int = 23,
+    bitrate: str | None = None,
 ) -> Path:
-    """Encode BGR frames to an H.264 MP4 with the system's ffmpeg (NoEncoder without it)."""
+    """Encode BGR frames to an H.264 MP4 with the system's ffmpeg (NoEncoder without it);
+    `bitrate` (e.g. "4M") encodes at a camera's constant rate instead of quality `crf`."""
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         raise NoEncoder("ffmpeg is not installed: apt-get install ffmpeg")
@@ -111,7 +117,9 @@ def write_video(
     cmd = [
         ffmpeg, "-loglevel", "error", "-y",
         "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "-",
-        "-c:v", "libx264", "-preset", "ultrafast", "-crf", str(crf),
+        "-c:v", "libx264", "-preset", "ultrafast",
+        *(["-b:v", bitrate, "-maxrate", bitrate, "-bufsize", bitrate] if bitrate
+          else ["-crf", str(crf)]),
         "-g", str(max(1, round(fps * gop_s))), "-pix_fmt", "yuv420p",
         "-movflags", "+faststart", str(path),
     ]  # fmt: skip

@@ -28,6 +28,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
                     ("incidents", "incidents"),
                     ("dispatch", "dispatch"),
                     ("vision", "vision"),
+                    ("cameras", "cameras"),
                     ("web", "web"),
                 ]
             ],
