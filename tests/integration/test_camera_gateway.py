@@ -142,6 +142,7 @@ def gateway(
     settings: CameraGatewaySettings = FAST,
     credentials: dict[str, str] | None = None,
     environ: dict[str, str] | None = None,
+    max_pixels: int | None = None,
 ) -> Gateway:
     plans = []
     for i, (cid, stream) in enumerate(streams.items()):
@@ -154,7 +155,7 @@ def gateway(
         settings,
         make_producer(live_settings.kafka),
         Topics(live_settings.kafka.topic_prefix),
-        max_pixels=live_settings.vision.max_frame_pixels,
+        max_pixels=max_pixels or live_settings.vision.max_frame_pixels,
     )
 
 
@@ -279,7 +280,8 @@ def test_bad_streams_get_a_clear_status(
     live_settings: Settings, city: City, clips: dict[str, Path], tmp_path: Path
 ) -> None:
     """A camera that accepts connections and never answers, a 0-byte file and a missing file
-    are offline with the reason; a resolution change mid-way keeps the frames coming."""
+    are offline with the reason; a resolution change mid-way keeps the frames coming, and a
+    frame over the pixel limit goes out scaled to fit."""
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)  # accepts into the backlog, never says a word
@@ -308,6 +310,7 @@ def test_bad_streams_get_a_clear_status(
             "missing": str(tmp_path / "nothing-here.mp4"),
             "resized": str(two_sizes),
         },
+        max_pixels=400 * 240,  # the second size is too large: it is sent scaled to fit
     )
     try:
         with running(gw):
@@ -325,4 +328,4 @@ def test_bad_streams_get_a_clear_status(
         for r in read_topic(live_settings.kafka.bootstrap_servers, gw.topics.frames)
         if r.key == b"resized"
     }
-    assert sizes == {(320, 180), (480, 272)}
+    assert sizes == {(320, 180), (410, 232)} and gw.stats["resized"] > 0
