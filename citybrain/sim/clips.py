@@ -105,8 +105,10 @@ def write_video(
     gop_s: float = 2.0,
     crf: int = 23,
     bitrate: str | None = None,
+    codec: str = "libx264",
 ) -> Path:
-    """Encode BGR frames to an H.264 MP4 with the system's ffmpeg (NoEncoder without it);
+    """Encode BGR frames to an MP4 with the system's ffmpeg (NoEncoder without it), H.264
+    unless `codec` says otherwise (e.g. "libx265");
     `bitrate` (e.g. "4M") encodes at a camera's constant rate instead of quality `crf`."""
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
@@ -117,7 +119,7 @@ def write_video(
     cmd = [
         ffmpeg, "-loglevel", "error", "-y",
         "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "-",
-        "-c:v", "libx264", "-preset", "ultrafast",
+        "-c:v", codec, "-preset", "ultrafast",
         *(["-b:v", bitrate, "-maxrate", bitrate, "-bufsize", bitrate] if bitrate
           else ["-crf", str(crf)]),
         "-g", str(max(1, round(fps * gop_s))), "-pix_fmt", "yuv420p",

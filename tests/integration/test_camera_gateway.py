@@ -1,5 +1,5 @@
 """The camera gateway against real streams: H.264 clips the suite renders from the synthetic
-city, served by a real RTSP server on loopback (GStreamer's rtsp-server, tests/rtsp_server.py)
+city, served by a real RTSP server on loopback (GStreamer's rtsp-server, tools/rtsp_server.py)
 and read from files, with the frames produced to the real broker.
 
 Frames arrive with the simulator's headers; a killed server is reported offline and the
@@ -99,7 +99,7 @@ def clips(city: City, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pat
 
 
 class RtspServer:
-    """tests/rtsp_server.py in a child process; stop() kills it, start() brings it back."""
+    """tools/rtsp_server.py in a child process; stop() kills it, start() brings it back."""
 
     def __init__(self, clip: Path, auth: tuple[str, str] | None = None) -> None:
         self.clip, self.auth, self.port = clip, auth, free_port()
@@ -110,7 +110,7 @@ class RtspServer:
         return f"rtsp://127.0.0.1:{self.port}/cam"
 
     def start(self) -> None:
-        args = [SYSTEM_PYTHON, str(ROOT / "tests" / "rtsp_server.py"), str(self.port)]
+        args = [SYSTEM_PYTHON, str(ROOT / "tools" / "rtsp_server.py"), str(self.port)]
         args += [str(self.clip), *(self.auth or ())]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
@@ -280,8 +280,9 @@ def test_bad_streams_get_a_clear_status(
     live_settings: Settings, city: City, clips: dict[str, Path], tmp_path: Path
 ) -> None:
     """A camera that accepts connections and never answers, a 0-byte file and a missing file
-    are offline with the reason; a resolution change mid-way keeps the frames coming, and a
-    frame over the pixel limit goes out scaled to fit."""
+    are offline with the reason; a resolution change mid-stream and a camera recoded to H.265
+    at another size keep the frames coming, and a frame over the pixel limit goes out scaled
+    to fit."""
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)  # accepts into the backlog, never says a word
@@ -300,6 +301,12 @@ def test_bad_streams_get_a_clear_status(
         )  # fmt: skip
         parts.append(ts)
     two_sizes.write_bytes(b"".join(p.read_bytes() for p in parts))
+    recoded = tmp_path / "recoded.mp4"
+    frames = (f for f, _ in street_frames(city.cameras[2], T0, 2, FPS, SIZE, seed=4))
+    write_video(frames, recoded, FPS)
+    hevc = tmp_path / "hevc.mp4"
+    frames = (f for f, _ in street_frames(city.cameras[2], T0, 1.5, FPS, (352, 200), seed=5))
+    write_video(frames, hevc, FPS, codec="libx265")
     port = silent.getsockname()[1]
     gw = gateway(
         live_settings,
@@ -309,6 +316,7 @@ def test_bad_streams_get_a_clear_status(
             "empty": str(empty),
             "missing": str(tmp_path / "nothing-here.mp4"),
             "resized": str(two_sizes),
+            "recoded": str(recoded),
         },
         max_pixels=400 * 240,  # the second size is too large: it is sent scaled to fit
     )
@@ -317,6 +325,12 @@ def test_bad_streams_get_a_clear_status(
             for cid in ("silent", "empty", "missing"):
                 wait_for(lambda c=cid: HealthState.OFFLINE in states(gw, c), 12)  # type: ignore[misc]
             wait_for(lambda: gw.stats[CameraCounter("resized", CameraStat.SAMPLED).key] >= 20, 15)
+            # the camera is reconfigured to H.265 at another size: read as such once reopened
+            reopened = CameraCounter("recoded", CameraStat.RECONNECTS).key
+            opens = gw.stats[reopened]
+            hevc.replace(recoded)
+            # the second open after the swap read the new file (the first may be the old one's)
+            wait_for(lambda: gw.stats[reopened] >= opens + 2, 12)
     finally:
         silent.close()
     detail = {c.camera: c.detail for c in gw.changes if c.state is HealthState.OFFLINE}
@@ -329,3 +343,9 @@ def test_bad_streams_get_a_clear_status(
         if r.key == b"resized"
     }
     assert sizes == {(320, 180), (410, 232)} and gw.stats["resized"] > 0
+    recoded_sizes = {
+        (int(dict(r.headers)["width"]), int(dict(r.headers)["height"]))
+        for r in read_topic(live_settings.kafka.bootstrap_servers, gw.topics.frames)
+        if r.key == b"recoded"
+    }
+    assert recoded_sizes == {(320, 180), (352, 200)}

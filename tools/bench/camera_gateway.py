@@ -9,6 +9,10 @@
    seconds of this process; streams per core = clip seconds / CPU seconds. In the same run:
    decoding alone (the floor any reader pays) and the same path with every sample sent
    (gating off), as ratios.
+3. Faults, with the default settings, against a real RTSP server (tools/rtsp_server.py) and the
+   embedded broker: how long after the server is killed the camera is reported offline, how
+   long after it returns the camera is online again, and how many samples a second camera
+   delivers meanwhile (a stalled camera must not hold up another). `--faults 0` skips it.
 2. Motion gating: the share of sampled frames (1 fps) the gate sends to the detector on mostly
    static street clips (traffic, sensor grain; one event appears and stays for a tenth of the
    clip),
@@ -18,8 +22,12 @@
 from __future__ import annotations
 
 import argparse
+import socket
+import subprocess
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -122,17 +130,127 @@ def _row(name: str, what: str, r: np.ndarray) -> str:
     )
 
 
+class _Server:
+    def __init__(self, clip: Path) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        self.clip = clip
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> float:
+        script = Path(__file__).resolve().parents[1] / "rtsp_server.py"
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", str(script), str(self.port), str(self.clip)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
+        return time.monotonic()
+
+    def stop(self) -> float:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+        return time.monotonic()
+
+
+def _until(what: Callable[[], bool], timeout_s: float) -> float:
+    began = time.monotonic()
+    while not what():
+        if time.monotonic() - began > timeout_s:
+            return float("nan")
+        time.sleep(0.05)
+    return time.monotonic()
+
+
+def faults(cams: list[Camera], trials: int, work: Path) -> None:
+    from citybrain.cameras.gateway import Gateway, Plan
+    from citybrain.cameras.source import StreamSource
+    from citybrain.config.cameras import CameraGatewaySettings
+    from citybrain.config.kafka import BrokerSettings, KafkaSettings
+    from citybrain.core.camera_health import HealthState
+    from citybrain.streams.broker import EmbeddedBroker
+    from citybrain.streams.counters import CameraCounter, CameraStat
+    from citybrain.streams.kafka_io import make_producer
+    from citybrain.streams.topics import Topics, ensure_topics
+
+    s = CameraGatewaySettings()
+    print(
+        f"\n## Faults with the default settings (offline_after_s {s.health.offline_after_s:g}, "
+        f"read_timeout_s {s.read_timeout_s:g}, retry_max_s {s.retry_max_s:g})\n"
+    )
+    print("| trial | killed → offline (s) | back → online (s) | other camera's samples meanwhile |")
+    print("| ---: | ---: | ---: | ---: |")
+    seconds = 40.0 * trials + 20
+    clips = [
+        write_video(
+            (f for f, _ in street_frames(c, T0, seconds, 10, (640, 360), seed=i)),
+            work / f"fault-{c.id}.mp4",
+            10,
+        )
+        for i, c in enumerate(cams[:2])
+    ]
+    servers = [_Server(c) for c in clips]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    with EmbeddedBroker(BrokerSettings(port=port)) as broker:
+        kafka = KafkaSettings(bootstrap_servers=broker.bootstrap, topic_prefix="benchcam")
+        ensure_topics(kafka)
+        plans = [
+            Plan(
+                c.model_copy(update={"stream": f"rtsp://127.0.0.1:{srv.port}/cam"}),
+                StreamSource(c.id, f"rtsp://127.0.0.1:{srv.port}/cam"),
+            )
+            for c, srv in zip(cams[:2], servers, strict=True)
+        ]
+        gw = Gateway(plans, s, make_producer(kafka), Topics("benchcam"), max_pixels=1 << 30)
+        stop = threading.Event()
+        for srv in servers:
+            srv.start()
+        runner = threading.Thread(target=gw.run, args=(stop,), daemon=True)
+        runner.start()
+        victim, other = cams[0].id, cams[1].id
+        other_key = CameraCounter(other, CameraStat.SAMPLED).key
+
+        def state() -> HealthState | None:
+            mine = [c.state for c in gw.changes if c.camera == victim]
+            return mine[-1] if mine else None
+
+        try:
+            _until(lambda: gw.stats[CameraCounter(victim, CameraStat.SAMPLED).key] > 5, 20)
+            for n in range(1, trials + 1):
+                killed = servers[0].stop()
+                before = gw.stats[other_key]
+                offline = _until(lambda: state() is HealthState.OFFLINE, 60) - killed
+                meanwhile = gw.stats[other_key] - before
+                back = servers[0].start()
+                online = _until(lambda: state() is HealthState.ONLINE, 60) - back
+                print(f"| {n} | {offline:.1f} | {online:.1f} | {meanwhile} |")
+                time.sleep(3)
+        finally:
+            stop.set()
+            runner.join(20)
+            for srv in servers:
+                srv.stop()
+            gw.producer.close(5)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--decode-seconds", type=float, default=20.0)
     ap.add_argument("--gate-cameras", type=int, default=4)
     ap.add_argument("--gate-minutes", type=float, default=10.0)
+    ap.add_argument("--faults", type=int, default=2, help="Kill-and-restart trials (0: none)")
     args = ap.parse_args()
     _settings, city = load_all(Path("config/citybrain.yaml"))
     with tempfile.TemporaryDirectory() as d:
         work = Path(d)
         gating(list(city.cameras[: args.gate_cameras]), args.gate_minutes, work)
         decoding(city.cameras[0], args.decode_seconds, work)
+        if args.faults:
+            faults(list(city.cameras), args.faults, work)
 
 
 if __name__ == "__main__":

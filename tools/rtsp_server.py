@@ -1,9 +1,9 @@
-"""A real RTSP server on loopback for the camera gateway's tests: GStreamer's rtsp-server
-(Debian: python3-gi, gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-good/-bad) serving an
-H.264 MP4 at rtsp://127.0.0.1:PORT/cam in real time, optionally behind basic auth.
+"""A real RTSP server on loopback for the camera gateway's tests and benchmark: GStreamer's
+rtsp-server (Debian: python3-gi, gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-good/-bad)
+serving an H.264 MP4 at rtsp://127.0.0.1:PORT/cam in real time, optionally behind basic auth.
 
 Run with the system's Python (where `gi` lives), not the project's virtual environment:
-    /usr/bin/python3 tests/rtsp_server.py PORT CLIP.mp4 [USER PASSWORD]
+    /usr/bin/python3 tools/rtsp_server.py PORT CLIP.mp4 [USER PASSWORD]
 It prints "ready" once it listens and serves until killed.
 """
 
@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import sys
 
-import gi  # type: ignore[import-not-found]
-
-gi.require_version("Gst", "1.0")
-gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtspServer  # type: ignore[import-not-found]  # noqa: E402
-
 
 def main() -> None:
+    if len(sys.argv) < 3 or sys.argv[1] in ("-h", "--help"):
+        print(__doc__)
+        sys.exit(0 if len(sys.argv) > 1 else 2)
+    import gi
+
+    gi.require_version("Gst", "1.0")
+    gi.require_version("GstRtspServer", "1.0")
+    from gi.repository import GLib, Gst, GstRtspServer
+
     port, clip = sys.argv[1], sys.argv[2]
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
