@@ -10,7 +10,6 @@ gated, errors, reconnects, health state and since-when) where the dashboard's ca
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -27,6 +26,7 @@ from citybrain.cameras.source import StreamSource
 from citybrain.config.cameras import CameraGatewaySettings
 from citybrain.core.camera_health import CameraHealth, HealthChange
 from citybrain.core.city import Camera
+from citybrain.core.messages import CameraHealthAlert
 from citybrain.core.motion_gate import MotionGate
 from citybrain.streams.counters import CameraCounter, CameraStat
 from citybrain.streams.topics import Topics, partition_of
@@ -204,23 +204,22 @@ class Gateway:
             _iso(change.since),
             f": {detail}" if detail else "",
         )
-        body = {
-            "type": "camera_health",
-            "camera": cid,
-            "name": cam.name,
-            "district": cam.district,
-            "state": str(change.state),
-            "previous": str(change.previous),
-            "since": _iso(change.since),
-            "detail": detail,
-            "at": _iso(self.clock()),
-        }
+        alert = CameraHealthAlert(
+            camera=cid,
+            name=cam.name,
+            district=cam.district,
+            state=change.state.value,
+            previous=change.previous.value,
+            since=_at(change.since),
+            detail=detail,
+            at=_at(self.clock()),
+        )
         key = f"{cid}:{change.state}:{int(change.since * 1000)}"
         try:
             self.producer.send(
                 self.topics.alerts,
                 key=cid.encode(),
-                value=json.dumps(body, ensure_ascii=False).encode(),
+                value=alert.model_dump_json().encode(),
                 headers=[("idempotency-key", key.encode())],
             )
             self.stats["health_alerts"] += 1
@@ -245,5 +244,9 @@ class Gateway:
             log.warning("camera gateway: counters not written: %s", type(e).__name__)
 
 
+def _at(t: float) -> datetime:
+    return datetime.fromtimestamp(t, UTC)
+
+
 def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat()
+    return _at(t).isoformat()
