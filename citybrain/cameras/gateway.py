@@ -126,8 +126,10 @@ class Gateway:
 
     def close(self) -> None:
         self.stop.set()
+        # one deadline for all: a reader blocked in a read gives up within the timeouts
+        deadline = time.monotonic() + self.s.read_timeout_s + self.s.open_timeout_s
         for r in self.readers:
-            r.join(timeout=self.s.read_timeout_s + self.s.open_timeout_s)
+            r.join(timeout=max(0.0, deadline - time.monotonic()))
         while True:  # what was sampled before the stop still goes out
             try:
                 self._handle(self.queue.get_nowait())
