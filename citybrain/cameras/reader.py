@@ -163,6 +163,8 @@ class CameraReader(threading.Thread):
             raise StreamError(f"{self.src.public}: {what} before a frame was decoded")
         log.info("camera %s: %s after %d samples; reopening", self.src.camera, what, delivered)
         self._note("ended", what)
+        # a source that ends as soon as it starts (a recording over HTTP) is not hammered
+        self.stop.wait(self.s.retry_initial_s)
 
     def _sample(self, frame: av.VideoFrame, now: float) -> None:
         w, h = frame.width, frame.height
