@@ -9,20 +9,24 @@ It prints "ready" once it listens and serves until killed.
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 
 def main() -> None:
-    if len(sys.argv) < 3 or sys.argv[1] in ("-h", "--help"):
-        print(__doc__)
-        sys.exit(0 if len(sys.argv) > 1 else 2)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("port", help="TCP port on 127.0.0.1")
+    ap.add_argument("clip", help="H.264 MP4 to serve at /cam")
+    ap.add_argument("user", nargs="?", help="basic-auth user (with password)")
+    ap.add_argument("password", nargs="?", help="basic-auth password")
+    args = ap.parse_args()
     import gi
 
     gi.require_version("Gst", "1.0")
     gi.require_version("GstRtspServer", "1.0")
     from gi.repository import GLib, Gst, GstRtspServer
 
-    port, clip = sys.argv[1], sys.argv[2]
+    port, clip = args.port, args.clip
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
@@ -33,8 +37,8 @@ def main() -> None:
         "! rtph264pay name=pay0 pt=96 )"
     )
     factory.set_shared(True)
-    if len(sys.argv) >= 5:
-        user, password = sys.argv[3], sys.argv[4]
+    if args.user is not None and args.password is not None:
+        user, password = args.user, args.password
         auth = GstRtspServer.RTSPAuth()
         token = GstRtspServer.RTSPToken()
         token.set_string("media.factory.role", "user")

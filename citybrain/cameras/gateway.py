@@ -14,7 +14,7 @@ import logging
 import queue
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -97,7 +97,9 @@ class Gateway:
             )
             for p in plans
         ]
-        self.changes: list[HealthChange] = []  # every change sent, for tests and the CLI
+        # the latest changes sent, bounded (a camera that flaps for months must not grow it);
+        # another thread reads it as list(changes), one step under the GIL
+        self.changes: deque[HealthChange] = deque(maxlen=1000)
         for cid in self.plans:
             self._set(cid, CameraStat.HEALTH, self.health[cid].state.code)
 

@@ -184,7 +184,7 @@ def wait_for(what: Callable[[], object], timeout_s: float) -> float:
 
 
 def states(gw: Gateway, cid: str) -> list[HealthState]:
-    return [c.state for c in gw.changes if c.camera == cid]
+    return [c.state for c in list(gw.changes) if c.camera == cid]
 
 
 def test_rtsp_frames_health_offline_and_reconnect(

@@ -216,7 +216,7 @@ def faults(cams: list[Camera], trials: int, work: Path) -> None:
         other_key = CameraCounter(other, CameraStat.SAMPLED).key
 
         def state() -> HealthState | None:
-            mine = [c.state for c in gw.changes if c.camera == victim]
+            mine = [c.state for c in list(gw.changes) if c.camera == victim]
             return mine[-1] if mine else None
 
         try:
