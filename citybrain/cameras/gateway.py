@@ -100,8 +100,8 @@ class Gateway:
         # the latest changes sent, bounded (a camera that flaps for months must not grow it);
         # another thread reads it as list(changes), one step under the GIL
         self.changes: deque[HealthChange] = deque(maxlen=1000)
-        for cid in self.plans:
-            self._set(cid, CameraStat.HEALTH, self.health[cid].state.code)
+        for h in self.health.values():
+            self._sync(h)
 
     def run(self, stop: threading.Event, until: Callable[[], bool] | None = None) -> None:
         """Read, send and judge until `stop` is set (or `until()` says so)."""
@@ -120,6 +120,7 @@ class Gateway:
                 now = self.clock()
                 for h in self.health.values():
                     self._health(h.tick(now))
+                    self._sync(h)
                 if now - last_report >= self.s.stats_every_s:
                     self._report()
                     last_report = now
@@ -151,7 +152,9 @@ class Gateway:
         self._set(cid, CameraStat.LAST_MS, item.meta.ts_ms)
         if item.resized:
             self.stats["resized"] += 1
-        self._health(self.health[cid].frame(item.stats, item.meta.ts_ms / 1000))
+        h = self.health[cid]
+        self._health(h.frame(item.stats, item.meta.ts_ms / 1000))
+        self._sync(h)
         if item.jpeg is None:
             self.stats["gated"] += 1
             self._add(cid, CameraStat.GATED)
@@ -195,8 +198,6 @@ class Gateway:
         if change is None:
             return
         cid = change.camera
-        self._set(cid, CameraStat.HEALTH, change.state.code)
-        self._set(cid, CameraStat.HEALTH_SINCE_MS, int(change.since * 1000))
         self.changes.append(change)
         cam = self.plans[cid].camera
         detail = self.plans[cid].source.scrub(change.detail)
@@ -230,6 +231,12 @@ class Gateway:
         except Exception as e:
             self.stats["send_failed"] += 1
             log.warning("camera %s: health alert not sent: %s", cid, type(e).__name__)
+
+    def _sync(self, h: CameraHealth) -> None:
+        """The counters show the state as it is, reported or not (starting → online is not
+        news, but the panel must say online)."""
+        self._set(h.camera, CameraStat.HEALTH, h.state.code)
+        self._set(h.camera, CameraStat.HEALTH_SINCE_MS, int(h.since * 1000))
 
     def _add(self, cid: str, stat: CameraStat) -> None:
         self.stats[CameraCounter(cid, stat).key] += 1

@@ -14,10 +14,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import json
 import logging
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -40,6 +43,7 @@ from citybrain.core.camera_health import HealthState
 from citybrain.core.city import City
 from citybrain.core.messages import FRAME_HEADERS, CameraHealthAlert, FrameMeta
 from citybrain.sim.clips import covered_after, frozen_after, street_frames, write_video
+from citybrain.store import Store
 from citybrain.streams.counters import CameraCounter, CameraStat
 from citybrain.streams.kafka_io import make_producer
 from citybrain.streams.topics import Topics
@@ -404,3 +408,44 @@ def test_bad_streams_get_a_clear_status(
         if r.key == b"recoded"
     }
     assert recoded_sizes == {(320, 180), (352, 200)}
+
+
+def test_the_command_reads_a_camera_and_writes_its_health_where_the_dashboard_reads(
+    live_settings: Settings, clips: dict[str, Path], tmp_path: Path
+) -> None:
+    """`citybrain cameras` as an operator starts it: a camera given a stream in cameras.yaml is
+    read, its frames sent, and its counters written to the store the dashboard reads."""
+    city_dir = tmp_path / "city"
+    shutil.copytree(ROOT / "config" / "city", city_dir)
+    cams = city_dir / "cameras.yaml"
+    cams.write_text(
+        cams.read_text().replace(
+            "district: xicheng, zones: *standard_zones}",
+            f'district: xicheng, zones: *standard_zones, stream: "{clips["street"]}"}}',
+            1,
+        )
+    )
+    env = {
+        **os.environ,
+        "CITYBRAIN_CITY__DIR": str(city_dir),
+        "CITYBRAIN_KAFKA__BOOTSTRAP_SERVERS": live_settings.kafka.bootstrap_servers,
+        "CITYBRAIN_KAFKA__TOPIC_PREFIX": live_settings.kafka.topic_prefix,
+        "CITYBRAIN_STORE__URL": live_settings.store.url,
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "citybrain", "cameras", "--duration", "4"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    totals = json.loads(run.stdout.strip().splitlines()[-1])
+    assert totals["job"] == "cameras" and totals["sent"] >= 1
+    (row,) = [v for k, v in Store.from_url(live_settings.store.url).stats().items()
+              if k.startswith("cameras@")]  # fmt: skip
+    assert row["camera.cam-01.health"] == HealthState.ONLINE.code
+    assert row["camera.cam-01.sampled"] >= 2
+    frames = read_topic(live_settings.kafka.bootstrap_servers, Topics(
+        live_settings.kafka.topic_prefix).frames)  # fmt: skip
+    assert {r.key for r in frames} == {b"cam-01"}
