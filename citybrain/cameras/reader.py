@@ -91,6 +91,7 @@ class CameraReader(threading.Thread):
         self.max_pixels = max_pixels
         self.seq = 0
         self.dropped = 0
+        self._last_failure = ""
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -122,7 +123,10 @@ class CameraReader(threading.Thread):
         outcome = getattr(state, "outcome", None)
         exc = outcome.exception() if outcome is not None else None
         detail = self.src.scrub(str(exc)) if exc is not None else "failed"
-        log.warning("camera %s: %s; retrying", self.src.camera, detail)
+        # said once per run of failures (and when the reason changes), not every back-off
+        level = logging.DEBUG if detail == self._last_failure else logging.WARNING
+        log.log(level, "camera %s: %s; retrying", self.src.camera, detail)
+        self._last_failure = detail
         self._note("failed", detail)
 
     def _note(self, kind: Literal["connected", "failed", "ended"], detail: str) -> None:
@@ -133,6 +137,7 @@ class CameraReader(threading.Thread):
         """Read until the stream fails or ends; StreamError when it gave no frame at all."""
         container = open_stream(self.src, self.s.open_timeout_s, self.s.read_timeout_s)
         log.info("camera %s: opened %s", self.src.camera, self.src.public)
+        self._last_failure = ""
         self._note("connected", self.src.public)
         delivered = 0
         what = "file ended" if self.src.is_file else "stream ended"
