@@ -27,6 +27,15 @@ $(STAMP): pyproject.toml
 		echo "no CJK font: screenshots of Chinese pages show boxes"
 	# The web's message catalogues (the .po files are committed; the .mo files are built).
 	$(VENV)/bin/pybabel compile -d $(I18N) -D messages
+	# Debian's ffmpeg (encodes the rendered test clips) and GStreamer's RTSP server (serves
+	# them on loopback) for the camera gateway's tests.
+	CAMERA_PKGS="ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
+		gstreamer1.0-plugins-good gstreamer1.0-plugins-bad"; \
+	(command -v ffmpeg >/dev/null && /usr/bin/python3 -c "import gi; \
+		gi.require_version('GstRtspServer', '1.0')" 2>/dev/null) || \
+		apt-get install -y --no-install-recommends $$CAMERA_PKGS || \
+		(apt-get update && apt-get install -y --no-install-recommends $$CAMERA_PKGS) || \
+		echo "no ffmpeg or RTSP server: camera gateway tests skip"
 	touch $(STAMP)
 
 # The default summary model, Qwen2.5-Coder-0.5B-Instruct Q4_K_M (Apache-2.0 upstream), ships

@@ -1,7 +1,8 @@
 """Entrypoint of the citybrain app image: `ROLE [ARGS...]` -> the citybrain command for it.
 
-Roles: web, vision, tickets, incidents, dispatch (the stream jobs), validate-config, db (the
-schema: `db upgrade` in the Job that runs before a rollout). In a
+Roles: web, vision, tickets, incidents, dispatch (the stream jobs), cameras (the camera
+gateway), validate-config, db (the schema: `db upgrade` in the Job that runs before a
+rollout). In a
 pod it also turns the PostgreSQL credentials CloudNativePG writes into its Secret (PGHOST,
 PGPORT, PGDATABASE, PGUSER, PGPASSWORD) into CITYBRAIN_STORE__URL, with the password
 URL-quoted, so no URL with a password is ever written into a manifest. A wrong role or half
@@ -44,12 +45,11 @@ def plan(argv: Sequence[str], env: Mapping[str, str]) -> tuple[list[str], dict[s
     role, *rest = list(argv) or ["web"]
     if role in JOBS:
         command = ["citybrain", "run", role, *rest]
-    elif role in ("web", "validate-config", "db"):
+    elif role in ("web", "validate-config", "cameras", "db"):
         command = ["citybrain", role, *rest]
     else:
-        raise UsageError(
-            f"unknown role {role!r}; one of web, validate-config, db, {', '.join(JOBS)}"
-        )
+        roles = ", ".join(("web", "validate-config", "cameras", "db", *JOBS))
+        raise UsageError(f"unknown role {role!r}; one of {roles}")
     out = dict(env)
     if not out.get("CITYBRAIN_STORE__URL"):
         url = store_url(out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from citybrain.cli import checks, demo, redact, replay, streams, web
+from citybrain.cli import cameras, checks, demo, redact, replay, streams, web
 from citybrain.cli.audit import audit_app
 from citybrain.cli.city import city_app
 from citybrain.cli.db import db_app
@@ -24,6 +24,7 @@ app.command()(streams.topics)
 app.command()(streams.dlq)
 app.command()(streams.run)
 app.command()(streams.simulate)
+app.command()(cameras.cameras)
 app.command()(web.web)
 app.command("hash-password")(web.hash_password)
 app.command()(redact.redact)

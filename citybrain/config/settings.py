@@ -5,6 +5,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from citybrain.config.cameras import CameraGatewaySettings
 from citybrain.config.dispatch import DispatchSettings
 from citybrain.config.hot_issues import HotIssueSettings
 from citybrain.config.hotspots import HotspotSettings
@@ -52,6 +53,9 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings, title="Language model")
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings, title="Dispatch delivery")
     workers: WorkerSettings = Field(default_factory=WorkerSettings, title="Pipeline workers")
+    cameras: CameraGatewaySettings = Field(
+        default_factory=CameraGatewaySettings, title="Camera gateway (real streams in)"
+    )
 
     @model_validator(mode="after")
     def _retries_fit_the_poll_interval(self) -> "Settings":

@@ -74,12 +74,50 @@ class Camera(_Frozen):
         default=(),
         title="Ground the camera sees, as (lon, lat) points; empty: only its position counts",
     )
+    stream: str | None = Field(
+        None,
+        title="Where `citybrain cameras` reads it: rtsp(s)://, http(s):// (MJPEG or HLS) or a "
+        "video file path; never with credentials in it (see `credentials`)",
+    )
+    credentials: str | None = Field(
+        None,
+        pattern=r"^[A-Z0-9_]+$",
+        title="Name of the stream's credentials in the environment or a mounted secret "
+        "(cameras.credentials_env_prefix + NAME + _USERNAME / _PASSWORD)",
+    )
+    sample_fps: float | None = Field(
+        None, gt=0, le=30, title="Frames per second sampled from the stream (cameras.sample_fps)"
+    )
+    motion_gate: bool | None = Field(
+        None, title="Gate frames by scene change (cameras.motion.enabled when unset)"
+    )
+    heartbeat_s: float | None = Field(
+        None, gt=0, title="Send a frame at least this often (cameras.motion.heartbeat_s)"
+    )
 
     @model_validator(mode="after")
     def _view_is_a_polygon(self) -> Camera:
         if self.view and len(self.view) < 3:
             raise ValueError(f"camera {self.id}: a view needs at least 3 points")
         return self
+
+    @model_validator(mode="after")
+    def _no_credentials_in_stream(self) -> Camera:
+        if self.stream is not None and _has_userinfo(self.stream):
+            raise ValueError(
+                f"camera {self.id}: the stream URL carries credentials; name them with "
+                "`credentials` and put them in the environment or a secret"
+            )
+        return self
+
+
+def _has_userinfo(stream: str) -> bool:
+    """Whether a URL names a user or password (`scheme://user:pass@host/...`)."""
+    scheme, sep, rest = stream.partition("://")
+    if not sep or not scheme.isalpha():
+        return False
+    authority = rest.split("/", 1)[0]
+    return "@" in authority
 
 
 class Category(_Frozen):

@@ -214,6 +214,24 @@ class Feedback(_Message):
     reason: str | None = None
 
 
+CameraState = Literal["starting", "online", "offline", "frozen", "covered", "dark", "blurred"]
+
+
+class CameraHealthAlert(_Message):
+    """A change of a camera's health as the camera gateway sees it, on `<prefix>.alerts`
+    (key = camera id; header `idempotency-key` = `<camera>:<state>:<since ms>`)."""
+
+    type: Literal["camera_health"] = "camera_health"
+    camera: str = Field(min_length=1, max_length=64, title="Camera id")
+    name: str = Field(title="Where the camera looks, in words")
+    district: str = Field(title="District id")
+    state: CameraState = Field(title="The camera's state now")
+    previous: CameraState = Field(title="Its state before")
+    since: AwareDatetime = Field(title="When the state began (the condition's onset)")
+    detail: str = Field("", title="Why, in words (never with credentials)")
+    at: AwareDatetime = Field(title="When the gateway decided it")
+
+
 class DeadLetter(_Message):
     """Headers of a DLQ record; its value is the original bytes (or their head, if huge)."""
 

@@ -7,7 +7,15 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from citybrain.core.incident import Incident
-from citybrain.core.messages import DeadLetter, Dispatch, Feedback, FrameMeta, Observation, Ticket
+from citybrain.core.messages import (
+    CameraHealthAlert,
+    DeadLetter,
+    Dispatch,
+    Feedback,
+    FrameMeta,
+    Observation,
+    Ticket,
+)
 
 SCHEMA_TYPES: dict[str, type[Any]] = {
     "frame_headers": FrameMeta,
@@ -17,6 +25,7 @@ SCHEMA_TYPES: dict[str, type[Any]] = {
     "dispatch": Dispatch,
     "feedback": Feedback,
     "dead_letter_headers": DeadLetter,
+    "camera_health_alert": CameraHealthAlert,
 }
 
 

@@ -43,11 +43,18 @@ class CameraStat(StrEnum):
     ERRORS = "errors"
     LAST_MS = "last_ms"  # a gauge: the newest capture time processed (epoch ms)
     SEEN_MS = "seen_ms"  # a gauge: when the camera's last frame was processed (epoch ms)
+    # written by the camera gateway (`citybrain cameras`)
+    SAMPLED = "sampled"  # frames sampled from the stream
+    SENT = "sent"  # of them, sent to the detector (the motion gate passed them)
+    GATED = "gated"  # of them, held back by the motion gate
+    RECONNECTS = "reconnects"  # times the stream was opened
+    HEALTH = "health"  # a gauge: core.camera_health.HealthState.code
+    HEALTH_SINCE_MS = "health_since_ms"  # a gauge: when that state began (epoch ms)
 
     @property
     def is_time(self) -> bool:
         """A time gauge: several workers' values combine by their maximum, not their sum."""
-        return self in (CameraStat.LAST_MS, CameraStat.SEEN_MS)
+        return self in (CameraStat.LAST_MS, CameraStat.SEEN_MS, CameraStat.HEALTH_SINCE_MS)
 
 
 class CameraCounter(NamedTuple):

@@ -25,11 +25,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from citybrain.config import Settings
+from citybrain.core.camera_health import STATE_OF_CODE
 from citybrain.core.city import City
 from citybrain.errors import ConfigError
 from citybrain.store import Store
-from citybrain.streams.counters import Stat
-from citybrain.web import access, api, doors, i18n, open311, pages, trends
+from citybrain.streams.counters import CameraStat, Stat
+from citybrain.web import access, api, doors, health, i18n, open311, pages, trends
 from citybrain.web.auth import AuthError
 from citybrain.web.bus import Bus
 from citybrain.web.context import WebContext
@@ -80,7 +81,8 @@ class _StoreCollector(Collector):
         )
         by_job: dict[str, float] = {}
         now = datetime.now(UTC)
-        for worker, counters in self.store.stats().items():
+        stats = self.store.stats()
+        for worker, counters in stats.items():
             for k, v in counters.items():
                 if isinstance(v, int | float):
                     g.add_metric([worker, k], v)
@@ -94,6 +96,18 @@ class _StoreCollector(Collector):
             lag.add_metric([job], total)
         yield g
         yield lag
+        cams = GaugeMetricFamily(
+            "citybrain_camera_health",
+            "Camera health the camera gateway reports: 1 for the camera's current state "
+            "(online, offline, frozen, covered, dark, blurred, starting)",
+            labels=["camera", "state"],
+        )
+        reported = health.gateway_health(stats, LIVE_WORKER.total_seconds(), now)
+        for cam, of_cam in sorted(reported.items()):
+            state = STATE_OF_CODE.get(of_cam.get(CameraStat.HEALTH, -1))
+            if state is not None:
+                cams.add_metric([cam, state.value], 1)
+        yield cams
 
 
 def _check_users(city: City, settings: Settings) -> None:

@@ -12,6 +12,7 @@ from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
+from citybrain.core.camera_health import STATE_OF_CODE, HealthState
 from citybrain.core.city import City
 from citybrain.streams.counters import CameraCounter, CameraStat, Stat
 
@@ -96,6 +97,7 @@ def cameras(
             entry = agg.setdefault(counter.camera, {})
             stat = counter.stat
             entry[stat] = max(entry.get(stat, 0), v) if stat.is_time else entry.get(stat, 0) + v
+    gateway = gateway_health(stats, stale_s, now)
     out = []
     for cam in city.cameras:
         a = agg.get(cam.id, {})
@@ -110,6 +112,11 @@ def cameras(
         last_ms = a.get(CameraStat.LAST_MS)
         if errors and status == "ok":
             status = "errors"
+        g = gateway.get(cam.id, {})
+        state = STATE_OF_CODE.get(g[CameraStat.HEALTH]) if CameraStat.HEALTH in g else None
+        since_ms = g.get(CameraStat.HEALTH_SINCE_MS)
+        if state is not None and state not in (HealthState.ONLINE, HealthState.STARTING):
+            status = state.value  # what the camera itself shows comes first
         out.append(
             {
                 "id": cam.id,
@@ -122,7 +129,43 @@ def cameras(
                 if last_ms
                 else None,
                 "seen_s_ago": round(age, 1) if age is not None else None,
+                "health": state.value if state is not None else None,
+                "health_since": datetime.fromtimestamp(since_ms / 1000, UTC).isoformat()
+                if since_ms
+                else None,
+                "sampled": g.get(CameraStat.SAMPLED, 0),
+                "sent": g.get(CameraStat.SENT, 0),
                 "status": status,
             }
         )
+    # cameras in trouble first, worst first; the rest in the city's order
+    return sorted(out, key=lambda c: -_RANK.get(c["status"], 0))
+
+
+_RANK = {
+    HealthState.OFFLINE.value: 6,
+    HealthState.FROZEN.value: 5,
+    HealthState.COVERED.value: 4,
+    HealthState.DARK.value: 3,
+    HealthState.BLURRED.value: 2,
+    "stale": 1,
+    "errors": 1,
+}
+
+
+def gateway_health(
+    stats: dict[str, dict[str, Any]], stale_s: float, now: datetime
+) -> dict[str, dict[CameraStat, int]]:
+    """Per camera, what the live camera gateways (`citybrain cameras`) report of it."""
+    out: dict[str, dict[CameraStat, int]] = {}
+    for worker, counters in stats.items():
+        updated = counters.get("updated_at")
+        if job_of(worker) != "cameras" or not isinstance(updated, datetime):
+            continue
+        if (now - updated).total_seconds() > stale_s:
+            continue  # a gateway that stopped reporting says nothing about the camera now
+        for key, v in counters.items():
+            counter = CameraCounter.parse(key)
+            if counter is not None and isinstance(v, int):
+                out.setdefault(counter.camera, {})[counter.stat] = v
     return out

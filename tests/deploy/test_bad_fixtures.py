@@ -28,6 +28,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
                     ("Deployment", "incidents", "incidents"),
                     ("Deployment", "dispatch", "dispatch"),
                     ("Deployment", "vision", "vision"),
+                    ("Deployment", "cameras", "cameras"),
                     ("Deployment", "web", "web"),
                     ("Job", "db-upgrade", "db-upgrade"),
                 ]

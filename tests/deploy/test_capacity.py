@@ -24,6 +24,7 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> list[Resource]:
     shutil.copytree(ROOT / "k8s", copy)
     prod = copy / "overlays" / "production"
     shutil.copy(prod / "web-secrets.env.example", prod / "web-secrets.env")
+    shutil.copy(prod / "camera-credentials.env.example", prod / "camera-credentials.env")
     return render(prod)
 
 

@@ -120,6 +120,7 @@ def test_every_copied_path_exists_and_is_in_the_build_context(dockerfile: Path) 
         (["vision", "--idle-exit", "5"], ["citybrain", "run", "vision", "--idle-exit", "5"]),
         (["validate-config"], ["citybrain", "validate-config"]),
         (["db", "upgrade"], ["citybrain", "db", "upgrade"]),
+        (["cameras", "--shard", "1/4"], ["citybrain", "cameras", "--shard", "1/4"]),
     ],
 )
 def test_roles_map_to_citybrain_commands(argv: list[str], command: list[str]) -> None:
@@ -141,6 +142,7 @@ def test_every_pod_of_the_manifests_starts_a_known_role() -> None:
         ("run", "incidents"),
         ("run", "dispatch"),
         ("db", "upgrade"),
+        ("cameras",),
     }
 
 

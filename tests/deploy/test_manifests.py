@@ -32,6 +32,7 @@ def _rendered(overlay: str, tmp: str) -> tuple[Resource, ...]:
     shutil.copytree(ROOT / "k8s", copy)
     prod = copy / "overlays" / "production"
     shutil.copy(prod / "web-secrets.env.example", prod / "web-secrets.env")
+    shutil.copy(prod / "camera-credentials.env.example", prod / "camera-credentials.env")
     return tuple(render(prod))
 
 
@@ -190,7 +191,7 @@ def test_config_map_is_valid_citybrain_config_without_credentials(
             assert s.vision.backend == "triton" and s.llm.embedded is False
             if c["args"] == ["web"]:
                 assert s.web.session_secret and s.web.users
-    assert sorted(checked) == ["dispatch", "incidents", "tickets", "vision", "web"]
+    assert sorted(checked) == ["cameras", "dispatch", "incidents", "tickets", "vision", "web"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

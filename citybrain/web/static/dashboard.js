@@ -161,9 +161,11 @@
       render: (d) => {
         map.cameras(d);
         const wrap = el("div", { class: "scroll" });
-        wrap.appendChild(table([_("camera"), _("district"), _("frames"), _("fps"), _("errors"), _("last frame"), _("status")],
+        wrap.appendChild(table([_("camera"), _("district"), _("frames"), _("fps"), _("errors"), _("last frame"),
+          _("sent / sampled"), _("status"), _("since")],
           d.map((c) => [c.id, name("districts", c.district), c.frames, c.fps, c.errors,
-            c.last_frame_at ? c.last_frame_at.slice(11, 19) : "", _(c.status)])));
+            when(c.last_frame_at), c.health === null ? "" : `${c.sent} / ${c.sampled}`, _(c.status),
+            c.health === null ? "" : when(c.health_since)])));
         return wrap;
       },
     },

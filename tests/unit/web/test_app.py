@@ -7,6 +7,7 @@ import re
 
 from fastapi.testclient import TestClient
 
+from citybrain.core.camera_health import HealthState
 from citybrain.core.city import City
 from citybrain.store import Store
 
@@ -98,6 +99,16 @@ def test_metrics_cover_store_pipelines_and_web(client_for: ClientFor) -> None:
         text,
     )
     assert "citybrain_web_request_seconds_bucket" in text
+
+
+def test_metrics_show_camera_health_from_the_gateway(client_for: ClientFor, store: Store) -> None:
+    store.write_stats(
+        "cameras@gw:9",
+        {"camera.cam-03.health": HealthState.COVERED.code, "camera.cam-04.health": 0},
+    )
+    text = client_for("operator").get("/metrics").text
+    assert 'citybrain_camera_health{camera="cam-03",state="covered"} 1.0' in text
+    assert 'citybrain_camera_health{camera="cam-04",state="online"} 1.0' in text
 
 
 def test_panels(client_for: ClientFor) -> None:

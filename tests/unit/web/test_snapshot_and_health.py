@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import cv2
 import numpy as np
 
+from citybrain.core.camera_health import HealthState
 from citybrain.core.city import City
 from citybrain.web import health
 from citybrain.web.snapshot import render
@@ -100,3 +101,36 @@ def test_people_and_plates_from_the_frame_are_hidden_in_every_mode(city: City) -
         plate = _std(img, (170, 95, 280, 140))  # its lower half, where the plate is
         person = _std(img, (20, 25, 60, 85))
         assert plate < upper / 3 and person < upper / 3, mode
+
+
+def test_camera_gateway_health_leads_the_camera_panel(city: City) -> None:
+    """A camera the gateway finds frozen shows so, with since-when, before the healthy ones;
+    a gateway that stopped reporting says nothing any more."""
+    now = datetime(2026, 5, 1, 8, 0, 10, tzinfo=UTC)
+    since = int(now.timestamp() * 1000) - 30_000
+    stats = {
+        "vision@a:3": {
+            "updated_at": now,
+            "camera.cam-05.frames": 9,
+            "camera.cam-05.seen_ms": int(now.timestamp() * 1000),
+        },
+        "cameras@gw:1": {
+            "updated_at": now,
+            "camera.cam-05.health": HealthState.FROZEN.code,
+            "camera.cam-05.health_since_ms": since,
+            "camera.cam-05.sampled": 40,
+            "camera.cam-05.sent": 6,
+            "camera.cam-01.health": HealthState.ONLINE.code,
+        },
+        "cameras@gw-old:2": {
+            "updated_at": datetime(2026, 5, 1, 7, 0, tzinfo=UTC),
+            "camera.cam-02.health": HealthState.OFFLINE.code,
+        },
+    }
+    cams = health.cameras(city, stats, health.RateTracker(), 60, now)
+    assert cams[0]["id"] == "cam-05" and cams[0]["status"] == "frozen"
+    assert cams[0]["health_since"] == datetime.fromtimestamp(since / 1000, UTC).isoformat()
+    assert (cams[0]["sent"], cams[0]["sampled"]) == (6, 40)
+    by_id = {c["id"]: c for c in cams}
+    assert by_id["cam-01"]["health"] == "online"
+    assert by_id["cam-02"]["health"] is None  # its gateway went silent an hour ago
