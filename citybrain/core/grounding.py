@@ -50,7 +50,10 @@ _OUTCOME = [
         r"\bresolved\b|\bsolved\b|\bfixed\b|\brepaired\b|\bcleared\b|\bhandled\b"
         r"|\baddressed\b|\bcompleted\b|\brestored\b|已解决|解决了|得到解决|已处理|处理完|已修复|修复了"
         r"|已清理|清理完|已完成|已恢复|恢复正常"
-        r"|\bfound\b|\brecovered\b|被发现|被找到|找到了|已找到|找回|寻回",  # a lost pet "found"
+        r"|\bfound\b|\brecovered\b|被发现|被找到|找到了|已找到|找回|寻回"  # a lost pet "found"
+        # someone sent or on the way: "Please send someone" is a request, not a dispatch
+        r"|\b(?:has|have|had|was|were|been|being) (?:sent|dispatched|deployed)\b"
+        r"|\bon (?:the|their|its) way\b|已派|派了人|已安排|已到场|已赶到",
     ),
     (
         "a policy or measure",

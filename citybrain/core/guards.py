@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 
 from citybrain.core.city import City
 from citybrain.core.facts import place_names, split_reported
@@ -96,9 +97,16 @@ def problem_kind(problem: str) -> str:
     return "other"
 
 
-def language_problem(text: str, language: str) -> str | None:
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def language_problem(
+    text: str, language: str, reports: Sequence[str] = (), names: Iterable[str] = ()
+) -> str | None:
     """Chinese wants mostly Han characters, English mostly Latin letters; a Chinese place
-    name inside an English sentence (or a Latin one in a Chinese sentence) is fine."""
+    name inside an English sentence is fine. A Latin word in a Chinese summary must be in
+    `names` (the city's place names) or come from a Chinese report ("APP", a shop's name): the
+    model otherwise mixes in the English reports' words (" Flooding和Xicheng交叉口")."""
     han, latin = len(_CJK.findall(text)), len(_LATIN.findall(text))
     if not han + latin:
         return None
@@ -107,6 +115,16 @@ def language_problem(text: str, language: str) -> str | None:
         return "not in Chinese"
     if language == "en" and latin < 3 * han:
         return "not in English"
+    if language == "zh":
+        chinese = " ".join(r for r in reports if text_language([r]) == "zh").lower()
+        known = {w for n in names for w in _LATIN_WORD.findall(n.lower())}
+        foreign = [
+            w
+            for w in _LATIN_WORD.findall(text)
+            if w.lower() not in known and w.lower() not in chinese
+        ]
+        if foreign:
+            return f"not in Chinese: mixes in {', '.join(foreign[:3])}"
     return None
 
 
@@ -138,7 +156,8 @@ def summary_problems(
     if any(found.values()):
         kinds = ", ".join(sorted(k for k, n in found.items() if n))
         problems.append(f"contains personal data: {kinds}")
-    if language is not None and (lang := language_problem(added, language)):
+    names = place_names(city)
+    if language is not None and (lang := language_problem(added, language, reports, names)):
         problems.append(lang)
     low = text.lower()
     if any(mark.lower() in low for mark in TEMPLATE_MARKS):
@@ -146,7 +165,7 @@ def summary_problems(
         problems.append("carries the template mark")
     evidence = " ".join([*reports, *facts.places, facts.district_name or ""]).lower()
     allowed_places = set(facts.places)
-    for name, canon in place_names(city).items():
+    for name, canon in names.items():
         if name in low and canon not in allowed_places and name not in evidence:
             problems.append(f"names a place not in the evidence: {canon}")
     own = city.category_by_id.get(facts.category)

@@ -48,6 +48,11 @@ WORDS = (
     N_("stale"),
     N_("never"),
     N_("errors"),
+    N_("offline"),
+    N_("frozen"),
+    N_("covered"),
+    N_("dark"),
+    N_("blurred"),
     # evidence sources and audit kinds
     N_("camera"),
     N_("ticket"),

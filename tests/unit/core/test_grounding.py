@@ -70,6 +70,14 @@ def kinds(found: list[str]) -> set[str]:
         # the shape the question prompt asks for
         (SCHOOL_ZH, "市民询问今年小学什么时候开始报名。", "zh"),
         (SCHOOL_EN, "Residents ask when primary school registration opens this year.", "en"),
+        # a Latin word a Chinese report itself uses
+        (["小区门口的APP停车缴费扫不了码。"], "小区门口APP停车缴费扫不了码。", "zh"),
+        # a request for someone to be sent, reported as a request
+        (
+            ["The underpass is flooded again. Please send someone to deal with it."],
+            "The underpass is flooded again, please send someone to deal with it.",
+            "en",
+        ),
     ],
 )
 def test_faithful_additions_pass(city: City, texts: list[str], reported: str, lang: str) -> None:
@@ -119,6 +127,21 @@ def test_faithful_additions_pass(city: City, texts: list[str], reported: str, la
             "outcome",
         ),
         (["I lost my dog, a small brown poodle."], "A lost poodle was found.", "en", "outcome"),
+        # a request to send someone turned into someone sent (a demo's fallen tree)
+        (
+            ["Hello, a broken branch is hanging over the lanes. Please send someone."],
+            "A broken branch hangs over the lanes, and a resident has been sent to deal with it.",
+            "en",
+            "outcome",
+        ),
+        (["地下通道积水，请马上派人。"], "地下通道积水，已派人处理。", "zh", "outcome"),
+        # a Chinese summary mixing in an English report's words (a demo's flooding)
+        (
+            ["Please help, there is serious flooding at Xinhua Road!", "新华路整条路都被淹了。"],
+            "Flooding和Xicheng交叉口被淹的情况",
+            "zh",
+            "language",
+        ),
         # the demo's model turned "没人管" into "有人管"
         ([*ZH, "地下通道积水一直没人管"], "地下通道积水，有人管。", "zh", "outcome"),
         # geography beyond the city's own names
