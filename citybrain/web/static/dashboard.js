@@ -133,7 +133,8 @@
     pipelines: {
       title: _("Pipeline health"),
       render: (d) => {
-        const wrap = el("div", { class: "scroll" });
+        // a region that may scroll sideways: reachable and scrollable by keyboard
+        const wrap = el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": _("Pipeline health") });
         wrap.appendChild(table([_("job"), _("workers"), _("per s"), _("lag"), _("DLQ"), _("DLQ rate"), _("updated"), _("status")],
           Object.entries(d).map(([k, v]) => [k, v.workers, v.per_s, v.lag, v.dlq, pct(v.dlq_rate),
             v.age_s === null ? "" : _("{s} s ago", { s: v.age_s }), _(v.status)])));
@@ -160,7 +161,7 @@
       title: _("Camera health"),
       render: (d) => {
         map.cameras(d);
-        const wrap = el("div", { class: "scroll" });
+        const wrap = el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": _("Camera health") });
         wrap.appendChild(table([_("camera"), _("district"), _("frames"), _("fps"), _("errors"), _("last frame"),
           _("sent / sampled"), _("status"), _("since")],
           d.map((c) => [c.id, name("districts", c.district), c.frames, c.fps, c.errors,
