@@ -76,6 +76,7 @@ class Gateway:
         self.stop = threading.Event()
         self.queue: queue.Queue[Item] = queue.Queue(maxsize=settings.queue_size)
         self.stats: Counter[str] = Counter()
+        self._failed_sends: deque[str] = deque()  # from the producer's thread (_send_failed)
         self.plans = {p.camera.id: p for p in plans}
         now = clock()
         self.health = {cid: CameraHealth(cid, settings.health, now) for cid in self.plans}
@@ -116,16 +117,34 @@ class Gateway:
                 except queue.Empty:
                     item = None
                 if item is not None:
-                    self._handle(item)
+                    self._guarded(
+                        item.camera if isinstance(item, Note) else item.meta.camera_id,
+                        self._handle,
+                        item,
+                    )
+                self._count_failed_sends()
                 now = self.clock()
                 for h in self.health.values():
-                    self._health(h.tick(now))
-                    self._sync(h)
+                    self._guarded(h.camera, self._tick, h, now)
                 if now - last_report >= self.s.stats_every_s:
                     self._report()
                     last_report = now
         finally:
             self.close()
+
+    def _tick(self, h: CameraHealth, now: float) -> None:
+        self._health(h.tick(now))
+        self._sync(h)
+
+    def _guarded(self, cid: str, step: Callable[..., None], *args: object) -> None:
+        """One camera's item or health step; a bug in it is counted and logged (without a
+        traceback, which could carry a stream URL) and never ends the other cameras."""
+        try:
+            step(*args)
+        except Exception as e:
+            self.stats["handle_error"] += 1
+            self._add(cid, CameraStat.ERRORS)
+            log.warning("camera %s: not handled: %s", cid, type(e).__name__)
 
     def close(self) -> None:
         self.stop.set()
@@ -138,7 +157,12 @@ class Gateway:
                 self._handle(self.queue.get_nowait())
             except queue.Empty:
                 break
-        self.producer.flush(10)
+        try:
+            self.producer.flush(10)
+        except Exception as e:  # Kafka away at the stop: what is unsent is counted as lost
+            self.stats["flush_failed"] += 1
+            log.warning("camera gateway: frames not flushed at stop: %s", type(e).__name__)
+        self._count_failed_sends()
         self._report()
 
     def _handle(self, item: Item) -> None:
@@ -182,14 +206,24 @@ class Gateway:
         self._add(cid, CameraStat.SENT)
 
     def _send_failed(self, cid: str) -> None:
-        self.stats["send_failed"] += 1
-        self._add(cid, CameraStat.ERRORS)
+        """On the producer's I/O thread: only queued here (a deque's append is atomic); the
+        main loop counts it, so the counters have one writer."""
+        self._failed_sends.append(cid)
+
+    def _count_failed_sends(self) -> None:
+        while self._failed_sends:
+            cid = self._failed_sends.popleft()
+            self.stats["send_failed"] += 1
+            self._add(cid, CameraStat.ERRORS)
 
     def _note(self, note: Note) -> None:
         cid = note.camera
         if note.kind == "connected":
             self._add(cid, CameraStat.RECONNECTS)
             self.stats["connects"] += 1
+        elif note.kind == "ended":  # a file looped or a stream closed normally: no error
+            self.stats["ended"] += 1
+            self.health[cid].connection_error(note.detail)
         else:
             self._add(cid, CameraStat.ERRORS)
             self.health[cid].connection_error(note.detail)

@@ -111,7 +111,8 @@ class CameraReader(threading.Thread):
             except RetryError:
                 return
             except Exception as e:  # a bug must not end the camera for good: log, go on
-                log.exception("camera %s: reader error", self.src.camera)
+                # no traceback: a message from below could repeat the stream's URL
+                log.error("camera %s: reader error: %s", self.src.camera, self.src.scrub(repr(e)))
                 self._note("failed", f"reader error: {type(e).__name__}")
                 self.stop.wait(self.s.retry_max_s)
 

@@ -40,13 +40,14 @@ def run_gateway(
         raise CityBrainError(
             "no camera with a `stream` in this shard: give cameras a stream in cameras.yaml"
         )
-    store = Store.from_url(settings.store.url)
+    store = Store.open(settings.store)  # migrates only where store.auto_migrate says so
     ensure_topics(settings.kafka)
     name = f"{JOB}@{socket.gethostname()}:{os.getpid()}"
     gateway = Gateway(
         plans,
         settings.cameras,
-        make_producer(settings.kafka),
+        # a send never blocks the loop for long (Kafka away, buffer full): counted, dropped
+        make_producer(settings.kafka, max_block_ms=int(settings.cameras.send_block_s * 1000)),
         Topics(settings.kafka.topic_prefix),
         max_pixels=settings.vision.max_frame_pixels,
         report=lambda counters: store.write_stats(name, counters, settings.store.stats_keep_s),

@@ -52,6 +52,9 @@ def db_upgrade(
 @db_app.command("downgrade")
 def db_downgrade(
     to: Annotated[str, typer.Argument(help="Revision to roll back to ('base': drop everything)")],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Drop what came after REV, with its data (backup first)")
+    ] = False,
     config: ConfigOpt = None,
     store: StoreOpt = None,
 ) -> None:
@@ -59,6 +62,13 @@ def db_downgrade(
     Columns and tables added after REV are dropped with their data: take a backup first."""
     from citybrain.store import schema
 
+    if not yes:
+        raise fail(
+            CityBrainError(
+                f"rolling back to {to} drops the columns and tables added after it, with their "
+                "data (unsent outbox messages, queued summaries): take a backup, then pass --yes"
+            )
+        )
     setup_logging()
     engine = _engine(config, store)
     try:

@@ -104,6 +104,12 @@ class CameraGatewaySettings(BaseModel):
     shard_index: int = Field(0, ge=0, title="This gateway's shard (cameras hashed by id)")
     shard_count: int = Field(1, ge=1, title="How many gateway shards share the city's cameras")
     stats_every_s: float = Field(1.0, gt=0, title="Counters written to the store this often")
+    send_block_s: float = Field(
+        0.5,
+        gt=0,
+        title="Longest a frame's send may wait for Kafka (away, or its buffer full) before it "
+        "is counted as failed: the loop that serves every camera never waits longer",
+    )
     motion: MotionGateSettings = Field(default_factory=MotionGateSettings, title="Motion gating")
     health: CameraHealthSettings = Field(
         default_factory=CameraHealthSettings, title="Camera health thresholds"

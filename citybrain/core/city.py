@@ -63,7 +63,11 @@ class Zone(_Frozen):
 
 
 class Camera(_Frozen):
-    id: str = Field(title="Camera id", pattern=r"^[A-Za-z0-9_-]+$")
+    id: str = Field(
+        title="Camera id (64 characters at most, as frames and alerts carry it)",
+        pattern=r"^[A-Za-z0-9_-]+$",
+        max_length=64,
+    )
     name: str = Field(title="Where it looks, in words")
     lon: float = Field(title="Longitude")
     lat: float = Field(title="Latitude")

@@ -264,11 +264,14 @@ def test_db_commands(tmp_path: Path) -> None:
     assert "already at 0003" in again.output
     current = runner.invoke(app, ["db", "current", "--store", url])
     assert current.exit_code == 0 and "up to date" in current.output
-    down = runner.invoke(app, ["db", "downgrade", "0001", "--store", url])
+    unsure = runner.invoke(app, ["db", "downgrade", "0001", "--store", url])
+    assert unsure.exit_code == 1 and "pass --yes" in unsure.output  # data goes: asked first
+    assert "up to date" in runner.invoke(app, ["db", "current", "--store", url]).output
+    down = runner.invoke(app, ["db", "downgrade", "0001", "--yes", "--store", url])
     assert down.exit_code == 0 and "0003 -> 0001" in down.output
-    bad = runner.invoke(app, ["db", "downgrade", "0042", "--store", url])
+    bad = runner.invoke(app, ["db", "downgrade", "0042", "--yes", "--store", url])
     assert bad.exit_code == 1 and "unknown revision '0042'" in bad.output
-    bad = runner.invoke(app, ["db", "downgrade", "0003", "--store", url])  # newer than it is
+    bad = runner.invoke(app, ["db", "downgrade", "0003", "--yes", "--store", url])  # newer
     assert bad.exit_code == 1 and "cannot roll back from 0001 to '0003'" in bad.output
     bad = runner.invoke(app, ["db", "upgrade", "--to", "0042", "--store", url])
     assert bad.exit_code == 1 and "cannot upgrade from 0001 to '0042'" in bad.output

@@ -6,6 +6,8 @@
   "use strict";
   const sevSize = { low: 10, medium: 13, high: 17, critical: 22 };
   const healthColour = { ok: "#2ca02c", stale: "#c45500", errors: "#b00020", never: "#7f7f7f" };
+  // Leaflet writes a string tooltip as HTML; names come from a city's own (imported) files
+  const text = (s) => { const e = document.createElement("span"); e.textContent = s; return e; };
 
   window.CitybrainMap = function (cfg, name) {
     const m = cfg.map;
@@ -36,12 +38,12 @@
       onEachFeature: (f, layer) => {
         const p = f.properties;
         if (p.kind === "district") {
-          layer.bindTooltip(p.name, { permanent: true, direction: "center", className: "district-label" });
+          layer.bindTooltip(text(p.name), { permanent: true, direction: "center", className: "district-label" });
         } else if (p.kind === "camera") {
-          layer.bindTooltip(_("camera {id}: {name}", { id: p.id, name: p.name }));
+          layer.bindTooltip(text(_("camera {id}: {name}", { id: p.id, name: p.name })));
           layer.on("click", () => { window.location.href = "/cameras#cam-" + p.id; });
         } else {
-          layer.bindTooltip(p.name);
+          layer.bindTooltip(text(p.name));
         }
       },
     }).addTo(map);
@@ -96,7 +98,7 @@
           const layer = cameras.get(c.id);
           if (!layer) continue;
           layer.setStyle({ fillColor: healthColour[c.status] || healthColour.never });
-          layer.setTooltipContent(_("camera {id}: {name}", { id: c.id, name: c.name }) + " · " + _(c.status));
+          layer.setTooltipContent(text(_("camera {id}: {name}", { id: c.id, name: c.name }) + " · " + _(c.status)));
         }
       },
     };

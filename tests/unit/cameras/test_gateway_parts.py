@@ -4,11 +4,13 @@ that never blocks a reader (the oldest sample makes room)."""
 from __future__ import annotations
 
 import queue
+import threading
 
-from citybrain.cameras.gateway import plan
+from citybrain.cameras.gateway import Gateway, plan
 from citybrain.cameras.reader import Item, Note, offer
 from citybrain.config.cameras import CameraGatewaySettings
 from citybrain.core.city import City
+from citybrain.streams.topics import Topics
 
 
 def test_shards_split_the_cameras_with_a_stream(city: City) -> None:
@@ -33,3 +35,25 @@ def test_a_full_queue_drops_the_oldest_without_waiting() -> None:
     assert offer(q, notes[0]) and offer(q, notes[1])
     assert not offer(q, notes[2])  # full: the oldest went
     assert [q.get_nowait(), q.get_nowait()] == notes[1:]
+
+
+class _NoSends:
+    """Stands in for the producer: the loop under test sends nothing (no frame is encoded),
+    it only flushes at the stop; the real producer is exercised by the integration tests."""
+
+    def flush(self, timeout: float) -> None:
+        raise TimeoutError("Kafka away at the stop")
+
+
+def test_one_cameras_bad_item_never_ends_the_loop_for_the_others() -> None:
+    """A bug in one camera's item (here a sample of a camera the gateway does not read) used
+    to end `run()`, and with it every camera. Now it is counted and the loop goes on; a flush
+    that fails at the stop is counted too instead of hiding the stop's report."""
+    gw = Gateway([], CameraGatewaySettings(), _NoSends(), Topics("t"), max_pixels=10**6)  # type: ignore[arg-type]
+    bad = Note("cam-unknown", "failed", "reader error")
+    for _ in range(3):
+        gw.queue.put(bad)
+    loops = iter(range(10))
+    gw.run(threading.Event(), until=lambda: next(loops) >= 5)
+    assert gw.stats["handle_error"] == 3
+    assert gw.stats["flush_failed"] == 1
