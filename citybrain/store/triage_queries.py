@@ -1,8 +1,9 @@
-"""The triage view's read: open incidents with no category or no place, newest first."""
+"""The triage view's read: open incidents with no category or no place that no one has acted
+on yet, newest first (a person's triage choice routes the incident, so it leaves the list)."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from citybrain.core.city import UNCLASSIFIED
 from citybrain.store.models import IncidentRow
@@ -10,7 +11,10 @@ from citybrain.store.repository import Store
 from citybrain.store.web_models import AssignmentRow
 from citybrain.store.web_views import IncidentView, Scope, scoped, to_views
 
-NEEDS_TRIAGE = or_(IncidentRow.category == UNCLASSIFIED, IncidentRow.district.is_(None))
+NEEDS_TRIAGE = and_(
+    or_(IncidentRow.category == UNCLASSIFIED, IncidentRow.district.is_(None)),
+    AssignmentRow.incident_id.is_(None),  # (the assignments are outer-joined by `scoped`)
+)
 
 
 def needing_triage(

@@ -52,6 +52,9 @@ def test_triage_lists_unplaced_and_one_click_routes_them(
     assert moved["department"] != "hotline_triage" and moved["department"] in city.department_by_id
     assert any(e.incident_id == "lost-1" for e in reassigned_examples(store))  # router learns
     assert "triage: overflowing_bin in" in admin.get("/api/feedback?incident_id=lost-1").text
+    # handled: it leaves the list (it came back before, and the person's choice with it)
+    left = admin.get("/triage").text
+    assert 'data-incident="lost-1"' not in left and 'data-incident="what-1"' in left
     # bad choices are refused and change nothing
     for bad in ({"category": "nope", "district": at.id}, {"category": "pothole", "district": ""}):
         r = admin.post("/incidents/what-1/triage", data={"csrf_token": csrf, **bad})
