@@ -25,25 +25,35 @@ from collections.abc import Iterable
 from citybrain.core.city import City
 from citybrain.text.grams import grams
 
-_REDACTED = re.compile(r"\[[A-Z_]+\d*\]")  # [PHONE], [NAME]: the same in many reports
+REDACTED = re.compile(r"\[[A-Z_]+\d*\]")  # [PHONE], [NAME]: the same in many reports
 MAX_CHARS = 2000  # a report states its problem in its first page; bounds the cost per ticket
+
+
+def city_place_names(city: City) -> list[str]:
+    """Every name of the city's streets, landmarks and districts, aliases included."""
+    names = [n for st in city.streets for n in (st.name, st.name_zh, *st.aliases)]
+    names += [n for lm in city.landmarks for n in (lm.name, lm.name_zh, *lm.aliases)]
+    return names + [n for d in city.districts for n in (d.name, d.name_zh)]
+
+
+def place_pattern(place_names: Iterable[str]) -> re.Pattern[str] | None:
+    """One pattern of all the names, longest first (a street inside a landmark's name)."""
+    names = sorted({n for n in place_names if n.strip()}, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, names)), re.I) if names else None
 
 
 class ParaphraseMatcher:
     def __init__(self, place_names: Iterable[str] = ()) -> None:
-        names = sorted({n for n in place_names if n.strip()}, key=len, reverse=True)
-        self._places = re.compile("|".join(map(re.escape, names)), re.I) if names else None
+        self._places = place_pattern(place_names)
         self._docs: dict[str, Counter[str]] = {}
         self._df: Counter[str] = Counter()
 
     @classmethod
     def for_city(cls, city: City) -> ParaphraseMatcher:
-        names = [n for st in city.streets for n in (st.name, st.name_zh, *st.aliases)]
-        names += [n for lm in city.landmarks for n in (lm.name, lm.name_zh, *lm.aliases)]
-        return cls(names + [n for d in city.districts for n in (d.name, d.name_zh)])
+        return cls(city_place_names(city))
 
     def _grams(self, text: str) -> Counter[str]:
-        text = _REDACTED.sub(" ", text[:MAX_CHARS])
+        text = REDACTED.sub(" ", text[:MAX_CHARS])
         if self._places is not None:
             text = self._places.sub(" ", text)
         return Counter(grams(text))

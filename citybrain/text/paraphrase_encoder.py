@@ -36,10 +36,10 @@ import numpy.typing as npt
 
 from citybrain.core.city import City
 from citybrain.core.fusion import category_key
+from citybrain.text.paraphrase import MAX_CHARS, REDACTED, city_place_names, place_pattern
 
 Vectors = npt.NDArray[np.float32]
 
-MAX_CHARS = 2000  # a report states its problem in its first page; bounds the cost per ticket
 MAX_CLAUSES = 24  # more is a pasted document, not a report: its first clauses are read
 MAX_CLAUSE_CHARS = 200  # one clause longer than this is cut (the encoder's cost grows with it)
 # A taxonomy phrase shorter than this (a bare 2-3 character keyword: 积水, 摊贩) is too short for
@@ -47,7 +47,6 @@ MAX_CLAUSE_CHARS = 200  # one clause longer than this is cut (the encoder's cost
 # their own category. Measured: dropping them cut the crowded city's wrong joins 5 -> 1.
 MIN_PHRASE_CHARS = 4
 _CACHE = 8192  # distinct clauses kept (frames and greetings recur; a report's own are few)
-_REDACTED = re.compile(r"\[[A-Z_]+\d*\]")  # [PHONE], [NAME]: contact details, never the matter
 # Sentence and clause punctuation of both scripts; a full stop only before a space or the end.
 _CLAUSE_END = re.compile(r"[。！？!?；;，,、：:\n\r\t]+|\.(?=\s|$)")
 _WORD = re.compile(r"\w")
@@ -81,8 +80,7 @@ class EncoderMatcher:
         topics pick the matter clause only (tools/paraphrase_threshold.py, whose letters are
         of other categories than the city's)."""
         self._margin = margin
-        names = sorted({n for n in place_names if n.strip()}, key=len, reverse=True)
-        self._places = re.compile("|".join(map(re.escape, names)), re.I) if names else None
+        self._places = place_pattern(place_names)
         self._encoder = encoder
         self._cache: OrderedDict[str, Vectors] = OrderedDict()
         self._topic_phrases = {
@@ -96,14 +94,11 @@ class EncoderMatcher:
     def for_city(
         cls, city: City, encoder: Encoder | None = None, margin: bool = True
     ) -> EncoderMatcher:
-        names = [n for st in city.streets for n in (st.name, st.name_zh, *st.aliases)]
-        names += [n for lm in city.landmarks for n in (lm.name, lm.name_zh, *lm.aliases)]
-        names += [n for d in city.districts for n in (d.name, d.name_zh)]
         topics = {
             category_key(c.id): (c.name, c.name_zh, *c.keywords_en, *c.keywords_zh, *c.clip_prompts)
             for c in city.categories
         }
-        return cls(names, topics, encoder, margin)
+        return cls(city_place_names(city), topics, encoder, margin)
 
     def __len__(self) -> int:
         return len(self._matter)
@@ -150,7 +145,7 @@ class EncoderMatcher:
     def clauses(self, text: str) -> list[str]:
         """The text's clauses: contact details dropped, a place name ends a clause, at most
         MAX_CLAUSES of at most MAX_CLAUSE_CHARS, each with a letter or digit."""
-        text = _REDACTED.sub("\n", text[:MAX_CHARS])
+        text = REDACTED.sub("\n", text[:MAX_CHARS])
         if self._places is not None:
             text = self._places.sub("\n", text)
         out = []
