@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaProducer
+from kafka import KafkaProducer, TopicPartition
 from sqlalchemy import create_engine, text
 
 from citybrain.config import Settings
@@ -139,6 +139,19 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     Base.metadata.create_all(s.engine)
     yield s
     s.engine.dispose()
+
+
+def committed_total(s: Settings, group: str, topic: str) -> int:
+    """How many records of a fresh `topic` the group has committed (offsets start at 0): read
+    directly, where running the group again to see it get nothing would wait out the
+    first-record wait. (The embedded broker's end offsets are not usable for this.)"""
+    consumer = make_consumer(s.kafka, group, 1)
+    try:
+        parts = sorted(consumer.partitions_for_topic(topic) or ())
+        assert parts, f"{topic} has no partitions"
+        return sum(consumer.committed(TopicPartition(topic, p)) or 0 for p in parts)
+    finally:
+        consumer.close()
 
 
 def run_until_idle(
