@@ -58,17 +58,18 @@ def outcome(s: Settings, truth: dict[str, Any]) -> dict[str, Any]:
     canon = {i.id: "+".join(sorted(members.get(i.id, ()))) or i.id for i in incidents}
     dispatches = store.dispatches()
     by_id = {d.id: f"{canon.get(d.incident_id, d.incident_id)}>{d.department}" for d in dispatches}
-    # every standing model summary must have reached the topic as a follow-up of each of the
-    # incident's dispatches (keyed by dispatch and text)
+    # every standing model summary must have reached the topic as a follow-up of the dispatch
+    # to the department holding the incident now (keyed by dispatch and text): a department it
+    # was moved away from, or an earlier life's dispatch, hears no more of it
     summaries = {i.id: r for i in incidents if (r := store.summary(i.id)) is not None}
     followups: dict[str, str] = {}
     for i in incidents:
         row = summaries.get(i.id)
         if row is not None and row.generated_by == "model":
             digest = hashlib.sha256(row.text.encode()).hexdigest()[:16]
-            for d in dispatches:  # a dispatch made since carries the text itself
-                if d.incident_id == i.id and d.summary != row.text:
-                    followups[summary_followup_id(d.id, digest)] = by_id[d.id]
+            d = store.holder_dispatch(i.id)
+            if d is not None and d.summary != row.text:  # made since: it carries the text
+                followups[summary_followup_id(d.id, digest)] = by_id[d.id]
     with store.sessions() as sess:
         queue = Counter(sess.scalars(select(SummaryWorkRow.status)).all())
     out = {
