@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from citybrain.cli.common import ConfigOpt, fail, settings_of, setup_logging
 from citybrain.errors import CityBrainError
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
 db_app = typer.Typer(help="The store's schema: upgrade, roll back, show.", no_args_is_help=True)
 
 StoreOpt = Annotated[str | None, typer.Option("--store", help="Store URL (default: store.url)")]
 
 
-def _engine(config: ConfigOpt, store: str | None):  # type: ignore[no-untyped-def]
-    """An engine on the store, without touching its schema (Store.from_url would)."""
+@contextmanager
+def _opened(config: ConfigOpt, store: str | None) -> Iterator[Engine]:
+    """An engine on the store, without touching its schema (Store.from_url would); disposed
+    after, a known error turned into the message and exit code 1."""
     from citybrain.store.repository import make_engine
 
-    return make_engine(store or settings_of(config).store.url)
+    engine = make_engine(store or settings_of(config).store.url)
+    try:
+        yield engine
+    except CityBrainError as e:
+        raise fail(e) from e
+    finally:
+        engine.dispose()
 
 
 def _where(url: str) -> str:
@@ -38,13 +51,8 @@ def db_upgrade(
     from citybrain.store import schema
 
     setup_logging()
-    engine = _engine(config, store)
-    try:
+    with _opened(config, store) as engine:
         before, after = schema.upgrade(engine, to)
-    except CityBrainError as e:
-        raise fail(e) from e
-    finally:
-        engine.dispose()
     word = "already at" if before == after else f"{before or 'empty'} ->"
     typer.echo(f"{_where(str(engine.url))}: {word} {after}")
 
@@ -70,13 +78,8 @@ def db_downgrade(
             )
         )
     setup_logging()
-    engine = _engine(config, store)
-    try:
+    with _opened(config, store) as engine:
         before, after = schema.downgrade(engine, to)
-    except CityBrainError as e:
-        raise fail(e) from e
-    finally:
-        engine.dispose()
     typer.echo(f"{_where(str(engine.url))}: {before} -> {after or 'base'}")
 
 
@@ -85,11 +88,8 @@ def db_current(config: ConfigOpt = None, store: StoreOpt = None) -> None:
     """Show the database's schema revision and this code's; exit 1 unless they are equal."""
     from citybrain.store import schema
 
-    engine = _engine(config, store)
-    try:
+    with _opened(config, store) as engine:
         st = schema.state(engine)
-    finally:
-        engine.dispose()
     typer.echo(f"{_where(str(engine.url))}: {st.describe()}")
     typer.echo(f"this citybrain: head {st.head} (revisions {', '.join(schema.revisions())})")
     if not st.current:
